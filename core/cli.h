@@ -1,0 +1,31 @@
+/*
+ * Sub-commands of the ecrm binary. Each takes the arguments after "ecrm"
+ * (argv[0] is the sub-command's name) and returns a sysexits(3) style exit
+ * status (enum ecrm_exit in run.h). Each is silent on success unless stdout
+ * is a terminal, so that cron only mails when something went wrong.
+ */
+#ifndef ECRM_CORE_CLI_H
+#define ECRM_CORE_CLI_H
+
+#include <sysexits.h>
+
+/* ecrm run PIPELINE.yaml [options]: one run of a pipeline. */
+int ecrm_cli_run(int argc, char **argv);
+
+/* ecrm check PIPELINE.yaml: validate without running. */
+int ecrm_cli_check(int argc, char **argv);
+
+/* ecrm plugins [--describe NAME] [--json]: list or describe plugins. */
+int ecrm_cli_plugins(int argc, char **argv);
+
+/* ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]
+ *             [--seed N] [--start DATE] [--end DATE]
+ * Writes deterministic sample customers.csv and orders.csv into DIR
+ * (default "sample"). Returns 0, EX_USAGE (64) for bad arguments, or
+ * EX_CANTCREAT (73) when the output cannot be written. */
+int ecrm_cli_sample(int argc, char **argv);
+
+/* The usage text of COMMAND ("" when there is no such command); static. */
+const char *ecrm_cli_usage(const char *command);
+
+#endif /* ECRM_CORE_CLI_H */

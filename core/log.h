@@ -1,0 +1,32 @@
+/*
+ * Core logging. Errors and warnings go to stderr (cron mails them) or, with
+ * --syslog, to syslog; info lines only with --verbose; progress lines only
+ * when stderr is a TTY. Every line may carry a "[kind:name] " prefix.
+ */
+#ifndef ECRM_CORE_LOG_H
+#define ECRM_CORE_LOG_H
+
+#include <ecrm/plugin.h>
+#include <stdarg.h>
+
+/* Messages up to LEVEL are printed (default ECRM_LOG_WARN). */
+void ecrm_log_set_level(enum ecrm_log_level level);
+enum ecrm_log_level ecrm_log_get_level(void);
+/* Send messages to syslog(3) instead of stderr when ON is non-zero. */
+void ecrm_log_set_syslog(int on);
+/* Whether progress lines are shown (stderr is a TTY and not --quiet). */
+int ecrm_log_progress_enabled(void);
+void ecrm_log_set_progress(int on);
+
+/* Log one line. PREFIX (may be NULL) is printed as "[PREFIX] ". */
+void ecrm_log(enum ecrm_log_level level, const char *prefix, const char *fmt,
+              ...) __attribute__((format(printf, 3, 4)));
+void ecrm_vlog(enum ecrm_log_level level, const char *prefix, const char *fmt,
+               va_list ap);
+
+/* A progress line on the TTY ("\r...", no newline); no-op off a TTY. */
+void ecrm_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* End the current progress line, if any. */
+void ecrm_progress_done(void);
+
+#endif /* ECRM_CORE_LOG_H */

@@ -1,0 +1,107 @@
+/* ecrm: the command-line entry point; dispatches to sub-commands. */
+#include "config.h"
+
+#include "cli.h"
+#include "run.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+    const char *usage;
+};
+
+static const struct command commands[] = {
+    {"run", ecrm_cli_run, "run a pipeline (what cron calls)",
+     "usage: ecrm run PIPELINE.yaml [options]\n"
+     "  --stage LIST      only these stages, comma-separated:\n"
+     "                    ingest, personalize, plan, deliver (default: all)\n"
+     "  --dry-run         do everything but keep nothing: print what would\n"
+     "                    be sent, write nothing to the store, send nothing\n"
+     "  --now TIME        take TIME (ISO 8601) as the current time\n"
+     "                    (also $ECRM_NOW); for tests and catch-up runs\n"
+     "  --json            print the run summary as one JSON object\n"
+     "  --plugin-dir DIR  look for plugins in DIR first\n"
+     "  --verbose, -v     explain each stage on stderr\n"
+     "  --syslog          log to syslog instead of stderr\n"
+     "Off a terminal a successful run prints nothing. Exit codes: 0 ok,\n"
+     "65 bad configuration or data, 69 a service or plugin unavailable,\n"
+     "70 internal error, 73 cannot create a file, 75 another run of the\n"
+     "same pipeline holds the lock (try later).\n"},
+    {"check", ecrm_cli_check, "validate a pipeline without running it",
+     "usage: ecrm check PIPELINE.yaml [--plugin-dir DIR]\n"
+     "Loads the plugins, validates every section and option against the\n"
+     "plugins' schemas and compiles the templates; the store is not opened.\n"
+     "Exit 0 when valid, 65 with every error listed (FILE:LINE:COL: ...).\n"},
+    {"plugins", ecrm_cli_plugins, "list plugins or describe one",
+     "usage: ecrm plugins [--describe NAME] [--json] [--plugin-dir DIR]\n"
+     "Lists every plugin on the search path (--plugin-dir, $ECRM_PLUGIN_PATH,\n"
+     "then " ECRM_PKGLIBDIR ") with kind, version and description; --describe\n"
+     "prints one plugin's options from its schema. NAME is a plugin name or\n"
+     "KIND:NAME.\n"},
+    {"sample", ecrm_cli_sample, "generate deterministic sample data",
+     "usage: ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]\n"
+     "                   [--seed N] [--start DATE] [--end DATE]\n"
+     "Writes customers.csv and orders.csv into DIR (default: sample).\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ecrm [--version] [--help] COMMAND [ARGS]\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "show the usage of a command");
+}
+
+static const struct command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+const char *ecrm_cli_usage(const char *command)
+{
+    const struct command *c = find(command);
+    return c ? c->usage : "";
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return ECRM_EX_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("ecrm %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, ECRM_ABI_MAJOR,
+               ECRM_ABI_MINOR);
+        return ECRM_EX_OK;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            const struct command *c = find(argv[2]);
+            if (!c) {
+                fprintf(stderr, "ecrm: no command '%s'\n", argv[2]);
+                return ECRM_EX_USAGE;
+            }
+            fputs(c->usage, stdout);
+            return ECRM_EX_OK;
+        }
+        usage(stdout);
+        return ECRM_EX_OK;
+    }
+    const struct command *c = find(cmd);
+    if (!c) {
+        fprintf(stderr, "ecrm: no command '%s'\n", cmd);
+        usage(stderr);
+        return ECRM_EX_USAGE;
+    }
+    return c->fn(argc - 1, argv + 1);
+}

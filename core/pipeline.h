@@ -1,0 +1,102 @@
+/*
+ * The pipeline: a YAML file bound to plugin instances and campaigns. Loading
+ * validates everything (sections, plugin names and kinds, every option
+ * against its schema, campaign references, templates) without touching the
+ * store, so `ecrm check` and `ecrm run` share it.
+ *
+ *   store:         { path: ecrm.db }
+ *   sources:       { NAME: { plugin: orders, enabled: true, ...options } }
+ *   personalizers: { NAME: { plugin: popular, ...options } }
+ *   channels:      { NAME: { plugin: maildir, ...options } }
+ *   campaigns:     { NAME: { personalizer: NAME, channel: NAME, ... } }
+ */
+#ifndef ECRM_CORE_PIPELINE_H
+#define ECRM_CORE_PIPELINE_H
+
+#include "conf.h"
+#include "loader.h"
+#include <ecrm/plugin.h>
+#include <stdint.h>
+
+struct ecrm_run_ctx;
+struct ecrm_tpl;
+
+/* Counters of one source instance during a run. */
+struct ecrm_source_stats {
+    uint64_t read, accepted, quarantined, filtered;
+};
+
+/* One configured plugin instance (the public ABI calls it an opaque
+ * struct ecrm_instance). */
+struct ecrm_instance {
+    char *name;
+    enum ecrm_kind kind;
+    const struct ecrm_module *mod;
+    const struct ecrm_node *node; /* its YAML mapping, for positions */
+    int enabled;
+    void *config; /* filled from the schema, owned here */
+    void *ctx;    /* the plugin's state between init and destroy */
+    int inited;   /* 0: not yet, 1: init() ok, -1: init() failed; destroy()
+                     is owed in both latter cases */
+    int trained;  /* personalizers: train() succeeded this run */
+    struct ecrm_host host;
+    struct ecrm_run_ctx *run; /* set while a run uses the instance */
+    struct ecrm_source_stats stats;
+    double seconds; /* time spent in its operations */
+};
+
+/* A campaign's settings, bound from the core's own schema. */
+struct ecrm_campaign_conf {
+    char *segment;
+    char *personalizer;
+    int64_t items;
+    char *channel;
+    char *purpose;
+    char *subject;
+    char *template_path;
+    char *html_template_path;
+    char *recurrence;
+    char *start;
+    char *end;
+    int enabled;
+};
+
+struct ecrm_campaign {
+    char *name;
+    const struct ecrm_node *node;
+    struct ecrm_campaign_conf conf;
+    int64_t start, end; /* window, 0 = open */
+    struct ecrm_instance *personalizer;
+    struct ecrm_instance *channel;
+    struct ecrm_tpl *subject_tpl, *text_tpl, *html_tpl;
+};
+
+struct ecrm_pipeline {
+    char *path; /* the YAML file */
+    char *dir;  /* its directory: base for relative paths */
+    char *store_path;
+    struct ecrm_node *root;
+    struct ecrm_instance *
+        *inst; /* every instance, in section then YAML order */
+    size_t ninst;
+    struct ecrm_campaign **campaigns;
+    size_t ncampaigns;
+};
+
+/* Load and validate PATH; modules come from L. Every problem is added to D
+ * ("FILE:LINE:COL: ..."). Returns the pipeline (caller frees with
+ * ecrm_pipeline_free) or NULL when D has errors. Nothing is initialised:
+ * see ecrm_pipeline_init_instances(). */
+struct ecrm_pipeline *ecrm_pipeline_load(const char *path,
+                                         struct ecrm_loader *l,
+                                         struct ecrm_diag *d);
+
+/* Call destroy() on every initialised instance, free configs, templates and
+ * the tree. NULL is accepted. */
+void ecrm_pipeline_free(struct ecrm_pipeline *p);
+
+/* The enabled instance NAME of KIND, or NULL. */
+struct ecrm_instance *ecrm_pipeline_find(struct ecrm_pipeline *p,
+                                         enum ecrm_kind kind, const char *name);
+
+#endif /* ECRM_CORE_PIPELINE_H */

@@ -1,0 +1,328 @@
+/* One run of a pipeline. See run.h. */
+#include "config.h"
+
+#include "run.h"
+#include "buf.h"
+#include "deliver.h"
+#include "host.h"
+#include "lock.h"
+#include "log.h"
+#include "plan.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const stage_names[ECRM_NSTAGES] = {"ingest", "personalize",
+                                                      "plan", "deliver"};
+
+const char *ecrm_stage_name(enum ecrm_stage s)
+{
+    return s < ECRM_NSTAGES ? stage_names[s] : "?";
+}
+
+int ecrm_parse_stages(const char *list, unsigned *mask, char *err)
+{
+    *mask = 0;
+    char *copy = ecrm_strdup(list), *save = NULL;
+    int rc = 0;
+    for (char *t = strtok_r(copy, ", ", &save); t;
+         t = strtok_r(NULL, ", ", &save)) {
+        int found = 0;
+        for (int s = 0; s < ECRM_NSTAGES; s++)
+            if (strcmp(t, stage_names[s]) == 0) {
+                *mask |= 1u << s;
+                found = 1;
+            }
+        if (!found) {
+            snprintf(err, ECRM_ERRMAX,
+                     "unknown stage '%s'; stages: ingest, personalize, plan, "
+                     "deliver",
+                     t);
+            rc = -1;
+            break;
+        }
+    }
+    free(copy);
+    if (rc == 0 && *mask == 0) {
+        snprintf(err, ECRM_ERRMAX, "no stage given");
+        rc = -1;
+    }
+    return rc;
+}
+
+void ecrm_run_fail(struct ecrm_run_ctx *run, int code)
+{
+    /* Keep the first, most specific, failure. */
+    if (run->exit_code == ECRM_EX_OK)
+        run->exit_code = code;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
+{
+    char err[ECRM_ERRMAX] = "";
+    if (ecrm_instance_init(in, err) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "[source:%s] init: %s", in->name, err);
+        ecrm_run_fail(run, ECRM_EX_UNAVAILABLE);
+        return;
+    }
+    const struct ecrm_source_ops *ops = in->mod->desc->ops;
+    double t0 = mono();
+    ecrm_progress("ingest: %s", in->name);
+    int rc = ops->read(in->ctx, err);
+    in->seconds += mono() - t0;
+    if (rc == ECRM_OK && !run->dry_run && ecrm_store_in_tx(run->store) &&
+        ecrm_store_commit(run->store, err) != ECRM_OK)
+        rc = ECRM_FAIL;
+    if (rc != ECRM_OK) {
+        if (!run->dry_run && ecrm_store_in_tx(run->store))
+            ecrm_store_rollback(run->store);
+        ecrm_log(ECRM_LOG_ERROR, NULL, "[source:%s] %s%s", in->name,
+                 rc == ECRM_RETRY ? "(will retry next run) " : "",
+                 err[0] ? err : "read failed");
+        ecrm_run_fail(run,
+                      rc == ECRM_RETRY ? ECRM_EX_TEMPFAIL : ECRM_EX_DATAERR);
+        return;
+    }
+    const struct ecrm_source_stats *s = &in->stats;
+    if (s->quarantined)
+        ecrm_log(ECRM_LOG_WARN, NULL,
+                 "[source:%s] %llu of %llu records quarantined", in->name,
+                 (unsigned long long)s->quarantined,
+                 (unsigned long long)s->read);
+    if (s->read != s->accepted + s->quarantined + s->filtered)
+        ecrm_log(ECRM_LOG_WARN, NULL,
+                 "[source:%s] counts do not add up: read %llu != accepted "
+                 "%llu + quarantined %llu + filtered %llu",
+                 in->name, (unsigned long long)s->read,
+                 (unsigned long long)s->accepted,
+                 (unsigned long long)s->quarantined,
+                 (unsigned long long)s->filtered);
+}
+
+static int stage_ingest(struct ecrm_run_ctx *run)
+{
+    for (size_t i = 0; i < run->p->ninst; i++) {
+        struct ecrm_instance *in = run->p->inst[i];
+        if (in->kind == ECRM_KIND_SOURCE && in->enabled)
+            ingest_one(run, in);
+    }
+    ecrm_progress_done();
+    return ECRM_OK;
+}
+
+static int stage_personalize(struct ecrm_run_ctx *run)
+{
+    char err[ECRM_ERRMAX];
+    for (size_t i = 0; i < run->p->ninst; i++) {
+        struct ecrm_instance *in = run->p->inst[i];
+        if (in->kind != ECRM_KIND_PERSONALIZER || !in->enabled)
+            continue;
+        ecrm_progress("personalize: training %s", in->name);
+        if (ecrm_instance_train(in, err) != ECRM_OK) {
+            ecrm_log(ECRM_LOG_ERROR, NULL, "[personalizer:%s] %s", in->name,
+                     err);
+            ecrm_run_fail(run, ECRM_EX_SOFTWARE);
+        }
+    }
+    ecrm_progress_done();
+    return ECRM_OK;
+}
+
+static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
+{
+    char ts[32];
+    ecrm_buf_printf(b, "{\"run_id\":%lld,\"status\":", (long long)run->run_id);
+    ecrm_json_str(b, run->exit_code == ECRM_EX_OK ? "ok" : "failed");
+    ecrm_buf_printf(b,
+                    ",\"exit_code\":%d,\"dry_run\":%s,\"now\":", run->exit_code,
+                    run->dry_run ? "true" : "false");
+    ecrm_json_str(b, ecrm_format_time(run->now, ts, sizeof ts));
+    ecrm_buf_puts(b, ",\"sources\":{");
+    int first = 1;
+    for (size_t i = 0; i < run->p->ninst; i++) {
+        struct ecrm_instance *in = run->p->inst[i];
+        if (in->kind != ECRM_KIND_SOURCE || !in->enabled)
+            continue;
+        if (!first)
+            ecrm_buf_putc(b, ',');
+        first = 0;
+        ecrm_json_str(b, in->name);
+        ecrm_buf_printf(
+            b,
+            ":{\"read\":%llu,\"accepted\":%llu,\"quarantined\":%llu,"
+            "\"filtered\":%llu,\"seconds\":%.3f}",
+            (unsigned long long)in->stats.read,
+            (unsigned long long)in->stats.accepted,
+            (unsigned long long)in->stats.quarantined,
+            (unsigned long long)in->stats.filtered, in->seconds);
+    }
+    const struct ecrm_msg_stats *m = &run->msgs;
+    ecrm_buf_printf(b,
+                    "},\"messages\":{\"planned\":%llu,\"sent\":%llu,"
+                    "\"failed\":%llu,\"retry\":%llu,\"suppressed\":%llu,"
+                    "\"skipped_duplicate\":%llu},\"stages\":{",
+                    (unsigned long long)m->planned, (unsigned long long)m->sent,
+                    (unsigned long long)m->failed, (unsigned long long)m->retry,
+                    (unsigned long long)m->suppressed,
+                    (unsigned long long)m->skipped_duplicate);
+    first = 1;
+    for (int s = 0; s < ECRM_NSTAGES; s++) {
+        if (!run->stage_ran[s])
+            continue;
+        ecrm_buf_printf(b, "%s\"%s\":{\"seconds\":%.3f}", first ? "" : ",",
+                        stage_names[s], run->stage_seconds[s]);
+        first = 0;
+    }
+    ecrm_buf_puts(b, "}}");
+}
+
+static void summary_text(struct ecrm_run_ctx *run, FILE *f)
+{
+    for (size_t i = 0; i < run->p->ninst; i++) {
+        struct ecrm_instance *in = run->p->inst[i];
+        if (in->kind == ECRM_KIND_SOURCE && in->enabled)
+            fprintf(f,
+                    "source %-16s read %llu, accepted %llu, quarantined "
+                    "%llu, filtered %llu\n",
+                    in->name, (unsigned long long)in->stats.read,
+                    (unsigned long long)in->stats.accepted,
+                    (unsigned long long)in->stats.quarantined,
+                    (unsigned long long)in->stats.filtered);
+    }
+    const struct ecrm_msg_stats *m = &run->msgs;
+    fprintf(f,
+            "messages: %llu planned, %llu sent, %llu failed, %llu to retry, "
+            "%llu suppressed, %llu already sent before%s\n",
+            (unsigned long long)m->planned, (unsigned long long)m->sent,
+            (unsigned long long)m->failed, (unsigned long long)m->retry,
+            (unsigned long long)m->suppressed,
+            (unsigned long long)m->skipped_duplicate,
+            run->dry_run ? " (dry run: nothing written)" : "");
+}
+
+typedef int (*stage_fn)(struct ecrm_run_ctx *run);
+
+static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
+{
+    static const stage_fn fns[ECRM_NSTAGES] = {
+        stage_ingest, stage_personalize, ecrm_plan_stage, ecrm_deliver_stage};
+    for (int s = 0; s < ECRM_NSTAGES; s++) {
+        if (!(mask & (1u << s)))
+            continue;
+        double t0 = mono();
+        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s", stage_names[s]);
+        int rc = fns[s](run);
+        run->stage_seconds[s] = mono() - t0;
+        run->stage_ran[s] = 1;
+        if (rc != ECRM_OK) {
+            ecrm_run_fail(run, ECRM_EX_SOFTWARE);
+            return ECRM_FAIL;
+        }
+    }
+    return ECRM_OK;
+}
+
+/* Open the store, run the stages, record the run. Returns the exit code. */
+static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
+{
+    char err[ECRM_ERRMAX];
+    struct ecrm_run_ctx run = {.p = p, .dry_run = o->dry_run, .out = stdout};
+    run.now = o->now ? o->now : (int64_t)time(NULL);
+    if (ecrm_store_open(p->store_path, &run.store, err) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        return ECRM_EX_UNAVAILABLE;
+    }
+    /* A dry run is one transaction rolled back at the end: plugins and
+     * stages work as usual and see their own writes, nothing stays. */
+    if (run.dry_run && ecrm_store_begin(run.store, err) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        ecrm_store_close(run.store);
+        return ECRM_EX_UNAVAILABLE;
+    }
+    if (ecrm_store_run_begin(run.store, p->path, run.now, &run.run_id, err)) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        ecrm_run_fail(&run, ECRM_EX_UNAVAILABLE);
+        goto out;
+    }
+    for (size_t i = 0; i < p->ninst; i++)
+        ecrm_host_setup(p->inst[i], &run);
+    run_stages(&run, o->stages ? o->stages : (1u << ECRM_NSTAGES) - 1);
+    struct ecrm_buf js = ECRM_BUF_INIT;
+    summary_json(&run, &js);
+    if (!run.dry_run && ecrm_store_in_tx(run.store))
+        ecrm_store_rollback(run.store); /* a stage left one open: abandon */
+    if (ecrm_store_run_end(run.store, run.run_id,
+                           run.exit_code ? "failed" : "ok", (int64_t)time(NULL),
+                           js.p, err) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        ecrm_run_fail(&run, ECRM_EX_UNAVAILABLE);
+    }
+    if (o->json)
+        printf("%s\n", ecrm_buf_str(&js));
+    else if (run.dry_run || isatty(STDOUT_FILENO))
+        summary_text(&run, stdout);
+    ecrm_buf_free(&js);
+out:
+    if (run.dry_run)
+        ecrm_store_rollback(run.store);
+    /* Plugins are destroyed while the store they may still use is open. */
+    for (size_t i = p->ninst; i-- > 0;) {
+        struct ecrm_instance *in = p->inst[i];
+        if (in->inited)
+            in->mod->desc->destroy(in->ctx);
+        in->inited = 0;
+        in->ctx = NULL;
+    }
+    ecrm_store_close(run.store);
+    return run.exit_code;
+}
+
+int ecrm_run_pipeline(const struct ecrm_run_opts *o)
+{
+    char err[ECRM_ERRMAX];
+    struct ecrm_loader *l = NULL;
+    struct ecrm_pipeline *p = NULL;
+    struct ecrm_lock *lock = NULL;
+    struct ecrm_diag d = {0};
+    int code = ECRM_EX_OK;
+    if (ecrm_loader_new(o->plugin_dir, &l, err) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "%s", err);
+        return ECRM_EX_SOFTWARE;
+    }
+    p = ecrm_pipeline_load(o->pipeline, l, &d);
+    if (!p) {
+        ecrm_diag_print(&d, stderr);
+        code = ECRM_EX_DATAERR;
+        goto out;
+    }
+    struct ecrm_buf lp = ECRM_BUF_INIT;
+    ecrm_buf_printf(&lp, "%s.lock", p->store_path);
+    long holder;
+    int rc = ecrm_lock_acquire(lp.p, &lock, &holder, err);
+    ecrm_buf_free(&lp);
+    if (rc != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "%s%s", err,
+                 rc == ECRM_RETRY ? "; not running twice" : "");
+        code = rc == ECRM_RETRY ? ECRM_EX_TEMPFAIL : ECRM_EX_CANTCREAT;
+        goto out;
+    }
+    code = run_locked(o, p);
+out:
+    ecrm_diag_clear(&d);
+    ecrm_pipeline_free(p);
+    ecrm_lock_release(lock);
+    ecrm_loader_free(l);
+    return code;
+}

@@ -1,0 +1,79 @@
+/*
+ * One run of a pipeline: lock, open the store, initialise the instances the
+ * chosen stages need, run the stages in order, record the run, report.
+ *
+ *   ingest      every enabled source reads what is new since its checkpoint
+ *   personalize every enabled personalizer trains
+ *   plan        every enabled campaign writes its messages to the outbox
+ *   deliver     every enabled channel sends what the outbox holds for it
+ */
+#ifndef ECRM_CORE_RUN_H
+#define ECRM_CORE_RUN_H
+
+#include "pipeline.h"
+#include <stdint.h>
+#include <stdio.h>
+
+struct ecrm_store;
+
+enum ecrm_stage {
+    ECRM_STAGE_INGEST = 0,
+    ECRM_STAGE_PERSONALIZE = 1,
+    ECRM_STAGE_PLAN = 2,
+    ECRM_STAGE_DELIVER = 3,
+    ECRM_NSTAGES = 4
+};
+
+/* sysexits(3) codes used by every sub-command. */
+enum ecrm_exit {
+    ECRM_EX_OK = 0,
+    ECRM_EX_USAGE = 64,
+    ECRM_EX_DATAERR = 65,
+    ECRM_EX_UNAVAILABLE = 69,
+    ECRM_EX_SOFTWARE = 70,
+    ECRM_EX_CANTCREAT = 73,
+    ECRM_EX_TEMPFAIL = 75
+};
+
+struct ecrm_msg_stats {
+    uint64_t planned, sent, failed, retry, suppressed, skipped_duplicate;
+};
+
+/* State shared by the stages of one run. */
+struct ecrm_run_ctx {
+    struct ecrm_pipeline *p;
+    struct ecrm_store *store;
+    int64_t now;
+    int dry_run;
+    int64_t run_id;
+    FILE *out; /* where --dry-run prints what it would send */
+    struct ecrm_msg_stats msgs;
+    double stage_seconds[ECRM_NSTAGES];
+    int stage_ran[ECRM_NSTAGES];
+    int exit_code; /* worst exit code seen so far */
+};
+
+struct ecrm_run_opts {
+    const char *pipeline;
+    const char *plugin_dir; /* may be NULL */
+    unsigned stages;        /* bit (1 << enum ecrm_stage); 0 = all */
+    int dry_run;
+    int64_t now; /* 0 = the real clock */
+    int json;    /* print the JSON summary on stdout */
+};
+
+/* Name of a stage ("ingest", ...). */
+const char *ecrm_stage_name(enum ecrm_stage s);
+
+/* Parse "ingest,plan" into a stage mask. Returns 0, or -1 with err naming
+ * the unknown stage. */
+int ecrm_parse_stages(const char *list, unsigned *mask, char *err);
+
+/* Run a pipeline as described by O. Errors are logged; returns an
+ * enum ecrm_exit code. */
+int ecrm_run_pipeline(const struct ecrm_run_opts *o);
+
+/* Raise RUN's exit code to CODE unless a worse one was recorded. */
+void ecrm_run_fail(struct ecrm_run_ctx *run, int code);
+
+#endif /* ECRM_CORE_RUN_H */

@@ -1,0 +1,551 @@
+/*
+ * Binding a YAML mapping to an option table. Every problem is reported with
+ * the position of the node at fault and binding goes on, so that one run of
+ * `ecrm check` lists all mistakes of a section at once.
+ */
+#include "schema.h"
+
+#include "buf.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Longest value quoted back in an error message. */
+#define SHOW_MAX 40
+
+static void *xrealloc(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        abort();
+    p = realloc(p, n && size ? n * size : 1);
+    if (!p) {
+        fputs("ecrm: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+/* ---------------------------------------------------------------------------
+ * Scalar conversions, shared by YAML values and defaults.
+ */
+static int parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    if (!((s[0] >= '0' && s[0] <= '9') ||
+          ((s[0] == '-' || s[0] == '+') && s[1] >= '0' && s[1] <= '9')))
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0')
+        return -1;
+    if (errno == ERANGE)
+        return -2;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    /* strtod also takes "inf", "nan" and hex floats: not configuration */
+    if (s[0] == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || end == s)
+        return -1;
+    if (errno == ERANGE || !isfinite(v))
+        return -2;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", NULL};
+    static const char *const no[] = {"false", "no", "off", NULL};
+    for (size_t i = 0; yes[i]; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void list_free(struct ecrm_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static void list_push(struct ecrm_strlist *l, char *s)
+{
+    l->v = xrealloc(l->v, l->n + 1, sizeof(*l->v));
+    l->v[l->n++] = s;
+}
+
+static void map_free(struct ecrm_strmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->keys[i]);
+        free(m->values[i]);
+    }
+    free(m->keys);
+    free(m->values);
+    m->keys = m->values = NULL;
+    m->n = 0;
+}
+
+/* A default list is "a, b, c": items trimmed, empty text gives no items. */
+static void split_default(const char *def, struct ecrm_strlist *l)
+{
+    const char *p = def;
+    while (*p == ' ')
+        p++;
+    if (*p == '\0')
+        return;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && p[len - 1] == ' ')
+            len--;
+        char *s = strndup(p, len);
+        if (!s)
+            abort();
+        list_push(l, s);
+        if (!e)
+            break;
+        p = e + 1;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+/* Store the scalar text S (a default or an unquoted YAML scalar) into the
+ * field of O; returns 0, -1 (wrong type) or -2 (out of range). */
+static int store_text(const struct ecrm_option *o, const char *s, void *field)
+{
+    switch (o->type) {
+    case ECRM_OPT_STRING:
+        *(char **)field = ecrm_strdup(s);
+        return 0;
+    case ECRM_OPT_INT:
+        return parse_int(s, (int64_t *)field);
+    case ECRM_OPT_DOUBLE:
+        return parse_double(s, (double *)field);
+    case ECRM_OPT_BOOL:
+        return parse_bool(s, (int *)field);
+    case ECRM_OPT_LIST:
+        split_default(s, (struct ecrm_strlist *)field);
+        return 0;
+    case ECRM_OPT_MAP:
+        return -1;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Binding.
+ */
+static const char *shown_default(const struct ecrm_option *o)
+{
+    if (!o->def)
+        return "-";
+    return (o->flags & ECRM_OPT_SECRET) ? "(hidden)" : o->def;
+}
+
+static const char *article_type(enum ecrm_opt_type t)
+{
+    switch (t) {
+    case ECRM_OPT_STRING:
+        return "a string";
+    case ECRM_OPT_INT:
+        return "an integer";
+    case ECRM_OPT_DOUBLE:
+        return "a number";
+    case ECRM_OPT_BOOL:
+        return "a boolean (true/false, yes/no, on/off)";
+    case ECRM_OPT_LIST:
+        return "a list";
+    case ECRM_OPT_MAP:
+        return "a map";
+    }
+    return "?";
+}
+
+/* How the offending node is shown: its text, quoted and shortened, unless
+ * it came from the environment. */
+static void describe_node(struct ecrm_buf *b, const struct ecrm_node *n)
+{
+    if (n->type == ECRM_NODE_SEQ) {
+        ecrm_buf_puts(b, "a sequence");
+    } else if (n->type == ECRM_NODE_MAP) {
+        ecrm_buf_puts(b, "a mapping");
+    } else if (n->secret) {
+        ecrm_buf_puts(b, "a value from the environment");
+    } else {
+        size_t len = strlen(n->value);
+        if (n->quoted)
+            ecrm_buf_puts(b, "quoted ");
+        ecrm_json_strn(b, n->value, len > SHOW_MAX ? SHOW_MAX : len);
+        if (len > SHOW_MAX)
+            ecrm_buf_puts(b, "...");
+    }
+}
+
+static void wrong_type(struct ecrm_diag *d, const struct ecrm_option *o,
+                       const struct ecrm_node *n, const char *what, int range)
+{
+    struct ecrm_buf b = ECRM_BUF_INIT;
+    describe_node(&b, n);
+    if (range)
+        ecrm_diag_add(d, n, "'%s' is out of range, got %s", what,
+                      ecrm_buf_str(&b));
+    else
+        ecrm_diag_add(d, n, "'%s' must be %s, got %s", what,
+                      article_type(o->type), ecrm_buf_str(&b));
+    ecrm_buf_free(&b);
+}
+
+static int bind_list(const struct ecrm_option *o, const struct ecrm_node *n,
+                     struct ecrm_strlist *out, struct ecrm_diag *d)
+{
+    struct ecrm_strlist l = {0, NULL};
+    int errs = 0;
+    if (n->type == ECRM_NODE_SCALAR) {
+        list_push(&l, ecrm_strdup(n->value));
+    } else if (n->type == ECRM_NODE_SEQ) {
+        for (size_t i = 0; i < n->n; i++) {
+            const struct ecrm_node *it = n->items[i];
+            if (it->type != ECRM_NODE_SCALAR) {
+                ecrm_diag_add(d, it, "items of '%s' must be scalars, got a %s",
+                              o->name, ecrm_node_type_name(it->type));
+                errs++;
+                continue;
+            }
+            list_push(&l, ecrm_strdup(it->value));
+        }
+    } else {
+        wrong_type(d, o, n, o->name, 0);
+        errs++;
+    }
+    if (errs)
+        list_free(&l);
+    else
+        *out = l;
+    return errs;
+}
+
+static int bind_map(const struct ecrm_option *o, const struct ecrm_node *n,
+                    struct ecrm_strmap *out, struct ecrm_diag *d)
+{
+    struct ecrm_strmap m = {0, NULL, NULL};
+    int errs = 0;
+    if (n->type != ECRM_NODE_MAP) {
+        wrong_type(d, o, n, o->name, 0);
+        return 1;
+    }
+    m.keys = xrealloc(NULL, n->n, sizeof(*m.keys));
+    m.values = xrealloc(NULL, n->n, sizeof(*m.values));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ecrm_node *v = n->pairs[i].value;
+        if (v->type != ECRM_NODE_SCALAR) {
+            ecrm_diag_add(d, v, "values of '%s' must be scalars, got a %s",
+                          o->name, ecrm_node_type_name(v->type));
+            errs++;
+            continue;
+        }
+        m.keys[m.n] = ecrm_strdup(n->pairs[i].key->value);
+        m.values[m.n++] = ecrm_strdup(v->value);
+    }
+    if (errs)
+        map_free(&m);
+    else
+        *out = m;
+    return errs;
+}
+
+/* Bind one present option; returns the number of errors. */
+static int bind_one(const struct ecrm_option *o, const struct ecrm_node *n,
+                    void *field, struct ecrm_diag *d)
+{
+    if (o->type == ECRM_OPT_LIST)
+        return bind_list(o, n, field, d);
+    if (o->type == ECRM_OPT_MAP)
+        return bind_map(o, n, field, d);
+    if (n->type != ECRM_NODE_SCALAR) {
+        wrong_type(d, o, n, o->name, 0);
+        return 1;
+    }
+    /* quoting is the YAML way of saying "this is text": "12" is no number */
+    if (o->type != ECRM_OPT_STRING && n->quoted) {
+        wrong_type(d, o, n, o->name, 0);
+        return 1;
+    }
+    int rc = store_text(o, n->value, field);
+    if (rc == 0)
+        return 0;
+    wrong_type(d, o, n, o->name, rc == -2);
+    return 1;
+}
+
+static int in_list(const char *const *names, const char *s)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static const struct ecrm_option *find_opt(const struct ecrm_option *opts,
+                                          const char *name)
+{
+    for (size_t i = 0; opts && opts[i].name; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static void unknown_key(const struct ecrm_option *opts,
+                        const char *const *reserved,
+                        const struct ecrm_node *key, struct ecrm_diag *d)
+{
+    struct ecrm_buf b = ECRM_BUF_INIT;
+    for (size_t i = 0; opts && opts[i].name; i++)
+        ecrm_buf_printf(&b, "%s%s", b.len ? ", " : "", opts[i].name);
+    for (size_t i = 0; reserved && reserved[i]; i++)
+        ecrm_buf_printf(&b, "%s%s", b.len ? ", " : "", reserved[i]);
+    if (b.len)
+        ecrm_diag_add(d, key, "unknown key '%s'; valid keys: %s", key->value,
+                      ecrm_buf_str(&b));
+    else
+        ecrm_diag_add(d, key, "unknown key '%s'; no keys are valid here",
+                      key->value);
+    ecrm_buf_free(&b);
+}
+
+/* Defaults and required options for everything MAP did not mention. */
+static int bind_absent(const struct ecrm_option *opts,
+                       const struct ecrm_node *map,
+                       const struct ecrm_node *where, char *config,
+                       struct ecrm_diag *d)
+{
+    int errs = 0;
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_option *o = &opts[i];
+        if (ecrm_node_get(map, o->name))
+            continue;
+        if (o->flags & ECRM_OPT_REQUIRED) {
+            ecrm_diag_add(d, where ? where : map,
+                          "missing required option '%s'", o->name);
+            errs++;
+        } else if (o->def && store_text(o, o->def, config + o->offset) != 0) {
+            ecrm_diag_add(d, NULL, "bad default for option '%s': %s", o->name,
+                          shown_default(o));
+            errs++;
+        }
+    }
+    return errs;
+}
+
+int ecrm_schema_bind(const struct ecrm_option *opts,
+                     const struct ecrm_node *map, const struct ecrm_node *where,
+                     const char *const *reserved, void *config,
+                     struct ecrm_diag *d)
+{
+    char *cfg = config;
+    int errs = 0;
+    if (map && map->type != ECRM_NODE_MAP) {
+        ecrm_diag_add(d, map, "options must be a mapping, got a %s",
+                      ecrm_node_type_name(map->type));
+        return 1;
+    }
+    for (size_t i = 0; map && i < map->n; i++) {
+        const struct ecrm_node *key = map->pairs[i].key;
+        const struct ecrm_option *o = find_opt(opts, key->value);
+        if (in_list(reserved, key->value))
+            continue;
+        if (!o) {
+            unknown_key(opts, reserved, key, d);
+            errs++;
+            continue;
+        }
+        errs += bind_one(o, map->pairs[i].value, cfg + o->offset, d);
+    }
+    return errs + bind_absent(opts, map, where, cfg, d);
+}
+
+void ecrm_schema_free(const struct ecrm_option *opts, void *config)
+{
+    char *cfg = config;
+    for (size_t i = 0; opts && cfg && opts[i].name; i++) {
+        void *field = cfg + opts[i].offset;
+        switch (opts[i].type) {
+        case ECRM_OPT_STRING:
+            free(*(char **)field);
+            *(char **)field = NULL;
+            break;
+        case ECRM_OPT_LIST:
+            list_free(field);
+            break;
+        case ECRM_OPT_MAP:
+            map_free(field);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+const char *ecrm_opt_type_name(enum ecrm_opt_type t)
+{
+    switch (t) {
+    case ECRM_OPT_STRING:
+        return "string";
+    case ECRM_OPT_INT:
+        return "integer";
+    case ECRM_OPT_DOUBLE:
+        return "number";
+    case ECRM_OPT_BOOL:
+        return "boolean";
+    case ECRM_OPT_LIST:
+        return "list";
+    case ECRM_OPT_MAP:
+        return "map";
+    }
+    return "unknown";
+}
+
+/* ---------------------------------------------------------------------------
+ * Documentation.
+ */
+static void describe_json(const struct ecrm_option *opts, FILE *f)
+{
+    struct ecrm_buf b = ECRM_BUF_INIT;
+    ecrm_buf_putc(&b, '[');
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_option *o = &opts[i];
+        int secret = (o->flags & ECRM_OPT_SECRET) != 0;
+        ecrm_buf_puts(&b, i ? ",\n {\"name\":" : "\n {\"name\":");
+        ecrm_json_str(&b, o->name);
+        ecrm_buf_puts(&b, ",\"type\":");
+        ecrm_json_str(&b, ecrm_opt_type_name(o->type));
+        ecrm_buf_puts(&b, ",\"default\":");
+        ecrm_json_str(&b, secret ? NULL : o->def);
+        ecrm_buf_printf(&b, ",\"required\":%s,\"secret\":%s,\"doc\":",
+                        (o->flags & ECRM_OPT_REQUIRED) ? "true" : "false",
+                        secret ? "true" : "false");
+        ecrm_json_str(&b, o->doc ? o->doc : "");
+        ecrm_buf_putc(&b, '}');
+    }
+    ecrm_buf_puts(&b, b.len > 1 ? "\n]\n" : "]\n");
+    fputs(ecrm_buf_str(&b), f);
+    ecrm_buf_free(&b);
+}
+
+static int max_int(int a, size_t b)
+{
+    return b > (size_t)a ? (int)b : a;
+}
+
+static void describe_text(const struct ecrm_option *opts, FILE *f)
+{
+    int wn = 4, wt = 4, wd = 7; /* the headers' widths */
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        wn = max_int(wn, strlen(opts[i].name));
+        wt = max_int(wt, strlen(ecrm_opt_type_name(opts[i].type)));
+        wd = max_int(wd, strlen(shown_default(&opts[i])));
+    }
+    fprintf(f, "%-*s  %-*s  %-*s  %-8s  %s\n", wn, "NAME", wt, "TYPE", wd,
+            "DEFAULT", "REQUIRED", "DESCRIPTION");
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_option *o = &opts[i];
+        fprintf(f, "%-*s  %-*s  %-*s  %-8s  %s\n", wn, o->name, wt,
+                ecrm_opt_type_name(o->type), wd, shown_default(o),
+                (o->flags & ECRM_OPT_REQUIRED) ? "yes" : "no",
+                o->doc ? o->doc : "");
+    }
+}
+
+void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f, int json)
+{
+    if (json)
+        describe_json(opts, f);
+    else
+        describe_text(opts, f);
+}
+
+/* ---------------------------------------------------------------------------
+ * Validation of a plugin's table.
+ */
+static int check_default(const struct ecrm_option *o)
+{
+    union {
+        char *s;
+        int64_t i;
+        double x;
+        int b;
+        struct ecrm_strlist l;
+    } tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    if (o->type == ECRM_OPT_MAP)
+        return -1;
+    int rc = store_text(o, o->def, &tmp);
+    if (o->type == ECRM_OPT_STRING)
+        free(tmp.s);
+    else if (o->type == ECRM_OPT_LIST)
+        list_free(&tmp.l);
+    return rc;
+}
+
+int ecrm_schema_validate(const struct ecrm_option *opts, const char *who,
+                         struct ecrm_diag *d)
+{
+    int errs = 0;
+    who = who ? who : "schema";
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_option *o = &opts[i];
+        const char *n = o->name;
+        if (n[0] == '\0' ||
+            strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(n)) {
+            ecrm_diag_add(d, NULL, "%s: option name '%s' must match [a-z0-9_]+",
+                          who, n);
+            errs++;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(opts[j].name, n) == 0) {
+                ecrm_diag_add(d, NULL, "%s: option '%s' is declared twice", who,
+                              n);
+                errs++;
+                break;
+            }
+        }
+        if (o->type < ECRM_OPT_STRING || o->type > ECRM_OPT_MAP) {
+            ecrm_diag_add(d, NULL, "%s: option '%s' has unknown type %d", who,
+                          n, (int)o->type);
+            errs++;
+        } else if (o->def && o->type == ECRM_OPT_MAP) {
+            ecrm_diag_add(d, NULL, "%s: map option '%s' cannot have a default",
+                          who, n);
+            errs++;
+        } else if (o->def && check_default(o) != 0) {
+            ecrm_diag_add(d, NULL, "%s: default of option '%s' is not %s: %s",
+                          who, n, article_type(o->type), shown_default(o));
+            errs++;
+        }
+    }
+    return errs;
+}

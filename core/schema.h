@@ -1,0 +1,43 @@
+/*
+ * Binding a YAML mapping to a plugin's (or the core's) option schema, and
+ * printing the schema as documentation. See struct ecrm_option in
+ * <ecrm/plugin.h>.
+ */
+#ifndef ECRM_CORE_SCHEMA_H
+#define ECRM_CORE_SCHEMA_H
+
+#include "conf.h"
+#include <ecrm/plugin.h>
+#include <stdio.h>
+
+/* Fill CONFIG (zeroed by the caller, as large as the schema needs) from the
+ * mapping MAP according to OPTS. Keys listed in RESERVED (NULL-terminated,
+ * may be NULL) are the caller's and skipped. Every problem is added to D
+ * with its position: unknown key (with the list of valid ones), wrong type,
+ * missing required option, bad default. MAP may be NULL (no options: only
+ * defaults apply, missing required ones are reported at WHERE, itself
+ * possibly NULL). Returns the number of errors added (0 = success). Even on
+ * failure, release CONFIG with ecrm_schema_free(). */
+int ecrm_schema_bind(const struct ecrm_option *opts,
+                     const struct ecrm_node *map, const struct ecrm_node *where,
+                     const char *const *reserved, void *config,
+                     struct ecrm_diag *d);
+
+/* Free what ecrm_schema_bind() allocated inside CONFIG (not CONFIG). */
+void ecrm_schema_free(const struct ecrm_option *opts, void *config);
+
+/* "string", "integer", "number", "boolean", "list", "map". */
+const char *ecrm_opt_type_name(enum ecrm_opt_type t);
+
+/* Print OPTS as an aligned text table (name, type, default, required,
+ * doc) to F, or as a JSON array when JSON is non-zero. Secret options show
+ * no default value. */
+void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f, int json);
+
+/* Check that a schema is well formed (names unique and [a-z0-9_]+, types
+ * known, defaults parse); used by the loader on every plugin. Returns 0 or
+ * adds reasons to D prefixed by WHO and returns their count. */
+int ecrm_schema_validate(const struct ecrm_option *opts, const char *who,
+                         struct ecrm_diag *d);
+
+#endif /* ECRM_CORE_SCHEMA_H */

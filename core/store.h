@@ -1,0 +1,186 @@
+/*
+ * The store: every byte of SQL in ecrm lives behind this interface (store*.c),
+ * so that another backend can follow without touching plugins or the rest of
+ * the core. sqlite3, WAL, file mode 0600, schema versioned with
+ * PRAGMA user_version and forward migrations. Prepared statements only.
+ *
+ * Conventions: functions return ECRM_OK (0) or ECRM_FAIL and, on failure,
+ * write a one-line reason into err (ECRM_ERRMAX bytes) when err is not NULL.
+ * Strings passed in are copied by sqlite; strings handed to callbacks are
+ * valid only during the callback.
+ */
+#ifndef ECRM_CORE_STORE_H
+#define ECRM_CORE_STORE_H
+
+#include <ecrm/plugin.h>
+#include <stdint.h>
+
+struct ecrm_store;
+
+/* Current schema version (PRAGMA user_version after migrations). */
+#define ECRM_STORE_SCHEMA_VERSION 2
+
+/* Open (creating with mode 0600 when missing) the database at PATH and
+ * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
+ * this binary is refused. *OUT receives a handle the caller frees with
+ * ecrm_store_close(). */
+int ecrm_store_open(const char *path, struct ecrm_store **out, char *err);
+
+/* Close and free; NULL is accepted. */
+void ecrm_store_close(struct ecrm_store *s);
+
+/* PRAGMA user_version of the open database. */
+int ecrm_store_schema_version(struct ecrm_store *s);
+
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). Not nested. */
+int ecrm_store_begin(struct ecrm_store *s, char *err);
+int ecrm_store_commit(struct ecrm_store *s, char *err);
+void ecrm_store_rollback(struct ecrm_store *s);
+/* Non-zero while a transaction is open. */
+int ecrm_store_in_tx(struct ecrm_store *s);
+
+/* ---- runs --------------------------------------------------------------- */
+/* Record the start of a run of PIPELINE at NOW; *RUN_ID receives its id. */
+int ecrm_store_run_begin(struct ecrm_store *s, const char *pipeline,
+                         int64_t now, int64_t *run_id, char *err);
+/* Record the end of RUN_ID with STATUS ("ok", "failed", ...) and the JSON
+ * summary STATS (may be NULL). */
+int ecrm_store_run_end(struct ecrm_store *s, int64_t run_id, const char *status,
+                       int64_t now, const char *stats, char *err);
+
+/* ---- checkpoints (per source instance) ----------------------------------- */
+/* Copy INSTANCE's KEY into BUF; ECRM_FAIL with BUF = "" when absent. */
+int ecrm_store_checkpoint_get(struct ecrm_store *s, const char *instance,
+                              const char *key, char *buf, size_t len);
+int ecrm_store_checkpoint_set(struct ecrm_store *s, const char *instance,
+                              const char *key, const char *value, char *err);
+
+/* ---- ingestion ------------------------------------------------------------
+ * Each upsert validates what it must (required fields) and returns
+ * ECRM_FAIL with a reason for an invalid record. Known values are never
+ * overwritten by NULL or "". */
+int ecrm_store_upsert_customer(struct ecrm_store *s,
+                               const struct ecrm_customer_rec *r,
+                               int64_t *customer_id, char *err);
+/* Find (or, when CREATE, create an empty profile for) EXTERNAL_ID. */
+int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
+                           int create, int64_t *customer_id, char *err);
+int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
+                        char *err);
+int ecrm_store_upsert_item(struct ecrm_store *s, const struct ecrm_item_rec *r,
+                           int64_t *item_id, char *err);
+/* Insert one order line (creating order, customer and item as needed).
+ * A line whose (order_id, line_no) is already stored is ignored and
+ * *INSERTED is 0; otherwise 1. */
+int ecrm_store_add_order_line(struct ecrm_store *s,
+                              const struct ecrm_order_line_rec *r,
+                              int *inserted, char *err);
+int64_t ecrm_store_order_max_line(struct ecrm_store *s, const char *order_id);
+/* Append a consent change (the registry keeps history; the latest wins). */
+int ecrm_store_add_consent(struct ecrm_store *s,
+                           const struct ecrm_consent_rec *r, char *err);
+int ecrm_store_add_event(struct ecrm_store *s, const struct ecrm_event_rec *r,
+                         char *err);
+/* Store a quarantined record. RAW is any bytes; invalid UTF-8 is stored as
+ * a blob, never as text. */
+int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
+                          const char *source, const char *file, int64_t line,
+                          int64_t col, const char *reason, const char *raw,
+                          size_t rawlen, char *err);
+
+/* ---- reading for personalizers ------------------------------------------ */
+int ecrm_store_iter_purchases(struct ecrm_store *s, int64_t since,
+                              int64_t until, ecrm_purchase_cb cb, void *arg);
+int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
+                                       int64_t customer_id, int64_t until,
+                                       ecrm_purchase_cb cb, void *arg);
+int ecrm_store_iter_items(struct ecrm_store *s, ecrm_item_cb cb, void *arg);
+int ecrm_store_item_title(struct ecrm_store *s, int64_t item_id, char *buf,
+                          size_t len);
+int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,
+                        size_t len);
+
+/* ---- audience, recommendations, outbox ---------------------------------- */
+struct ecrm_contact {
+    int64_t customer_id;
+    const char *external_id;
+    const char *name;    /* may be NULL */
+    const char *address; /* e-mail or phone for the channel, may be NULL */
+    int consent;         /* 1 when the latest consent for channel+purpose is
+                            a grant, 0 otherwise (never asked or revoked) */
+};
+typedef int (*ecrm_contact_cb)(void *arg, const struct ecrm_contact *c);
+
+/* Stream every customer (ordered by id) with the address used by
+ * CHANNEL ("email" -> email, "sms" -> phone) and the state of its consent
+ * for CHANNEL and PURPOSE. */
+int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
+                             const char *purpose, ecrm_contact_cb cb,
+                             void *arg);
+
+/* Replace PERSONALIZER's stored recommendations for CUSTOMER_ID. */
+int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
+                          const char *personalizer, int64_t customer_id,
+                          const struct ecrm_reco *recos, size_t n, char *err);
+
+enum ecrm_outbox_state {
+    ECRM_OUTBOX_PLANNED = 0,
+    ECRM_OUTBOX_SENDING = 1,
+    ECRM_OUTBOX_SENT = 2,
+    ECRM_OUTBOX_RETRY = 3,
+    ECRM_OUTBOX_FAILED = 4,
+    ECRM_OUTBOX_SUPPRESSED = 5,
+    ECRM_OUTBOX_UNKNOWN = 6
+};
+/* "planned", "sending", ... */
+const char *ecrm_outbox_state_name(enum ecrm_outbox_state st);
+
+struct ecrm_outbox_msg {
+    int64_t id;
+    const char *key; /* UNIQUE (campaign, customer, channel, period) */
+    const char *campaign;
+    int64_t customer_id;
+    const char *channel; /* channel instance name */
+    const char *period;
+    const char *address;
+    const char *name;
+    const char *subject;
+    const char *text;
+    const char *html;
+    int64_t planned_at;
+    int attempts;
+};
+
+/* Whether a row with KEY exists. */
+int ecrm_store_outbox_exists(struct ecrm_store *s, const char *key,
+                             int *exists);
+/* Insert M in state PLANNED unless its key exists; *INSERTED tells which.
+ * (id and attempts of M are ignored.) */
+int ecrm_store_outbox_plan(struct ecrm_store *s, int64_t run_id,
+                           const struct ecrm_outbox_msg *m, int *inserted,
+                           char *err);
+/* Atomically move the oldest PLANNED (or RETRY due at NOW) message of
+ * CHANNEL to SENDING, attempts + 1, and hand it to CB. Returns ECRM_OK
+ * after CB ran, ECRM_RETRY when there is nothing to claim, ECRM_FAIL on
+ * error. */
+typedef int (*ecrm_outbox_cb)(void *arg, const struct ecrm_outbox_msg *m);
+int ecrm_store_outbox_claim(struct ecrm_store *s, const char *channel,
+                            int64_t now, ecrm_outbox_cb cb, void *arg,
+                            char *err);
+/* Record the outcome of message ID: new STATE, the provider's id or the
+ * error text (either may be NULL), and NEXT_ATTEMPT for RETRY. */
+int ecrm_store_outbox_mark(struct ecrm_store *s, int64_t id,
+                           enum ecrm_outbox_state state,
+                           const char *provider_id, const char *error,
+                           int64_t next_attempt, int64_t now, char *err);
+/* Turn every message still SENDING into UNKNOWN: a process died between
+ * claiming it and recording the outcome, so whether it went out cannot be
+ * known. Call it only while no other process delivers (under the pipeline
+ * lock), before claiming. */
+int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
+                                    char *err);
+/* Messages of CAMPAIGN (NULL = all) in STATE. */
+int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
+                                enum ecrm_outbox_state state);
+
+#endif /* ECRM_CORE_STORE_H */

@@ -1,0 +1,683 @@
+/*
+ * Ingestion: customers, attributes, items, order lines, consents, events,
+ * quarantine. Sources emit millions of records per run, so every statement
+ * is cached and the id lookups that every order line and event needs
+ * (customer by external id, item by sku, order by number) go through small
+ * in-memory maps before they reach sqlite.
+ */
+#include "buf.h"
+#include "store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- id maps ------------------------------------------------------------ */
+
+/* Past this many entries a map starts over: bounded memory, and the ids of
+ * a typical input (consecutive lines of one order, returning customers)
+ * are re-learnt at once. */
+#define IDMAP_MAX_ENTRIES (1u << 17)
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    return fnv1a(0xcbf29ce484222325ULL, s, strlen(s));
+}
+
+static struct ecrm_idmap_slot *idmap_find(struct ecrm_idmap *m, const char *key)
+{
+    size_t i;
+    if (!m->cap)
+        return NULL;
+    for (i = hash_str(key) & (m->cap - 1); m->slots[i].key;
+         i = (i + 1) & (m->cap - 1))
+        if (strcmp(m->slots[i].key, key) == 0)
+            return &m->slots[i];
+    return NULL;
+}
+
+static void idmap_clear(struct ecrm_idmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].key);
+        m->slots[i].key = NULL;
+    }
+    m->n = 0;
+}
+
+static void idmap_free(struct ecrm_idmap *m)
+{
+    idmap_clear(m);
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = 0;
+}
+
+/* Insert or update KEY. A cache: failing to allocate just forgets. */
+static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
+                      uint64_t sig)
+{
+    struct ecrm_idmap_slot *slot = idmap_find(m, key);
+    size_t i;
+    if (slot) {
+        slot->id = id;
+        slot->sig = sig;
+        return;
+    }
+    if (m->n >= IDMAP_MAX_ENTRIES)
+        idmap_clear(m);
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 1024;
+        struct ecrm_idmap_slot *ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return;
+        for (size_t j = 0; j < m->cap; j++) {
+            if (!m->slots[j].key)
+                continue;
+            for (i = hash_str(m->slots[j].key) & (ncap - 1); ns[i].key;
+                 i = (i + 1) & (ncap - 1))
+                ;
+            ns[i] = m->slots[j];
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = ncap;
+    }
+    for (i = hash_str(key) & (m->cap - 1); m->slots[i].key;
+         i = (i + 1) & (m->cap - 1))
+        ;
+    m->slots[i].key = strdup(key);
+    if (!m->slots[i].key)
+        return;
+    m->slots[i].id = id;
+    m->slots[i].sig = sig;
+    m->n++;
+}
+
+void ecrm_store_caches_clear(struct ecrm_store *s)
+{
+    idmap_clear(&s->customers);
+    idmap_clear(&s->items);
+    idmap_clear(&s->orders);
+}
+
+void ecrm_store_caches_free(struct ecrm_store *s)
+{
+    idmap_free(&s->customers);
+    idmap_free(&s->items);
+    idmap_free(&s->orders);
+}
+
+static int is_set(const char *v)
+{
+    return v && *v;
+}
+
+static int64_t or_now(int64_t t)
+{
+    return t ? t : (int64_t)time(NULL);
+}
+
+/* ---- customers ------------------------------------------------------------
+ */
+
+/* Record that VALUE of KIND designates CUSTOMER_ID. The first customer to
+ * claim an identity keeps it: re-pointing one is identity merging, a
+ * decision for the profile stage, not for ingestion. */
+static int add_identity(struct ecrm_store *s, const char *kind,
+                        const char *value, int64_t customer_id, int64_t t,
+                        char *err)
+{
+    sqlite3_stmt *st;
+    int rc = ECRM_FAIL;
+    if (!is_set(value))
+        return ECRM_OK;
+    st =
+        ecrm_store_stmt(s, ECRM_ST_IDENT_ADD,
+                        "INSERT INTO identities(kind, value, customer_id, time)"
+                        " VALUES (?1, ?2, ?3, ?4)"
+                        " ON CONFLICT (kind, value) DO NOTHING",
+                        err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, kind);
+    ecrm_bind_text(st, 2, value);
+    sqlite3_bind_int64(st, 3, customer_id);
+    sqlite3_bind_int64(st, 4, t);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "recording an identity");
+        goto out;
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_upsert_customer(struct ecrm_store *s,
+                               const struct ecrm_customer_rec *r,
+                               int64_t *customer_id, char *err)
+{
+    sqlite3_stmt *st;
+    int64_t id = 0, t;
+    int rc = ECRM_FAIL;
+
+    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_customer_rec, time))
+        return ecrm_store_errf(err, "customer: record too small");
+    if (!is_set(r->external_id))
+        return ecrm_store_errf(err, "customer: external_id is required");
+    t = or_now(r->time);
+    st = ecrm_store_stmt(
+        s, ECRM_ST_CUST_UPSERT,
+        "INSERT INTO customers(external_id, email, phone, name, gender,"
+        " birth_date, city, country, tz, created, updated)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
+        " ON CONFLICT (external_id) DO UPDATE SET"
+        " email = coalesce(excluded.email, email),"
+        " phone = coalesce(excluded.phone, phone),"
+        " name = coalesce(excluded.name, name),"
+        " gender = coalesce(excluded.gender, gender),"
+        " birth_date = coalesce(excluded.birth_date, birth_date),"
+        " city = coalesce(excluded.city, city),"
+        " country = coalesce(excluded.country, country),"
+        " tz = coalesce(excluded.tz, tz),"
+        " updated = max(updated, excluded.updated)"
+        " RETURNING id",
+        err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, r->external_id);
+    ecrm_bind_opt(st, 2, r->email);
+    ecrm_bind_opt(st, 3, r->phone);
+    ecrm_bind_opt(st, 4, r->name);
+    ecrm_bind_opt(st, 5, r->gender);
+    ecrm_bind_opt(st, 6, r->birth_date);
+    ecrm_bind_opt(st, 7, r->city);
+    ecrm_bind_opt(st, 8, r->country);
+    ecrm_bind_opt(st, 9, r->tz);
+    sqlite3_bind_int64(st, 10, t);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ecrm_store_sqlfail(s, err, "storing a customer");
+        goto out;
+    }
+    id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    idmap_put(&s->customers, r->external_id, id, 0);
+    /* Customers are few next to lines and events: recording the external
+     * identity every time (a no-op once there) is simpler than finding out
+     * whether the upsert inserted. */
+    if (add_identity(s, "external", r->external_id, id, t, err) != ECRM_OK ||
+        add_identity(s, "email", r->email, id, t, err) != ECRM_OK ||
+        add_identity(s, "phone", r->phone, id, t, err) != ECRM_OK)
+        goto out;
+    if (customer_id)
+        *customer_id = id;
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
+                           int create, int64_t *customer_id, char *err)
+{
+    struct ecrm_idmap_slot *hit;
+    sqlite3_stmt *st;
+    int64_t id = 0, t;
+    int rc = ECRM_FAIL;
+
+    if (!is_set(external_id))
+        return ecrm_store_errf(err, "customer: external_id is required");
+    hit = idmap_find(&s->customers, external_id);
+    if (hit) {
+        if (customer_id)
+            *customer_id = hit->id;
+        return ECRM_OK;
+    }
+    st =
+        ecrm_store_stmt(s, ECRM_ST_CUST_FIND,
+                        "SELECT id FROM customers WHERE external_id = ?1", err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, external_id);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        id = sqlite3_column_int64(st, 0);
+        break;
+    case SQLITE_DONE:
+        break;
+    default:
+        ecrm_store_sqlfail(s, err, "looking up a customer");
+        goto out;
+    }
+    sqlite3_reset(st);
+    if (!id && !create) {
+        ecrm_store_errf(err, "no customer '%s'", external_id);
+        goto out;
+    }
+    if (!id) {
+        t = (int64_t)time(NULL);
+        st = ecrm_store_stmt(s, ECRM_ST_CUST_CREATE,
+                             "INSERT INTO customers(external_id, created,"
+                             " updated) VALUES (?1, ?2, ?2) RETURNING id",
+                             err);
+        if (!st)
+            return ECRM_FAIL;
+        ecrm_bind_text(st, 1, external_id);
+        sqlite3_bind_int64(st, 2, t);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            ecrm_store_sqlfail(s, err, "creating a customer");
+            goto out;
+        }
+        id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (add_identity(s, "external", external_id, id, t, err) != ECRM_OK)
+            goto out;
+    }
+    idmap_put(&s->customers, external_id, id, 0);
+    if (customer_id)
+        *customer_id = id;
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
+                        char *err)
+{
+    sqlite3_stmt *st;
+    int64_t cid;
+    int rc = ECRM_FAIL;
+
+    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_attr_rec, time))
+        return ecrm_store_errf(err, "attribute: record too small");
+    if (!is_set(r->external_id) || !is_set(r->key))
+        return ecrm_store_errf(err, "attribute: external_id and key are "
+                                    "required");
+    if (!is_set(r->value))
+        return ECRM_OK; /* unknown never overwrites known */
+    if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
+        return ECRM_FAIL;
+    /* An older observation does not overwrite a newer one. */
+    st = ecrm_store_stmt(s, ECRM_ST_ATTR_SET,
+                         "INSERT INTO customer_attrs(customer_id, key, value,"
+                         " time) VALUES (?1, ?2, ?3, ?4)"
+                         " ON CONFLICT (customer_id, key) DO UPDATE"
+                         " SET value = excluded.value, time = excluded.time"
+                         " WHERE excluded.time >= customer_attrs.time",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, cid);
+    ecrm_bind_text(st, 2, r->key);
+    ecrm_bind_text(st, 3, r->value);
+    sqlite3_bind_int64(st, 4, or_now(r->time));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing an attribute");
+        goto out;
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- items ------------------------------------------------------------- */
+
+/* Find or create item SKU, updating what is known of it. When the cache
+ * says the same title/category/price were written already (or nothing is
+ * known beyond the sku), no statement runs at all. */
+static int item_id(struct ecrm_store *s, const char *sku, const char *title,
+                   const char *category, double price, int64_t t, int64_t *id,
+                   char *err)
+{
+    struct ecrm_idmap_slot *hit;
+    sqlite3_stmt *st;
+    uint64_t sig = 0;
+    int rc = ECRM_FAIL;
+
+    if (is_set(title) || is_set(category) || isfinite(price)) {
+        sig = 0xcbf29ce484222325ULL;
+        if (title)
+            sig = fnv1a(sig, title, strlen(title) + 1);
+        sig = fnv1a(sig, "\1", 1);
+        if (category)
+            sig = fnv1a(sig, category, strlen(category) + 1);
+        if (isfinite(price))
+            sig = fnv1a(sig, &price, sizeof price);
+        sig |= 1; /* never 0, which means "only the sku" */
+    }
+    hit = idmap_find(&s->items, sku);
+    if (hit && (sig == 0 || hit->sig == sig)) {
+        *id = hit->id;
+        return ECRM_OK;
+    }
+    st = ecrm_store_stmt(s, ECRM_ST_ITEM_UPSERT,
+                         "INSERT INTO items(sku, title, category, price,"
+                         " updated) VALUES (?1, ?2, ?3, ?4, ?5)"
+                         " ON CONFLICT (sku) DO UPDATE SET"
+                         " title = coalesce(excluded.title, title),"
+                         " category = coalesce(excluded.category, category),"
+                         " price = coalesce(excluded.price, price),"
+                         " updated = max(coalesce(updated, 0),"
+                         "  excluded.updated)"
+                         " RETURNING id",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, sku);
+    ecrm_bind_opt(st, 2, title);
+    ecrm_bind_opt(st, 3, category);
+    ecrm_bind_num(st, 4, price);
+    sqlite3_bind_int64(st, 5, or_now(t));
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ecrm_store_sqlfail(s, err, "storing an item");
+        goto out;
+    }
+    *id = sqlite3_column_int64(st, 0);
+    /* Remember the signature only when it describes the row; a bare-sku
+     * lookup must not hide a later title change. */
+    idmap_put(&s->items, sku, *id, sig ? sig : (hit ? hit->sig : 0));
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_upsert_item(struct ecrm_store *s, const struct ecrm_item_rec *r,
+                           int64_t *item_idp, char *err)
+{
+    int64_t id;
+    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_item_rec, time))
+        return ecrm_store_errf(err, "item: record too small");
+    if (!is_set(r->sku))
+        return ecrm_store_errf(err, "item: sku is required");
+    if (item_id(s, r->sku, r->title, r->category, r->price, r->time, &id,
+                err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (item_idp)
+        *item_idp = id;
+    return ECRM_OK;
+}
+
+/* ---- orders ------------------------------------------------------------ */
+
+static int order_id(struct ecrm_store *s, const struct ecrm_order_line_rec *r,
+                    int64_t customer_id, int64_t *id, char *err)
+{
+    struct ecrm_idmap_slot *hit = idmap_find(&s->orders, r->order_id);
+    sqlite3_stmt *st;
+    int rc = ECRM_FAIL;
+
+    /* A known order is not touched again: its first line fixed its time,
+     * customer and kind. */
+    if (hit) {
+        *id = hit->id;
+        return ECRM_OK;
+    }
+    st = ecrm_store_stmt(s, ECRM_ST_ORDER_UPSERT,
+                         "INSERT INTO orders(order_no, customer_id, time,"
+                         " is_return) VALUES (?1, ?2, ?3, ?4)"
+                         " ON CONFLICT (order_no) DO UPDATE SET"
+                         " customer_id = coalesce(customer_id,"
+                         "  excluded.customer_id)"
+                         " RETURNING id",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, r->order_id);
+    ecrm_bind_id(st, 2, customer_id);
+    sqlite3_bind_int64(st, 3, r->time);
+    sqlite3_bind_int(st, 4, r->is_return ? 1 : 0);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ecrm_store_sqlfail(s, err, "storing an order");
+        goto out;
+    }
+    *id = sqlite3_column_int64(st, 0);
+    idmap_put(&s->orders, r->order_id, *id, 0);
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_add_order_line(struct ecrm_store *s,
+                              const struct ecrm_order_line_rec *r,
+                              int *inserted, char *err)
+{
+    sqlite3_stmt *st;
+    int64_t cid = 0, iid, oid;
+    double qty, amount;
+    int rc = ECRM_FAIL;
+
+    if (inserted)
+        *inserted = 0;
+    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_order_line_rec, is_return))
+        return ecrm_store_errf(err, "order line: record too small");
+    if (!is_set(r->order_id))
+        return ecrm_store_errf(err, "order line: order_id is required");
+    if (r->line_no < 1)
+        return ecrm_store_errf(err, "order line: line_no must be >= 1");
+    if (!is_set(r->sku))
+        return ecrm_store_errf(err, "order line: sku is required");
+    if (!isfinite(r->quantity))
+        return ecrm_store_errf(err, "order line: quantity is not a number");
+    /* Returns are negative quantities, whichever way the source wrote them. */
+    qty = r->is_return && r->quantity > 0 ? -r->quantity : r->quantity;
+    amount = qty * r->unit_price; /* NaN (stored NULL) when price unknown */
+    if (is_set(r->external_id) &&
+        ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (item_id(s, r->sku, r->title, r->category, NAN, r->time, &iid, err) !=
+            ECRM_OK ||
+        order_id(s, r, cid, &oid, err) != ECRM_OK)
+        return ECRM_FAIL;
+    st = ecrm_store_stmt(s, ECRM_ST_LINE_ADD,
+                         "INSERT INTO order_lines(order_id, line_no, item_id,"
+                         " quantity, unit_price, amount, currency)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                         " ON CONFLICT (order_id, line_no) DO NOTHING",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, oid);
+    sqlite3_bind_int64(st, 2, r->line_no);
+    sqlite3_bind_int64(st, 3, iid);
+    sqlite3_bind_double(st, 4, qty);
+    ecrm_bind_num(st, 5, r->unit_price);
+    ecrm_bind_num(st, 6, amount);
+    ecrm_bind_opt(st, 7, r->currency);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing an order line");
+        goto out;
+    }
+    if (inserted)
+        *inserted = sqlite3_changes(s->db) > 0;
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int64_t ecrm_store_order_max_line(struct ecrm_store *s, const char *order_id)
+{
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (!is_set(order_id))
+        return 0;
+    st =
+        ecrm_store_stmt(s, ECRM_ST_ORDER_MAX_LINE,
+                        "SELECT coalesce(max(l.line_no), 0)"
+                        " FROM orders o JOIN order_lines l ON l.order_id = o.id"
+                        " WHERE o.order_no = ?1",
+                        NULL);
+    if (!st)
+        return -1;
+    ecrm_bind_text(st, 1, order_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return n;
+}
+
+/* ---- consents, events ---------------------------------------------------- */
+
+int ecrm_store_add_consent(struct ecrm_store *s,
+                           const struct ecrm_consent_rec *r, char *err)
+{
+    sqlite3_stmt *st;
+    int64_t cid;
+    int rc = ECRM_FAIL;
+
+    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, time))
+        return ecrm_store_errf(err, "consent: record too small");
+    if (!is_set(r->external_id) || !is_set(r->channel) || !is_set(r->purpose))
+        return ecrm_store_errf(err, "consent: external_id, channel and "
+                                    "purpose are required");
+    if (r->state != ECRM_CONSENT_GRANTED && r->state != ECRM_CONSENT_REVOKED)
+        return ecrm_store_errf(err, "consent: state must be granted or "
+                                    "revoked");
+    if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
+        return ECRM_FAIL;
+    st = ecrm_store_stmt(s, ECRM_ST_CONSENT_ADD,
+                         "INSERT INTO consents(customer_id, channel, purpose,"
+                         " state, source, evidence, time, recorded)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, cid);
+    ecrm_bind_text(st, 2, r->channel);
+    ecrm_bind_text(st, 3, r->purpose);
+    sqlite3_bind_int(st, 4, r->state == ECRM_CONSENT_GRANTED);
+    ecrm_bind_opt(st, 5, r->source);
+    ecrm_bind_opt(st, 6, r->evidence);
+    sqlite3_bind_int64(st, 7, or_now(r->time));
+    sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing a consent");
+        goto out;
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_add_event(struct ecrm_store *s, const struct ecrm_event_rec *r,
+                         char *err)
+{
+    sqlite3_stmt *st;
+    int64_t cid = 0, iid = 0;
+    int rc = ECRM_FAIL;
+
+    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_event_rec, data))
+        return ecrm_store_errf(err, "event: record too small");
+    if (!is_set(r->type))
+        return ecrm_store_errf(err, "event: type is required");
+    if (!is_set(r->external_id) && !is_set(r->visitor_key))
+        return ecrm_store_errf(err, "event: external_id or visitor_key is "
+                                    "required");
+    if (is_set(r->external_id) &&
+        ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (is_set(r->sku) &&
+        item_id(s, r->sku, NULL, NULL, NAN, r->time, &iid, err) != ECRM_OK)
+        return ECRM_FAIL;
+    st = ecrm_store_stmt(s, ECRM_ST_EVENT_ADD,
+                         "INSERT INTO events(customer_id, visitor_key, type,"
+                         " time, item_id, session, url, referrer, terms, data)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_id(st, 1, cid);
+    ecrm_bind_opt(st, 2, r->visitor_key);
+    ecrm_bind_text(st, 3, r->type);
+    sqlite3_bind_int64(st, 4, or_now(r->time));
+    ecrm_bind_id(st, 5, iid);
+    ecrm_bind_opt(st, 6, r->session);
+    ecrm_bind_opt(st, 7, r->url);
+    ecrm_bind_opt(st, 8, r->referrer);
+    ecrm_bind_opt(st, 9, r->terms);
+    ecrm_bind_opt(st, 10, r->data);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing an event");
+        goto out;
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- quarantine -------------------------------------------------------- */
+
+/* Valid UTF-8 without NUL bytes (which would cut a TEXT value short). */
+static int is_text(const char *raw, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)raw;
+    size_t i = 0, n;
+    while (i < len) {
+        if (p[i] == 0)
+            return 0;
+        n = ecrm_utf8_seqlen(p + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
+                          const char *source, const char *file, int64_t line,
+                          int64_t col, const char *reason, const char *raw,
+                          size_t rawlen, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = ECRM_FAIL;
+
+    if (!raw)
+        rawlen = 0;
+    if (rawlen > (size_t)INT32_MAX)
+        return ecrm_store_errf(err, "quarantine: record too large");
+    st = ecrm_store_stmt(s, ECRM_ST_QUARANTINE,
+                         "INSERT INTO quarantine(run_id, source, file, line,"
+                         " col, reason, raw, time)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_id(st, 1, run_id);
+    ecrm_bind_opt(st, 2, source);
+    ecrm_bind_opt(st, 3, file);
+    ecrm_bind_id(st, 4, line);
+    ecrm_bind_id(st, 5, col);
+    ecrm_bind_text(st, 6, is_set(reason) ? reason : "unspecified");
+    if (!raw)
+        sqlite3_bind_null(st, 7);
+    else if (is_text(raw, rawlen))
+        sqlite3_bind_text(st, 7, raw, (int)rawlen, SQLITE_STATIC);
+    else
+        sqlite3_bind_blob(st, 7, raw, (int)rawlen, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing a quarantined record");
+        goto out;
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/*
+ * Internals shared by the store*.c files; nothing outside them includes
+ * this header (except tests/check_store.c, for the migration hook).
+ *
+ * Hot statements are prepared once per handle and kept in s->st[], indexed
+ * by enum ecrm_stmt_id; each call site passes its own SQL so that the text
+ * stays next to the code that binds it. Iterators prepare their own
+ * statements instead, because their callbacks may call back into the store
+ * (and resetting a cached statement in the middle of its own iteration
+ * would silently end it).
+ */
+#ifndef ECRM_CORE_STORE_INTERNAL_H
+#define ECRM_CORE_STORE_INTERNAL_H
+
+#include "store.h"
+#include <math.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+enum ecrm_stmt_id {
+    ECRM_ST_RUN_BEGIN,
+    ECRM_ST_RUN_END,
+    ECRM_ST_CKPT_GET,
+    ECRM_ST_CKPT_SET,
+    ECRM_ST_CUST_UPSERT,
+    ECRM_ST_CUST_FIND,
+    ECRM_ST_CUST_CREATE,
+    ECRM_ST_IDENT_ADD,
+    ECRM_ST_ATTR_SET,
+    ECRM_ST_ITEM_UPSERT,
+    ECRM_ST_ORDER_UPSERT,
+    ECRM_ST_LINE_ADD,
+    ECRM_ST_ORDER_MAX_LINE,
+    ECRM_ST_CONSENT_ADD,
+    ECRM_ST_EVENT_ADD,
+    ECRM_ST_QUARANTINE,
+    ECRM_ST_ITEM_TITLE,
+    ECRM_ST_ITEM_SKU,
+    ECRM_ST_RECO_DEL,
+    ECRM_ST_RECO_ADD,
+    ECRM_ST_OB_EXISTS,
+    ECRM_ST_OB_PLAN,
+    ECRM_ST_CAMPAIGN_TOUCH,
+    ECRM_ST_OB_CLAIM,
+    ECRM_ST_OB_MARK,
+    ECRM_ST_OB_SWEEP,
+    ECRM_ST_OB_COUNT,
+    ECRM_ST_COUNT
+};
+
+/* A bounded map from a string key to an id (plus a signature of the other
+ * values last written, so an unchanged item is not rewritten). Open
+ * addressing, linear probing; never shrinks, cleared when full. */
+struct ecrm_idmap_slot {
+    char *key; /* owned; NULL = empty slot */
+    int64_t id;
+    uint64_t sig;
+};
+struct ecrm_idmap {
+    struct ecrm_idmap_slot *slots;
+    size_t cap; /* power of two, or 0 before first use */
+    size_t n;
+};
+
+struct ecrm_store {
+    sqlite3 *db;
+    int in_tx; /* inside ecrm_store_begin() .. commit/rollback */
+    sqlite3_stmt *st[ECRM_ST_COUNT];
+    /* Lookup caches of ingestion. They may hold ids created by the open
+     * transaction, so every rollback must clear them. */
+    struct ecrm_idmap customers; /* external_id -> customers.id */
+    struct ecrm_idmap items;     /* sku -> items.id, sig of title etc. */
+    struct ecrm_idmap orders;    /* order_no -> orders.id */
+};
+
+/* Bring DB from its user_version to TARGET, one migration step per
+ * transaction (each also bumps user_version). Refuses a database newer than
+ * ECRM_STORE_SCHEMA_VERSION, and a TARGET outside 0..that version. Safe
+ * against a concurrent migrator: the version is re-read under the write
+ * lock. Returns ECRM_OK or ECRM_FAIL with ERR set. Exposed for tests, which
+ * build databases at older versions. */
+int ecrm_store_migrate_to(sqlite3 *db, int target, char *err);
+
+/* user_version of DB, or -1 on error. */
+int ecrm_store_user_version(sqlite3 *db);
+
+/* The cached statement ID (prepared from SQL on first use), reset and with
+ * its bindings cleared; NULL with ERR set when preparing fails. The caller
+ * resets it after use so that no read transaction is left open. */
+sqlite3_stmt *ecrm_store_stmt(struct ecrm_store *s, enum ecrm_stmt_id id,
+                              const char *sql, char *err);
+
+/* Write "WHAT: <sqlite message>" into ERR and return ECRM_FAIL. Also notices
+ * when sqlite rolled the transaction back by itself (e.g. SQLITE_FULL) and
+ * clears the caches. */
+int ecrm_store_sqlfail(struct ecrm_store *s, char *err, const char *what);
+
+/* printf into ERR (may be NULL); returns ECRM_FAIL. */
+int ecrm_store_errf(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Empty the lookup caches (rollback); store_ingest.c. */
+void ecrm_store_caches_clear(struct ecrm_store *s);
+/* Free the lookup caches (close); store_ingest.c. */
+void ecrm_store_caches_free(struct ecrm_store *s);
+
+/* Bind helpers. Strings are bound SQLITE_STATIC: they only need to live
+ * until the statement is stepped, which every caller does before
+ * returning. */
+static inline int ecrm_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC)
+             : sqlite3_bind_null(st, i);
+}
+/* NULL and "" both mean "unknown" and bind NULL. */
+static inline int ecrm_bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    return v && *v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC)
+                   : sqlite3_bind_null(st, i);
+}
+/* NaN and infinities mean "unknown" and bind NULL. */
+static inline int ecrm_bind_num(sqlite3_stmt *st, int i, double v)
+{
+    return isfinite(v) ? sqlite3_bind_double(st, i, v)
+                       : sqlite3_bind_null(st, i);
+}
+/* 0 means "none" and binds NULL (run ids, optional times). */
+static inline int ecrm_bind_id(sqlite3_stmt *st, int i, int64_t v)
+{
+    return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+#endif /* ECRM_CORE_STORE_INTERNAL_H */

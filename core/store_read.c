@@ -1,0 +1,272 @@
+/*
+ * Reading for personalizers and the planner: purchase and item iterators,
+ * item titles, the audience with its consents, and saving
+ * recommendations.
+ *
+ * Iterators prepare a statement of their own per call (see
+ * store_internal.h): their callbacks are free to use the rest of the store,
+ * including another iterator.
+ */
+#include "store_internal.h"
+#include "util.h"
+
+#include <string.h>
+
+/* Prepare SQL for one iteration; NULL on error. */
+static sqlite3_stmt *prepare(struct ecrm_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Step ST to its end, handing each row (customer, item, quantity, amount,
+ * time) to CB. */
+static int run_purchases(sqlite3_stmt *st, ecrm_purchase_cb cb, void *arg)
+{
+    struct ecrm_purchase p = {.size = sizeof p};
+    int step, rc = ECRM_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        p.customer_id = sqlite3_column_int64(st, 0);
+        p.item_id = sqlite3_column_int64(st, 1);
+        p.quantity = sqlite3_column_double(st, 2);
+        p.amount = sqlite3_column_double(st, 3);
+        p.time = sqlite3_column_int64(st, 4);
+        rc = cb(arg, &p);
+        if (rc != 0)
+            return rc;
+    }
+    return step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+}
+
+/* The sign is normalised on insert; the CASE keeps returns negative even
+ * for rows written by something else (an import, an older ecrm). */
+#define PURCHASE_COLUMNS                                                       \
+    "SELECT o.customer_id, l.item_id,"                                         \
+    " CASE WHEN o.is_return AND l.quantity > 0 THEN -l.quantity"               \
+    "  ELSE l.quantity END AS q,"                                              \
+    " coalesce(CASE WHEN o.is_return AND l.quantity > 0 THEN -l.amount"        \
+    "  ELSE l.amount END, 0),"                                                 \
+    " o.time FROM orders o JOIN order_lines l ON l.order_id = o.id"
+
+int ecrm_store_iter_purchases(struct ecrm_store *s, int64_t since,
+                              int64_t until, ecrm_purchase_cb cb, void *arg)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (!cb)
+        return ECRM_FAIL;
+    st = prepare(s, PURCHASE_COLUMNS
+                 " WHERE o.customer_id IS NOT NULL"
+                 " AND (?1 = 0 OR o.time >= ?1) AND (?2 = 0 OR o.time < ?2)"
+                 " ORDER BY o.customer_id, o.time, o.id, l.line_no");
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, since);
+    sqlite3_bind_int64(st, 2, until);
+    rc = run_purchases(st, cb, arg);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
+                                       int64_t customer_id, int64_t until,
+                                       ecrm_purchase_cb cb, void *arg)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (!cb)
+        return ECRM_FAIL;
+    st = prepare(s, PURCHASE_COLUMNS
+                 " WHERE o.customer_id = ?1 AND (?2 = 0 OR o.time < ?2)"
+                 " ORDER BY o.time, o.id, l.line_no");
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, customer_id);
+    sqlite3_bind_int64(st, 2, until);
+    rc = run_purchases(st, cb, arg);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ecrm_store_iter_items(struct ecrm_store *s, ecrm_item_cb cb, void *arg)
+{
+    sqlite3_stmt *st;
+    int step, rc = ECRM_OK;
+    if (!cb)
+        return ECRM_FAIL;
+    st = prepare(s, "SELECT id, sku, category FROM items ORDER BY id");
+    if (!st)
+        return ECRM_FAIL;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = cb(arg, sqlite3_column_int64(st, 0),
+                (const char *)sqlite3_column_text(st, 1),
+                (const char *)sqlite3_column_text(st, 2));
+        if (rc != 0)
+            goto out;
+    }
+    rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Copy column 0 of the row of ITEM_ID selected by the cached statement
+ * ID/SQL into BUF ("" when unknown). */
+static int item_column(struct ecrm_store *s, enum ecrm_stmt_id id,
+                       const char *sql, int64_t item_id, char *buf, size_t len)
+{
+    sqlite3_stmt *st;
+    int rc = ECRM_FAIL;
+    if (!buf || !len)
+        return ECRM_FAIL;
+    buf[0] = '\0';
+    st = ecrm_store_stmt(s, id, sql, NULL);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, item_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        ecrm_strlcpy(buf, v ? v : "", len);
+        rc = ECRM_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_item_title(struct ecrm_store *s, int64_t item_id, char *buf,
+                          size_t len)
+{
+    return item_column(s, ECRM_ST_ITEM_TITLE,
+                       "SELECT title FROM items WHERE id = ?1", item_id, buf,
+                       len);
+}
+
+int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,
+                        size_t len)
+{
+    return item_column(s, ECRM_ST_ITEM_SKU,
+                       "SELECT sku FROM items WHERE id = ?1", item_id, buf,
+                       len);
+}
+
+int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
+                             const char *purpose, ecrm_contact_cb cb, void *arg)
+{
+    sqlite3_stmt *st;
+    struct ecrm_contact c;
+    int step, rc = ECRM_OK;
+
+    if (!channel || !purpose || !cb)
+        return ECRM_FAIL;
+    /* The correlated subquery walks consents_latest backwards: one index
+     * seek per customer, and the result streams in customer order. */
+    st = prepare(s, "SELECT c.id, c.external_id, c.name,"
+                    " CASE ?1 WHEN 'email' THEN c.email"
+                    "  WHEN 'sms' THEN c.phone END,"
+                    " coalesce((SELECT k.state FROM consents k"
+                    "  WHERE k.customer_id = c.id AND k.channel = ?1"
+                    "  AND k.purpose = ?2"
+                    "  ORDER BY k.time DESC, k.id DESC LIMIT 1), 0)"
+                    " FROM customers c ORDER BY c.id");
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, channel);
+    ecrm_bind_text(st, 2, purpose);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        c.customer_id = sqlite3_column_int64(st, 0);
+        c.external_id = (const char *)sqlite3_column_text(st, 1);
+        c.name = (const char *)sqlite3_column_text(st, 2);
+        c.address = (const char *)sqlite3_column_text(st, 3);
+        c.consent = sqlite3_column_int(st, 4) == ECRM_CONSENT_GRANTED;
+        rc = cb(arg, &c);
+        if (rc != 0)
+            goto out;
+    }
+    rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Insert recos[0..n) for (PERSONALIZER, CUSTOMER_ID) after deleting the old
+ * ones; inside the caller's savepoint. */
+static int replace_recos(struct ecrm_store *s, int64_t run_id,
+                         const char *personalizer, int64_t customer_id,
+                         const struct ecrm_reco *recos, size_t n, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = ECRM_FAIL;
+
+    st = ecrm_store_stmt(s, ECRM_ST_RECO_DEL,
+                         "DELETE FROM recommendations"
+                         " WHERE personalizer = ?1 AND customer_id = ?2",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, personalizer);
+    sqlite3_bind_int64(st, 2, customer_id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "deleting recommendations");
+        goto out;
+    }
+    sqlite3_reset(st);
+    st = ecrm_store_stmt(s, ECRM_ST_RECO_ADD,
+                         "INSERT INTO recommendations(run_id, personalizer,"
+                         " customer_id, rank, item_id, score, reason)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         err);
+    if (!st)
+        return ECRM_FAIL;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        ecrm_bind_id(st, 1, run_id);
+        ecrm_bind_text(st, 2, personalizer);
+        sqlite3_bind_int64(st, 3, customer_id);
+        sqlite3_bind_int64(st, 4, (int64_t)i + 1);
+        sqlite3_bind_int64(st, 5, recos[i].item_id);
+        sqlite3_bind_double(st, 6,
+                            isfinite(recos[i].score) ? recos[i].score : 0.0);
+        /* reason is a fixed array a plugin filled: never trust its NUL. */
+        sqlite3_bind_text(st, 7, recos[i].reason,
+                          (int)strnlen(recos[i].reason, ECRM_REASON_MAX),
+                          SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            ecrm_store_sqlfail(s, err, "storing a recommendation");
+            goto out;
+        }
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
+                          const char *personalizer, int64_t customer_id,
+                          const struct ecrm_reco *recos, size_t n, char *err)
+{
+    if (!personalizer || !*personalizer)
+        return ecrm_store_errf(err, "recommendations: personalizer is "
+                                    "required");
+    if (n && !recos)
+        return ecrm_store_errf(err, "recommendations: none given");
+    /* A savepoint makes delete + inserts one unit both inside and outside
+     * the caller's transaction. */
+    if (sqlite3_exec(s->db, "SAVEPOINT ecrm_recos", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return ecrm_store_sqlfail(s, err, "saving recommendations");
+    if (replace_recos(s, run_id, personalizer, customer_id, recos, n, err) !=
+        ECRM_OK) {
+        sqlite3_exec(s->db, "ROLLBACK TO ecrm_recos; RELEASE ecrm_recos", NULL,
+                     NULL, NULL);
+        return ECRM_FAIL;
+    }
+    if (sqlite3_exec(s->db, "RELEASE ecrm_recos", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return ecrm_store_sqlfail(s, err, "saving recommendations");
+    return ECRM_OK;
+}

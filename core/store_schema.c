@@ -1,0 +1,218 @@
+/*
+ * Schema of the store and its forward migrations.
+ *
+ * migrations[v - 1] brings a database from user_version v - 1 to v. A step
+ * is never edited once released: a change is a new step appended at the
+ * end (and ECRM_STORE_SCHEMA_VERSION bumped), so every database, whatever
+ * its age, reaches the same schema.
+ *
+ *   1  ingestion: customers (+ attributes, identities), consents, items,
+ *      orders and lines, events, runs, checkpoints, quarantine
+ *   2  activation: campaigns, recommendations, outbox
+ */
+#include "store_internal.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE customers ("
+    " id INTEGER PRIMARY KEY,"
+    " external_id TEXT NOT NULL UNIQUE,"
+    " email TEXT, phone TEXT, name TEXT, gender TEXT, birth_date TEXT,"
+    " city TEXT, country TEXT, tz TEXT,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE customer_attrs ("
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " key TEXT NOT NULL, value TEXT, time INTEGER NOT NULL,"
+    " PRIMARY KEY (customer_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE identities ("
+    " kind TEXT NOT NULL CHECK (kind IN"
+    "  ('external', 'email', 'phone', 'cookie', 'login', 'visitor')),"
+    " value TEXT NOT NULL,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " time INTEGER,"
+    " PRIMARY KEY (kind, value)) WITHOUT ROWID;"
+    "CREATE INDEX identities_customer ON identities(customer_id);"
+    /* History: one row per change; the latest by (time, id) is in force. */
+    "CREATE TABLE consents ("
+    " id INTEGER PRIMARY KEY,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " channel TEXT NOT NULL, purpose TEXT NOT NULL,"
+    " state INTEGER NOT NULL CHECK (state IN (0, 1)),"
+    " source TEXT, evidence TEXT,"
+    " time INTEGER NOT NULL, recorded INTEGER NOT NULL);"
+    "CREATE INDEX consents_latest"
+    " ON consents(customer_id, channel, purpose, time, id);"
+    "CREATE TABLE items ("
+    " id INTEGER PRIMARY KEY,"
+    " sku TEXT NOT NULL UNIQUE,"
+    " title TEXT, category TEXT, price REAL, updated INTEGER);"
+    "CREATE TABLE orders ("
+    " id INTEGER PRIMARY KEY,"
+    " order_no TEXT NOT NULL UNIQUE,"
+    " customer_id INTEGER REFERENCES customers(id),"
+    " time INTEGER NOT NULL,"
+    " is_return INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX orders_customer_time ON orders(customer_id, time);"
+    /* The UNIQUE constraint doubles as the "lines by order" index. */
+    "CREATE TABLE order_lines ("
+    " id INTEGER PRIMARY KEY,"
+    " order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " line_no INTEGER NOT NULL CHECK (line_no >= 1),"
+    " item_id INTEGER NOT NULL REFERENCES items(id),"
+    " quantity REAL NOT NULL, unit_price REAL, amount REAL, currency TEXT,"
+    " UNIQUE (order_id, line_no));"
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY,"
+    " customer_id INTEGER REFERENCES customers(id),"
+    " visitor_key TEXT,"
+    " type TEXT NOT NULL, time INTEGER NOT NULL,"
+    " item_id INTEGER REFERENCES items(id),"
+    " session TEXT, url TEXT, referrer TEXT, terms TEXT, data TEXT);"
+    /* Most web-log events are anonymous: leaving them out of the index
+     * keeps ingestion fast, and "customer_id = ?" still uses it. */
+    "CREATE INDEX events_customer_time ON events(customer_id, time)"
+    " WHERE customer_id IS NOT NULL;"
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY,"
+    " pipeline TEXT NOT NULL,"
+    " started INTEGER NOT NULL, finished INTEGER,"
+    " status TEXT NOT NULL, stats TEXT);"
+    "CREATE TABLE checkpoints ("
+    " instance TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " PRIMARY KEY (instance, key)) WITHOUT ROWID;"
+    /* raw has no type affinity: text stays text, a blob stays a blob. */
+    "CREATE TABLE quarantine ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER,"
+    " source TEXT, file TEXT, line INTEGER, col INTEGER,"
+    " reason TEXT NOT NULL, raw BLOB, time INTEGER NOT NULL);"
+    "CREATE INDEX quarantine_run ON quarantine(run_id);",
+
+    /* 2 */
+    "CREATE TABLE campaigns ("
+    " name TEXT PRIMARY KEY,"
+    " first_run INTEGER, last_run INTEGER, updated INTEGER)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE recommendations ("
+    " run_id INTEGER,"
+    " personalizer TEXT NOT NULL,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " rank INTEGER NOT NULL,"
+    " item_id INTEGER NOT NULL REFERENCES items(id),"
+    " score REAL NOT NULL, reason TEXT,"
+    " PRIMARY KEY (personalizer, customer_id, rank)) WITHOUT ROWID;"
+    /* The ledger: key and (campaign, customer, channel, period) are both
+     * unique, so no re-run or overlapping run can plan a message twice. */
+    "CREATE TABLE outbox ("
+    " id INTEGER PRIMARY KEY,"
+    " key TEXT NOT NULL UNIQUE,"
+    " run_id INTEGER,"
+    " campaign TEXT NOT NULL,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " channel TEXT NOT NULL, period TEXT NOT NULL,"
+    " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 6),"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " address TEXT, name TEXT, subject TEXT, body_text TEXT, body_html TEXT,"
+    " provider_id TEXT, error TEXT,"
+    " planned_at INTEGER NOT NULL, next_attempt INTEGER,"
+    " updated INTEGER NOT NULL,"
+    " UNIQUE (campaign, customer_id, channel, period));"
+    "CREATE INDEX outbox_channel_state"
+    " ON outbox(channel, state, planned_at, id);"
+    "CREATE INDEX outbox_campaign_state ON outbox(campaign, state);",
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] ==
+                   ECRM_STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+int ecrm_store_user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto out;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+out:
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int sqlerr(sqlite3 *db, char *err, const char *what)
+{
+    return ecrm_store_errf(err, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Apply step TO (from TO - 1) in the open transaction. */
+static int apply_step(sqlite3 *db, int to, char *err)
+{
+    char pragma[64];
+    if (sqlite3_exec(db, migrations[to - 1], NULL, NULL, NULL) != SQLITE_OK)
+        return ecrm_store_errf(err, "migrating the store to version %d: %s", to,
+                               sqlite3_errmsg(db));
+    /* PRAGMA takes no parameters; TO is our own integer, not input. */
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", to);
+    if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+        return sqlerr(db, err, "setting user_version");
+    return ECRM_OK;
+}
+
+int ecrm_store_migrate_to(sqlite3 *db, int target, char *err)
+{
+    int rc = ECRM_FAIL;
+    int cur;
+    int in_tx = 0;
+
+    if (target < 0 || target > ECRM_STORE_SCHEMA_VERSION) {
+        ecrm_store_errf(err, "no schema version %d (this ecrm knows 0..%d)",
+                        target, ECRM_STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    for (;;) {
+        /* IMMEDIATE takes the write lock first, so the version read below
+         * cannot change under us: two processes opening a new database at
+         * once migrate it once. */
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+            sqlerr(db, err, "migrating the store");
+            goto out;
+        }
+        in_tx = 1;
+        cur = ecrm_store_user_version(db);
+        if (cur < 0) {
+            sqlerr(db, err, "reading the schema version");
+            goto out;
+        }
+        if (cur > ECRM_STORE_SCHEMA_VERSION) {
+            ecrm_store_errf(err,
+                            "database schema version %d is newer than this "
+                            "ecrm (%d)",
+                            cur, ECRM_STORE_SCHEMA_VERSION);
+            goto out;
+        }
+        if (cur >= target)
+            break;
+        if (apply_step(db, cur + 1, err) != ECRM_OK)
+            goto out;
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlerr(db, err, "committing a migration");
+            goto out;
+        }
+        in_tx = 0;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlerr(db, err, "migrating the store");
+        goto out;
+    }
+    in_tx = 0;
+    rc = ECRM_OK;
+out:
+    if (in_tx && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}

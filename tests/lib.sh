@@ -1,0 +1,26 @@
+# Helpers for the shell tests; sourced. Runs the built binary with the build
+# tree's plugins. Each test counts its checks and ends with a summary line.
+set -u
+ECRM="${top_builddir:?}/ecrm"
+PYTHON=/usr/bin/python3
+pass=0
+fail=0
+T=$(mktemp -d /tmp/ecrm-test-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+# check DESCRIPTION COMMAND...: the command must succeed
+check() { d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+# expect_code CODE DESCRIPTION COMMAND...: exit code must be CODE
+expect_code() {
+    want=$1; d=$2; shift 2
+    "$@"; got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$d: exit $got, expected $want"; fi
+}
+# json_get FILE EXPR: evaluate a Python expression on the parsed JSON `j`
+json_get() { "$PYTHON" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+finish() {
+    echo "$(basename "$0"): $pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
