@@ -26,8 +26,8 @@ struct loaded {
 struct ecrm_loader {
     char **dirs;
     size_t ndirs;
-    char *path; /* dirs joined by ':' */
-    struct loaded *mods;
+    char *path;           /* dirs joined by ':' */
+    struct loaded **mods; /* each allocated alone: callers keep pointers */
     size_t nmods;
 };
 
@@ -112,10 +112,11 @@ void ecrm_loader_free(struct ecrm_loader *l)
     if (!l)
         return;
     for (size_t i = 0; i < l->nmods; i++) {
-        if (l->mods[i].handle)
-            lt_dlclose(l->mods[i].handle);
-        free(l->mods[i].mod.name);
-        free(l->mods[i].mod.path);
+        if (l->mods[i]->handle)
+            lt_dlclose(l->mods[i]->handle);
+        free(l->mods[i]->mod.name);
+        free(l->mods[i]->mod.path);
+        free(l->mods[i]);
     }
     free(l->mods);
     for (size_t i = 0; i < l->ndirs; i++)
@@ -304,11 +305,12 @@ static int load_file(struct ecrm_loader *l, enum ecrm_kind kind,
         lt_dlclose(h);
         return ECRM_FAIL;
     }
-    struct loaded *m = realloc(l->mods, (l->nmods + 1) * sizeof *m);
-    if (!m)
+    struct loaded **m = realloc(l->mods, (l->nmods + 1) * sizeof *m);
+    struct loaded *e = calloc(1, sizeof *e);
+    if (!m || !e)
         abort();
     l->mods = m;
-    struct loaded *e = &l->mods[l->nmods++];
+    l->mods[l->nmods++] = e;
     e->handle = h;
     e->mod.desc = p;
     e->mod.kind = kind;
@@ -334,9 +336,9 @@ int ecrm_loader_load(struct ecrm_loader *l, enum ecrm_kind kind,
                      char *err)
 {
     for (size_t i = 0; i < l->nmods; i++)
-        if (l->mods[i].mod.kind == kind &&
-            strcmp(l->mods[i].mod.name, name) == 0) {
-            *out = &l->mods[i].mod;
+        if (l->mods[i]->mod.kind == kind &&
+            strcmp(l->mods[i]->mod.name, name) == 0) {
+            *out = &l->mods[i]->mod;
             return ECRM_OK;
         }
     if (!valid_name(name)) {
