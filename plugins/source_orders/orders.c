@@ -1,0 +1,312 @@
+/*
+ * Source "orders": order lines from a CSV export (one line per order
+ * line), read incrementally. Returns and cancellations are lines with a
+ * negative quantity or an order id starting with return_prefix (the UCI
+ * "Online Retail" convention: "C536379"); they are stored with a negative
+ * quantity and is_return = 1. Lines without a customer are kept as
+ * anonymous lines: they still count for item statistics.
+ *
+ * Line numbers: with a `line` column its value is line_no; without one,
+ * line_no is the ordinal of the line within its order in file order, so a
+ * re-import of the same file gives the same numbers and the store's dedupe
+ * on (order_id, line_no) makes it harmless. This assumes the lines of one
+ * order are contiguous, as exports write them. A read that resumes in the
+ * middle of an order continues from host->order_max_line().
+ *
+ * File reading, column mapping, checkpoints and commits: common/csvsource.
+ */
+#include <ecrm/plugin.h>
+
+#include "../common/csvsource.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- options ----------------------------------------------------------- */
+
+struct orders_conf {
+    char *path;
+    char *delimiter;
+    int header;
+    struct ecrm_strmap columns;
+    char *time_format;
+    char *timezone_offset;
+    char *decimal_separator;
+    char *currency;
+    char *return_prefix;
+    int64_t batch;
+};
+
+#define OPT(name, type, def, flags, member, doc)                               \
+    {                                                                          \
+        name, type, def, flags, offsetof(struct orders_conf, member), doc      \
+    }
+
+static const struct ecrm_option orders_options[] = {
+    OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
+        "CSV file of order lines, relative to the pipeline's directory"),
+    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
+        "field separator: one character, or \"tab\""),
+    OPT("header", ECRM_OPT_BOOL, "true", 0, header,
+        "the first line names the columns"),
+    OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
+        "field -> header name (or 1-based number without header); fields: "
+        "order_id, line, customer, sku, title, category, quantity, "
+        "unit_price, time, currency; default: the field's own name"),
+    OPT("time_format", ECRM_OPT_STRING, "%Y-%m-%d %H:%M:%S", 0, time_format,
+        "strptime format of the time column, or \"iso8601\"; a trailing Z "
+        "or +HHMM offset is always accepted"),
+    OPT("timezone_offset", ECRM_OPT_STRING, "+0000", 0, timezone_offset,
+        "offset (+HHMM) of times written without one"),
+    OPT("decimal_separator", ECRM_OPT_STRING, ".", 0, decimal_separator,
+        "decimal separator of quantity and unit_price"),
+    OPT("currency", ECRM_OPT_STRING, NULL, 0, currency,
+        "ISO 4217 currency of lines without a currency column"),
+    OPT("return_prefix", ECRM_OPT_STRING, "C", 0, return_prefix,
+        "order ids starting with this are returns/cancellations "
+        "(\"\" to disable)"),
+    OPT("batch", ECRM_OPT_INT, "5000", 0, batch,
+        "commit (records and checkpoint) every N records"),
+    {0}};
+
+/* Logical fields, in csvsource slot order. */
+enum {
+    F_ORDER_ID,
+    F_LINE,
+    F_CUSTOMER,
+    F_SKU,
+    F_TITLE,
+    F_CATEGORY,
+    F_QUANTITY,
+    F_UNIT_PRICE,
+    F_TIME,
+    F_CURRENCY,
+    F_COUNT
+};
+
+static const struct csvsrc_field orders_fields[F_COUNT] = {
+    [F_ORDER_ID] = {"order_id", 1}, [F_LINE] = {"line", 0},
+    [F_CUSTOMER] = {"customer", 0}, [F_SKU] = {"sku", 1},
+    [F_TITLE] = {"title", 0},       [F_CATEGORY] = {"category", 0},
+    [F_QUANTITY] = {"quantity", 1}, [F_UNIT_PRICE] = {"unit_price", 1},
+    [F_TIME] = {"time", 1},         [F_CURRENCY] = {"currency", 0},
+};
+
+/* ---- instance ---------------------------------------------------------- */
+
+struct orders {
+    const struct ecrm_host *h;
+    const struct orders_conf *c;
+    struct csvsrc *src;
+    int64_t tzoff;
+    char decsep;
+    size_t prefix_len;
+    /* line ordinals when there is no line column */
+    char *cur_order;
+    int64_t ordinal;
+    int first_block; /* the first order seen by this read */
+};
+
+static void orders_destroy(void *ctx);
+
+/* Create an instance from CONF (filled from the schema, owned by the
+ * core). Returns ECRM_OK with *CTX set, or ECRM_FAIL with ERR. */
+static int orders_init(const struct ecrm_host *h, void *conf, void **ctx,
+                       char *err)
+{
+    int rc = ECRM_FAIL;
+    const struct orders_conf *c = conf;
+    struct orders *o = calloc(1, sizeof *o);
+    *ctx = o;
+    if (!o) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        goto done;
+    }
+    o->h = h;
+    o->c = c;
+    if (csvsrc_parse_tzoff(c->timezone_offset ? c->timezone_offset : "",
+                           &o->tzoff) < 0) {
+        snprintf(err, ECRM_ERRMAX,
+                 "timezone_offset: '%s' is not an offset like +0100",
+                 c->timezone_offset);
+        goto done;
+    }
+    if (!c->decimal_separator || strlen(c->decimal_separator) != 1 ||
+        isdigit((unsigned char)c->decimal_separator[0])) {
+        snprintf(err, ECRM_ERRMAX,
+                 "decimal_separator must be one non-digit character");
+        goto done;
+    }
+    o->decsep = c->decimal_separator[0];
+    o->prefix_len = c->return_prefix ? strlen(c->return_prefix) : 0;
+    struct csvsrc_opts so = {.path = c->path,
+                             .delimiter = c->delimiter,
+                             .header = c->header,
+                             .columns = &c->columns,
+                             .batch = c->batch};
+    rc = csvsrc_new(&o->src, h, &so, orders_fields, F_COUNT, err);
+done:
+    return rc;
+}
+
+/* ---- work -------------------------------------------------------------- */
+
+/* line_no of the current record of ORDER_ID when there is no line
+ * column. Returns 0 on out-of-memory. */
+static int64_t next_ordinal(struct orders *o, const char *order_id)
+{
+    if (!o->cur_order || strcmp(o->cur_order, order_id)) {
+        int64_t base = 0;
+        /* Only the first order of a resumed read can have lines stored
+         * by the previous read (the checkpoint sits right after them). */
+        if (o->first_block && csvsrc_resumed(o->src))
+            base = o->h->order_max_line(o->h, order_id);
+        o->first_block = 0;
+        free(o->cur_order);
+        o->cur_order = strdup(order_id);
+        if (!o->cur_order)
+            return 0;
+        o->ordinal = base;
+    }
+    return ++o->ordinal;
+}
+
+/* Quarantine R unless field SLOT is present and non-empty. Returns 1 when
+ * present, 0 when quarantined, -1 when quarantining failed. */
+static int need(struct orders *o, const struct csvsrc_rec *r, int slot,
+                const char *v, char *err)
+{
+    if (v && *v)
+        return 1;
+    return csvsrc_quarantine(o->src, r, slot, err, "missing %s",
+                             orders_fields[slot].name) == ECRM_OK
+               ? 0
+               : -1;
+}
+
+/* Handle one data record (csvsrc_record_fn). */
+static int orders_record(void *arg, const struct csvsrc_rec *r, char *err)
+{
+    struct orders *o = arg;
+    const struct ecrm_host *h = o->h;
+    struct csvsrc *s = o->src;
+    struct ecrm_order_line_rec rec = ECRM_REC_INIT(struct ecrm_order_line_rec);
+    char cust[128], emsg[ECRM_ERRMAX] = "";
+    const char *v;
+    int ok;
+
+    rec.order_id = csvsrc_get(s, r, F_ORDER_ID);
+    if ((ok = need(o, r, F_ORDER_ID, rec.order_id, err)) <= 0)
+        return ok < 0 ? ECRM_FAIL : ECRM_OK;
+    /* The ordinal is taken before any other check so that a bad line
+     * still holds its position: fixing it later does not renumber the
+     * lines after it. */
+    if ((v = csvsrc_get(s, r, F_LINE)) != NULL) {
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (!*v || *end || n <= 0)
+            return csvsrc_quarantine(s, r, F_LINE, err, "invalid line '%s'", v);
+        rec.line_no = n;
+    } else if ((rec.line_no = next_ordinal(o, rec.order_id)) == 0) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        return ECRM_FAIL;
+    }
+    rec.sku = csvsrc_get(s, r, F_SKU);
+    if ((ok = need(o, r, F_SKU, rec.sku, err)) <= 0)
+        return ok < 0 ? ECRM_FAIL : ECRM_OK;
+    v = csvsrc_get(s, r, F_QUANTITY);
+    if ((ok = need(o, r, F_QUANTITY, v, err)) <= 0)
+        return ok < 0 ? ECRM_FAIL : ECRM_OK;
+    if (csvsrc_parse_number(v, o->decsep, &rec.quantity) < 0)
+        return csvsrc_quarantine(s, r, F_QUANTITY, err, "invalid quantity '%s'",
+                                 v);
+    v = csvsrc_get(s, r, F_UNIT_PRICE);
+    if ((ok = need(o, r, F_UNIT_PRICE, v, err)) <= 0)
+        return ok < 0 ? ECRM_FAIL : ECRM_OK;
+    if (csvsrc_parse_number(v, o->decsep, &rec.unit_price) < 0)
+        return csvsrc_quarantine(s, r, F_UNIT_PRICE, err,
+                                 "invalid unit_price '%s'", v);
+    if (rec.unit_price < 0)
+        return csvsrc_quarantine(s, r, F_UNIT_PRICE, err,
+                                 "negative unit_price '%s'", v);
+    v = csvsrc_get(s, r, F_TIME);
+    if ((ok = need(o, r, F_TIME, v, err)) <= 0)
+        return ok < 0 ? ECRM_FAIL : ECRM_OK;
+    if (csvsrc_parse_time(v, o->c->time_format, o->tzoff, &rec.time) < 0)
+        return csvsrc_quarantine(s, r, F_TIME, err,
+                                 "invalid time '%s' (time_format '%s')", v,
+                                 o->c->time_format);
+
+    v = csvsrc_get(s, r, F_CUSTOMER);
+    rec.external_id =
+        v && *v ? csvsrc_normalise_id(v, cust, sizeof cust) : NULL;
+    v = csvsrc_get(s, r, F_TITLE);
+    rec.title = v && *v ? v : NULL;
+    v = csvsrc_get(s, r, F_CATEGORY);
+    rec.category = v && *v ? v : NULL;
+    v = csvsrc_get(s, r, F_CURRENCY);
+    rec.currency = v && *v ? v : o->c->currency;
+    if (o->prefix_len &&
+        !strncmp(rec.order_id, o->c->return_prefix, o->prefix_len))
+        rec.is_return = 1;
+    if (rec.quantity < 0)
+        rec.is_return = 1;
+    if (rec.is_return && rec.quantity > 0)
+        rec.quantity = -rec.quantity;
+    if (rec.quantity == 0) {
+        /* Nothing was bought or returned: no statistic to feed. */
+        h->count(h, ECRM_STAT_FILTERED, 1);
+        return ECRM_OK;
+    }
+    if (h->emit_order_line(h, &rec, emsg) != ECRM_OK)
+        return csvsrc_quarantine(s, r, -1, err, "%s", emsg);
+    h->count(h, ECRM_STAT_ACCEPTED, 1);
+    return ECRM_OK;
+}
+
+/* Read what is new in the file (struct ecrm_source_ops.read). */
+static int orders_read(void *ctx, char *err)
+{
+    struct orders *o = ctx;
+    free(o->cur_order);
+    o->cur_order = NULL;
+    o->ordinal = 0;
+    o->first_block = 1;
+    return csvsrc_read(o->src, orders_record, o, err);
+}
+
+/* ---- destroy ----------------------------------------------------------- */
+
+/* Free an instance (NULL or half-initialised is fine). */
+static void orders_destroy(void *ctx)
+{
+    struct orders *o = ctx;
+    if (!o)
+        return;
+    csvsrc_free(o->src);
+    free(o->cur_order);
+    free(o);
+}
+
+static const struct ecrm_source_ops orders_ops = {
+    .size = sizeof(struct ecrm_source_ops),
+    .read = orders_read,
+};
+
+static const struct ecrm_plugin orders_plugin = {
+    ECRM_PLUGIN_HEADER(ECRM_KIND_SOURCE),
+    .name = "orders",
+    .version = "1.0.0",
+    .description = "order lines (purchases and returns) from a CSV file",
+    .options = orders_options,
+    .config_size = sizeof(struct orders_conf),
+    .init = orders_init,
+    .destroy = orders_destroy,
+    .ops = &orders_ops,
+};
+
+ECRM_PLUGIN_DEFINE(orders_plugin)

@@ -1,0 +1,554 @@
+/*
+ * Tests of the "orders" source plugin, loaded as a module and driven by
+ * the mock host. Fixture files are written into a fresh mkdtemp()
+ * directory per test.
+ */
+#include "mock_host.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T_20240101_10 1704103200 /* 2024-01-01 10:00:00 UTC */
+
+static char dir[64];
+static struct mock_host *m;
+static char err[ECRM_ERRMAX];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/check_orders.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    m = mock_new();
+    mock_set_base_dir(m, dir);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    mock_free(m);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Load the plugin with YAML (which must succeed) and read once. */
+static int load_read(const char *yaml)
+{
+    ck_assert_msg(mock_load(m, "source", "orders", yaml, err) == ECRM_OK,
+                  "load: %s", err);
+    return mock_source_read(m, err);
+}
+
+static const struct mock_order_line *line_at(size_t i)
+{
+    ck_assert_uint_lt(i, m->order_lines.n);
+    return MOCK_AT(&m->order_lines, struct mock_order_line, i);
+}
+
+static const struct mock_order_line *find_line(const char *order,
+                                               int64_t line_no)
+{
+    for (size_t i = 0; i < m->order_lines.n; i++) {
+        const struct mock_order_line *l = line_at(i);
+        if (!strcmp(l->order_id, order) && l->line_no == line_no)
+            return l;
+    }
+    return NULL;
+}
+
+static const struct mock_quarantine *q_at(size_t i)
+{
+    ck_assert_uint_lt(i, m->quarantines.n);
+    return MOCK_AT(&m->quarantines, struct mock_quarantine, i);
+}
+
+static void assert_counts_add_up(void)
+{
+    ck_assert_uint_eq(m->stats[ECRM_STAT_READ],
+                      m->stats[ECRM_STAT_ACCEPTED] + m->quarantined +
+                          m->stats[ECRM_STAT_FILTERED]);
+}
+
+static const char *retail_yaml = "path: o.csv\n"
+                                 "currency: GBP\n"
+                                 "time_format: '%Y-%m-%d %H:%M:%S'\n"
+                                 "columns:\n"
+                                 "  order_id: InvoiceNo\n"
+                                 "  sku: StockCode\n"
+                                 "  title: Description\n"
+                                 "  quantity: Quantity\n"
+                                 "  time: InvoiceDate\n"
+                                 "  unit_price: UnitPrice\n"
+                                 "  customer: CustomerID\n";
+
+START_TEST(test_mapping_returns_anonymous)
+{
+    mock_write_file(
+        dir, "o.csv",
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
+        "CustomerID,Country\n"
+        "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 "
+        "08:26:00,2.55,17850.0,United Kingdom\n"
+        "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,"
+        "United Kingdom\n"
+        "C536379,D,Discount,1,2010-12-01 09:41:00,27.50,14527.0,United "
+        "Kingdom\n"
+        "536380,22961,JAM MAKING SET PRINTED,-2,2010-12-01 09:45:00,1.45,"
+        "17809,United Kingdom\n"
+        "536381,22139,\"TEA SET, \xc2\xa3"
+        "5 \"\"vintage\"\"\",3,2010-12-01 09:50:00,4.25,,United Kingdom\n",
+        0);
+    ck_assert_int_eq(load_read(retail_yaml), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 5);
+
+    const struct mock_order_line *l = line_at(0);
+    ck_assert_str_eq(l->order_id, "536365");
+    ck_assert_int_eq(l->line_no, 1);
+    ck_assert_str_eq(l->external_id, "17850"); /* float id normalised */
+    ck_assert_str_eq(l->sku, "85123A");
+    ck_assert_str_eq(l->title, "WHITE HANGING HEART T-LIGHT HOLDER");
+    ck_assert_double_eq(l->quantity, 6);
+    ck_assert_double_eq(l->unit_price, 2.55);
+    ck_assert_int_eq(l->time, 1291191960);
+    ck_assert_str_eq(l->currency, "GBP");
+    ck_assert_int_eq(l->is_return, 0);
+    ck_assert_int_eq(line_at(1)->line_no, 2); /* ordinal within the order */
+
+    l = line_at(2); /* return by prefix: stored negative */
+    ck_assert_str_eq(l->order_id, "C536379");
+    ck_assert_int_eq(l->is_return, 1);
+    ck_assert_double_eq(l->quantity, -1);
+
+    l = line_at(3); /* return by negative quantity */
+    ck_assert_int_eq(l->is_return, 1);
+    ck_assert_double_eq(l->quantity, -2);
+    ck_assert_str_eq(l->external_id, "17809");
+
+    l = line_at(4); /* anonymous, quoted comma and quotes, UTF-8 kept */
+    ck_assert_ptr_null(l->external_id);
+    ck_assert_str_eq(l->title, "TEA SET, \xc2\xa3"
+                               "5 \"vintage\"");
+    ck_assert_uint_eq(m->stats[ECRM_STAT_READ], 5);
+    ck_assert_uint_eq(m->stats[ECRM_STAT_ACCEPTED], 5);
+    ck_assert_uint_eq(m->quarantined, 0);
+    ck_assert_ptr_nonnull(mock_checkpoint(m, "file:o.csv"));
+}
+END_TEST
+
+START_TEST(test_bad_rows_quarantined)
+{
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,quantity,unit_price,time,customer\n"
+                    "1,A,1,2.00,2024-01-01 10:00:00,c1\n"
+                    "2,,1,2.00,2024-01-01 10:00:00,c1\n"
+                    "3,B,x,2.00,2024-01-01 10:00:00,c1\n"
+                    "4,B,1,2.00,2024-13-01 10:00:00,c1\n"
+                    "5,B,1,2.00\n"
+                    "6,B,1,-2.00,2024-01-01 10:00:00,c1\n"
+                    "7,B,0,2.00,2024-01-01 10:00:00,c1\n"
+                    "8,C,2,1.50,2024-01-01 10:00:00,\n"
+                    "9,B,1,2.00,2024-02-30 10:00:00,c1\n"
+                    "10,B,1,2.00,2024-01-01 10:00:00,c1,extra\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 2);
+    ck_assert_str_eq(line_at(0)->order_id, "1");
+    ck_assert_str_eq(line_at(1)->order_id, "8");
+    ck_assert_ptr_null(line_at(1)->external_id);
+
+    ck_assert_uint_eq(m->quarantines.n, 7);
+    const struct {
+        int64_t line, col;
+        const char *reason;
+    } want[] = {{3, 2, "missing sku"},         {4, 3, "invalid quantity 'x'"},
+                {5, 5, "invalid time"},        {6, 5, "too few columns"},
+                {7, 4, "negative unit_price"}, {10, 5, "invalid time"},
+                {11, 7, "too many columns"}};
+    for (size_t i = 0; i < 7; i++) {
+        const struct mock_quarantine *q = q_at(i);
+        ck_assert_str_eq(q->file, "o.csv");
+        ck_assert_int_eq(q->line, want[i].line);
+        ck_assert_int_eq(q->col, want[i].col);
+        ck_assert_msg(strstr(q->reason, want[i].reason), "%s !~ %s", q->reason,
+                      want[i].reason);
+    }
+    ck_assert_str_eq(q_at(1)->raw, "3,B,x,2.00,2024-01-01 10:00:00,c1");
+    ck_assert_uint_eq(m->stats[ECRM_STAT_READ], 10);
+    ck_assert_uint_eq(m->stats[ECRM_STAT_ACCEPTED], 2);
+    ck_assert_uint_eq(m->stats[ECRM_STAT_FILTERED], 1); /* quantity 0 */
+    assert_counts_add_up();
+}
+END_TEST
+
+START_TEST(test_quoted_newline_line_numbers)
+{
+    /* The CRLF line ends and the embedded newline must not disturb the
+     * physical line numbers reported for later records. */
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,title,quantity,unit_price,time\r\n"
+                    "1,A,\"Mug, large\nwith \"\"handle\"\"\",1,2.00,"
+                    "2024-01-01 10:00:00\r\n"
+                    "\r\n"
+                    "2,B,Plate,oops,1.00,2024-01-01 10:00:00\r\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 1);
+    ck_assert_str_eq(line_at(0)->title, "Mug, large\nwith \"handle\"");
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_int_eq(q_at(0)->line, 5);
+    ck_assert_int_eq(q_at(0)->col, 4);
+    ck_assert_str_eq(q_at(0)->raw, "2,B,Plate,oops,1.00,2024-01-01 10:00:00");
+
+    /* After a resume the numbering goes on where it stopped. */
+    mock_reset_run(m);
+    mock_write_file(dir, "o.csv",
+                    "3,C,Cup,1,1.00,2024-01-01 10:00:00\r\n"
+                    "4,C,Cup,1,1.00,not a time\r\n",
+                    1);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 1);
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_int_eq(q_at(0)->line, 7);
+    ck_assert_int_eq(q_at(0)->col, 6);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8)
+{
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,title,quantity,unit_price,time\n"
+                    "1,A,\xff\xfe bad,1,2.00,2024-01-01 10:00:00\n"
+                    "2,A,cut \xc2,1,2.00,2024-01-01 10:00:00\n"
+                    "3,A,\xed\xa0\x80 surrogate,1,2.00,2024-01-01 10:00:00\n"
+                    "4,A,ok \xe2\x82\xac,1,2.00,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 1);
+    ck_assert_str_eq(line_at(0)->title, "ok \xe2\x82\xac");
+    ck_assert_uint_eq(m->quarantines.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(q_at(i)->col, 3);
+        ck_assert_str_eq(q_at(i)->reason, "invalid UTF-8");
+    }
+    /* The raw bytes are kept as they were. */
+    ck_assert_mem_eq(q_at(0)->raw, "1,A,\xff\xfe", 6);
+    assert_counts_add_up();
+}
+END_TEST
+
+/* Append lines N0..N0+N-1 of orders with 3 lines each. */
+static void append_lines(int n0, int n, int append)
+{
+    char buf[128];
+    if (!append)
+        mock_write_file(dir, "o.csv", "order_id,sku,quantity,unit_price,time\n",
+                        0);
+    for (int i = n0; i < n0 + n; i++) {
+        snprintf(buf, sizeof buf, "O%d,S%d,1,1.00,2024-01-01 10:00:00\n", i / 3,
+                 i);
+        mock_write_file(dir, "o.csv", buf, 1);
+    }
+}
+
+START_TEST(test_incremental_append)
+{
+    append_lines(0, 50, 0);
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 7\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 50);
+    ck_assert_int_gt(m->commits, 7); /* batches, then the final commit */
+
+    mock_reset_run(m);
+    append_lines(50, 100, 1);
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 7\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 100); /* exactly the new ones */
+    ck_assert_uint_eq(m->stats[ECRM_STAT_READ], 100);
+    ck_assert_uint_eq(m->order_lines.n, 150);
+    /* Line 50 is the 3rd line of order O16 (lines 48, 49, 50): the
+     * ordinal continued across the resume. */
+    const struct mock_order_line *l = find_line("O16", 3);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(l->sku, "S50");
+
+    mock_reset_run(m);
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 7\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 0);
+}
+END_TEST
+
+START_TEST(test_resume_mid_order)
+{
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,quantity,unit_price,time\n"
+                    "A,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "A,s2,1,1.00,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    mock_write_file(dir, "o.csv",
+                    "A,s3,1,1.00,2024-01-01 10:00:00\n"
+                    "B,s1,1,1.00,2024-01-01 10:00:00\n",
+                    1);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 4);
+    ck_assert_str_eq(find_line("A", 3)->sku, "s3");
+    ck_assert_str_eq(find_line("B", 1)->sku, "s1");
+}
+END_TEST
+
+START_TEST(test_replaced_file)
+{
+    append_lines(0, 6, 0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 6);
+
+    /* A new export written aside and renamed over the old one: other
+     * inode, same content plus 3 lines. Read from the start; the store
+     * keeps one copy of each line. */
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/o.csv", dir);
+    snprintf(b, sizeof b, "%s/o.csv.new", dir);
+    ck_assert_int_eq(rename(a, b), 0);
+    append_lines(0, 9, 0);
+    ck_assert_int_eq(unlink(b), 0);
+    mock_reset_run(m);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 9);
+    ck_assert_uint_eq(m->order_lines.n, 9);
+    ck_assert_uint_eq(mock_log_count(m, "replaced"), 1);
+
+    /* Same inode, rewritten shorter with another first line. */
+    mock_reset_run(m);
+    mock_write_file(dir, "o.csv",
+                    "sku,order_id,quantity,unit_price,time\n"
+                    "Z,N1,1,1.00,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 1);
+    ck_assert_str_eq(find_line("N1", 1)->sku, "Z");
+}
+END_TEST
+
+START_TEST(test_unterminated_last_line)
+{
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,quantity,unit_price,time\n"
+                    "A,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "A,s2,1,1.00,2024-01-01 10:00:00",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 2); /* the last row is not lost */
+    ck_assert_ptr_nonnull(strstr(mock_checkpoint(m, "file:o.csv"), "tail="));
+
+    /* Unchanged: nothing again. */
+    mock_reset_run(m);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 0);
+
+    /* The newline and more lines arrive: only the new line is read, and
+     * its ordinal follows the tail's. */
+    mock_reset_run(m);
+    mock_write_file(dir, "o.csv", "\nA,s3,1,1.00,2024-01-01 10:00:00\n", 1);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 1);
+    ck_assert_str_eq(find_line("A", 3)->sku, "s3");
+    ck_assert_ptr_null(strstr(mock_checkpoint(m, "file:o.csv"), "tail="));
+}
+END_TEST
+
+START_TEST(test_unterminated_line_completed)
+{
+    mock_write_file(dir, "o.csv",
+                    "order_id,line,sku,quantity,unit_price,time\n"
+                    "A,1,s1,1,1.00,2024-01-01 10:00",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\ntime_format: iso8601\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 1);
+    /* The writer was still writing: the line is read again (the store
+     * keeps the first version) and a warning is logged. */
+    mock_reset_run(m);
+    mock_write_file(dir, "o.csv", ":30\nA,2,s2,1,1.00,2024-01-01 10:00\n", 1);
+    ck_assert_int_eq(load_read("path: o.csv\ntime_format: iso8601\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 2);
+    ck_assert_uint_eq(m->order_lines.n, 2);
+    ck_assert_uint_eq(mock_log_count(m, "changed since"), 1);
+}
+END_TEST
+
+START_TEST(test_decimal_comma_and_timezone)
+{
+    mock_write_file(dir, "o.csv",
+                    "order_id;sku;quantity;unit_price;time;currency\n"
+                    "1;A;2,5;3,50;2024-01-01 10:00:00;EUR\n"
+                    "2;A;1;1000;2024-01-01 10:00:00Z;\n"
+                    "3;A;1;1,5;2024-01-01 10:00:00 -0200;\n"
+                    "4;A;1;1.5;2024-01-01 10:00:00;\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\ndelimiter: ';'\n"
+                               "decimal_separator: ','\n"
+                               "timezone_offset: '+0100'\n"),
+                     ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 3);
+    ck_assert_double_eq(line_at(0)->quantity, 2.5);
+    ck_assert_double_eq(line_at(0)->unit_price, 3.5);
+    ck_assert_str_eq(line_at(0)->currency, "EUR");
+    ck_assert_int_eq(line_at(0)->time, T_20240101_10 - 3600);
+    ck_assert_ptr_null(line_at(1)->currency);
+    ck_assert_int_eq(line_at(1)->time, T_20240101_10);
+    ck_assert_int_eq(line_at(2)->time, T_20240101_10 + 7200);
+    ck_assert_uint_eq(m->quarantines.n, 1); /* "1.5" with a decimal comma */
+    ck_assert_int_eq(q_at(0)->col, 4);
+}
+END_TEST
+
+START_TEST(test_iso8601_and_no_header)
+{
+    mock_write_file(dir, "o.csv",
+                    "\xef\xbb\xbf"
+                    "X1\t2\tcust 9\tP\t1\t9.99\t2024-01-01T12:00:00+02:00\n"
+                    "X1\t3\t\tQ\t-1\t9.99\t2024-01-01T10:00:00.250Z\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\nheader: false\ndelimiter: tab\n"
+                               "time_format: iso8601\n"
+                               "columns: {order_id: 1, line: 2, customer: 3,"
+                               " sku: 4, quantity: 5, unit_price: 6, "
+                               "time: 7}\n"),
+                     ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 2);
+    ck_assert_str_eq(line_at(0)->order_id, "X1"); /* BOM skipped */
+    ck_assert_int_eq(line_at(0)->line_no, 2);
+    ck_assert_str_eq(line_at(0)->external_id, "cust 9");
+    ck_assert_int_eq(line_at(0)->time, T_20240101_10);
+    ck_assert_int_eq(line_at(1)->line_no, 3);
+    ck_assert_int_eq(line_at(1)->is_return, 1);
+    ck_assert_int_eq(line_at(1)->time, T_20240101_10);
+}
+END_TEST
+
+START_TEST(test_failed_commit_rolls_back)
+{
+    append_lines(0, 10, 0);
+    m->fail_commit_at = 2; /* the second batch fails */
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 4\n"), ECRM_FAIL);
+    ck_assert_uint_eq(m->order_lines.n, 4); /* only the first batch */
+    mock_reset_run(m);
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 4\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 6); /* resumed after batch 1 */
+    ck_assert_uint_eq(m->order_lines.n, 10);
+    ck_assert_ptr_nonnull(find_line("O3", 1));
+}
+END_TEST
+
+START_TEST(test_large_file_chunk_boundaries)
+{
+    /* More than three 64 KiB chunks of CRLF lines, records with an
+     * embedded CRLF, and a "\r\n" split exactly across the first chunk
+     * boundary: line numbers and resume offsets must stay exact. */
+    size_t cap = 300000, len = 0, n = 0;
+    int64_t phys = 2;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    len += (size_t)sprintf(buf, "order_id,sku,title,quantity,unit_price,"
+                                "time\r\n");
+    while (len < 200000) {
+        if (len < 65536 && len + 200 > 65536) {
+            static const char tail[] = ",1,1.00,2024-01-01 10:00:00\r\n";
+            size_t t = 65535 - len - 4 - (sizeof tail - 3);
+            len += (size_t)sprintf(buf + len, "P,S,");
+            memset(buf + len, 'x', t);
+            len += t;
+            len += (size_t)sprintf(buf + len, "%s", tail);
+            ck_assert_int_eq(buf[65535], '\r');
+            phys++;
+        } else if (n % 7 == 3) {
+            len += (size_t)sprintf(buf + len,
+                                   "O%zu,S,\"two\r\nlines\",1,1.00,"
+                                   "2024-01-01 10:00:00\r\n",
+                                   n);
+            phys += 2;
+        } else {
+            len += (size_t)sprintf(buf + len,
+                                   "O%zu,S,one line,1,1.00,"
+                                   "2024-01-01 10:00:00\r\n",
+                                   n);
+            phys++;
+        }
+        n++;
+    }
+    sprintf(buf + len, "BAD,S,t,x,1.00,2024-01-01 10:00:00\r\n");
+    mock_write_file(dir, "o.csv", buf, 0);
+    free(buf);
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 100\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, n);
+    ck_assert_str_eq(find_line("O3", 1)->title, "two\r\nlines");
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_int_eq(q_at(0)->line, phys);
+    ck_assert_int_eq(q_at(0)->col, 4);
+
+    mock_reset_run(m);
+    mock_write_file(dir, "o.csv",
+                    "A1,S,t,1,1.00,2024-01-01 10:00:00\r\n"
+                    "B1,S,t,1,1.00,never\r\n",
+                    1);
+    ck_assert_int_eq(load_read("path: o.csv\nbatch: 100\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 1);
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_int_eq(q_at(0)->line, phys + 2);
+    ck_assert_int_eq(q_at(0)->col, 6);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+    ck_assert_int_eq(mock_load(m, "source", "orders",
+                               "path: o.csv\ncolumns: {ordr: x}\n", err),
+                     ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "unknown field 'ordr'"));
+    ck_assert_int_eq(mock_load(m, "source", "orders", "header: true\n", err),
+                     ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "path"));
+    ck_assert_int_eq(
+        mock_load(m, "source", "orders", "path: o.csv\nheader: false\n", err),
+        ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "column number"));
+
+    /* Missing file: retry later. */
+    ck_assert_int_eq(load_read("path: none.csv\n"), ECRM_RETRY);
+    /* Missing required column: the read fails naming it. */
+    mock_write_file(dir, "o.csv", "order_id,sku,quantity,time\n", 0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "unit_price"));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("orders");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_mapping_returns_anonymous);
+    tcase_add_test(tc, test_bad_rows_quarantined);
+    tcase_add_test(tc, test_quoted_newline_line_numbers);
+    tcase_add_test(tc, test_invalid_utf8);
+    tcase_add_test(tc, test_incremental_append);
+    tcase_add_test(tc, test_resume_mid_order);
+    tcase_add_test(tc, test_replaced_file);
+    tcase_add_test(tc, test_unterminated_last_line);
+    tcase_add_test(tc, test_unterminated_line_completed);
+    tcase_add_test(tc, test_decimal_comma_and_timezone);
+    tcase_add_test(tc, test_iso8601_and_no_header);
+    tcase_add_test(tc, test_failed_commit_rolls_back);
+    tcase_add_test(tc, test_large_file_chunk_boundaries);
+    tcase_add_test(tc, test_config_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
