@@ -170,7 +170,7 @@ static int plan_contact(void *arg, const struct ecrm_contact *ct)
         return 0;
     }
     run->msgs.planned++;
-    if (run->dry_run)
+    if (run->dry_run && run->out)
         fprintf(run->out, "would send %s to %s via %s: %s\n", c->name,
                 ct->address, c->channel->name,
                 m.subject ? m.subject : ecrm_buf_str(&pc->text));

@@ -238,7 +238,9 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
 static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
 {
     char err[ECRM_ERRMAX];
-    struct ecrm_run_ctx run = {.p = p, .dry_run = o->dry_run, .out = stdout};
+    struct ecrm_run_ctx run = {.p = p, .dry_run = o->dry_run};
+    /* The dry-run listing is for people; --json readers get the summary. */
+    run.out = o->json ? NULL : stdout;
     run.now = o->now ? o->now : (int64_t)time(NULL);
     if (ecrm_store_open(p->store_path, &run.store, err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);

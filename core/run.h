@@ -46,7 +46,7 @@ struct ecrm_run_ctx {
     int64_t now;
     int dry_run;
     int64_t run_id;
-    FILE *out; /* where --dry-run prints what it would send */
+    FILE *out; /* where --dry-run lists what it would send, or NULL */
     struct ecrm_msg_stats msgs;
     double stage_seconds[ECRM_NSTAGES];
     int stage_ran[ECRM_NSTAGES];
