@@ -232,6 +232,35 @@ static int h_item_title(const struct ecrm_host *h, int64_t item_id, char *buf,
     return ecrm_store_item_title(store(h), item_id, buf, len);
 }
 
+static int h_emit_session(const struct ecrm_host *h,
+                          const struct ecrm_session_rec *r, char *err)
+{
+    if (ensure_tx(h, err))
+        return ECRM_FAIL;
+    return ecrm_store_add_session(store(h), self(h)->name, r, err);
+}
+
+static int h_session_last(const struct ecrm_host *h, const char *visitor_key,
+                          struct ecrm_session_state *out)
+{
+    return ecrm_store_session_last(store(h), visitor_key, out);
+}
+
+static int h_emit_survey_answer(const struct ecrm_host *h,
+                                const struct ecrm_survey_answer_rec *r,
+                                char *err)
+{
+    if (ensure_tx(h, err))
+        return ECRM_FAIL;
+    return ecrm_store_add_survey_answer(store(h), r, err);
+}
+
+static int h_iter_interactions(const struct ecrm_host *h, int64_t since,
+                               int64_t until, ecrm_interaction_cb cb, void *arg)
+{
+    return ecrm_store_iter_interactions(store(h), since, until, cb, arg);
+}
+
 void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
 {
     in->run = run;
@@ -262,6 +291,10 @@ void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
         .find_personalizer = h_find_personalizer,
         .recommend_with = h_recommend_with,
         .item_title = h_item_title,
+        .emit_session = h_emit_session,
+        .session_last = h_session_last,
+        .emit_survey_answer = h_emit_survey_answer,
+        .iter_interactions = h_iter_interactions,
     };
 }
 

@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 2
+#define ECRM_STORE_SCHEMA_VERSION 3
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -81,6 +81,16 @@ int ecrm_store_add_consent(struct ecrm_store *s,
                            const struct ecrm_consent_rec *r, char *err);
 int ecrm_store_add_event(struct ecrm_store *s, const struct ecrm_event_rec *r,
                          char *err);
+/* Sessions: see emit_session/session_last in <ecrm/plugin.h>. SOURCE is
+ * the source instance's name. */
+int ecrm_store_add_session(struct ecrm_store *s, const char *source,
+                           const struct ecrm_session_rec *r, char *err);
+int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
+                            struct ecrm_session_state *out);
+/* Keep one survey answer (the customer is created when unknown). */
+int ecrm_store_add_survey_answer(struct ecrm_store *s,
+                                 const struct ecrm_survey_answer_rec *r,
+                                 char *err);
 /* Store a quarantined record. RAW is any bytes; invalid UTF-8 is stored as
  * a blob, never as text. */
 int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
@@ -95,6 +105,9 @@ int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
                                        int64_t customer_id, int64_t until,
                                        ecrm_purchase_cb cb, void *arg);
 int ecrm_store_iter_items(struct ecrm_store *s, ecrm_item_cb cb, void *arg);
+int ecrm_store_iter_interactions(struct ecrm_store *s, int64_t since,
+                                 int64_t until, ecrm_interaction_cb cb,
+                                 void *arg);
 int ecrm_store_item_title(struct ecrm_store *s, int64_t item_id, char *buf,
                           size_t len);
 int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,

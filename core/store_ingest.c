@@ -118,12 +118,12 @@ void ecrm_store_caches_free(struct ecrm_store *s)
     idmap_free(&s->orders);
 }
 
-static int is_set(const char *v)
+int ecrm_store_is_set(const char *v)
 {
     return v && *v;
 }
 
-static int64_t or_now(int64_t t)
+int64_t ecrm_store_or_now(int64_t t)
 {
     return t ? t : (int64_t)time(NULL);
 }
@@ -140,7 +140,7 @@ static int add_identity(struct ecrm_store *s, const char *kind,
 {
     sqlite3_stmt *st;
     int rc = ECRM_FAIL;
-    if (!is_set(value))
+    if (!ecrm_store_is_set(value))
         return ECRM_OK;
     st =
         ecrm_store_stmt(s, ECRM_ST_IDENT_ADD,
@@ -174,9 +174,9 @@ int ecrm_store_upsert_customer(struct ecrm_store *s,
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_customer_rec, time))
         return ecrm_store_errf(err, "customer: record too small");
-    if (!is_set(r->external_id))
+    if (!ecrm_store_is_set(r->external_id))
         return ecrm_store_errf(err, "customer: external_id is required");
-    t = or_now(r->time);
+    t = ecrm_store_or_now(r->time);
     st = ecrm_store_stmt(
         s, ECRM_ST_CUST_UPSERT,
         "INSERT INTO customers(external_id, email, phone, name, gender,"
@@ -236,7 +236,7 @@ int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
     int64_t id = 0, t;
     int rc = ECRM_FAIL;
 
-    if (!is_set(external_id))
+    if (!ecrm_store_is_set(external_id))
         return ecrm_store_errf(err, "customer: external_id is required");
     hit = idmap_find(&s->customers, external_id);
     if (hit) {
@@ -302,10 +302,10 @@ int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_attr_rec, time))
         return ecrm_store_errf(err, "attribute: record too small");
-    if (!is_set(r->external_id) || !is_set(r->key))
+    if (!ecrm_store_is_set(r->external_id) || !ecrm_store_is_set(r->key))
         return ecrm_store_errf(err, "attribute: external_id and key are "
                                     "required");
-    if (!is_set(r->value))
+    if (!ecrm_store_is_set(r->value))
         return ECRM_OK; /* unknown never overwrites known */
     if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
         return ECRM_FAIL;
@@ -322,7 +322,7 @@ int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
     sqlite3_bind_int64(st, 1, cid);
     ecrm_bind_text(st, 2, r->key);
     ecrm_bind_text(st, 3, r->value);
-    sqlite3_bind_int64(st, 4, or_now(r->time));
+    sqlite3_bind_int64(st, 4, ecrm_store_or_now(r->time));
     if (sqlite3_step(st) != SQLITE_DONE) {
         ecrm_store_sqlfail(s, err, "storing an attribute");
         goto out;
@@ -338,16 +338,17 @@ out:
 /* Find or create item SKU, updating what is known of it. When the cache
  * says the same title/category/price were written already (or nothing is
  * known beyond the sku), no statement runs at all. */
-static int item_id(struct ecrm_store *s, const char *sku, const char *title,
-                   const char *category, double price, int64_t t, int64_t *id,
-                   char *err)
+int ecrm_store_item_lookup(struct ecrm_store *s, const char *sku,
+                           const char *title, const char *category,
+                           double price, int64_t t, int64_t *id, char *err)
 {
     struct ecrm_idmap_slot *hit;
     sqlite3_stmt *st;
     uint64_t sig = 0;
     int rc = ECRM_FAIL;
 
-    if (is_set(title) || is_set(category) || isfinite(price)) {
+    if (ecrm_store_is_set(title) || ecrm_store_is_set(category) ||
+        isfinite(price)) {
         sig = 0xcbf29ce484222325ULL;
         if (title)
             sig = fnv1a(sig, title, strlen(title) + 1);
@@ -380,7 +381,7 @@ static int item_id(struct ecrm_store *s, const char *sku, const char *title,
     ecrm_bind_opt(st, 2, title);
     ecrm_bind_opt(st, 3, category);
     ecrm_bind_num(st, 4, price);
-    sqlite3_bind_int64(st, 5, or_now(t));
+    sqlite3_bind_int64(st, 5, ecrm_store_or_now(t));
     if (sqlite3_step(st) != SQLITE_ROW) {
         ecrm_store_sqlfail(s, err, "storing an item");
         goto out;
@@ -401,10 +402,10 @@ int ecrm_store_upsert_item(struct ecrm_store *s, const struct ecrm_item_rec *r,
     int64_t id;
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_item_rec, time))
         return ecrm_store_errf(err, "item: record too small");
-    if (!is_set(r->sku))
+    if (!ecrm_store_is_set(r->sku))
         return ecrm_store_errf(err, "item: sku is required");
-    if (item_id(s, r->sku, r->title, r->category, r->price, r->time, &id,
-                err) != ECRM_OK)
+    if (ecrm_store_item_lookup(s, r->sku, r->title, r->category, r->price,
+                               r->time, &id, err) != ECRM_OK)
         return ECRM_FAIL;
     if (item_idp)
         *item_idp = id;
@@ -465,22 +466,22 @@ int ecrm_store_add_order_line(struct ecrm_store *s,
         *inserted = 0;
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_order_line_rec, is_return))
         return ecrm_store_errf(err, "order line: record too small");
-    if (!is_set(r->order_id))
+    if (!ecrm_store_is_set(r->order_id))
         return ecrm_store_errf(err, "order line: order_id is required");
     if (r->line_no < 1)
         return ecrm_store_errf(err, "order line: line_no must be >= 1");
-    if (!is_set(r->sku))
+    if (!ecrm_store_is_set(r->sku))
         return ecrm_store_errf(err, "order line: sku is required");
     if (!isfinite(r->quantity))
         return ecrm_store_errf(err, "order line: quantity is not a number");
     /* Returns are negative quantities, whichever way the source wrote them. */
     qty = r->is_return && r->quantity > 0 ? -r->quantity : r->quantity;
     amount = qty * r->unit_price; /* NaN (stored NULL) when price unknown */
-    if (is_set(r->external_id) &&
+    if (ecrm_store_is_set(r->external_id) &&
         ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
         return ECRM_FAIL;
-    if (item_id(s, r->sku, r->title, r->category, NAN, r->time, &iid, err) !=
-            ECRM_OK ||
+    if (ecrm_store_item_lookup(s, r->sku, r->title, r->category, NAN, r->time,
+                               &iid, err) != ECRM_OK ||
         order_id(s, r, cid, &oid, err) != ECRM_OK)
         return ECRM_FAIL;
     st = ecrm_store_stmt(s, ECRM_ST_LINE_ADD,
@@ -514,7 +515,7 @@ int64_t ecrm_store_order_max_line(struct ecrm_store *s, const char *order_id)
 {
     sqlite3_stmt *st;
     int64_t n = -1;
-    if (!is_set(order_id))
+    if (!ecrm_store_is_set(order_id))
         return 0;
     st =
         ecrm_store_stmt(s, ECRM_ST_ORDER_MAX_LINE,
@@ -542,7 +543,8 @@ int ecrm_store_add_consent(struct ecrm_store *s,
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, time))
         return ecrm_store_errf(err, "consent: record too small");
-    if (!is_set(r->external_id) || !is_set(r->channel) || !is_set(r->purpose))
+    if (!ecrm_store_is_set(r->external_id) || !ecrm_store_is_set(r->channel) ||
+        !ecrm_store_is_set(r->purpose))
         return ecrm_store_errf(err, "consent: external_id, channel and "
                                     "purpose are required");
     if (r->state != ECRM_CONSENT_GRANTED && r->state != ECRM_CONSENT_REVOKED)
@@ -563,57 +565,10 @@ int ecrm_store_add_consent(struct ecrm_store *s,
     sqlite3_bind_int(st, 4, r->state == ECRM_CONSENT_GRANTED);
     ecrm_bind_opt(st, 5, r->source);
     ecrm_bind_opt(st, 6, r->evidence);
-    sqlite3_bind_int64(st, 7, or_now(r->time));
+    sqlite3_bind_int64(st, 7, ecrm_store_or_now(r->time));
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
     if (sqlite3_step(st) != SQLITE_DONE) {
         ecrm_store_sqlfail(s, err, "storing a consent");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
-}
-
-int ecrm_store_add_event(struct ecrm_store *s, const struct ecrm_event_rec *r,
-                         char *err)
-{
-    sqlite3_stmt *st;
-    int64_t cid = 0, iid = 0;
-    int rc = ECRM_FAIL;
-
-    if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_event_rec, data))
-        return ecrm_store_errf(err, "event: record too small");
-    if (!is_set(r->type))
-        return ecrm_store_errf(err, "event: type is required");
-    if (!is_set(r->external_id) && !is_set(r->visitor_key))
-        return ecrm_store_errf(err, "event: external_id or visitor_key is "
-                                    "required");
-    if (is_set(r->external_id) &&
-        ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
-        return ECRM_FAIL;
-    if (is_set(r->sku) &&
-        item_id(s, r->sku, NULL, NULL, NAN, r->time, &iid, err) != ECRM_OK)
-        return ECRM_FAIL;
-    st = ecrm_store_stmt(s, ECRM_ST_EVENT_ADD,
-                         "INSERT INTO events(customer_id, visitor_key, type,"
-                         " time, item_id, session, url, referrer, terms, data)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                         err);
-    if (!st)
-        return ECRM_FAIL;
-    ecrm_bind_id(st, 1, cid);
-    ecrm_bind_opt(st, 2, r->visitor_key);
-    ecrm_bind_text(st, 3, r->type);
-    sqlite3_bind_int64(st, 4, or_now(r->time));
-    ecrm_bind_id(st, 5, iid);
-    ecrm_bind_opt(st, 6, r->session);
-    ecrm_bind_opt(st, 7, r->url);
-    ecrm_bind_opt(st, 8, r->referrer);
-    ecrm_bind_opt(st, 9, r->terms);
-    ecrm_bind_opt(st, 10, r->data);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing an event");
         goto out;
     }
     rc = ECRM_OK;
@@ -664,7 +619,7 @@ int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
     ecrm_bind_opt(st, 3, file);
     ecrm_bind_id(st, 4, line);
     ecrm_bind_id(st, 5, col);
-    ecrm_bind_text(st, 6, is_set(reason) ? reason : "unspecified");
+    ecrm_bind_text(st, 6, ecrm_store_is_set(reason) ? reason : "unspecified");
     if (!raw)
         sqlite3_bind_null(st, 7);
     else if (is_text(raw, rawlen))

@@ -95,6 +95,16 @@ sqlite3_stmt *ecrm_store_stmt(struct ecrm_store *s, enum ecrm_stmt_id id,
  * clears the caches. */
 int ecrm_store_sqlfail(struct ecrm_store *s, char *err, const char *what);
 
+/* Non-NULL and not empty. */
+int ecrm_store_is_set(const char *v);
+/* T, or the current time when T is 0. */
+int64_t ecrm_store_or_now(int64_t t);
+/* The id of item SKU, created when new; TITLE, CATEGORY and PRICE (NaN =
+ * unknown) update a known item when given. */
+int ecrm_store_item_lookup(struct ecrm_store *s, const char *sku,
+                           const char *title, const char *category,
+                           double price, int64_t t, int64_t *id, char *err);
+
 /* printf into ERR (may be NULL); returns ECRM_FAIL. */
 int ecrm_store_errf(char *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -270,3 +270,11 @@ int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
         return ecrm_store_sqlfail(s, err, "saving recommendations");
     return ECRM_OK;
 }
+
+/* PLACEHOLDER, replaced by the item-kNN work. */
+int ecrm_store_iter_interactions(struct ecrm_store *s, int64_t since,
+                                 int64_t until, ecrm_interaction_cb cb,
+                                 void *arg)
+{
+    return ECRM_FAIL;
+}

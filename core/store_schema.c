@@ -9,6 +9,8 @@
  *   1  ingestion: customers (+ attributes, identities), consents, items,
  *      orders and lines, events, runs, checkpoints, quarantine
  *   2  activation: campaigns, recommendations, outbox
+ *   3  the web and surveys: sessions, survey answers, anonymous events by
+ *      visitor
  */
 #include "store_internal.h"
 
@@ -123,6 +125,31 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_channel_state"
     " ON outbox(channel, state, planned_at, id);"
     "CREATE INDEX outbox_campaign_state ON outbox(campaign, state);",
+    /* 3 */
+    "CREATE TABLE sessions ("
+    " id INTEGER PRIMARY KEY,"
+    " source TEXT NOT NULL,"
+    " session TEXT NOT NULL UNIQUE,"
+    " customer_id INTEGER REFERENCES customers(id),"
+    " visitor_key TEXT,"
+    " start INTEGER NOT NULL, end INTEGER NOT NULL,"
+    " landing TEXT, exit_page TEXT, pages INTEGER NOT NULL DEFAULT 0,"
+    " path TEXT,"
+    " referrer TEXT, referrer_host TEXT, search_terms TEXT,"
+    " utm_source TEXT, utm_medium TEXT, utm_campaign TEXT);"
+    "CREATE INDEX sessions_visitor ON sessions(visitor_key, end);"
+    "CREATE INDEX sessions_customer ON sessions(customer_id, start)"
+    " WHERE customer_id IS NOT NULL;"
+    "CREATE TABLE survey_answers ("
+    " id INTEGER PRIMARY KEY,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " survey TEXT NOT NULL, question TEXT NOT NULL, answer TEXT,"
+    " time INTEGER NOT NULL);"
+    "CREATE INDEX survey_answers_customer ON survey_answers(customer_id, time);"
+    /* An anonymous visitor who logs in: their earlier events are found by
+     * visitor key and attached to the customer. */
+    "CREATE INDEX events_anonymous ON events(visitor_key)"
+    " WHERE customer_id IS NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

@@ -177,6 +177,47 @@ struct ecrm_event_rec {
     const char *referrer; /* may be NULL */
     const char *terms;    /* search keywords, may be NULL */
     const char *data;     /* extra attributes as a JSON object, may be NULL */
+    /* A visitor identity seen with the event, e.g. ("login", "u42") or
+     * ("cookie", "abc"); kinds: login, cookie, email, phone, visitor. When
+     * it belongs to a known customer the event is attached to that customer,
+     * and the anonymous history of visitor_key merges into it. */
+    const char *identity_kind;
+    const char *identity;
+};
+
+/* One web session (a visit), or the part of it seen in this run: a source
+ * emits it again as the visit goes on and the store merges the parts. */
+struct ecrm_session_rec {
+    uint32_t size;
+    const char *session;     /* unique key of the visit; required */
+    const char *external_id; /* customer, may be NULL */
+    const char *visitor_key; /* anonymous visitor, may be NULL */
+    int64_t start, end;      /* first and last request of this part */
+    const char *landing;     /* first page of this part */
+    const char *exit_page;   /* last page of this part */
+    int64_t pages;           /* pages in this part */
+    const char *path;        /* those pages in order, '\n'-separated */
+    const char *referrer;    /* of the landing request, may be NULL */
+    const char *referrer_host;
+    const char *search_terms; /* from a search engine referrer */
+    const char *utm_source, *utm_medium, *utm_campaign;
+};
+
+/* The latest stored visit of a visitor (see session_last). */
+struct ecrm_session_state {
+    uint32_t size;
+    char session[128];
+    int64_t start, end, pages;
+};
+
+/* One answer to one survey question, kept as given. */
+struct ecrm_survey_answer_rec {
+    uint32_t size;
+    const char *external_id; /* customer; required */
+    const char *survey;      /* survey name; required */
+    const char *question;    /* question (column) name; required */
+    const char *answer;      /* raw answer text */
+    int64_t time;
 };
 
 /* Counters a source keeps per input record: every record read is exactly one
@@ -200,6 +241,16 @@ struct ecrm_purchase {
     int64_t time;
 };
 
+/* What personalizers read of behaviour: one event of a known customer on
+ * an item (view, add_to_cart, wishlist_add, ...). */
+struct ecrm_interaction {
+    uint32_t size;
+    int64_t customer_id;
+    int64_t item_id;
+    const char *type;
+    int64_t time;
+};
+
 /* A recommendation produced by a personalizer. */
 #define ECRM_REASON_MAX 160
 struct ecrm_reco {
@@ -213,6 +264,7 @@ struct ecrm_reco {
 typedef int (*ecrm_purchase_cb)(void *arg, const struct ecrm_purchase *p);
 typedef int (*ecrm_item_cb)(void *arg, int64_t item_id, const char *sku,
                             const char *category);
+typedef int (*ecrm_interaction_cb)(void *arg, const struct ecrm_interaction *e);
 
 /* ---------------------------------------------------------------------------
  * A message handed to a channel. Owned by the core, valid during deliver().
@@ -322,6 +374,24 @@ struct ecrm_host {
     /* Title of an item into BUF, "" when unknown. */
     int (*item_title)(const struct ecrm_host *h, int64_t item_id, char *buf,
                       size_t len);
+
+    /* --- web sessions, surveys, behaviour ------------------------------ */
+    /* Store a visit or extend a stored one with the same key: end, exit
+     * page and pages grow, the path is appended, landing is kept. */
+    int (*emit_session)(const struct ecrm_host *h,
+                        const struct ecrm_session_rec *r, char *err);
+    /* The latest stored visit of VISITOR_KEY into OUT (OUT->size set by
+     * the caller). ECRM_OK when there is one, ECRM_FAIL when none. Lets a
+     * source continue a visit across runs. */
+    int (*session_last)(const struct ecrm_host *h, const char *visitor_key,
+                        struct ecrm_session_state *out);
+    int (*emit_survey_answer)(const struct ecrm_host *h,
+                              const struct ecrm_survey_answer_rec *r,
+                              char *err);
+    /* Stream every item event of known customers with SINCE <= time <
+     * UNTIL (0 = unbounded), ordered by customer then time. */
+    int (*iter_interactions)(const struct ecrm_host *h, int64_t since,
+                             int64_t until, ecrm_interaction_cb cb, void *arg);
 };
 
 /* ---------------------------------------------------------------------------
