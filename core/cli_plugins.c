@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "loader.h"
 #include "log.h"
+#include "pipeline.h"
 #include "run.h"
 #include "schema.h"
 
@@ -14,6 +15,7 @@
 
 struct list_ctx {
     int json;
+    int man; /* roff sections for ecrm-pipeline(5) */
     int first;
     const char *want; /* --describe: NAME or KIND:NAME */
     int found;
@@ -74,16 +76,27 @@ static void on_plugin(void *arg, enum ecrm_kind kind, const char *name,
             fputs(ecrm_buf_str(&c->out), stdout);
             ecrm_buf_reset(&c->out);
             fputs(",\"options\":", stdout);
-            ecrm_schema_describe(m->desc->options, stdout, 1);
+            ecrm_schema_describe(m->desc->options, stdout, ECRM_DESCRIBE_JSON);
             fputs("}\n", stdout);
         } else {
             printf("%s %s %s\n%s\nfile: %s\n\noptions:\n", ecrm_kind_name(kind),
                    name, m->desc->version, m->desc->description, path);
-            ecrm_schema_describe(m->desc->options, stdout, 0);
+            ecrm_schema_describe(m->desc->options, stdout, ECRM_DESCRIBE_TEXT);
         }
         return;
     }
-    if (c->json) {
+    if (c->man) {
+        if (!m) {
+            ecrm_log(ECRM_LOG_WARN, NULL, "%s", err);
+            return;
+        }
+        printf(".SS \"%s %s\"\n", ecrm_kind_name(kind), name);
+        ecrm_roff_puts(m->desc->description, stdout);
+        printf(" (version ");
+        ecrm_roff_puts(m->desc->version, stdout);
+        printf(")\n");
+        ecrm_schema_describe(m->desc->options, stdout, ECRM_DESCRIBE_MAN);
+    } else if (c->json) {
         ecrm_buf_puts(&c->out, c->first ? "[" : ",");
         json_plugin(&c->out, kind, name, path, m, err);
         ecrm_buf_putc(&c->out, '}');
@@ -102,6 +115,8 @@ int ecrm_cli_plugins(int argc, char **argv)
     static const struct option longopts[] = {
         {"describe", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},
+        {"man", no_argument, NULL, 'm'},
+        {"man-campaign", no_argument, NULL, 'c'},
         {"plugin-dir", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {0}};
@@ -117,6 +132,13 @@ int ecrm_cli_plugins(int argc, char **argv)
         case 'j':
             c.json = 1;
             break;
+        case 'm':
+            c.man = 1;
+            break;
+        case 'c': /* the core's own schema, for ecrm-pipeline(5) */
+            ecrm_schema_describe(ecrm_pipeline_campaign_options(), stdout,
+                                 ECRM_DESCRIBE_MAN);
+            return ECRM_EX_OK;
         case 'P':
             plugin_dir = optarg;
             break;

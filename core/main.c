@@ -37,11 +37,12 @@ static const struct command commands[] = {
      "plugins' schemas and compiles the templates; the store is not opened.\n"
      "Exit 0 when valid, 65 with every error listed (FILE:LINE:COL: ...).\n"},
     {"plugins", ecrm_cli_plugins, "list plugins or describe one",
-     "usage: ecrm plugins [--describe NAME] [--json] [--plugin-dir DIR]\n"
+     "usage: ecrm plugins [--describe NAME] [--json | --man] [--plugin-dir DIR]\n"
      "Lists every plugin on the search path (--plugin-dir, $ECRM_PLUGIN_PATH,\n"
      "then " ECRM_PKGLIBDIR ") with kind, version and description; --describe\n"
      "prints one plugin's options from its schema. NAME is a plugin name or\n"
-     "KIND:NAME.\n"},
+     "KIND:NAME. --man prints every plugin's options as roff, the way\n"
+     "ecrm-pipeline(5) is generated at build time.\n"},
     {"sample", ecrm_cli_sample, "generate deterministic sample data",
      "usage: ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]\n"
      "                   [--seed N] [--start DATE] [--end DATE]\n"

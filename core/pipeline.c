@@ -54,6 +54,11 @@ static const struct ecrm_option campaign_options[] = {
     {0}};
 #undef CC
 
+const struct ecrm_option *ecrm_pipeline_campaign_options(void)
+{
+    return campaign_options;
+}
+
 /* Variables a campaign template may use (checked by `ecrm check`). */
 static const char *const tpl_vars[] = {"customer.name",
                                        "customer.first_name",

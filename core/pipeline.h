@@ -95,6 +95,9 @@ struct ecrm_pipeline *ecrm_pipeline_load(const char *path,
  * the tree. NULL is accepted. */
 void ecrm_pipeline_free(struct ecrm_pipeline *p);
 
+/* The schema of a campaign's settings (static), for documentation. */
+const struct ecrm_option *ecrm_pipeline_campaign_options(void);
+
 /* The enabled instance NAME of KIND, or NULL. */
 struct ecrm_instance *ecrm_pipeline_find(struct ecrm_pipeline *p,
                                          enum ecrm_kind kind, const char *name);

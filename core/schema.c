@@ -480,12 +480,56 @@ static void describe_text(const struct ecrm_option *opts, FILE *f)
     }
 }
 
-void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f, int json)
+/* Write S escaped for roff: backslashes doubled as \e, hyphens as \-, and a
+ * leading dot or quote neutralised so text never becomes a request. */
+void ecrm_roff_puts(const char *s, FILE *f)
 {
-    if (json)
+    if (*s == '.' || *s == '\'')
+        fputs("\\&", f);
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\e", f);
+        else if (*s == '-')
+            fputs("\\-", f);
+        else if (*s == '\n')
+            fputs(" ", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static void describe_man(const struct ecrm_option *opts, FILE *f)
+{
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_option *o = &opts[i];
+        fputs(".TP\n.B ", f);
+        ecrm_roff_puts(o->name, f);
+        fprintf(f, "\n(%s%s%s", ecrm_opt_type_name(o->type),
+                (o->flags & ECRM_OPT_REQUIRED) ? ", required" : "",
+                (o->flags & ECRM_OPT_SECRET) ? ", secret" : "");
+        if (o->def && !(o->flags & ECRM_OPT_SECRET)) {
+            fputs(", default ", f);
+            ecrm_roff_puts(o->def[0] ? o->def : "\"\"", f);
+        }
+        fputs(") ", f);
+        ecrm_roff_puts(o->doc ? o->doc : "", f);
+        fputc('\n', f);
+    }
+}
+
+void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f,
+                          enum ecrm_describe_format format)
+{
+    switch (format) {
+    case ECRM_DESCRIBE_JSON:
         describe_json(opts, f);
-    else
+        break;
+    case ECRM_DESCRIBE_MAN:
+        describe_man(opts, f);
+        break;
+    default:
         describe_text(opts, f);
+    }
 }
 
 /* ---------------------------------------------------------------------------

@@ -29,10 +29,18 @@ void ecrm_schema_free(const struct ecrm_option *opts, void *config);
 /* "string", "integer", "number", "boolean", "list", "map". */
 const char *ecrm_opt_type_name(enum ecrm_opt_type t);
 
-/* Print OPTS as an aligned text table (name, type, default, required,
- * doc) to F, or as a JSON array when JSON is non-zero. Secret options show
- * no default value. */
-void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f, int json);
+enum ecrm_describe_format {
+    ECRM_DESCRIBE_TEXT = 0, /* aligned table: name, type, default, doc */
+    ECRM_DESCRIBE_JSON = 1, /* array of {name, type, default, ...} */
+    ECRM_DESCRIBE_MAN = 2   /* roff .TP paragraphs for a man page */
+};
+
+/* Print OPTS to F in FORMAT. Secret options never show their default. */
+void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f,
+                          enum ecrm_describe_format format);
+
+/* Write S to F escaped for roff (a man page's text). */
+void ecrm_roff_puts(const char *s, FILE *f);
 
 /* Check that a schema is well formed (names unique and [a-z0-9_]+, types
  * known, defaults parse); used by the loader on every plugin. Returns 0 or
