@@ -20,6 +20,10 @@ done
 for opt in personalizer channel template subject recurrence items; do
     grep -q "^\.B $opt\$" "$man5" && ok || bad "campaign option $opt missing"
 done
+# every sub-command of `ecrm --help` is documented in ecrm(1)
+for cmd in $("$ECRM" --help | awk '/^commands:/ { on = 1; next } on && NF { print $1 }'); do
+    grep -q "^\.B[I]* \"ecrm $cmd" "$top_srcdir/doc/ecrm.1" && ok || bad "ecrm(1) lacks the $cmd command"
+done
 for page in "$top_srcdir/doc/ecrm.1" "$man5" "$top_srcdir/doc/ecrm-plugin.3"; do
     out=$(LC_ALL=C.UTF-8 groff -ww -z -man -Tutf8 "$page" 2>&1)
     check "$(basename "$page") renders without warnings" test -z "$out"
