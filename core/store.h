@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 3
+#define ECRM_STORE_SCHEMA_VERSION 4
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than

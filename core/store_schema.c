@@ -11,6 +11,7 @@
  *   2  activation: campaigns, recommendations, outbox
  *   3  the web and surveys: sessions, survey answers, anonymous events by
  *      visitor
+ *   4  privacy and identity: customer merges, forgotten addresses, meta
  */
 #include "store_internal.h"
 
@@ -150,6 +151,21 @@ static const char *const migrations[] = {
      * visitor key and attached to the customer. */
     "CREATE INDEX events_anonymous ON events(visitor_key)"
     " WHERE customer_id IS NULL;",
+    /* 4 */
+    /* One row per merge: MERGED's history now belongs to KEPT. */
+    "CREATE TABLE customer_merges ("
+    " id INTEGER PRIMARY KEY,"
+    " kept INTEGER NOT NULL, merged INTEGER NOT NULL,"
+    " merged_external_id TEXT,"
+    " reason TEXT NOT NULL, time INTEGER NOT NULL);"
+    "CREATE INDEX customer_merges_kept ON customer_merges(kept);"
+    /* Salted hashes of forgotten addresses: a later import may create the
+     * customer again, but never re-enrols the address into marketing. */
+    "CREATE TABLE forgotten ("
+    " hash TEXT PRIMARY KEY, kind TEXT NOT NULL, time INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE store_meta ("
+    " key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
