@@ -25,6 +25,13 @@ int ecrm_cli_plugins(int argc, char **argv);
  * EX_CANTCREAT (73) when the output cannot be written. */
 int ecrm_cli_sample(int argc, char **argv);
 
+/* ecrm customer show|export|forget ID and ecrm consent show|grant|revoke
+ * ID (cli_customer.c): the 360-degree view, privacy, the consent registry.
+ * Return 0, EX_USAGE, EX_DATAERR (no such customer), EX_UNAVAILABLE (no
+ * store), EX_TEMPFAIL (a run holds the lock) or EX_SOFTWARE. */
+int ecrm_cli_customer(int argc, char **argv);
+int ecrm_cli_consent(int argc, char **argv);
+
 /* The usage text of COMMAND ("" when there is no such command); static. */
 const char *ecrm_cli_usage(const char *command);
 

@@ -43,6 +43,27 @@ static const struct command commands[] = {
      "prints one plugin's options from its schema. NAME is a plugin name or\n"
      "KIND:NAME. --man prints every plugin's options as roff, the way\n"
      "ecrm-pipeline(5) is generated at build time.\n"},
+    {"customer", ecrm_cli_customer, "show, export or forget a customer",
+     "usage: ecrm customer show ID [--json] [--limit N] [-p PIPELINE | --db FILE]\n"
+     "       ecrm customer export ID [--out FILE] [-p PIPELINE | --db FILE]\n"
+     "       ecrm customer forget ID --yes [-p PIPELINE | --db FILE]\n"
+     "ID is an external id, an e-mail, a phone number or #STORE_ID. show\n"
+     "prints the 360-degree view: profile, attributes, identities, merges,\n"
+     "consents with evidence, orders, sessions, events, survey answers,\n"
+     "messages and recommendations (--limit rows per list, default 20).\n"
+     "export writes all of it as JSON (a file is written 0600, atomically).\n"
+     "forget erases the personal data and keeps anonymous aggregates and a\n"
+     "salted hash of the addresses, so that no later import re-enrols them\n"
+     "into marketing. The store is the pipeline's (-p, $ECRM_PIPELINE or\n"
+     "/etc/ecrm/pipeline.yaml) or --db.\n"},
+    {"consent", ecrm_cli_consent, "show, grant or revoke a consent",
+     "usage: ecrm consent show ID [--json] [-p PIPELINE | --db FILE]\n"
+     "       ecrm consent grant|revoke ID --channel email|sms\n"
+     "            --purpose marketing|service [--source SOURCE]\n"
+     "            [--evidence TEXT] [--now TIME] [-p PIPELINE | --db FILE]\n"
+     "A revoke is one step and wins over any older grant; messages of that\n"
+     "channel still waiting in the outbox are suppressed. SOURCE is admin\n"
+     "(default), registration, survey, unsubscribe or sms_reply.\n"},
     {"sample", ecrm_cli_sample, "generate deterministic sample data",
      "usage: ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]\n"
      "                   [--seed N] [--start DATE] [--end DATE]\n"

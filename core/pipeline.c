@@ -338,16 +338,40 @@ static void check_top_level(struct ecrm_pipeline *p, struct ecrm_diag *d)
     }
 }
 
-static void load_store(struct ecrm_pipeline *p, struct ecrm_diag *d)
+static char *store_path_of(const struct ecrm_node *root, const char *dir,
+                           struct ecrm_diag *d)
 {
-    const struct ecrm_node *sec = ecrm_node_get(p->root, "store");
+    const struct ecrm_node *sec = ecrm_node_get(root, "store");
     struct store_conf sc = {0};
     if (sec && sec->type != ECRM_NODE_MAP)
         ecrm_diag_add(d, sec, "'store' must be a mapping");
     else
         ecrm_schema_bind(store_options, sec, sec, NULL, &sc, d);
-    p->store_path = ecrm_path_join(p->dir, sc.path ? sc.path : "ecrm.db");
+    char *path = ecrm_path_join(dir, sc.path ? sc.path : "ecrm.db");
     ecrm_schema_free(store_options, &sc);
+    return path;
+}
+
+static void load_store(struct ecrm_pipeline *p, struct ecrm_diag *d)
+{
+    p->store_path = store_path_of(p->root, p->dir, d);
+}
+
+char *ecrm_pipeline_store_path(const char *path, struct ecrm_diag *d)
+{
+    size_t before = d->n;
+    struct ecrm_node *root = ecrm_conf_load(path, d);
+    if (!root)
+        return NULL;
+    char *dir = ecrm_dirname(path);
+    char *store = store_path_of(root, dir, d);
+    free(dir);
+    ecrm_conf_free(root);
+    if (d->n > before) {
+        free(store);
+        return NULL;
+    }
+    return store;
 }
 
 struct ecrm_pipeline *

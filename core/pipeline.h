@@ -95,6 +95,11 @@ struct ecrm_pipeline *ecrm_pipeline_load(const char *path,
  * the tree. NULL is accepted. */
 void ecrm_pipeline_free(struct ecrm_pipeline *p);
 
+/* The store file a pipeline uses, read from its `store` section alone (no
+ * plugin is loaded): for commands that only need the database. Returns a
+ * path the caller frees, or NULL with the reasons in D. */
+char *ecrm_pipeline_store_path(const char *path, struct ecrm_diag *d);
+
 /* The schema of a campaign's settings (static), for documentation. */
 const struct ecrm_option *ecrm_pipeline_campaign_options(void);
 

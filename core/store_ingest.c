@@ -6,8 +6,10 @@
  * in-memory maps before they reach sqlite.
  */
 #include "buf.h"
+#include "store_customer.h"
 #include "store_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -552,6 +554,24 @@ int ecrm_store_add_consent(struct ecrm_store *s,
                                     "revoked");
     if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
         return ECRM_FAIL;
+    /* A forgotten address comes back only by an explicit admin grant: a
+     * source's grant is kept as evidence but recorded as a revoke. */
+    int state = r->state == ECRM_CONSENT_GRANTED;
+    const char *evidence = r->evidence;
+    char note[600];
+    if (state && strcmp(r->purpose, "marketing") == 0 &&
+        (!r->source || strcmp(r->source, "admin") != 0)) {
+        int blocked = 0;
+        if (ecrm_store_consent_blocked(s, cid, r->channel, &blocked, err))
+            return ECRM_FAIL;
+        if (blocked) {
+            state = 0;
+            snprintf(note, sizeof note,
+                     "grant refused: this address was forgotten (%s)",
+                     r->evidence ? r->evidence : "no evidence");
+            evidence = note;
+        }
+    }
     st = ecrm_store_stmt(s, ECRM_ST_CONSENT_ADD,
                          "INSERT INTO consents(customer_id, channel, purpose,"
                          " state, source, evidence, time, recorded)"
@@ -562,9 +582,9 @@ int ecrm_store_add_consent(struct ecrm_store *s,
     sqlite3_bind_int64(st, 1, cid);
     ecrm_bind_text(st, 2, r->channel);
     ecrm_bind_text(st, 3, r->purpose);
-    sqlite3_bind_int(st, 4, r->state == ECRM_CONSENT_GRANTED);
+    sqlite3_bind_int(st, 4, state);
     ecrm_bind_opt(st, 5, r->source);
-    ecrm_bind_opt(st, 6, r->evidence);
+    ecrm_bind_opt(st, 6, evidence);
     sqlite3_bind_int64(st, 7, ecrm_store_or_now(r->time));
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
     if (sqlite3_step(st) != SQLITE_DONE) {

@@ -18,8 +18,9 @@ expect_code() {
     "$@"; got=$?
     if [ "$got" = "$want" ]; then ok; else bad "$d: exit $got, expected $want"; fi
 }
-# json_get FILE EXPR: evaluate a Python expression on the parsed JSON `j`
-json_get() { "$PYTHON" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# json_get FILE EXPR [ARGS]: print a Python expression on the parsed JSON
+# `j` (ARGS are sys.argv[2:])
+json_get() { f=$1 e=$2; shift 2; "$PYTHON" -c "import json,sys; j=json.load(open(sys.argv[1])); print($e)" "$f" "$@"; }
 finish() {
     echo "$(basename "$0"): $pass passed, $fail failed"
     [ "$fail" -eq 0 ]
