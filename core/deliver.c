@@ -10,6 +10,7 @@
 #include "host.h"
 #include "log.h"
 #include "store.h"
+#include "store_customer.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -76,6 +77,18 @@ static double rnd01(void)
     return (double)random() / ((double)RAND_MAX + 1.0);
 }
 
+/* The consent purpose of CAMPAIGN; marketing when the pipeline no longer
+ * has it, the safe assumption. */
+static const char *campaign_purpose(struct ecrm_run_ctx *run,
+                                    const char *campaign)
+{
+    for (size_t i = 0; campaign && i < run->p->ncampaigns; i++)
+        if (strcmp(run->p->campaigns[i]->name, campaign) == 0 &&
+            run->p->campaigns[i]->conf.purpose)
+            return run->p->campaigns[i]->conf.purpose;
+    return "marketing";
+}
+
 /* Send one claimed message and record the outcome. */
 static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
                        struct claimed *c)
@@ -94,6 +107,26 @@ static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
         .time = run->now,
     };
     char provider[ECRM_ERRMAX] = "", err[ECRM_ERRMAX] = "", serr[ECRM_ERRMAX];
+    /* Consent is checked again at the last moment: it may have been
+     * revoked (by a source, a reply, an admin) since the message was
+     * planned, and a revoke always wins. */
+    int granted = 0;
+    if (ecrm_store_consent_current(
+            run->store, c->customer_id, ops->consent_channel,
+            campaign_purpose(run, c->campaign), &granted, serr) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", serr);
+        return ECRM_FAIL;
+    }
+    if (!granted) {
+        run->msgs.suppressed++;
+        if (ecrm_store_outbox_mark(run->store, c->id, ECRM_OUTBOX_SUPPRESSED,
+                                   NULL, "no_consent", 0, run->now,
+                                   serr) != ECRM_OK) {
+            ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", serr);
+            return ECRM_FAIL;
+        }
+        return ECRM_OK;
+    }
     int rc = ops->deliver(ch->ctx, &msg, provider, err);
     enum ecrm_outbox_state st;
     int64_t next = 0;

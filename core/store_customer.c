@@ -282,6 +282,28 @@ int ecrm_store_consent_change(struct ecrm_store *s, int64_t cid,
     return rc;
 }
 
+int ecrm_store_consent_current(struct ecrm_store *s, int64_t cid,
+                               const char *channel, const char *purpose,
+                               int *granted, char *err)
+{
+    sqlite3_stmt *st = ecrm_store_stmt(
+        s, ECRM_ST_CONSENT_NOW,
+        "SELECT state FROM consents WHERE customer_id = ?1 AND channel = ?2"
+        " AND purpose = ?3 ORDER BY time DESC, id DESC LIMIT 1",
+        err);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, cid);
+    ecrm_bind_text(st, 2, channel);
+    ecrm_bind_text(st, 3, purpose);
+    int rc = ECRM_OK, step = sqlite3_step(st);
+    *granted = step == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = ecrm_store_sqlfail(s, err, "reading a consent");
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* The salt of forgotten-address hashes, created on first use. */
 static int forget_salt(struct ecrm_store *s, char salt[65], char *err)
 {

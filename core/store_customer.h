@@ -43,6 +43,13 @@ int ecrm_store_consent_change(struct ecrm_store *s, int64_t cid,
                               const struct ecrm_consent_rec *r,
                               int64_t *suppressed, char *err);
 
+/* The consent in force for CID on CHANNEL ("email", "sms") and PURPOSE:
+ * *GRANTED = 1 when its latest change is a grant, 0 when it is a revoke or
+ * there is none. Cached statement: cheap enough per message. */
+int ecrm_store_consent_current(struct ecrm_store *s, int64_t cid,
+                               const char *channel, const char *purpose,
+                               int *granted, char *err);
+
 /* Forget customer CID: erase the profile, attributes, identities, survey
  * answers, consents, recommendations and quarantined lines naming it;
  * unlink its events, sessions and orders (anonymous aggregates stay);

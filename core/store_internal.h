@@ -45,6 +45,7 @@ enum ecrm_stmt_id {
     ECRM_ST_OB_MARK,
     ECRM_ST_OB_SWEEP,
     ECRM_ST_OB_COUNT,
+    ECRM_ST_CONSENT_NOW,
     ECRM_ST_COUNT
 };
 

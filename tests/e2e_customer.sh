@@ -51,7 +51,31 @@ check "revoke in force" json_get "$T/consent.json" \
 check "history keeps the grant and the revoke" json_get "$T/consent.json" \
     '(len([c for c in j["consent_history"] if c["channel"]=="email"]) >= 2) or sys.exit(1)'
 check "evidence kept" json_get "$T/consent.json" '(j["consent_history"][0]["evidence"] == "phoned the shop") or sys.exit(1)'
+# --- a source revokes between plan and delivery: the revoke wins
+read -r id2 email2 <<EOF3
+$("$PYTHON" -c 'import csv,sys
+r=[r for r in csv.DictReader(open(sys.argv[1], encoding="utf-8")) if r["email_marketing"]=="yes" and r["email"]][1]
+print(r["customer_id"], r["email"])' "$D/sample/customers.csv")
+EOF3
+"$ECRM" customer show "$id2" $P --json > "$T/c3.json"
+check "second customer's message waits in the outbox" json_get "$T/c3.json" '(j["messages"][0]["state"] == "planned") or sys.exit(1)'
+# the shop's export now says "no" for them (a later registration row)
+"$PYTHON" - "$D/sample/customers.csv" "$id2" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+r = [r for r in rows if r["customer_id"] == sys.argv[2]][0]
+r["email_marketing"] = "no"; r["registered_at"] = "2026-06-01T00:00:00Z"
+w = csv.DictWriter(open(sys.argv[1], "a", encoding="utf-8", newline=""), fieldnames=rows[0].keys())
+w.writerow(r)
+PY
+expect_code 0 "ingest the revoke" "$ECRM" run "$D/demo.yaml" --stage ingest
 expect_code 0 "deliver" "$ECRM" run "$D/demo.yaml" --stage deliver
+check "customer revoked by the source got no mail" test -z "$(grep -rl "$email2" "$D/mail/new" 2>/dev/null)"
+"$ECRM" customer show "$id2" $P --json > "$T/c4.json"
+check "their message is suppressed for no consent" json_get "$T/c4.json" \
+    '(j["messages"][0]["state"] == "suppressed" and j["messages"][0]["error"] == "no_consent") or sys.exit(1)'
+check "others were delivered" test "$(ls "$D/mail/new" | wc -l)" -gt 0
+
 check "revoked customer got no mail" test -z "$(grep -rl "$yes_email" "$D/mail/new" 2>/dev/null)"
 "$ECRM" customer show "$yes_id" $P --json > "$T/after.json"
 check "message suppressed for no consent" json_get "$T/after.json" \
