@@ -32,6 +32,13 @@ int ecrm_cli_sample(int argc, char **argv);
 int ecrm_cli_customer(int argc, char **argv);
 int ecrm_cli_consent(int argc, char **argv);
 
+/* ecrm evaluate PIPELINE.yaml --personalizer NAME --split DATE [--k N]
+ *               [--json] [--plugin-dir DIR]
+ * Offline quality of a personalizer on a temporal split (evaluate.h).
+ * Returns 0, EX_USAGE (64) for bad arguments or an unknown personalizer,
+ * or the codes of ecrm_evaluate(). */
+int ecrm_cli_evaluate(int argc, char **argv);
+
 /* The usage text of COMMAND ("" when there is no such command); static. */
 const char *ecrm_cli_usage(const char *command);
 

@@ -196,4 +196,18 @@ int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
 int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
                                 enum ecrm_outbox_state state);
 
+/* ---- offline evaluation ------------------------------------------------- */
+/* Called with one customer's net quantity of one item (purchases minus
+ * returns). Return 0 to go on. */
+typedef int (*ecrm_customer_item_cb)(void *arg, int64_t customer_id,
+                                     int64_t item_id, double quantity);
+
+/* Stream, for every known customer and every item they bought or returned
+ * with SINCE <= time < UNTIL (0 = unbounded), the net quantity, ordered by
+ * customer then item. Read-only. Returns ECRM_OK, ECRM_FAIL, or the
+ * callback's non-zero value. */
+int ecrm_store_iter_customer_items(struct ecrm_store *s, int64_t since,
+                                   int64_t until, ecrm_customer_item_cb cb,
+                                   void *arg);
+
 #endif /* ECRM_CORE_STORE_H */

@@ -111,6 +111,7 @@ void ecrm_store_caches_clear(struct ecrm_store *s)
     idmap_clear(&s->customers);
     idmap_clear(&s->items);
     idmap_clear(&s->orders);
+    ecrm_store_idents_clear(s);
 }
 
 void ecrm_store_caches_free(struct ecrm_store *s)
@@ -118,6 +119,7 @@ void ecrm_store_caches_free(struct ecrm_store *s)
     idmap_free(&s->customers);
     idmap_free(&s->items);
     idmap_free(&s->orders);
+    ecrm_store_idents_free(s);
 }
 
 int ecrm_store_is_set(const char *v)

@@ -45,6 +45,14 @@ enum ecrm_stmt_id {
     ECRM_ST_OB_MARK,
     ECRM_ST_OB_SWEEP,
     ECRM_ST_OB_COUNT,
+    ECRM_ST_SURVEY_ADD,
+    /* web: sessions and visitor identities (store_web.c, store_events.c) */
+    ECRM_ST_SESSION_UPSERT,
+    ECRM_ST_SESSION_LAST,
+    ECRM_ST_IDENT_FIND,
+    ECRM_ST_IDENT_CLAIM,
+    ECRM_ST_EVENTS_ATTACH,
+    ECRM_ST_SESSIONS_ATTACH,
     ECRM_ST_CONSENT_NOW,
     ECRM_ST_COUNT
 };
@@ -63,6 +71,8 @@ struct ecrm_idmap {
     size_t n;
 };
 
+struct ecrm_identcache;
+
 struct ecrm_store {
     sqlite3 *db;
     int in_tx; /* inside ecrm_store_begin() .. commit/rollback */
@@ -72,7 +82,18 @@ struct ecrm_store {
     struct ecrm_idmap customers; /* external_id -> customers.id */
     struct ecrm_idmap items;     /* sku -> items.id, sig of title etc. */
     struct ecrm_idmap orders;    /* order_no -> orders.id */
+    /* (kind, value) -> customer of the visitor identities of events
+     * (store_events.c); cleared with the caches above. */
+    struct ecrm_identcache *idents;
 };
+
+/* Empty / free the identity cache (store_events.c). */
+void ecrm_store_idents_clear(struct ecrm_store *s);
+void ecrm_store_idents_free(struct ecrm_store *s);
+/* The customer that identity (KIND, VALUE) designates into *CID, 0 when
+ * none (cached; store_events.c). ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_ident_lookup(struct ecrm_store *s, const char *kind,
+                            const char *value, int64_t *cid, char *err);
 
 /* Bring DB from its user_version to TARGET, one migration step per
  * transaction (each also bumps user_version). Refuses a database newer than

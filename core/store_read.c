@@ -271,10 +271,68 @@ int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
     return ECRM_OK;
 }
 
-/* PLACEHOLDER, replaced by the item-kNN work. */
+/* Events of known customers on known items, the way personalizers read
+ * behaviour. The partial index events_customer_time serves both the
+ * filter and the order; anonymous events are never read. */
 int ecrm_store_iter_interactions(struct ecrm_store *s, int64_t since,
                                  int64_t until, ecrm_interaction_cb cb,
                                  void *arg)
 {
-    return ECRM_FAIL;
+    struct ecrm_interaction e = {.size = sizeof e};
+    sqlite3_stmt *st;
+    int step, rc = ECRM_OK;
+    if (!cb)
+        return ECRM_FAIL;
+    st = prepare(s, "SELECT customer_id, item_id, type, time FROM events"
+                    " WHERE customer_id IS NOT NULL AND item_id IS NOT NULL"
+                    " AND (?1 = 0 OR time >= ?1) AND (?2 = 0 OR time < ?2)"
+                    " ORDER BY customer_id, time, id");
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, since);
+    sqlite3_bind_int64(st, 2, until);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        e.customer_id = sqlite3_column_int64(st, 0);
+        e.item_id = sqlite3_column_int64(st, 1);
+        e.type = (const char *)sqlite3_column_text(st, 2);
+        e.time = sqlite3_column_int64(st, 3);
+        rc = cb(arg, &e);
+        if (rc != 0)
+            goto out;
+    }
+    rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ecrm_store_iter_customer_items(struct ecrm_store *s, int64_t since,
+                                   int64_t until, ecrm_customer_item_cb cb,
+                                   void *arg)
+{
+    sqlite3_stmt *st;
+    int step, rc = ECRM_OK;
+    if (!cb)
+        return ECRM_FAIL;
+    st =
+        prepare(s, "SELECT customer_id, item_id, sum(q) FROM (" PURCHASE_COLUMNS
+                   " WHERE o.customer_id IS NOT NULL"
+                   " AND (?1 = 0 OR o.time >= ?1)"
+                   " AND (?2 = 0 OR o.time < ?2))"
+                   " GROUP BY customer_id, item_id"
+                   " ORDER BY customer_id, item_id");
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, since);
+    sqlite3_bind_int64(st, 2, until);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = cb(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                sqlite3_column_double(st, 2));
+        if (rc != 0)
+            goto out;
+    }
+    rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+out:
+    sqlite3_finalize(st);
+    return rc;
 }

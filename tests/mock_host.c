@@ -139,6 +139,28 @@ static void free_event(void *p)
     free(e->referrer);
     free(e->terms);
     free(e->data);
+    free(e->identity_kind);
+    free(e->identity);
+}
+
+static void free_session(void *p)
+{
+    struct mock_session *x = p;
+    char **f[] = {&x->session,    &x->external_id,   &x->visitor_key,
+                  &x->landing,    &x->exit_page,     &x->path,
+                  &x->referrer,   &x->referrer_host, &x->search_terms,
+                  &x->utm_source, &x->utm_medium,    &x->utm_campaign};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        free(*f[i]);
+}
+
+static void free_survey_answer(void *p)
+{
+    struct mock_survey_answer *a = p;
+    free(a->external_id);
+    free(a->survey);
+    free(a->question);
+    free(a->answer);
 }
 
 static void free_quarantine(void *p)
@@ -167,9 +189,10 @@ static void free_catalog_item(void *p)
 /* The record vectors that take part in transactions. */
 static struct mock_vec *tx_vecs(struct mock_host *m, size_t i)
 {
-    struct mock_vec *all[] = {&m->customers,   &m->attrs,    &m->items,
-                              &m->order_lines, &m->consents, &m->events,
-                              &m->quarantines};
+    struct mock_vec *all[] = {
+        &m->customers,   &m->attrs,          &m->items,
+        &m->order_lines, &m->consents,       &m->events,
+        &m->quarantines, &m->survey_answers, &m->sessions};
     return i < sizeof all / sizeof *all ? all[i] : NULL;
 }
 
@@ -393,6 +416,10 @@ static int h_emit_event(const struct ecrm_host *h,
     e->referrer = xdup(r->referrer);
     e->terms = xdup(r->terms);
     e->data = xdup(r->data);
+    if (ECRM_HAS_MEMBER(r, struct ecrm_event_rec, identity)) {
+        e->identity_kind = xdup(r->identity_kind);
+        e->identity = xdup(r->identity);
+    }
     return ECRM_OK;
 }
 
@@ -499,7 +526,12 @@ static int h_iter_items(const struct ecrm_host *h, ecrm_item_cb cb, void *arg)
 static struct ecrm_instance *h_find_personalizer(const struct ecrm_host *h,
                                                  const char *name)
 {
-    return NULL; /* one plugin at a time in the mock */
+    struct mock_host *m = MOCK(h);
+    /* one plugin at a time in the mock; the "other" one is a callback and
+     * the mock itself stands for its opaque instance */
+    if (m->other_name && name && !strcmp(name, m->other_name))
+        return (struct ecrm_instance *)m;
+    return NULL;
 }
 
 static int h_recommend_with(const struct ecrm_host *h,
@@ -507,9 +539,49 @@ static int h_recommend_with(const struct ecrm_host *h,
                             size_t k, struct ecrm_reco *out, size_t *n,
                             char *err)
 {
+    struct mock_host *m = MOCK(h);
     *n = 0;
+    if (inst == (struct ecrm_instance *)m && m->other_recommend)
+        return m->other_recommend(m->other_arg, customer_id, k, out, n, err);
     snprintf(err, ECRM_ERRMAX, "mock host: no other personalizer");
     return ECRM_FAIL;
+}
+
+static int cmp_interaction(const void *a, const void *b)
+{
+    const struct mock_interaction *x = a, *y = b;
+    if (x->customer_id != y->customer_id)
+        return x->customer_id < y->customer_id ? -1 : 1;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
+static int h_iter_interactions(const struct ecrm_host *h, int64_t since,
+                               int64_t until, ecrm_interaction_cb cb, void *arg)
+{
+    struct mock_host *m = MOCK(h);
+    if (m->interactions.n)
+        qsort(m->interactions.v, m->interactions.n,
+              sizeof(struct mock_interaction), cmp_interaction);
+    for (size_t i = 0; i < m->interactions.n; i++) {
+        const struct mock_interaction *x =
+            MOCK_AT(&m->interactions, struct mock_interaction, i);
+        if ((since && x->time < since) || (until && x->time >= until))
+            continue;
+        struct ecrm_interaction e = {.size = sizeof e,
+                                     .customer_id = x->customer_id,
+                                     .item_id = x->item_id,
+                                     .type = x->type,
+                                     .time = x->time};
+        int rc = cb(arg, &e);
+        if (rc)
+            return rc;
+    }
+    return ECRM_OK;
+}
+
+static void free_interaction(void *p)
+{
+    free(((struct mock_interaction *)p)->type);
 }
 
 static int h_item_title(const struct ecrm_host *h, int64_t item_id, char *buf,
@@ -527,6 +599,83 @@ static int h_item_title(const struct ecrm_host *h, int64_t item_id, char *buf,
         }
     }
     return ECRM_FAIL;
+}
+
+static int h_emit_session(const struct ecrm_host *h,
+                          const struct ecrm_session_rec *r, char *err)
+{
+    if (!r->session || !*r->session) {
+        snprintf(err, ECRM_ERRMAX, "session without key");
+        return ECRM_FAIL;
+    }
+    struct mock_session *x = vec_push(&MOCK(h)->sessions);
+    x->session = xdup(r->session);
+    x->external_id = xdup(r->external_id);
+    x->visitor_key = xdup(r->visitor_key);
+    x->landing = xdup(r->landing);
+    x->exit_page = xdup(r->exit_page);
+    x->path = xdup(r->path);
+    x->referrer = xdup(r->referrer);
+    x->referrer_host = xdup(r->referrer_host);
+    x->search_terms = xdup(r->search_terms);
+    x->utm_source = xdup(r->utm_source);
+    x->utm_medium = xdup(r->utm_medium);
+    x->utm_campaign = xdup(r->utm_campaign);
+    x->start = r->start;
+    x->end = r->end;
+    x->pages = r->pages;
+    return ECRM_OK;
+}
+
+/* The visitor's session with the latest end, its parts merged. */
+static int h_session_last(const struct ecrm_host *h, const char *visitor_key,
+                          struct ecrm_session_state *out)
+{
+    struct mock_host *m = MOCK(h);
+    const struct mock_session *best = NULL;
+    m->session_last_calls++;
+    for (size_t i = 0; i < m->sessions.n; i++) {
+        const struct mock_session *x =
+            MOCK_AT(&m->sessions, struct mock_session, i);
+        if (x->visitor_key && !strcmp(x->visitor_key, visitor_key) &&
+            (!best || x->end > best->end))
+            best = x;
+    }
+    if (!best)
+        return ECRM_FAIL;
+    snprintf(out->session, sizeof out->session, "%s", best->session);
+    out->start = best->start;
+    out->end = best->end;
+    out->pages = 0;
+    for (size_t i = 0; i < m->sessions.n; i++) {
+        const struct mock_session *x =
+            MOCK_AT(&m->sessions, struct mock_session, i);
+        if (strcmp(x->session, best->session))
+            continue;
+        out->start = x->start < out->start ? x->start : out->start;
+        out->end = x->end > out->end ? x->end : out->end;
+        out->pages += x->pages;
+    }
+    return ECRM_OK;
+}
+
+static int h_emit_survey_answer(const struct ecrm_host *h,
+                                const struct ecrm_survey_answer_rec *r,
+                                char *err)
+{
+    if (!r->external_id || !*r->external_id || !r->survey || !*r->survey ||
+        !r->question || !*r->question) {
+        snprintf(err, ECRM_ERRMAX,
+                 "survey answer without customer, survey or question");
+        return ECRM_FAIL;
+    }
+    struct mock_survey_answer *a = vec_push(&MOCK(h)->survey_answers);
+    a->external_id = xdup(r->external_id);
+    a->survey = xdup(r->survey);
+    a->question = xdup(r->question);
+    a->answer = xdup(r->answer);
+    a->time = r->time;
+    return ECRM_OK;
 }
 
 /* ---- public ------------------------------------------------------------ */
@@ -560,7 +709,11 @@ struct mock_host *mock_new(void)
         .iter_items = h_iter_items,
         .find_personalizer = h_find_personalizer,
         .recommend_with = h_recommend_with,
+        .iter_interactions = h_iter_interactions,
         .item_title = h_item_title,
+        .emit_survey_answer = h_emit_survey_answer,
+        .emit_session = h_emit_session,
+        .session_last = h_session_last,
     };
     m->now = 1700000000;
     m->verbose = getenv("MOCK_VERBOSE") != NULL;
@@ -571,11 +724,16 @@ struct mock_host *mock_new(void)
     vec_init(&m->consents, sizeof(struct mock_consent), free_consent);
     vec_init(&m->events, sizeof(struct mock_event), free_event);
     vec_init(&m->quarantines, sizeof(struct mock_quarantine), free_quarantine);
+    vec_init(&m->survey_answers, sizeof(struct mock_survey_answer),
+             free_survey_answer);
+    vec_init(&m->sessions, sizeof(struct mock_session), free_session);
     vec_init(&m->checkpoints, sizeof(struct mock_checkpoint), free_checkpoint);
     vec_init(&m->pending_checkpoints, sizeof(struct mock_checkpoint),
              free_checkpoint);
     vec_init(&m->purchases, sizeof(struct ecrm_purchase), NULL);
     vec_init(&m->catalog, sizeof(struct mock_catalog_item), free_catalog_item);
+    vec_init(&m->interactions, sizeof(struct mock_interaction),
+             free_interaction);
     return m;
 }
 
@@ -617,10 +775,13 @@ void mock_free(struct mock_host *m)
     vec_free(&m->consents);
     vec_free(&m->events);
     vec_free(&m->quarantines);
+    vec_free(&m->survey_answers);
+    vec_free(&m->sessions);
     vec_free(&m->checkpoints);
     vec_free(&m->pending_checkpoints);
     vec_free(&m->purchases);
     vec_free(&m->catalog);
+    vec_free(&m->interactions);
     for (size_t i = 0; i < m->nlogs; i++)
         free(m->logs[i]);
     free(m->logs);
@@ -788,6 +949,16 @@ void mock_add_purchase(struct mock_host *m, int64_t customer_id,
     p->time = time;
 }
 
+void mock_add_interaction(struct mock_host *m, int64_t customer_id,
+                          int64_t item_id, const char *type, int64_t time)
+{
+    struct mock_interaction *x = vec_push(&m->interactions);
+    x->customer_id = customer_id;
+    x->item_id = item_id;
+    x->type = xdup(type);
+    x->time = time;
+}
+
 void mock_add_item(struct mock_host *m, int64_t id, const char *sku,
                    const char *title, const char *category)
 {
@@ -825,6 +996,7 @@ void mock_reset_run(struct mock_host *m)
     vec_truncate(&m->consents, 0);
     vec_truncate(&m->events, 0);
     vec_truncate(&m->quarantines, 0);
+    vec_truncate(&m->survey_answers, 0);
     memset(m->stats, 0, sizeof m->stats);
     m->quarantined = 0;
     m->order_line_emits = 0;

@@ -78,6 +78,18 @@ struct mock_event {
     char *external_id, *visitor_key, *type, *sku, *session, *url, *referrer,
         *terms, *data;
     int64_t time;
+    char *identity_kind, *identity;
+};
+/* One emit_session() call (a part of a visit, not merged). */
+struct mock_session {
+    char *session, *external_id, *visitor_key, *landing, *exit_page, *path,
+        *referrer, *referrer_host, *search_terms, *utm_source, *utm_medium,
+        *utm_campaign;
+    int64_t start, end, pages;
+};
+struct mock_survey_answer {
+    char *external_id, *survey, *question, *answer;
+    int64_t time;
 };
 struct mock_quarantine {
     char *file, *reason;
@@ -107,6 +119,11 @@ struct mock_host {
     /* --- what the plugin did ----------------------------------------- */
     struct mock_vec customers, attrs, items, order_lines, consents, events,
         quarantines;
+    struct mock_vec survey_answers; /* struct mock_survey_answer */
+    /* struct mock_session: every part emitted; session_last() answers
+     * from them, merged by key like the store; kept by mock_reset_run() */
+    struct mock_vec sessions;
+    int session_last_calls;
     struct mock_vec checkpoints;         /* committed: key -> value */
     struct mock_vec pending_checkpoints; /* set since the last commit */
     uint64_t stats[3];         /* by enum ecrm_stat, never rolled back */
@@ -117,8 +134,16 @@ struct mock_host {
     size_t nlogs;
 
     /* --- data for personalizers (see mock_add_purchase) --------------- */
-    struct mock_vec purchases; /* struct ecrm_purchase */
-    struct mock_vec catalog;   /* struct mock_catalog_item */
+    struct mock_vec purchases;    /* struct ecrm_purchase */
+    struct mock_vec catalog;      /* struct mock_catalog_item */
+    struct mock_vec interactions; /* struct mock_interaction */
+    /* Another personalizer of the "pipeline": find_personalizer(NAME)
+     * finds it when NAME is other_name, and recommend_with() calls
+     * other_recommend(other_arg, ...). Unset: there is none. */
+    const char *other_name;
+    int (*other_recommend)(void *arg, int64_t customer_id, size_t k,
+                           struct ecrm_reco *out, size_t *n, char *err);
+    void *other_arg;
 
     /* --- the loaded plugin (private) ---------------------------------- */
     char *base_dir;
@@ -166,6 +191,17 @@ int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,
 void mock_add_purchase(struct mock_host *m, int64_t customer_id,
                        int64_t item_id, double quantity, double amount,
                        int64_t time);
+
+/* An item event served by iter_interactions(). */
+struct mock_interaction {
+    int64_t customer_id, item_id, time;
+    char *type;
+};
+
+/* Add an event of CUSTOMER_ID on ITEM_ID served by iter_interactions()
+ * (filtered by since/until, ordered by customer then time). */
+void mock_add_interaction(struct mock_host *m, int64_t customer_id,
+                          int64_t item_id, const char *type, int64_t time);
 
 /* Add an item served by iter_items() and item_title(). */
 void mock_add_item(struct mock_host *m, int64_t id, const char *sku,

@@ -1,0 +1,99 @@
+/* Id to dense index map; see idmap.h. */
+#include "idmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_id(int64_t id)
+{
+    /* splitmix64 finaliser: store ids are dense, spread them out */
+    uint64_t z = (uint64_t)id + 0x9e3779b97f4a7c15u;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static int grow(struct idmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    int64_t *keys = malloc(cap * sizeof(*keys));
+    uint32_t *vals = calloc(cap, sizeof(*vals));
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->vals[i])
+            continue;
+        size_t j = hash_id(m->keys[i]) & (cap - 1);
+        while (vals[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        vals[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    return 0;
+}
+
+int idmap_put(struct idmap *m, int64_t id, uint32_t *idx)
+{
+    if (m->cap) {
+        size_t j = hash_id(id) & (m->cap - 1);
+        while (m->vals[j]) {
+            if (m->keys[j] == id) {
+                *idx = m->vals[j] - 1;
+                return 0;
+            }
+            j = (j + 1) & (m->cap - 1);
+        }
+    }
+    /* new id: make room first so that failure leaves M as it was */
+    if (m->n >= UINT32_MAX - 1)
+        return -1;
+    if ((m->n + 1) * 4 > m->cap * 3 && grow(m))
+        return -1;
+    if (m->n == m->ids_cap) {
+        size_t cap = m->ids_cap ? m->ids_cap * 2 : 1024;
+        int64_t *ids = realloc(m->ids, cap * sizeof(*ids));
+        if (!ids)
+            return -1;
+        m->ids = ids;
+        m->ids_cap = cap;
+    }
+    size_t j = hash_id(id) & (m->cap - 1);
+    while (m->vals[j])
+        j = (j + 1) & (m->cap - 1);
+    m->keys[j] = id;
+    m->vals[j] = (uint32_t)m->n + 1;
+    m->ids[m->n] = id;
+    *idx = (uint32_t)m->n++;
+    return 0;
+}
+
+int idmap_get(const struct idmap *m, int64_t id, uint32_t *idx)
+{
+    if (!m->cap)
+        return 0;
+    size_t j = hash_id(id) & (m->cap - 1);
+    while (m->vals[j]) {
+        if (m->keys[j] == id) {
+            *idx = m->vals[j] - 1;
+            return 1;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return 0;
+}
+
+void idmap_free(struct idmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    free(m->ids);
+    memset(m, 0, sizeof(*m));
+}

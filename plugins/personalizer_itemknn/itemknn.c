@@ -1,0 +1,992 @@
+/*
+ * personalizer "itemknn": item-to-item collaborative filtering ("customers
+ * who bought this also bought"), built from orders and behaviour events.
+ *
+ * train() streams the purchases of the window (iter_purchases, one
+ * customer at a time, netting returns: an item whose net quantity is not
+ * positive was not bought) and the item events (iter_interactions: carts,
+ * views, wishlists), turning each (customer, item) into one weight: the
+ * strongest of w_purchase, w_cart, w_view, w_wishlist that applies, each
+ * optionally halved every half_life_days. The weights form a sparse
+ * customer x item matrix R (sparse.h) from which the N most similar items
+ * of every item are computed (cosine, Jaccard/Tanimoto or damped
+ * conditional probability), without ever holding an items x items matrix.
+ *
+ * recommend() scores candidates j with sum over the customer's items i of
+ * w(c, i) * sim(i, j), over the pairs the model kept: for cosine and
+ * Jaccard, i among the N nearest neighbours of j (Sarwar et al. 2001: a
+ * candidate is judged by its own closest items, which measured better than
+ * letting every item nominate its N best); for the directed conditional
+ * probability, j among the N best of i (Deshpande & Karypis 2004). It
+ * drops what the customer owns (except items of a repurchasable category),
+ * ranks by score then popularity then id, and tops the list up with the
+ * most popular items. A customer with no history in the model is handed
+ * to the personalizer named by `fallback`, or gets the popularity ranking
+ * when there is none.
+ *
+ * Neighbours of one item (for a future `ecrm recommend --item SKU`) are
+ * the model's list knn[idmap(item)]: [knn.ptr[i], knn.ptr[i + 1]) gives
+ * item indexes, similarities and co-buyer counts.
+ *
+ * The model is read-only after train(): recommend() may run concurrently.
+ */
+#include <ecrm/plugin.h>
+
+#include "idmap.h"
+#include "sparse.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * Options
+ */
+struct knn_conf {
+    char *similarity;
+    double alpha;
+    int64_t neighbours;
+    int64_t min_support;
+    double w_purchase, w_cart, w_view, w_wishlist;
+    double half_life_days;
+    int64_t window_days;
+    struct ecrm_strlist repurchasable;
+    char *fallback;
+};
+
+#define OPT(name, type, def, member, doc)                                      \
+    {                                                                          \
+        name, type, def, 0, offsetof(struct knn_conf, member), doc             \
+    }
+
+static const struct ecrm_option knn_options[] = {
+    OPT("similarity", ECRM_OPT_STRING, "cosine", similarity,
+        "cosine, jaccard or conditional (probability with popularity "
+        "damping alpha)"),
+    OPT("alpha", ECRM_OPT_DOUBLE, "0.5", alpha,
+        "conditional: sim(i,j) = co(i,j) / (n(i) * n(j)^alpha), 0..1"),
+    OPT("neighbours", ECRM_OPT_INT, "50", neighbours,
+        "most similar items kept per item"),
+    OPT("min_support", ECRM_OPT_INT, "1", min_support,
+        "customers two items need in common to be neighbours"),
+    OPT("w_purchase", ECRM_OPT_DOUBLE, "1.0", w_purchase,
+        "weight of a purchase kept (net quantity > 0)"),
+    OPT("w_cart", ECRM_OPT_DOUBLE, "0.5", w_cart,
+        "weight of an add_to_cart event"),
+    OPT("w_view", ECRM_OPT_DOUBLE, "0.2", w_view, "weight of a view event"),
+    OPT("w_wishlist", ECRM_OPT_DOUBLE, "0.1", w_wishlist,
+        "weight of a wishlist event"),
+    OPT("half_life_days", ECRM_OPT_DOUBLE, "0", half_life_days,
+        "a weight halves every this many days before now; 0 = no decay"),
+    OPT("window_days", ECRM_OPT_INT, "0", window_days,
+        "days of history that train the model, ending now; 0 = all"),
+    OPT("repurchasable", ECRM_OPT_LIST, NULL, repurchasable,
+        "categories whose items may be recommended again to their buyers"),
+    OPT("fallback", ECRM_OPT_STRING, "popular", fallback,
+        "personalizer instance asked for customers without history; when "
+        "there is none, the model's own popularity ranking"),
+    {0},
+};
+
+/* ------------------------------------------------------------------------
+ * State
+ */
+struct model {
+    struct idmap users, items; /* store id <-> dense index */
+    struct sp_csr ui;          /* customer x item weights, bought flags */
+    struct sp_knn knn;         /* best neighbours of every item */
+    uint32_t *buyers;          /* per item: customers who kept it */
+    uint32_t *rank;            /* items with buyers, most bought first */
+    size_t nrank;
+    uint8_t *repurchasable; /* per item, NULL when no category is */
+};
+
+struct itemknn {
+    const struct ecrm_host *host;
+    const struct knn_conf *conf;
+    struct sp_params params;
+    int trained;
+    int64_t now; /* the clock the model was trained at */
+    struct model m;
+};
+
+static void model_free(struct model *m)
+{
+    idmap_free(&m->users);
+    idmap_free(&m->items);
+    sp_csr_free(&m->ui);
+    sp_knn_free(&m->knn);
+    free(m->buyers);
+    free(m->rank);
+    free(m->repurchasable);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ------------------------------------------------------------------------
+ * Init
+ */
+static int check_weight(const char *name, double w, char *err)
+{
+    if (!(w >= 0) || !isfinite(w)) {
+        snprintf(err, ECRM_ERRMAX, "%s: %g must be a number >= 0", name, w);
+        return -1;
+    }
+    return 0;
+}
+
+static int knn_init(const struct ecrm_host *host, void *config, void **ctx,
+                    char *err)
+{
+    const struct knn_conf *c = config;
+    struct itemknn *k = NULL;
+    int rc = ECRM_FAIL;
+
+    if (!ECRM_HAS_MEMBER(host, struct ecrm_host, item_title)) {
+        snprintf(err, ECRM_ERRMAX, "host too old: no purchase iterators");
+        goto out;
+    }
+    k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        goto out;
+    }
+    k->host = host;
+    k->conf = c;
+    if (!c->similarity || !strcmp(c->similarity, "cosine")) {
+        k->params.sim = SP_COSINE;
+    } else if (!strcmp(c->similarity, "jaccard")) {
+        k->params.sim = SP_JACCARD;
+    } else if (!strcmp(c->similarity, "conditional")) {
+        k->params.sim = SP_CONDITIONAL;
+    } else {
+        snprintf(err, ECRM_ERRMAX,
+                 "similarity: \"%.64s\" is not one of cosine, jaccard, "
+                 "conditional",
+                 c->similarity);
+        goto out;
+    }
+    if (!(c->alpha >= 0 && c->alpha <= 1)) {
+        snprintf(err, ECRM_ERRMAX, "alpha: %g is not between 0 and 1",
+                 c->alpha);
+        goto out;
+    }
+    if (c->neighbours < 1 || c->neighbours > 100000) {
+        snprintf(err, ECRM_ERRMAX,
+                 "neighbours: %" PRId64 " is not between 1 and 100000",
+                 c->neighbours);
+        goto out;
+    }
+    if (c->min_support < 1 || c->min_support > UINT32_MAX) {
+        snprintf(err, ECRM_ERRMAX, "min_support: %" PRId64 " must be >= 1",
+                 c->min_support);
+        goto out;
+    }
+    if (check_weight("w_purchase", c->w_purchase, err) ||
+        check_weight("w_cart", c->w_cart, err) ||
+        check_weight("w_view", c->w_view, err) ||
+        check_weight("w_wishlist", c->w_wishlist, err) ||
+        check_weight("half_life_days", c->half_life_days, err))
+        goto out;
+    /* 100 years: keeps window_days * 86400 far from overflowing */
+    if (c->window_days < 0 || c->window_days > 36600) {
+        snprintf(err, ECRM_ERRMAX,
+                 "window_days: %" PRId64 " is not between 0 and 36600",
+                 c->window_days);
+        goto out;
+    }
+    k->params.alpha = c->alpha;
+    k->params.neighbours = (size_t)c->neighbours;
+    k->params.min_support = (uint32_t)c->min_support;
+    rc = ECRM_OK;
+out:
+    *ctx = k;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Train
+ */
+
+/* One purchase line of the customer being read. */
+struct pline {
+    int64_t item_id;
+    double quantity;
+    int64_t time;
+};
+
+/* State of one train() pass. */
+struct trainer {
+    const struct itemknn *k;
+    struct model *m;
+    int64_t now;
+    struct sp_triplet *t; /* observations, duplicates merged later */
+    size_t nt, tcap;
+    int64_t cur_customer;
+    int have_customer;
+    /* The current customer's lines netted per item index: dense arrays
+     * over the items seen so far, valid where stamp == customer_seq, and
+     * the list of the indexes touched. No sort per customer. */
+    double *net;
+    int64_t *last;
+    uint32_t *stamp;
+    size_t ncap;
+    uint32_t customer_seq;
+    uint32_t *touched;
+    size_t ntouched, tcap2;
+    int oom, unordered;
+};
+
+/* W halved every half_life_days between T and now. */
+static double decayed(const struct trainer *t, double w, int64_t time)
+{
+    double hl = t->k->conf->half_life_days;
+    if (hl <= 0 || time >= t->now)
+        return w;
+    return w * exp2(-(double)(t->now - time) / (hl * 86400.0));
+}
+
+static int push_triplet(struct trainer *t, int64_t customer_id, int64_t item_id,
+                        double w, int bought)
+{
+    uint32_t u, i;
+    if (t->nt == t->tcap) {
+        size_t cap = t->tcap ? t->tcap * 2 : 4096;
+        struct sp_triplet *v = realloc(t->t, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        t->t = v;
+        t->tcap = cap;
+    }
+    if (idmap_put(&t->m->users, customer_id, &u) ||
+        idmap_put(&t->m->items, item_id, &i))
+        return -1;
+    t->t[t->nt].row = u;
+    t->t[t->nt].col = i;
+    t->t[t->nt].w = (float)w;
+    t->t[t->nt].bought = (uint32_t)bought;
+    t->nt++;
+    return 0;
+}
+
+static int pline_cmp(const void *a, const void *b)
+{
+    const struct pline *x = a, *y = b;
+    if (x->item_id != y->item_id)
+        return x->item_id < y->item_id ? -1 : 1;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
+/* Every item the current customer kept becomes one purchase observation
+ * dated by its latest positive line. */
+static int flush_customer(struct trainer *t)
+{
+    double w = t->k->conf->w_purchase;
+    for (size_t n = 0; n < t->ntouched; n++) {
+        uint32_t i = t->touched[n];
+        /* a zero weight still marks the item as bought, for exclusion */
+        if (t->net[i] > 0 &&
+            push_triplet(t, t->cur_customer, t->m->items.ids[i],
+                         decayed(t, w, t->last[i]), 1))
+            return -1;
+    }
+    t->ntouched = 0;
+    t->customer_seq++;
+    return 0;
+}
+
+/* Grow the per-item netting arrays to cover index I. */
+static int net_reserve(struct trainer *t, uint32_t i)
+{
+    if (i < t->ncap)
+        return 0;
+    size_t cap = t->ncap ? t->ncap : 1024;
+    while (cap <= i)
+        cap *= 2;
+    double *net = realloc(t->net, cap * sizeof(*net));
+    if (net)
+        t->net = net;
+    int64_t *last = realloc(t->last, cap * sizeof(*last));
+    if (last)
+        t->last = last;
+    uint32_t *stamp = realloc(t->stamp, cap * sizeof(*stamp));
+    if (stamp)
+        t->stamp = stamp;
+    if (!net || !last || !stamp)
+        return -1;
+    /* UINT32_MAX is never a customer sequence number in practice */
+    for (size_t j = t->ncap; j < cap; j++)
+        t->stamp[j] = UINT32_MAX;
+    t->ncap = cap;
+    return 0;
+}
+
+/* iter_purchases callback: lines arrive grouped by customer (the host's
+ * contract), so one customer's lines are netted at a time. */
+static int purchase_cb(void *arg, const struct ecrm_purchase *p)
+{
+    struct trainer *t = arg;
+    uint32_t i;
+    if (!t->have_customer || p->customer_id != t->cur_customer) {
+        if (t->have_customer && p->customer_id < t->cur_customer) {
+            t->unordered = 1;
+            return 1;
+        }
+        if (t->have_customer && flush_customer(t))
+            goto oom;
+        t->cur_customer = p->customer_id;
+        t->have_customer = 1;
+    }
+    if (idmap_put(&t->m->items, p->item_id, &i) || net_reserve(t, i))
+        goto oom;
+    if (t->stamp[i] != t->customer_seq) {
+        if (t->ntouched == t->tcap2) {
+            size_t cap = t->tcap2 ? t->tcap2 * 2 : 64;
+            uint32_t *v = realloc(t->touched, cap * sizeof(*v));
+            if (!v)
+                goto oom;
+            t->touched = v;
+            t->tcap2 = cap;
+        }
+        t->touched[t->ntouched++] = i;
+        t->stamp[i] = t->customer_seq;
+        t->net[i] = 0;
+        t->last[i] = 0;
+    }
+    t->net[i] += p->quantity;
+    if (p->quantity > 0 && p->time > t->last[i])
+        t->last[i] = p->time;
+    return 0;
+oom:
+    t->oom = 1;
+    return 1;
+}
+
+/* Weight of an event type; 0 for types that say nothing about taste
+ * (searches, page views without an item...). */
+static double event_weight(const struct knn_conf *c, const char *type)
+{
+    if (!type)
+        return 0;
+    if (!strcmp(type, "purchase"))
+        return c->w_purchase;
+    if (!strcmp(type, "add_to_cart") || !strcmp(type, "cart"))
+        return c->w_cart;
+    if (!strcmp(type, "view") || !strcmp(type, "product_view"))
+        return c->w_view;
+    if (!strncmp(type, "wishlist", 8))
+        return c->w_wishlist;
+    return 0;
+}
+
+static int interaction_cb(void *arg, const struct ecrm_interaction *e)
+{
+    struct trainer *t = arg;
+    double w = event_weight(t->k->conf, e->type);
+    if (w <= 0)
+        return 0;
+    if (push_triplet(t, e->customer_id, e->item_id, decayed(t, w, e->time),
+                     0)) {
+        t->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* One entry of the popularity ranking while it is sorted. */
+struct ranked {
+    uint32_t buyers;
+    uint32_t item;
+    int64_t id;
+};
+
+/* Most buyers first, then lowest store id: deterministic. */
+static int ranked_cmp(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->buyers != y->buyers)
+        return x->buyers > y->buyers ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Buyers per item and the popularity ranking, from the bought flags. */
+static int build_popularity(struct model *m)
+{
+    size_t ni = m->items.n, nnz = m->ui.ptr[m->ui.nrows];
+    struct ranked *tmp = NULL;
+    m->buyers = calloc(ni ? ni : 1, sizeof(*m->buyers));
+    m->rank = malloc((ni ? ni : 1) * sizeof(*m->rank));
+    tmp = malloc((ni ? ni : 1) * sizeof(*tmp));
+    if (!m->buyers || !m->rank || !tmp) {
+        free(tmp);
+        return -1;
+    }
+    for (size_t e = 0; e < nnz; e++)
+        m->buyers[m->ui.idx[e]] += m->ui.bought[e];
+    m->nrank = 0;
+    for (size_t i = 0; i < ni; i++)
+        if (m->buyers[i]) {
+            tmp[m->nrank].buyers = m->buyers[i];
+            tmp[m->nrank].item = (uint32_t)i;
+            tmp[m->nrank].id = m->items.ids[i];
+            m->nrank++;
+        }
+    if (m->nrank)
+        qsort(tmp, m->nrank, sizeof(*tmp), ranked_cmp);
+    for (size_t r = 0; r < m->nrank; r++)
+        m->rank[r] = tmp[r].item;
+    free(tmp);
+    return 0;
+}
+
+struct repurchase_ctx {
+    const struct knn_conf *c;
+    struct model *m;
+};
+
+static int repurchase_cb(void *arg, int64_t item_id, const char *sku,
+                         const char *category)
+{
+    struct repurchase_ctx *r = arg;
+    uint32_t i;
+    (void)sku;
+    if (!category || !idmap_get(&r->m->items, item_id, &i))
+        return 0;
+    for (size_t n = 0; n < r->c->repurchasable.n; n++)
+        if (!strcmp(category, r->c->repurchasable.v[n])) {
+            r->m->repurchasable[i] = 1;
+            break;
+        }
+    return 0;
+}
+
+/* Read the window's history into T's triplets. */
+static int read_history(struct itemknn *k, struct trainer *t, char *err)
+{
+    const struct ecrm_host *h = k->host;
+    int64_t since = 0;
+    if (k->conf->window_days > 0) {
+        since = t->now - k->conf->window_days * 86400;
+        if (since <= 0)
+            since = 1; /* 0 would mean "unbounded" to the host */
+    }
+    int r = h->iter_purchases(h, since, t->now, purchase_cb, t);
+    if (r == ECRM_OK && t->have_customer && flush_customer(t))
+        t->oom = 1;
+    if (!t->oom && !t->unordered && r == ECRM_OK &&
+        ECRM_HAS_MEMBER(h, struct ecrm_host, iter_interactions) &&
+        h->iter_interactions &&
+        (k->conf->w_cart > 0 || k->conf->w_view > 0 ||
+         k->conf->w_wishlist > 0 || k->conf->w_purchase > 0))
+        r = h->iter_interactions(h, since, t->now, interaction_cb, t);
+    if (t->oom) {
+        snprintf(err, ECRM_ERRMAX, "out of memory while training");
+        return -1;
+    }
+    if (t->unordered) {
+        snprintf(err, ECRM_ERRMAX,
+                 "purchases are not ordered by customer (host bug)");
+        return -1;
+    }
+    if (r != ECRM_OK) {
+        snprintf(err, ECRM_ERRMAX, "reading the history failed (%d)", r);
+        return -1;
+    }
+    return 0;
+}
+
+static int knn_train(void *ctx, char *err)
+{
+    struct itemknn *k = ctx;
+    struct model m = {0};
+    struct sp_csr iu = {0};
+    struct trainer t = {.k = k, .m = &m, .now = k->host->now(k->host)};
+    int rc = ECRM_FAIL;
+
+    if (read_history(k, &t, err))
+        goto out;
+    if (sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
+        goto oom;
+    free(t.t);
+    t.t = NULL;
+    if (sp_csr_transpose(&m.ui, &iu) ||
+        sp_knn_build(&m.ui, &iu, &k->params, &m.knn))
+        goto oom;
+    if (build_popularity(&m))
+        goto oom;
+    /* Symmetric similarities score a candidate through its own N best
+     * neighbours (Sarwar et al. 2001): a best seller then cannot collect
+     * weak similarities from every basket. The conditional one is
+     * directed, from the customer's item to the candidate, and keeps the
+     * N best candidates of each item (Deshpande & Karypis 2004). Either
+     * way the lists are stored by the customer's item for scoring. */
+    if (k->params.sim != SP_CONDITIONAL) {
+        struct sp_knn by_item;
+        if (sp_knn_transpose(&m.knn, &by_item))
+            goto oom;
+        sp_knn_free(&m.knn);
+        m.knn = by_item;
+    }
+    if (k->conf->repurchasable.n) {
+        m.repurchasable = calloc(m.items.n ? m.items.n : 1, 1);
+        if (!m.repurchasable)
+            goto oom;
+        struct repurchase_ctx rc2 = {k->conf, &m};
+        if (k->host->iter_items(k->host, repurchase_cb, &rc2) != ECRM_OK) {
+            snprintf(err, ECRM_ERRMAX, "reading the catalogue failed");
+            goto out;
+        }
+    }
+    model_free(&k->m);
+    k->m = m;
+    memset(&m, 0, sizeof(m));
+    k->now = t.now;
+    k->trained = 1;
+    k->host->log(k->host, ECRM_LOG_DEBUG,
+                 "%zu customers, %zu items, %zu weights, %zu neighbours",
+                 k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
+                 k->m.knn.ptr[k->m.knn.nitems]);
+    rc = ECRM_OK;
+    goto out;
+oom:
+    snprintf(err, ECRM_ERRMAX, "out of memory while training");
+out:
+    free(t.t);
+    free(t.net);
+    free(t.last);
+    free(t.stamp);
+    free(t.touched);
+    sp_csr_free(&iu);
+    model_free(&m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Recommend
+ */
+
+/* One candidate item of one customer. */
+struct slot {
+    uint32_t key;      /* item index + 1; 0 = empty */
+    uint32_t best_i;   /* the customer's item contributing most */
+    uint32_t best_cnt; /* customers having both */
+    uint32_t owned;    /* the customer owns it: not a candidate */
+    double score;
+    double best; /* that item's contribution */
+};
+
+/* Candidates of one call: open addressing on the item index, plus the
+ * list of used slots so that reading them back costs what was written,
+ * not the table's size. */
+struct scores {
+    struct slot *v;
+    size_t cap;
+    uint32_t *used;
+    size_t nused;
+};
+
+/* The slot of ITEM, created when new unless FIND_ONLY (NULL then). */
+static struct slot *slot_get(struct scores *s, uint32_t item, int find_only)
+{
+    size_t j = (item * 2654435761u) & (s->cap - 1);
+    while (s->v[j].key && s->v[j].key != item + 1)
+        j = (j + 1) & (s->cap - 1);
+    if (!s->v[j].key) {
+        if (find_only)
+            return NULL;
+        s->v[j].key = item + 1;
+        s->used[s->nused++] = (uint32_t)j;
+    }
+    return &s->v[j];
+}
+
+/* What the customer owns: sorted item indexes. */
+struct owned {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static int owned_push(struct owned *o, uint32_t i)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        uint32_t *v = realloc(o->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = i;
+    return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int owns(const struct owned *o, uint32_t i)
+{
+    return o->n && bsearch(&i, o->v, o->n, sizeof(*o->v), u32_cmp) != NULL;
+}
+
+/* Lines of one customer read from the store, netted per item. */
+struct history {
+    struct pline *v;
+    size_t n, cap;
+    int oom;
+};
+
+static int history_cb(void *arg, const struct ecrm_purchase *p)
+{
+    struct history *hi = arg;
+    if (hi->n == hi->cap) {
+        size_t cap = hi->cap ? hi->cap * 2 : 64;
+        struct pline *v = realloc(hi->v, cap * sizeof(*v));
+        if (!v) {
+            hi->oom = 1;
+            return 1;
+        }
+        hi->v = v;
+        hi->cap = cap;
+    }
+    hi->v[hi->n].item_id = p->item_id;
+    hi->v[hi->n].quantity = p->quantity;
+    hi->v[hi->n].time = p->time;
+    hi->n++;
+    return 0;
+}
+
+/* Fill O with the items customer U (model row, or none: U = UINT32_MAX)
+ * owns, minus the repurchasable ones. The model row holds every purchase
+ * when the window is the whole history; otherwise the store is asked. */
+static int collect_owned(const struct itemknn *k, int64_t customer_id,
+                         uint32_t u, struct owned *o, char *err)
+{
+    const struct model *m = &k->m;
+    if (u != UINT32_MAX)
+        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++)
+            if (m->ui.bought[e] && owned_push(o, m->ui.idx[e]))
+                goto oom;
+    if (k->conf->window_days > 0) {
+        struct history hi = {0};
+        int r = k->host->iter_customer_purchases(k->host, customer_id, k->now,
+                                                 history_cb, &hi);
+        if (r != ECRM_OK) {
+            snprintf(err, ECRM_ERRMAX, "%s purchases of customer %" PRId64,
+                     hi.oom ? "out of memory reading" : "cannot read",
+                     customer_id);
+            free(hi.v);
+            return -1;
+        }
+        if (hi.n)
+            qsort(hi.v, hi.n, sizeof(*hi.v), pline_cmp);
+        for (size_t s = 0; s < hi.n;) {
+            size_t e = s;
+            double qty = 0;
+            for (; e < hi.n && hi.v[e].item_id == hi.v[s].item_id; e++)
+                qty += hi.v[e].quantity;
+            uint32_t i;
+            if (qty > 0 && idmap_get(&m->items, hi.v[s].item_id, &i) &&
+                owned_push(o, i)) {
+                free(hi.v);
+                goto oom;
+            }
+            s = e;
+        }
+        free(hi.v);
+    }
+    if (m->repurchasable) {
+        size_t w = 0;
+        for (size_t n = 0; n < o->n; n++)
+            if (!m->repurchasable[o->v[n]])
+                o->v[w++] = o->v[n];
+        o->n = w;
+    }
+    if (o->n)
+        qsort(o->v, o->n, sizeof(*o->v), u32_cmp);
+    return 0;
+oom:
+    snprintf(err, ECRM_ERRMAX, "out of memory");
+    return -1;
+}
+
+/* A scored candidate ready for ranking. */
+struct pick {
+    double score;
+    int64_t id; /* store id, the last tie-breaker */
+    uint32_t item, best_i, best_cnt, buyers;
+};
+
+/* Better first: score, then popularity, then lowest store id. */
+static int pick_better(const struct pick *a, const struct pick *b)
+{
+    if (a->score != b->score)
+        return a->score > b->score;
+    if (a->buyers != b->buyers)
+        return a->buyers > b->buyers;
+    return a->id < b->id;
+}
+
+static int pick_cmp(const void *x, const void *y)
+{
+    const struct pick *a = x, *b = y;
+    return pick_better(a, b) ? -1 : pick_better(b, a) ? 1 : 0;
+}
+
+/* Keep the best K of the candidates offered so far in HEAP (N entries,
+ * the worst at the root), so a call costs O(candidates log K). */
+static void heap_offer(struct pick *heap, size_t *n, size_t k,
+                       const struct pick *p)
+{
+    size_t at;
+    if (*n < k) {
+        at = (*n)++;
+        while (at && pick_better(&heap[(at - 1) / 2], p)) {
+            heap[at] = heap[(at - 1) / 2];
+            at = (at - 1) / 2;
+        }
+        heap[at] = *p;
+        return;
+    }
+    if (!pick_better(p, &heap[0]))
+        return;
+    at = 0;
+    for (;;) {
+        size_t l = 2 * at + 1, r = l + 1, w = at;
+        const struct pick *wp = p;
+        if (l < k && pick_better(wp, &heap[l])) {
+            w = l;
+            wp = &heap[l];
+        }
+        if (r < k && pick_better(wp, &heap[r]))
+            w = r;
+        if (w == at)
+            break;
+        heap[at] = heap[w];
+        at = w;
+    }
+    heap[at] = *p;
+}
+
+/* Cut BUF back to a whole UTF-8 sequence (the store keeps reasons as
+ * text, and a title cut by a byte limit may end mid-character). */
+static void utf8_trim(char *buf)
+{
+    size_t n = strlen(buf), s = n;
+    while (s > 0 && ((unsigned char)buf[s - 1] & 0xC0) == 0x80)
+        s--;
+    if (s == 0)
+        return;
+    unsigned char lead = (unsigned char)buf[s - 1];
+    size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (lead >= 0x80 && n - (s - 1) < want)
+        buf[s - 1] = '\0';
+}
+
+static void knn_reason(const struct itemknn *k, const struct pick *p, char *out)
+{
+    char title[112];
+    int64_t id = k->m.items.ids[p->best_i];
+    if (k->host->item_title(k->host, id, title, sizeof(title)) != ECRM_OK ||
+        !title[0])
+        snprintf(title, sizeof(title), "item %" PRId64, id);
+    utf8_trim(title);
+    snprintf(out, ECRM_REASON_MAX,
+             "bought together with %s (%" PRIu32 " customer%s)", title,
+             p->best_cnt, p->best_cnt == 1 ? "" : "s");
+}
+
+static void popular_reason(uint32_t buyers, char *out)
+{
+    snprintf(out, ECRM_REASON_MAX, "popular: bought by %" PRIu32 " customer%s",
+             buyers, buyers == 1 ? "" : "s");
+}
+
+/* Score the neighbours of customer U's items into S (sized here). */
+static int score_neighbours(const struct model *m, uint32_t u, struct scores *s)
+{
+    size_t bound = 0;
+    for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
+        uint32_t i = m->ui.idx[e];
+        bound += m->knn.ptr[i + 1] - m->knn.ptr[i];
+    }
+    if (bound > m->items.n)
+        bound = m->items.n;
+    s->cap = 16;
+    while (s->cap < bound * 2)
+        s->cap *= 2;
+    s->v = calloc(s->cap, sizeof(*s->v));
+    s->used = malloc((bound ? bound : 1) * sizeof(*s->used));
+    if (!s->v || !s->used)
+        return -1;
+    for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
+        uint32_t i = m->ui.idx[e];
+        double wi = m->ui.val[e];
+        for (size_t n = m->knn.ptr[i]; n < m->knn.ptr[i + 1]; n++) {
+            struct slot *sl = slot_get(s, m->knn.idx[n], 0);
+            double c = wi * m->knn.sim[n];
+            sl->score += c;
+            /* the strongest contributor explains the item; on a tie the
+             * lower store id, whatever the order of the customer's row */
+            if (c > sl->best ||
+                (c == sl->best && m->items.ids[i] < m->items.ids[sl->best_i])) {
+                sl->best = c;
+                sl->best_i = i;
+                sl->best_cnt = m->knn.cnt[n];
+            }
+        }
+    }
+    return 0;
+}
+
+/* Top OUT up to K items with the popularity ranking, skipping what the
+ * customer owns and what is already in OUT[0..*n). */
+static void fill_popular(const struct itemknn *k, const struct owned *o,
+                         size_t kmax, struct ecrm_reco *out, size_t *n)
+{
+    const struct model *m = &k->m;
+    size_t first = *n;
+    for (size_t r = 0; r < m->nrank && *n < kmax; r++) {
+        uint32_t i = m->rank[r];
+        int64_t id = m->items.ids[i];
+        int dup = 0;
+        if (owns(o, i))
+            continue;
+        for (size_t j = 0; j < first && !dup; j++)
+            dup = out[j].item_id == id;
+        if (dup)
+            continue;
+        out[*n].item_id = id;
+        /* below every neighbour score: those are all > 0 */
+        out[*n].score = 0;
+        popular_reason(m->buyers[i], out[*n].reason);
+        (*n)++;
+    }
+}
+
+/* A customer the model does not know: the fallback personalizer, else the
+ * popularity ranking. */
+static int cold_start(const struct itemknn *k, int64_t customer_id, size_t kmax,
+                      struct ecrm_reco *out, size_t *n, char *err)
+{
+    const struct ecrm_host *h = k->host;
+    const char *name = k->conf->fallback;
+    struct owned o = {0};
+    if (name && *name) {
+        struct ecrm_instance *in = h->find_personalizer(h, name);
+        if (in) {
+            if (h->recommend_with(h, in, customer_id, kmax, out, n, err) ==
+                ECRM_OK)
+                return ECRM_OK;
+            h->log(h, ECRM_LOG_DEBUG,
+                   "fallback %s failed for customer %" PRId64 ": %s", name,
+                   customer_id, err);
+            err[0] = '\0';
+            *n = 0;
+        }
+    }
+    /* unknown to the model, but may own items bought before the window */
+    if (collect_owned(k, customer_id, UINT32_MAX, &o, err)) {
+        free(o.v);
+        return ECRM_FAIL;
+    }
+    fill_popular(k, &o, kmax, out, n);
+    free(o.v);
+    return ECRM_OK;
+}
+
+static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
+                         struct ecrm_reco *out, size_t *n, char *err)
+{
+    struct itemknn *k = ctx;
+    const struct model *m = &k->m;
+    struct owned o = {0};
+    struct scores s = {0};
+    struct pick *heap = NULL;
+    size_t nh = 0;
+    uint32_t u;
+    int rc = ECRM_FAIL;
+
+    *n = 0;
+    if (!k->trained) {
+        snprintf(err, ECRM_ERRMAX, "recommend called before train");
+        return ECRM_FAIL;
+    }
+    if (kmax == 0)
+        return ECRM_OK;
+    if (!idmap_get(&m->users, customer_id, &u))
+        return cold_start(k, customer_id, kmax, out, n, err);
+    if (collect_owned(k, customer_id, u, &o, err))
+        goto out;
+    heap = malloc(kmax * sizeof(*heap));
+    if (!heap || score_neighbours(m, u, &s)) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        goto out;
+    }
+    for (size_t j = 0; j < o.n; j++) {
+        struct slot *sl = slot_get(&s, o.v[j], 1);
+        if (sl)
+            sl->owned = 1;
+    }
+    for (size_t j = 0; j < s.nused; j++) {
+        const struct slot *sl = &s.v[s.used[j]];
+        if (sl->owned)
+            continue;
+        uint32_t i = sl->key - 1;
+        struct pick p = {sl->score,  m->items.ids[i], i,
+                         sl->best_i, sl->best_cnt,    m->buyers[i]};
+        heap_offer(heap, &nh, kmax, &p);
+    }
+    if (nh)
+        qsort(heap, nh, sizeof(*heap), pick_cmp);
+    for (size_t r = 0; r < nh; r++) {
+        out[r].item_id = heap[r].id;
+        out[r].score = heap[r].score;
+        knn_reason(k, &heap[r], out[r].reason);
+    }
+    *n = nh;
+    fill_popular(k, &o, kmax, out, n);
+    rc = ECRM_OK;
+out:
+    free(o.v);
+    free(s.v);
+    free(s.used);
+    free(heap);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Destroy
+ */
+static void knn_destroy(void *ctx)
+{
+    struct itemknn *k = ctx;
+    if (!k)
+        return;
+    model_free(&k->m);
+    free(k);
+}
+
+static const struct ecrm_personalizer_ops knn_ops = {
+    .size = sizeof(struct ecrm_personalizer_ops),
+    .train = knn_train,
+    .recommend = knn_recommend,
+};
+
+static const struct ecrm_plugin knn_plugin = {
+    ECRM_PLUGIN_HEADER(ECRM_KIND_PERSONALIZER),
+    .name = "itemknn",
+    .version = "1.0",
+    .description = "item-to-item collaborative filtering: customers who "
+                   "bought this also bought",
+    .options = knn_options,
+    .config_size = sizeof(struct knn_conf),
+    .init = knn_init,
+    .destroy = knn_destroy,
+    .ops = &knn_ops,
+};
+
+ECRM_PLUGIN_DEFINE(knn_plugin)

@@ -1,0 +1,369 @@
+/* Sparse matrices and the similarity build; see sparse.h. */
+#include "sparse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sp_csr_free(struct sp_csr *a)
+{
+    free(a->ptr);
+    free(a->idx);
+    free(a->val);
+    free(a->bought);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Allocate A's arrays for NROWS rows and NNZ entries (bought when
+ * WITH_BOUGHT). Returns 0 or -1 (A zeroed). */
+static int csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
+                     int with_bought)
+{
+    memset(a, 0, sizeof(*a));
+    a->nrows = nrows;
+    a->ncols = ncols;
+    a->ptr = calloc(nrows + 1, sizeof(*a->ptr));
+    a->idx = malloc((nnz ? nnz : 1) * sizeof(*a->idx));
+    a->val = malloc((nnz ? nnz : 1) * sizeof(*a->val));
+    if (with_bought)
+        a->bought = malloc(nnz ? nnz : 1);
+    if (!a->ptr || !a->idx || !a->val || (with_bought && !a->bought)) {
+        sp_csr_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+int sp_csr_from_triplets(const struct sp_triplet *t, size_t n, size_t nrows,
+                         size_t ncols, struct sp_csr *a)
+{
+    struct sp_triplet *bycol = malloc((n ? n : 1) * sizeof(*bycol));
+    size_t *colptr = calloc(ncols + 1, sizeof(*colptr));
+    int rc = -1;
+
+    memset(a, 0, sizeof(*a));
+    if (!bycol || !colptr || csr_alloc(a, nrows, ncols, n, 1))
+        goto out;
+    /* Two stable counting sorts, by column then by row, leave every row
+     * sorted by column without a comparison sort. */
+    for (size_t i = 0; i < n; i++)
+        colptr[t[i].col + 1]++;
+    for (size_t c = 0; c < ncols; c++)
+        colptr[c + 1] += colptr[c];
+    for (size_t i = 0; i < n; i++)
+        bycol[colptr[t[i].col]++] = t[i];
+    for (size_t i = 0; i < n; i++)
+        a->ptr[bycol[i].row + 1]++;
+    for (size_t r = 0; r < nrows; r++)
+        a->ptr[r + 1] += a->ptr[r];
+    /* colptr is spent: reuse a row cursor of its own */
+    size_t *cur = malloc((nrows ? nrows : 1) * sizeof(*cur));
+    if (!cur) {
+        sp_csr_free(a);
+        goto out;
+    }
+    memcpy(cur, a->ptr, nrows * sizeof(*cur));
+    for (size_t i = 0; i < n; i++) {
+        size_t at = cur[bycol[i].row]++;
+        a->idx[at] = bycol[i].col;
+        a->val[at] = bycol[i].w;
+        a->bought[at] = bycol[i].bought != 0;
+    }
+    free(cur);
+    /* merge duplicates in place, rows shrink towards the front */
+    size_t w = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        size_t s = a->ptr[r], e = a->ptr[r + 1];
+        a->ptr[r] = w;
+        for (size_t i = s; i < e; i++) {
+            if (w > a->ptr[r] && a->idx[w - 1] == a->idx[i]) {
+                if (a->val[i] > a->val[w - 1])
+                    a->val[w - 1] = a->val[i];
+                a->bought[w - 1] |= a->bought[i];
+                continue;
+            }
+            a->idx[w] = a->idx[i];
+            a->val[w] = a->val[i];
+            a->bought[w] = a->bought[i];
+            w++;
+        }
+    }
+    a->ptr[nrows] = w;
+    rc = 0;
+out:
+    free(bycol);
+    free(colptr);
+    return rc;
+}
+
+int sp_csr_transpose(const struct sp_csr *a, struct sp_csr *at)
+{
+    size_t nnz = a->ptr[a->nrows];
+    if (csr_alloc(at, a->ncols, a->nrows, nnz, 0))
+        return -1;
+    for (size_t i = 0; i < nnz; i++)
+        at->ptr[a->idx[i] + 1]++;
+    for (size_t c = 0; c < a->ncols; c++)
+        at->ptr[c + 1] += at->ptr[c];
+    size_t *cur = malloc((a->ncols ? a->ncols : 1) * sizeof(*cur));
+    if (!cur) {
+        sp_csr_free(at);
+        return -1;
+    }
+    memcpy(cur, at->ptr, a->ncols * sizeof(*cur));
+    for (size_t r = 0; r < a->nrows; r++)
+        for (size_t i = a->ptr[r]; i < a->ptr[r + 1]; i++) {
+            size_t to = cur[a->idx[i]]++;
+            at->idx[to] = (uint32_t)r;
+            at->val[to] = a->val[i];
+        }
+    free(cur);
+    return 0;
+}
+
+void sp_knn_free(struct sp_knn *k)
+{
+    free(k->ptr);
+    free(k->idx);
+    free(k->sim);
+    free(k->cnt);
+    memset(k, 0, sizeof(*k));
+}
+
+/* One candidate neighbour while a row is selected. */
+struct cand {
+    float sim;
+    uint32_t j;
+    uint32_t cnt;
+};
+
+/* Better first: higher similarity, then lower index (deterministic). */
+static int better(const struct cand *a, const struct cand *b)
+{
+    return a->sim > b->sim || (a->sim == b->sim && a->j < b->j);
+}
+
+static int cand_cmp(const void *x, const void *y)
+{
+    const struct cand *a = x, *b = y;
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+/* Restore the heap property below slot AT of the KEEP-slot heap V whose
+ * root is its worst member. */
+static void sift_down(struct cand *v, size_t keep, size_t at)
+{
+    for (;;) {
+        size_t l = 2 * at + 1, r = l + 1, worst = at;
+        if (l < keep && better(&v[worst], &v[l]))
+            worst = l;
+        if (r < keep && better(&v[worst], &v[r]))
+            worst = r;
+        if (worst == at)
+            return;
+        struct cand tmp = v[at];
+        v[at] = v[worst];
+        v[worst] = tmp;
+        at = worst;
+    }
+}
+
+/* Move the KEEP best of V[0..n) to the front, in any order. A heap of the
+ * KEEP best so far, worst at the root: O(n log KEEP), and unlike a
+ * quickselect never quadratic on equal similarities. */
+static void select_best(struct cand *v, size_t n, size_t keep)
+{
+    for (size_t i = keep / 2; i-- > 0;)
+        sift_down(v, keep, i);
+    for (size_t i = keep; i < n; i++) {
+        if (better(&v[i], &v[0])) {
+            v[0] = v[i];
+            sift_down(v, keep, 0);
+        }
+    }
+}
+
+/* Append C[0..n) to K's arrays, growing them; 0 or -1. */
+static int knn_append(struct sp_knn *k, size_t *cap, const struct cand *c,
+                      size_t n, size_t at)
+{
+    if (at + n > *cap) {
+        size_t cap2 = *cap ? *cap : 1024;
+        while (cap2 < at + n)
+            cap2 *= 2;
+        uint32_t *idx = realloc(k->idx, cap2 * sizeof(*idx));
+        if (idx)
+            k->idx = idx;
+        float *sim = realloc(k->sim, cap2 * sizeof(*sim));
+        if (sim)
+            k->sim = sim;
+        uint32_t *cnt = realloc(k->cnt, cap2 * sizeof(*cnt));
+        if (cnt)
+            k->cnt = cnt;
+        if (!idx || !sim || !cnt)
+            return -1;
+        *cap = cap2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        k->idx[at + i] = c[i].j;
+        k->sim[at + i] = c[i].sim;
+        k->cnt[at + i] = c[i].cnt;
+    }
+    return 0;
+}
+
+/* Per-item constants of the similarity, so that the inner loop does one
+ * multiplication or division per pair and no sqrt() or pow(). */
+struct norms {
+    double *a; /* cosine: 1/sqrt(sq); conditional: 1/s; jaccard: sq */
+    double *b; /* conditional: 1/s^alpha; otherwise unused */
+};
+
+static int norms_init(const struct sp_csr *iu, const struct sp_params *p,
+                      struct norms *nm)
+{
+    size_t n = iu->nrows ? iu->nrows : 1;
+    nm->a = calloc(n, sizeof(*nm->a));
+    nm->b = calloc(n, sizeof(*nm->b));
+    if (!nm->a || !nm->b)
+        return -1;
+    for (size_t i = 0; i < iu->nrows; i++) {
+        double sq = 0, sum = 0;
+        for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
+            sq += (double)iu->val[e] * iu->val[e];
+            sum += iu->val[e];
+        }
+        /* the formulas of struct sp_params, factored per item */
+        if (p->sim == SP_COSINE) {
+            nm->a[i] = sq > 0 ? 1 / sqrt(sq) : 0;
+        } else if (p->sim == SP_JACCARD) {
+            nm->a[i] = sq;
+        } else {
+            nm->a[i] = sum > 0 ? 1 / sum : 0;
+            nm->b[i] = sum > 0 ? 1 / pow(sum, p->alpha) : 0;
+        }
+    }
+    return 0;
+}
+
+/* Similarity of I to J from the row's accumulated DOT. */
+static double pair_sim(const struct sp_params *p, const struct norms *nm,
+                       size_t i, size_t j, double dot)
+{
+    double d;
+    switch (p->sim) {
+    case SP_JACCARD:
+        d = nm->a[i] + nm->a[j] - dot;
+        return d > 0 ? dot / d : 0;
+    case SP_CONDITIONAL:
+        return dot * nm->a[i] * nm->b[j];
+    case SP_COSINE:
+    default:
+        return dot * nm->a[i] * nm->a[j];
+    }
+}
+
+/* The dense accumulator of one row: dot product and support side by
+ * side, so the inner loop touches one cache line per column. */
+struct acc {
+    float dot;
+    uint32_t cnt;
+};
+
+int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
+                 const struct sp_params *p, struct sp_knn *k)
+{
+    size_t nitems = iu->nrows, cap = 0, nnz = 0;
+    size_t n1 = nitems ? nitems : 1;
+    struct acc *acc = calloc(n1, sizeof(*acc));
+    uint32_t *touched = malloc(n1 * sizeof(*touched));
+    struct cand *cands = malloc(n1 * sizeof(*cands));
+    struct norms nm = {0};
+    int rc = -1;
+
+    memset(k, 0, sizeof(*k));
+    k->nitems = nitems;
+    k->ptr = calloc(nitems + 1, sizeof(*k->ptr));
+    if (!acc || !touched || !cands || !k->ptr || norms_init(iu, p, &nm))
+        goto out;
+    for (size_t i = 0; i < nitems; i++) {
+        size_t nt = 0, nc = 0;
+        /* row i of R^T R: through each customer of i to their items */
+        for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
+            const uint32_t *idx = ui->idx + ui->ptr[iu->idx[e]];
+            const float *val = ui->val + ui->ptr[iu->idx[e]];
+            size_t len = ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]];
+            float wi = iu->val[e];
+            for (size_t f = 0; f < len; f++) {
+                struct acc *a = &acc[idx[f]];
+                if (!a->cnt++)
+                    touched[nt++] = idx[f];
+                a->dot += wi * val[f];
+            }
+        }
+        for (size_t t = 0; t < nt; t++) {
+            uint32_t j = touched[t];
+            if (j != i && acc[j].cnt >= p->min_support) {
+                double s = pair_sim(p, &nm, i, j, acc[j].dot);
+                if (s > 0) {
+                    cands[nc].sim = (float)s;
+                    cands[nc].j = j;
+                    cands[nc].cnt = acc[j].cnt;
+                    nc++;
+                }
+            }
+            acc[j].dot = 0;
+            acc[j].cnt = 0;
+        }
+        if (nc > p->neighbours) {
+            select_best(cands, nc, p->neighbours);
+            nc = p->neighbours;
+        }
+        qsort(cands, nc, sizeof(*cands), cand_cmp);
+        if (knn_append(k, &cap, cands, nc, nnz))
+            goto out;
+        nnz += nc;
+        k->ptr[i + 1] = nnz;
+    }
+    rc = 0;
+out:
+    if (rc)
+        sp_knn_free(k);
+    free(acc);
+    free(touched);
+    free(cands);
+    free(nm.a);
+    free(nm.b);
+    return rc;
+}
+
+int sp_knn_transpose(const struct sp_knn *k, struct sp_knn *kt)
+{
+    size_t n = k->nitems, nnz = k->ptr[n];
+    size_t *cur = malloc((n ? n : 1) * sizeof(*cur));
+    memset(kt, 0, sizeof(*kt));
+    kt->nitems = n;
+    kt->ptr = calloc(n + 1, sizeof(*kt->ptr));
+    kt->idx = malloc((nnz ? nnz : 1) * sizeof(*kt->idx));
+    kt->sim = malloc((nnz ? nnz : 1) * sizeof(*kt->sim));
+    kt->cnt = malloc((nnz ? nnz : 1) * sizeof(*kt->cnt));
+    if (!cur || !kt->ptr || !kt->idx || !kt->sim || !kt->cnt) {
+        free(cur);
+        sp_knn_free(kt);
+        return -1;
+    }
+    for (size_t e = 0; e < nnz; e++)
+        kt->ptr[k->idx[e] + 1]++;
+    for (size_t i = 0; i < n; i++)
+        kt->ptr[i + 1] += kt->ptr[i];
+    memcpy(cur, kt->ptr, n * sizeof(*cur));
+    for (size_t i = 0; i < n; i++)
+        for (size_t e = k->ptr[i]; e < k->ptr[i + 1]; e++) {
+            size_t to = cur[k->idx[e]]++;
+            kt->idx[to] = (uint32_t)i;
+            kt->sim[to] = k->sim[e];
+            kt->cnt[to] = k->cnt[e];
+        }
+    free(cur);
+    return 0;
+}

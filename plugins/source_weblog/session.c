@@ -1,0 +1,190 @@
+/* Open visits by visitor; see session.h. */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t slot_of(uint64_t v, size_t cap)
+{
+    /* the visitor hash is FNV-1a: mix the high bits in */
+    v ^= v >> 29;
+    return (size_t)(v & (cap - 1));
+}
+
+struct wl_session *wl_sessions_get(const struct wl_sessions *t,
+                                   uint64_t visitor)
+{
+    if (!t->cap)
+        return NULL;
+    for (size_t i = slot_of(visitor, t->cap); t->slots[i];
+         i = (i + 1) & (t->cap - 1))
+        if (t->slots[i]->visitor == visitor)
+            return t->slots[i];
+    return NULL;
+}
+
+static int grow(struct wl_sessions *t)
+{
+    size_t ncap = t->cap ? t->cap * 2 : 1024;
+    struct wl_session **ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t j = 0; j < t->cap; j++) {
+        if (!t->slots[j])
+            continue;
+        size_t i = slot_of(t->slots[j]->visitor, ncap);
+        while (ns[i])
+            i = (i + 1) & (ncap - 1);
+        ns[i] = t->slots[j];
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+    return 0;
+}
+
+static void reset(struct wl_session *s, uint64_t visitor)
+{
+    s->visitor = visitor;
+    s->visitor_hex[0] = s->key[0] = '\0';
+    s->start = s->end = s->pstart = s->pend = s->ppages = 0;
+    s->origin_pending = 0;
+    struct wl_buf *bufs[] = {&s->landing,     &s->exit_page,  &s->path,
+                             &s->external_id, &s->referrer,   &s->ref_host,
+                             &s->terms,       &s->utm_source, &s->utm_medium,
+                             &s->utm_campaign};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+        bufs[i]->n = 0;
+        if (bufs[i]->p)
+            bufs[i]->p[0] = '\0';
+    }
+}
+
+struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor)
+{
+    struct wl_session *s;
+    if ((t->n + 1) * 2 > t->cap && grow(t))
+        return NULL;
+    if (t->nfree) {
+        s = t->free[--t->nfree];
+    } else {
+        /* keep room to take it back when it closes */
+        if (t->freecap < t->n + 1) {
+            size_t nc = t->freecap ? t->freecap * 2 : 1024;
+            struct wl_session **nf = realloc(t->free, nc * sizeof *nf);
+            if (!nf)
+                return NULL;
+            t->free = nf;
+            t->freecap = nc;
+        }
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+    }
+    reset(s, visitor);
+    size_t i = slot_of(visitor, t->cap);
+    while (t->slots[i])
+        i = (i + 1) & (t->cap - 1);
+    t->slots[i] = s;
+    t->n++;
+    return s;
+}
+
+/* Remove the entry at slot I, shifting the following run back so that
+ * lookups need no tombstones. */
+static void remove_at(struct wl_sessions *t, size_t i)
+{
+    size_t mask = t->cap - 1, j = i;
+    t->slots[i] = NULL;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!t->slots[j])
+            break;
+        size_t k = slot_of(t->slots[j]->visitor, t->cap);
+        /* move j to i when its home k is not in (i, j] cyclically */
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            t->slots[i] = t->slots[j];
+            t->slots[j] = NULL;
+            i = j;
+        }
+    }
+    t->n--;
+}
+
+void wl_sessions_close(struct wl_sessions *t, struct wl_session *s)
+{
+    for (size_t i = slot_of(s->visitor, t->cap); t->slots[i];
+         i = (i + 1) & (t->cap - 1))
+        if (t->slots[i] == s) {
+            remove_at(t, i);
+            t->free[t->nfree++] = s; /* room reserved in open() */
+            return;
+        }
+}
+
+int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
+                      int (*fn)(void *arg, struct wl_session *s), void *arg)
+{
+    /* Closing shifts entries around: restart the scan of a slot after a
+     * removal instead of advancing past it. */
+    for (size_t i = 0; i < t->cap;) {
+        struct wl_session *s = t->slots[i];
+        if (!s || (cutoff != INT64_MAX && s->end >= cutoff)) {
+            i++;
+            continue;
+        }
+        int rc = fn(arg, s);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            i++;
+            continue;
+        }
+        remove_at(t, i);
+        t->free[t->nfree++] = s;
+    }
+    return 0;
+}
+
+int wl_sessions_each(struct wl_sessions *t,
+                     int (*fn)(void *arg, struct wl_session *s), void *arg)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i]) {
+            int rc = fn(arg, t->slots[i]);
+            if (rc < 0)
+                return rc;
+        }
+    return 0;
+}
+
+void wl_sessions_clear(struct wl_sessions *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i]) {
+            t->free[t->nfree++] = t->slots[i];
+            t->slots[i] = NULL;
+        }
+    t->n = 0;
+}
+
+static void free_session(struct wl_session *s)
+{
+    struct wl_buf *bufs[] = {&s->landing,     &s->exit_page,  &s->path,
+                             &s->external_id, &s->referrer,   &s->ref_host,
+                             &s->terms,       &s->utm_source, &s->utm_medium,
+                             &s->utm_campaign};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        wl_buf_free(bufs[i]);
+    free(s);
+}
+
+void wl_sessions_free(struct wl_sessions *t)
+{
+    wl_sessions_clear(t);
+    for (size_t i = 0; i < t->nfree; i++)
+        free_session(t->free[i]);
+    free(t->free);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,381 @@
+/*
+ * Tests of the "itemknn" personalizer, loaded as a module and driven by the
+ * mock host, on a fixture small enough to compute by hand. Every purchase
+ * is one unit, inside the window:
+ *
+ *   customer  items         item  buyers     co-buyers
+ *   1         A B C         A(1)  1 2 4      AB 2 (1,2)  AC 1  AD 1
+ *   2         A B           B(2)  1 2 3      BC 2 (1,3)  BD 0  CD 0
+ *   3         B C           C(3)  1 3
+ *   4         A D           D(4)  4 5
+ *   5         D
+ *
+ * cosine:      AB 2/3      AC 1/sqrt6   AD 1/sqrt6   BC 2/sqrt6
+ * jaccard:     AB 1/2      AC 1/4       AD 1/4       BC 2/3
+ * conditional: i->j = co / (n_i * n_j^alpha)
+ */
+#include "mock_host.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW 1750000000
+#define DAY 86400
+#define A 1
+#define B 2
+#define C 3
+#define D 4
+#define TOL 1e-6
+
+static struct mock_host *m;
+static char err[ECRM_ERRMAX];
+static struct ecrm_reco out[16];
+static size_t n;
+
+static void buy(int64_t c, int64_t item)
+{
+    mock_add_purchase(m, c, item, 1, 10, NOW - DAY);
+}
+
+static void setup(void)
+{
+    m = mock_new();
+    m->now = NOW;
+    mock_add_item(m, A, "A", "Ay", "food");
+    mock_add_item(m, B, "B", "Bee", "decor");
+    mock_add_item(m, C, "C", "Sea", "decor");
+    mock_add_item(m, D, "D", "Dee", "decor");
+    buy(1, A);
+    buy(1, B);
+    buy(1, C);
+    buy(2, A);
+    buy(2, B);
+    buy(3, B);
+    buy(3, C);
+    buy(4, A);
+    buy(4, D);
+    buy(5, D);
+}
+
+static void teardown(void)
+{
+    mock_free(m);
+}
+
+static void load_train(const char *yaml)
+{
+    ck_assert_msg(mock_load(m, "personalizer", "itemknn", yaml, err) == ECRM_OK,
+                  "load: %s", err);
+    ck_assert_msg(mock_train(m, err) == ECRM_OK, "train: %s", err);
+}
+
+static void reco(int64_t customer, size_t k)
+{
+    memset(out, 0, sizeof out);
+    ck_assert_msg(mock_recommend(m, customer, k, out, &n, err) == ECRM_OK,
+                  "recommend: %s", err);
+    ck_assert_uint_le(n, k);
+}
+
+/* Assert the recommended items are exactly the -1 terminated list. */
+static void expect(const int64_t *items)
+{
+    size_t i = 0;
+    for (; items[i] >= 0; i++) {
+        ck_assert_msg(i < n, "only %zu recommendations, wanted item %lld", n,
+                      (long long)items[i]);
+        ck_assert_msg(out[i].item_id == items[i],
+                      "rank %zu: item %lld, wanted %lld", i,
+                      (long long)out[i].item_id, (long long)items[i]);
+    }
+    ck_assert_uint_eq(n, i);
+}
+
+START_TEST(test_cosine)
+{
+    load_train("fallback: \"\"\n");
+    reco(2, 10); /* owns A, B */
+    expect((int64_t[]){C, D, -1});
+    ck_assert_double_eq_tol(out[0].score, 1 / sqrt(6) + 2 / sqrt(6), TOL);
+    ck_assert_double_eq_tol(out[1].score, 1 / sqrt(6), TOL);
+    ck_assert_str_eq(out[0].reason, "bought together with Bee (2 customers)");
+    ck_assert_str_eq(out[1].reason, "bought together with Ay (1 customer)");
+}
+END_TEST
+
+START_TEST(test_jaccard)
+{
+    load_train("similarity: jaccard\n");
+    reco(2, 10);
+    expect((int64_t[]){C, D, -1});
+    ck_assert_double_eq_tol(out[0].score, 0.25 + 2.0 / 3, TOL);
+    ck_assert_double_eq_tol(out[1].score, 0.25, TOL);
+    /* customer 3 owns B, C: A = AB + AC, D has no neighbour there */
+    reco(3, 1);
+    expect((int64_t[]){A, -1});
+    ck_assert_double_eq_tol(out[0].score, 0.5 + 0.25, TOL);
+}
+END_TEST
+
+START_TEST(test_conditional)
+{
+    load_train("similarity: conditional\n"); /* alpha 0.5 */
+    reco(2, 10);
+    expect((int64_t[]){C, D, -1});
+    /* A->C 1/(3 sqrt2) + B->C 2/(3 sqrt2); A->D 1/(3 sqrt2) */
+    ck_assert_double_eq_tol(out[0].score, 1 / sqrt(2), TOL);
+    ck_assert_double_eq_tol(out[1].score, 1 / (3 * sqrt(2)), TOL);
+    /* full damping: divided by n_j = 2 instead of sqrt 2 */
+    load_train("similarity: conditional\nalpha: 1\n");
+    reco(2, 10);
+    ck_assert_double_eq_tol(out[0].score, 1.0 / 6 + 2.0 / 6, TOL);
+    ck_assert_double_eq_tol(out[1].score, 1.0 / 6, TOL);
+    /* no damping: plain P(j | i); customer 5 owns D: D->A = 1/2 */
+    load_train("similarity: conditional\nalpha: 0\n");
+    reco(5, 1);
+    expect((int64_t[]){A, -1});
+    ck_assert_double_eq_tol(out[0].score, 0.5, TOL);
+}
+END_TEST
+
+START_TEST(test_top_n)
+{
+    /* one neighbour per candidate: A keeps B (2/3), B keeps C (2/sqrt6),
+     * C keeps B, D keeps A */
+    load_train("neighbours: 1\n");
+    reco(2, 10);
+    expect((int64_t[]){C, D, -1});
+    ck_assert_double_eq_tol(out[0].score, 2 / sqrt(6), TOL);
+    ck_assert_double_eq_tol(out[1].score, 1 / sqrt(6), TOL);
+    /* customer 3 (B, C): A through B; D only by popularity, score 0 */
+    reco(3, 10);
+    expect((int64_t[]){A, D, -1});
+    ck_assert_double_eq_tol(out[0].score, 2.0 / 3, TOL);
+    ck_assert_double_eq(out[1].score, 0);
+    ck_assert_str_eq(out[1].reason, "popular: bought by 2 customers");
+}
+END_TEST
+
+START_TEST(test_min_support)
+{
+    /* only AB and BC have two customers in common */
+    load_train("min_support: 2\n");
+    reco(2, 10);
+    expect((int64_t[]){C, D, -1});
+    ck_assert_double_eq_tol(out[0].score, 2 / sqrt(6), TOL);
+    ck_assert_str_eq(out[1].reason, "popular: bought by 2 customers");
+}
+END_TEST
+
+START_TEST(test_weights_views_returns)
+{
+    mock_free(m);
+    m = mock_new();
+    m->now = NOW;
+    mock_add_item(m, A, "A", "Ay", NULL);
+    mock_add_item(m, B, "B", "Bee", NULL);
+    buy(1, A);
+    buy(1, B);
+    buy(2, A);
+    mock_add_interaction(m, 2, B, "view", NOW - DAY);
+    mock_add_interaction(m, 2, B, "search", NOW - DAY); /* no weight */
+    buy(3, A);
+    mock_add_purchase(m, 3, A, -1, -10, NOW - DAY / 2); /* returned */
+    buy(3, C);
+    load_train("w_view: 0.5\n");
+    /* A: 1 (c1), 1 (c2); B: 1 (c1), 0.5 (c2 viewed):
+     * cos = 1.5 / sqrt(2 * 1.25); customer 2 viewed but did not buy B */
+    reco(2, 10);
+    expect((int64_t[]){B, C, -1});
+    ck_assert_double_eq_tol(out[0].score, 1.5 / sqrt(2.5), TOL);
+    /* customer 3 returned A: offered again, by popularity (2 buyers) */
+    reco(3, 10);
+    expect((int64_t[]){A, B, -1});
+    ck_assert_str_eq(out[0].reason, "popular: bought by 2 customers");
+    /* an add_to_cart weighs w_cart */
+    mock_add_interaction(m, 4, A, "add_to_cart", NOW - DAY);
+    mock_add_interaction(m, 4, B, "view", NOW - DAY);
+    load_train("w_view: 0.5\nw_cart: 0.8\n");
+    reco(2, 1);
+    /* A: 1, 1, 0.8 -> sq 2.64; B: 1, .5, .5 -> sq 1.5;
+     * dot = 1 + .5 + .4 */
+    ck_assert_double_eq_tol(out[0].score, 1.9 / sqrt(2.64 * 1.5), TOL);
+}
+END_TEST
+
+START_TEST(test_exclusion_repurchasable)
+{
+    load_train("");
+    reco(1, 10); /* owns A, B, C: only D is left */
+    expect((int64_t[]){D, -1});
+    /* food may be bought again: A comes back for customer 2 (from B) */
+    load_train("repurchasable: [food]\n");
+    reco(2, 10);
+    expect((int64_t[]){C, A, D, -1});
+    ck_assert_double_eq_tol(out[1].score, 2.0 / 3, TOL);
+    ck_assert_str_eq(out[1].reason, "bought together with Bee (2 customers)");
+}
+END_TEST
+
+static int other_calls;
+
+static int other_recommend(void *arg, int64_t customer_id, size_t k,
+                           struct ecrm_reco *o, size_t *no, char *e)
+{
+    other_calls++;
+    if (arg) {
+        snprintf(e, ECRM_ERRMAX, "broken");
+        return ECRM_FAIL;
+    }
+    o[0].item_id = 42;
+    o[0].score = 7;
+    snprintf(o[0].reason, ECRM_REASON_MAX, "from the other one");
+    *no = k ? 1 : 0;
+    return ECRM_OK;
+}
+
+START_TEST(test_cold_start)
+{
+    other_calls = 0;
+    m->other_name = "bestsellers";
+    m->other_recommend = other_recommend;
+    load_train("fallback: bestsellers\n");
+    reco(99, 5);
+    expect((int64_t[]){42, -1});
+    ck_assert_str_eq(out[0].reason, "from the other one");
+    ck_assert_int_eq(other_calls, 1);
+    /* a known customer never asks the fallback */
+    reco(2, 5);
+    ck_assert_int_eq(other_calls, 1);
+    /* the fallback fails: own popularity (A and B tie at 3: lower id) */
+    m->other_arg = m;
+    reco(99, 3);
+    expect((int64_t[]){A, B, C, -1});
+    ck_assert_str_eq(out[0].reason, "popular: bought by 3 customers");
+    /* no such instance (the default name "popular"): own popularity */
+    load_train("");
+    reco(99, 10);
+    expect((int64_t[]){A, B, C, D, -1});
+}
+END_TEST
+
+START_TEST(test_time_decay)
+{
+    mock_free(m);
+    m = mock_new();
+    m->now = NOW;
+    mock_add_purchase(m, 1, A, 1, 1, NOW - 10 * DAY);
+    mock_add_purchase(m, 1, B, 1, 1, NOW - 20 * DAY);
+    mock_add_purchase(m, 2, A, 1, 1, NOW - 10 * DAY);
+    mock_add_purchase(m, 2, B, 1, 1, NOW - 10 * DAY);
+    mock_add_purchase(m, 3, A, 1, 1, NOW - 10 * DAY);
+    load_train("");
+    reco(3, 1);
+    ck_assert_double_eq_tol(out[0].score, 2 / sqrt(6), TOL);
+    /* halves every 10 days: A .5 .5 .5, B .25 .5; customer 3's A is .5 */
+    load_train("half_life_days: 10\n");
+    reco(3, 1);
+    expect((int64_t[]){B, -1});
+    ck_assert_double_eq_tol(out[0].score, 0.5 * 0.375 / sqrt(0.75 * 0.3125),
+                            TOL);
+    /* a window of 15 days forgets B of customer 1 */
+    load_train("window_days: 15\n");
+    reco(3, 1);
+    ck_assert_double_eq_tol(out[0].score, 1 / sqrt(3), TOL);
+    /* customer 1 still owns B, bought before the window */
+    reco(1, 5);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_ties_deterministic)
+{
+    /* customer 5 owns D; A is D's only neighbour; B and C are filled by
+     * popularity, B (3 buyers) before C (2) */
+    load_train("");
+    reco(5, 10);
+    expect((int64_t[]){A, B, C, -1});
+    ck_assert_str_eq(out[0].reason, "bought together with Dee (1 customer)");
+    reco(5, 2);
+    expect((int64_t[]){A, B, -1});
+}
+END_TEST
+
+START_TEST(test_bad_options_and_misuse)
+{
+    ck_assert_int_eq(
+        mock_load(m, "personalizer", "itemknn", "similarity: pearson\n", err),
+        ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "pearson"));
+    ck_assert_int_eq(
+        mock_load(m, "personalizer", "itemknn", "neighbours: 0\n", err),
+        ECRM_FAIL);
+    ck_assert_int_eq(mock_load(m, "personalizer", "itemknn", "alpha: 2\n", err),
+                     ECRM_FAIL);
+    ck_assert_int_eq(
+        mock_load(m, "personalizer", "itemknn", "w_view: -1\n", err),
+        ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "w_view"));
+    ck_assert_int_eq(mock_load(m, "personalizer", "itemknn", "", err), ECRM_OK);
+    ck_assert_int_eq(mock_recommend(m, 1, 3, out, &n, err), ECRM_FAIL);
+    ck_assert_uint_eq(n, 0);
+    load_train("");
+    reco(1, 0);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_larger)
+{
+    /* 300 customers x 2000 items on a ring: customer c buys items
+     * c*5 .. c*5 + 9, so each item's neighbours are the 9 around it */
+    mock_free(m);
+    m = mock_new();
+    m->now = NOW;
+    for (int64_t c = 0; c < 300; c++)
+        for (int64_t j = 0; j < 10; j++)
+            mock_add_purchase(m, c + 1, 1 + (c * 5 + j) % 2000, 1, 1,
+                              NOW - DAY);
+    load_train("neighbours: 5\n");
+    reco(1, 5); /* owns 1..10: 11..15 follow (bought with 6..10) */
+    ck_assert_uint_eq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_ge(out[i].item_id, 11);
+        ck_assert_int_le(out[i].item_id, 15);
+    }
+}
+END_TEST
+
+static Suite *itemknn_suite(void)
+{
+    Suite *s = suite_create("itemknn");
+    TCase *tc = tcase_create("itemknn");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_cosine);
+    tcase_add_test(tc, test_jaccard);
+    tcase_add_test(tc, test_conditional);
+    tcase_add_test(tc, test_top_n);
+    tcase_add_test(tc, test_min_support);
+    tcase_add_test(tc, test_weights_views_returns);
+    tcase_add_test(tc, test_exclusion_repurchasable);
+    tcase_add_test(tc, test_cold_start);
+    tcase_add_test(tc, test_time_decay);
+    tcase_add_test(tc, test_ties_deterministic);
+    tcase_add_test(tc, test_bad_options_and_misuse);
+    tcase_add_test(tc, test_larger);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(itemknn_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

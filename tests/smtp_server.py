@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Loopback SMTP server for tests/check_smtp (aiosmtpd).
+
+usage: smtp_server.py DIR
+
+Listens on 127.0.0.1, on an ephemeral port written to DIR/port once it
+accepts connections. Each accepted message is stored as DIR/NNNN.eml (raw
+bytes as received) and DIR/NNNN.txt, a summary parsed with Python's
+`email` package: one "key<TAB>value" line per fact, values escaped
+(backslash, \\n, \\r, \\t), header values RFC 2047-decoded. The number of
+SMTP connections accepted so far is kept in DIR/connections.
+
+The recipient's local part chooses a failure, so that one server run can
+exercise them all:
+  rcpt450...  RCPT is answered 450 (transient)
+  rcpt550...  RCPT is answered 550 (permanent)
+  data451...  the end of DATA is answered 451
+  drop...     the connection is cut in the middle of DATA
+  noqueue...  the end of DATA is answered "250 OK" (no queue id)
+otherwise the message is accepted with "250 2.0.0 Ok: queued as QNNNN".
+
+With $SMTP_TEST_SECRET set, List-Unsubscribe tokens are verified with it
+(HMAC-SHA256, format in plugins/common/mime.h) independently of the C code.
+"""
+import asyncio
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import logging
+import os
+import shutil
+import re
+import sys
+import threading
+import time
+
+from aiosmtpd.smtp import SMTP
+
+
+def esc(v):
+    return (str(v).replace("\\", "\\\\").replace("\n", "\\n")
+            .replace("\r", "\\r").replace("\t", "\\t"))
+
+
+def b64url(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def check_token(url, out):
+    m = re.search(r"[?&]t=([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)", url)
+    secret = os.environ.get("SMTP_TEST_SECRET")
+    if not m or not secret:
+        return
+    payload_b64, sig_b64 = m.group(1).split(".")
+    payload = b64url(payload_b64)
+    want = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
+    ok = hmac.compare_digest(want, b64url(sig_b64))
+    out.append(("token_valid", "1" if ok else "0"))
+    version, cid, exp, campaign = payload.decode().split(":", 3)
+    out += [("token_version", version), ("token_customer", cid),
+            ("token_expires", exp), ("token_campaign", campaign)]
+
+
+def summarize(env_from, rcpts, raw):
+    out = [("mail_from", env_from), ("rcpt_count", len(rcpts))]
+    out += [("rcpt", r) for r in rcpts]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    for name in msg.keys():
+        out.append(("name", name.lower()))
+    for name in set(k.lower() for k in msg.keys()):
+        for v in msg.get_all(name):
+            out.append(("h:" + name, v))
+    for hname in ("to", "from", "reply-to"):
+        if msg[hname] is not None:
+            a = msg[hname].addresses[0]
+            out += [(hname + "_name", a.display_name),
+                    (hname + "_addr", a.addr_spec)]
+    out.append(("content_type", msg.get_content_type()))
+    out.append(("defects", len(msg.defects) +
+                sum(len(p.defects) for p in msg.walk())))
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        if part is not None:
+            out.append((kind, part.get_content().replace("\r\n", "\n")))
+            out.append((kind + "_charset", part.get_content_charset()))
+    lu = msg.get("List-Unsubscribe")
+    if lu:
+        check_token(str(lu), out)
+    return "".join("%s\t%s\n" % (k, esc(v)) for k, v in out)
+
+
+class Handler:
+    def __init__(self, d):
+        self.dir = d
+        self.n = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        local = address.split("@")[0]
+        if local.startswith("rcpt450"):
+            return "450 4.2.1 Mailbox busy, try again later"
+        if local.startswith("rcpt550"):
+            return "550 5.1.1 <%s>: Recipient address rejected: " \
+                   "User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        locals_ = [r.split("@")[0] for r in envelope.rcpt_tos]
+        if any(x.startswith("data451") for x in locals_):
+            return "451 4.3.0 Temporary local problem, try later"
+        self.n += 1
+        base = os.path.join(self.dir, "%04d" % self.n)
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content)
+        with open(base + ".txt.tmp", "w", encoding="utf-8") as f:
+            f.write(summarize(envelope.mail_from, envelope.rcpt_tos,
+                              envelope.original_content))
+        # the .eml appears last: a test that sees it sees the summary too
+        os.rename(base + ".txt.tmp", base + ".txt")
+        os.rename(base + ".eml.tmp", base + ".eml")
+        if any(x.startswith("noqueue") for x in locals_):
+            return "250 OK"
+        return "250 2.0.0 Ok: queued as Q%04d" % self.n
+
+
+class TestSMTP(SMTP):
+    """SMTP that can cut the connection in the middle of DATA."""
+
+    async def smtp_DATA(self, arg):
+        rcpts = self.envelope.rcpt_tos if self.envelope else []
+        if any(r.split("@")[0].startswith("drop") for r in rcpts):
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self._reader.readline()  # some of the message, then cut
+            self.transport.abort()
+            return
+        return await super().smtp_DATA(arg)
+
+
+def exit_with_parent(d):
+    """Stop, and remove our directory, when the test that started us is
+    gone, even if it failed before its teardown could do it."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    shutil.rmtree(d, ignore_errors=True)
+    os._exit(0)
+
+
+def main():
+    d = sys.argv[1]
+    threading.Thread(target=exit_with_parent, args=(d,), daemon=True).start()
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    handler = Handler(d)
+    conns = [0]
+
+    def factory():
+        conns[0] += 1
+        with open(os.path.join(d, "connections"), "w") as f:
+            f.write("%d\n" % conns[0])
+        return TestSMTP(handler, hostname="test.invalid")
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(factory, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    with open(os.path.join(d, "port.tmp"), "w") as f:
+        f.write("%d\n" % port)
+    os.rename(os.path.join(d, "port.tmp"), os.path.join(d, "port"))
+    loop.run_forever()
+
+
+if __name__ == "__main__":
+    main()
