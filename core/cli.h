@@ -39,6 +39,12 @@ int ecrm_cli_consent(int argc, char **argv);
  * or the codes of ecrm_evaluate(). */
 int ecrm_cli_evaluate(int argc, char **argv);
 
+/* ecrm unsubscribe TOKEN: verify a List-Unsubscribe token and revoke the
+ * customer's e-mail marketing consent in one step (cli_unsubscribe.c).
+ * Returns 0, EX_USAGE, EX_DATAERR (bad or expired token) or EX_UNAVAILABLE
+ * (no secret, no store). */
+int ecrm_cli_unsubscribe(int argc, char **argv);
+
 /* The usage text of COMMAND ("" when there is no such command); static. */
 const char *ecrm_cli_usage(const char *command);
 

@@ -61,6 +61,8 @@ int ecrm_cli_sample(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},
         {"start", required_argument, NULL, 'S'},
         {"end", required_argument, NULL, 'E'},
+        {"email-consent", required_argument, NULL, 'm'},
+        {"sms-consent", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {0}};
     struct ecrm_sample_opts o;
@@ -113,6 +115,17 @@ int ecrm_cli_sample(int argc, char **argv)
             if (strlen(optarg) == 10)
                 o.end += 86399;
             break;
+        case 'm':
+        case 'M': {
+            char *end;
+            double r = strtod(optarg, &end);
+            if (*end || end == optarg || !(r >= 0.0 && r <= 1.0))
+                return usage_error("--%s: not a share in 0..1: %s",
+                                   opt == 'm' ? "email-consent" : "sms-consent",
+                                   optarg);
+            *(opt == 'm' ? &o.email_consent_rate : &o.sms_consent_rate) = r;
+            break;
+        }
         case 'h':
             fputs(ecrm_cli_usage("sample"), stdout);
             return EX_OK;

@@ -64,9 +64,20 @@ static const struct command commands[] = {
      "A revoke is one step and wins over any older grant; messages of that\n"
      "channel still waiting in the outbox are suppressed. SOURCE is admin\n"
      "(default), registration, survey, unsubscribe or sms_reply.\n"},
+    {"unsubscribe", ecrm_cli_unsubscribe, "one-step opt-out from a token",
+     "usage: ecrm unsubscribe TOKEN|URL [-p PIPELINE | --db FILE]\n"
+     "                        [--secret-env NAME] [--json]\n"
+     "Verifies the signed token of a List-Unsubscribe link (the link itself\n"
+     "may be given) and revokes the customer's e-mail marketing consent at\n"
+     "once (source unsubscribe); messages still waiting are suppressed. The\n"
+     "HMAC secret is read from the environment variable --secret-env, else\n"
+     "the one the pipeline's smtp channel names (unsubscribe_secret_env),\n"
+     "else ECRM_UNSUBSCRIBE_SECRET. A web handler for the link (and for\n"
+     "RFC 8058 one-click POSTs) only has to call this command.\n"},
     {"sample", ecrm_cli_sample, "generate deterministic sample data",
      "usage: ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]\n"
      "                   [--seed N] [--start DATE] [--end DATE]\n"
+     "                   [--email-consent SHARE] [--sms-consent SHARE]\n"
      "Writes customers.csv and orders.csv into DIR (default: sample).\n"},
     {"evaluate", ecrm_cli_evaluate, "measure a personalizer offline",
      "usage: ecrm evaluate PIPELINE.yaml --personalizer NAME --split DATE\n"
