@@ -6,7 +6,7 @@
  */
 #include "mock_host.h"
 
-#include "../plugins/source_events/jsonl.h"
+#include "../plugins/common/jsonl.h"
 
 #include <check.h>
 #include <stdio.h>

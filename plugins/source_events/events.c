@@ -25,7 +25,7 @@
 #include <ecrm/plugin.h>
 
 #include "../common/csvsource.h"
-#include "jsonl.h"
+#include "../common/jsonl.h"
 #include "linesrc.h"
 
 #include <ctype.h>

@@ -48,12 +48,12 @@
  * applied. A row without any answer is counted as filtered.
  *
  * File reading, column mapping, checkpoints and commits: common/csvsource.
- * JSON text of the rating data: source_events/jsonl's writer.
+ * JSON text of the rating data: common/jsonl.c, shared with the events source.
  */
 #include <ecrm/plugin.h>
 
 #include "../common/csvsource.h"
-#include "../source_events/jsonl.h"
+#include "../common/jsonl.h"
 
 #include <ctype.h>
 #include <inttypes.h>
