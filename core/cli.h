@@ -25,6 +25,13 @@ int ecrm_cli_plugins(int argc, char **argv);
  * EX_CANTCREAT (73) when the output cannot be written. */
 int ecrm_cli_sample(int argc, char **argv);
 
+/* ecrm evaluate PIPELINE.yaml --personalizer NAME --split DATE [--k N]
+ *               [--json] [--plugin-dir DIR]
+ * Offline quality of a personalizer on a temporal split (evaluate.h).
+ * Returns 0, EX_USAGE (64) for bad arguments or an unknown personalizer,
+ * or the codes of ecrm_evaluate(). */
+int ecrm_cli_evaluate(int argc, char **argv);
+
 /* ecrm customer show|export|forget ID and ecrm consent show|grant|revoke
  * ID (cli_customer.c): the 360-degree view, privacy, the consent registry.
  * Return 0, EX_USAGE, EX_DATAERR (no such customer), EX_UNAVAILABLE (no
@@ -32,12 +39,11 @@ int ecrm_cli_sample(int argc, char **argv);
 int ecrm_cli_customer(int argc, char **argv);
 int ecrm_cli_consent(int argc, char **argv);
 
-/* ecrm evaluate PIPELINE.yaml --personalizer NAME --split DATE [--k N]
- *               [--json] [--plugin-dir DIR]
- * Offline quality of a personalizer on a temporal split (evaluate.h).
- * Returns 0, EX_USAGE (64) for bad arguments or an unknown personalizer,
- * or the codes of ecrm_evaluate(). */
-int ecrm_cli_evaluate(int argc, char **argv);
+/* ecrm segment list|count|show PIPELINE.yaml [NAME] [--limit N] [--json]
+ *              [--plugin-dir DIR] (cli_segment.c): segments as the last
+ * segment stage left them. Returns 0, EX_USAGE (64), EX_DATAERR (65: bad
+ * pipeline or unknown segment), EX_UNAVAILABLE (69: no store). */
+int ecrm_cli_segment(int argc, char **argv);
 
 /* ecrm unsubscribe TOKEN: verify a List-Unsubscribe token and revoke the
  * customer's e-mail marketing consent in one step (cli_unsubscribe.c).

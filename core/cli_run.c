@@ -16,6 +16,7 @@ int ecrm_cli_run(int argc, char **argv)
     static const struct option longopts[] = {
         {"stage", required_argument, NULL, 's'},
         {"dry-run", no_argument, NULL, 'n'},
+        {"full", no_argument, NULL, 'F'},
         {"now", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
         {"plugin-dir", required_argument, NULL, 'P'},
@@ -38,6 +39,9 @@ int ecrm_cli_run(int argc, char **argv)
             break;
         case 'n':
             o.dry_run = 1;
+            break;
+        case 'F':
+            o.full = 1;
             break;
         case 't':
             now = optarg;

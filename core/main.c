@@ -17,8 +17,10 @@ struct command {
 static const struct command commands[] = {
     {"run", ecrm_cli_run, "run a pipeline (what cron calls)",
      "usage: ecrm run PIPELINE.yaml [options]\n"
-     "  --stage LIST      only these stages, comma-separated:\n"
-     "                    ingest, personalize, plan, deliver (default: all)\n"
+     "  --stage LIST      only these stages, comma-separated: ingest,\n"
+     "                    segment, personalize, plan, deliver (default: all)\n"
+     "  --full            re-derive every customer's attributes and\n"
+     "                    re-evaluate every segment for everyone\n"
      "  --dry-run         do everything but keep nothing: print what would\n"
      "                    be sent, write nothing to the store, send nothing\n"
      "  --now TIME        take TIME (ISO 8601) as the current time\n"
@@ -88,6 +90,15 @@ static const struct command commands[] = {
      "coverage and timings, next to a popularity baseline (the pipeline's\n"
      "popular personalizer, or best sellers before DATE). Writes nothing to\n"
      "the store.\n"},
+    {"segment", ecrm_cli_segment, "list segments, count or show members",
+     "usage: ecrm segment list PIPELINE.yaml [--json]\n"
+     "       ecrm segment count PIPELINE.yaml NAME [--json]\n"
+     "       ecrm segment show PIPELINE.yaml NAME [--limit N] [--json]\n"
+     "       (all take --plugin-dir DIR)\n"
+     "list: every segment with its members, how many entered and left in\n"
+     "the last run and its expression; count: its current members; show:\n"
+     "its members (external id, name, e-mail, when they entered). Reads\n"
+     "what the last `ecrm run` (segment stage) stored.\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

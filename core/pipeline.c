@@ -3,6 +3,7 @@
 
 #include "pipeline.h"
 #include "schema.h"
+#include "segment.h"
 #include "template.h"
 #include "util.h"
 
@@ -13,8 +14,9 @@
 
 #define TEMPLATE_MAX (1024 * 1024)
 
-static const char *const top_keys[] = {"store",    "sources",   "personalizers",
-                                       "channels", "campaigns", NULL};
+static const char *const top_keys[] = {"store",    "sources",  "personalizers",
+                                       "channels", "segments", "campaigns",
+                                       NULL};
 static const char *const instance_reserved[] = {"plugin", "enabled", NULL};
 
 struct store_conf {
@@ -29,7 +31,11 @@ static const struct ecrm_option store_options[] = {
 #define CC(m) offsetof(struct ecrm_campaign_conf, m)
 static const struct ecrm_option campaign_options[] = {
     {"segment", ECRM_OPT_STRING, "all", 0, CC(segment),
-     "customers addressed; 'all' = every customer (consent still applies)"},
+     "customers addressed: a segment of the segments section, or 'all' = "
+     "every customer (consent still applies)"},
+    {"trigger", ECRM_OPT_STRING, "always", 0, CC(trigger),
+     "always: every member; entered: only members who entered the segment "
+     "since the campaign last planned"},
     {"personalizer", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, CC(personalizer),
      "personalizer instance that chooses the items"},
     {"items", ECRM_OPT_INT, "3", 0, CC(items), "items per message (1-50)"},
@@ -239,10 +245,23 @@ static void resolve_campaign(struct ecrm_pipeline *p, struct ecrm_campaign *c,
             ecrm_diag_add(d, ecrm_node_get(c->node, "channel"),
                           "no enabled channel named '%s'", cc->channel);
     }
-    if (cc->segment && strcmp(cc->segment, "all") != 0)
-        ecrm_diag_add(d, ecrm_node_get(c->node, "segment"),
-                      "unknown segment '%s' (defined segments: all)",
-                      cc->segment);
+    if (cc->segment && strcmp(cc->segment, "all") != 0) {
+        c->segment = ecrm_segset_find(p->segments, cc->segment, NULL);
+        if (!c->segment)
+            ecrm_diag_add(d, ecrm_node_get(c->node, "segment"),
+                          "unknown segment '%s' (define it under "
+                          "'segments', or use 'all')",
+                          cc->segment);
+    }
+    if (cc->trigger && strcmp(cc->trigger, "always") &&
+        strcmp(cc->trigger, "entered"))
+        ecrm_diag_add(d, ecrm_node_get(c->node, "trigger"),
+                      "'trigger' must be always or entered, got '%s'",
+                      cc->trigger);
+    c->trigger_entered = cc->trigger && !strcmp(cc->trigger, "entered");
+    if (c->trigger_entered && !c->segment)
+        ecrm_diag_add(d, ecrm_node_get(c->node, "trigger"),
+                      "'trigger: entered' needs a 'segment' other than all");
     if (cc->items < 1 || cc->items > 50)
         ecrm_diag_add(d, ecrm_node_get(c->node, "items"),
                       "'items' must be between 1 and 50, got %lld",
@@ -333,7 +352,8 @@ static void check_top_level(struct ecrm_pipeline *p, struct ecrm_diag *d)
         if (!ok)
             ecrm_diag_add(d, k,
                           "unknown section '%s'; valid sections: store, "
-                          "sources, personalizers, channels, campaigns",
+                          "sources, personalizers, channels, segments, "
+                          "campaigns",
                           k->value);
     }
 }
@@ -395,6 +415,9 @@ ecrm_pipeline_load(const char *path, struct ecrm_loader *l, struct ecrm_diag *d)
     load_section(p, l, ECRM_KIND_SOURCE, d);
     load_section(p, l, ECRM_KIND_PERSONALIZER, d);
     load_section(p, l, ECRM_KIND_CHANNEL, d);
+    if (ecrm_segset_load(ecrm_node_get(p->root, "segments"), &p->segments,
+                         d) != 0)
+        goto fail;
     load_campaigns(p, d);
     if (d->n > before)
         goto fail;
@@ -428,6 +451,7 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p)
         free(c);
     }
     free(p->campaigns);
+    ecrm_segset_free(p->segments);
     /* Destroy in reverse order: a hybrid personalizer may still refer to
      * instances declared before it. */
     for (size_t i = p->ninst; i-- > 0;) {

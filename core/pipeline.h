@@ -8,6 +8,7 @@
  *   sources:       { NAME: { plugin: orders, enabled: true, ...options } }
  *   personalizers: { NAME: { plugin: popular, ...options } }
  *   channels:      { NAME: { plugin: maildir, ...options } }
+ *   segments:      { NAME: EXPRESSION | { where: EXPRESSION } } (segment.h)
  *   campaigns:     { NAME: { personalizer: NAME, channel: NAME, ... } }
  */
 #ifndef ECRM_CORE_PIPELINE_H
@@ -20,6 +21,8 @@
 
 struct ecrm_run_ctx;
 struct ecrm_tpl;
+struct ecrm_segment;
+struct ecrm_segset;
 
 /* Counters of one source instance during a run. */
 struct ecrm_source_stats {
@@ -59,6 +62,7 @@ struct ecrm_campaign_conf {
     char *start;
     char *end;
     int enabled;
+    char *trigger; /* "always" or "entered" */
 };
 
 struct ecrm_campaign {
@@ -69,6 +73,8 @@ struct ecrm_campaign {
     struct ecrm_instance *personalizer;
     struct ecrm_instance *channel;
     struct ecrm_tpl *subject_tpl, *text_tpl, *html_tpl;
+    struct ecrm_segment *segment; /* NULL: all customers */
+    int trigger_entered; /* only members who entered since the last plan */
 };
 
 struct ecrm_pipeline {
@@ -81,6 +87,7 @@ struct ecrm_pipeline {
     size_t ninst;
     struct ecrm_campaign **campaigns;
     size_t ncampaigns;
+    struct ecrm_segset *segments; /* never NULL after a successful load */
 };
 
 /* Load and validate PATH; modules come from L. Every problem is added to D

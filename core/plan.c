@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "host.h"
 #include "log.h"
+#include "segment.h"
 #include "store.h"
 #include "template.h"
 #include "util.h"
@@ -24,7 +25,56 @@ struct plan_ctx {
     struct ecrm_buf key, subject, text, html;
     struct ecrm_reco recos[MAX_ITEMS];
     int failed;
+    /* The audience when the campaign names a segment: member ids in
+     * ascending order, walked alongside the contacts (also in id order). */
+    int64_t *members;
+    size_t nmembers, cap, next;
+    int restricted;
 };
+
+static int add_member(void *arg, const struct ecrm_seg_member *m)
+{
+    struct plan_ctx *pc = arg;
+    if (pc->nmembers == pc->cap) {
+        pc->cap = pc->cap ? pc->cap * 2 : 1024;
+        int64_t *v = realloc(pc->members, pc->cap * sizeof *v);
+        if (!v)
+            abort();
+        pc->members = v;
+    }
+    pc->members[pc->nmembers++] = m->customer_id;
+    return 0;
+}
+
+/* Load the audience of C: the current members of its segment, or with
+ * `trigger: entered` those who entered since the campaign last planned
+ * (all current members the first time). */
+static int load_audience(struct plan_ctx *pc)
+{
+    struct ecrm_campaign *c = pc->c;
+    int64_t since = -1;
+    if (!c->segment)
+        return ECRM_OK;
+    pc->restricted = 1;
+    if (c->trigger_entered &&
+        ecrm_store_seg_campaign_get(pc->run->store, c->name, &since) !=
+            ECRM_OK)
+        return ECRM_FAIL;
+    return ecrm_store_seg_members(pc->run->store, c->segment->name, since, 0,
+                                  add_member, pc) == ECRM_OK
+               ? ECRM_OK
+               : ECRM_FAIL;
+}
+
+/* Whether customer ID is in the audience; IDs come in ascending order. */
+static int in_audience(struct plan_ctx *pc, int64_t id)
+{
+    if (!pc->restricted)
+        return 1;
+    while (pc->next < pc->nmembers && pc->members[pc->next] < id)
+        pc->next++;
+    return pc->next < pc->nmembers && pc->members[pc->next] == id;
+}
 
 void ecrm_plan_period(const char *recurrence, int64_t now, char *buf,
                       size_t len)
@@ -107,6 +157,8 @@ static int plan_contact(void *arg, const struct ecrm_contact *ct)
     struct ecrm_run_ctx *run = pc->run;
     struct ecrm_campaign *c = pc->c;
     char err[ECRM_ERRMAX];
+    if (!in_audience(pc, ct->customer_id))
+        return 0;
     /* Consent first: no consent means no message and no personalisation
      * work either. */
     if (!ct->consent || !ct->address || !*ct->address) {
@@ -207,8 +259,17 @@ static int plan_campaign(struct ecrm_run_ctx *run, struct ecrm_campaign *c)
         rc = ECRM_FAIL;
         goto out;
     }
-    int it = ecrm_store_iter_contacts(run->store, ops->consent_channel,
+    int it = load_audience(&pc);
+    if (it == ECRM_OK)
+        it = ecrm_store_iter_contacts(run->store, ops->consent_channel,
                                       c->conf.purpose, plan_contact, &pc);
+    /* The next `trigger: entered` plan starts after this run's entries. */
+    if (it == ECRM_OK && !pc.failed && c->trigger_entered &&
+        ecrm_store_seg_campaign_set(run->store, c->name, run->now, err) !=
+            ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        it = ECRM_FAIL;
+    }
     if (it != ECRM_OK || pc.failed) {
         if (own_tx)
             ecrm_store_rollback(run->store);
@@ -222,6 +283,7 @@ static int plan_campaign(struct ecrm_run_ctx *run, struct ecrm_campaign *c)
     }
 out:
     ecrm_tpl_ctx_free(pc.tctx);
+    free(pc.members);
     ecrm_buf_free(&pc.key);
     ecrm_buf_free(&pc.subject);
     ecrm_buf_free(&pc.text);

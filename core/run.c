@@ -8,6 +8,7 @@
 #include "lock.h"
 #include "log.h"
 #include "plan.h"
+#include "segment.h"
 #include "store.h"
 #include "util.h"
 
@@ -17,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const stage_names[ECRM_NSTAGES] = {"ingest", "personalize",
-                                                      "plan", "deliver"};
+static const char *const stage_names[ECRM_NSTAGES] = {
+    "ingest", "segment", "personalize", "plan", "deliver"};
 
 const char *ecrm_stage_name(enum ecrm_stage s)
 {
@@ -40,8 +41,8 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err)
             }
         if (!found) {
             snprintf(err, ECRM_ERRMAX,
-                     "unknown stage '%s'; stages: ingest, personalize, plan, "
-                     "deliver",
+                     "unknown stage '%s'; stages: ingest, segment, "
+                     "personalize, plan, deliver",
                      t);
             rc = -1;
             break;
@@ -217,7 +218,8 @@ typedef int (*stage_fn)(struct ecrm_run_ctx *run);
 static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
 {
     static const stage_fn fns[ECRM_NSTAGES] = {
-        stage_ingest, stage_personalize, ecrm_plan_stage, ecrm_deliver_stage};
+        stage_ingest, ecrm_segment_stage, stage_personalize, ecrm_plan_stage,
+        ecrm_deliver_stage};
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!(mask & (1u << s)))
             continue;
@@ -238,7 +240,7 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
 static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
 {
     char err[ECRM_ERRMAX];
-    struct ecrm_run_ctx run = {.p = p, .dry_run = o->dry_run};
+    struct ecrm_run_ctx run = {.p = p, .dry_run = o->dry_run, .full = o->full};
     /* The dry-run listing is for people; --json readers get the summary. */
     run.out = o->json ? NULL : stdout;
     run.now = o->now ? o->now : (int64_t)time(NULL);

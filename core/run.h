@@ -3,6 +3,8 @@
  * chosen stages need, run the stages in order, record the run, report.
  *
  *   ingest      every enabled source reads what is new since its checkpoint
+ *   segment     derived attributes and segment membership are refreshed
+ *               for what changed (segment.h)
  *   personalize every enabled personalizer trains
  *   plan        every enabled campaign writes its messages to the outbox
  *   deliver     every enabled channel sends what the outbox holds for it
@@ -18,10 +20,11 @@ struct ecrm_store;
 
 enum ecrm_stage {
     ECRM_STAGE_INGEST = 0,
-    ECRM_STAGE_PERSONALIZE = 1,
-    ECRM_STAGE_PLAN = 2,
-    ECRM_STAGE_DELIVER = 3,
-    ECRM_NSTAGES = 4
+    ECRM_STAGE_SEGMENT = 1,
+    ECRM_STAGE_PERSONALIZE = 2,
+    ECRM_STAGE_PLAN = 3,
+    ECRM_STAGE_DELIVER = 4,
+    ECRM_NSTAGES = 5
 };
 
 /* sysexits(3) codes used by every sub-command. */
@@ -45,6 +48,7 @@ struct ecrm_run_ctx {
     struct ecrm_store *store;
     int64_t now;
     int dry_run;
+    int full; /* --full: the segment stage re-evaluates everyone */
     int64_t run_id;
     FILE *out; /* where --dry-run lists what it would send, or NULL */
     struct ecrm_msg_stats msgs;
@@ -60,6 +64,7 @@ struct ecrm_run_opts {
     int dry_run;
     int64_t now; /* 0 = the real clock */
     int json;    /* print the JSON summary on stdout */
+    int full;    /* re-derive and re-evaluate every customer's segments */
 };
 
 /* Name of a stage ("ingest", ...). */

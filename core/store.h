@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 4
+#define ECRM_STORE_SCHEMA_VERSION 5
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -209,5 +209,131 @@ typedef int (*ecrm_customer_item_cb)(void *arg, int64_t customer_id,
 int ecrm_store_iter_customer_items(struct ecrm_store *s, int64_t since,
                                    int64_t until, ecrm_customer_item_cb cb,
                                    void *arg);
+
+/* ---- segments and derived attributes (store_segment.c) -------------------
+ * Tables of schema version 5: customer_derived (one row per customer,
+ * profile.h says what), segment_members (one row per membership period:
+ * entered_at, left_at NULL while current), segments (the state of each
+ * segment after the last run), segment_campaigns (when a `trigger:
+ * entered` campaign last planned). Watermarks and RFM cuts are kept in
+ * store_meta. */
+struct ecrm_facts;
+struct ecrm_derived;
+struct ecrm_derived_view;
+struct ecrm_rfm;
+
+/* The largest ids the segment stage has seen. */
+struct ecrm_seg_watermarks {
+    int64_t lines, events, customers, merges;
+};
+
+/* Customers changed since the stored watermarks: new order lines, events,
+ * customers or merges (either side). *IDS (sorted, unique; caller frees)
+ * and *N receive them; *WM the current maxima, to be stored with
+ * ecrm_store_seg_set_watermarks() once the changes are processed. *FIRST
+ * is 1 (and *IDS empty) when no watermark was ever stored: everything is
+ * new. Profile edits of existing customers are not seen here (no id moves):
+ * the segment stage compares profile signatures instead. */
+int ecrm_store_seg_changed(struct ecrm_store *s,
+                           struct ecrm_seg_watermarks *wm, int64_t **ids,
+                           size_t *n, int *first, char *err);
+int ecrm_store_seg_set_watermarks(struct ecrm_store *s,
+                                  const struct ecrm_seg_watermarks *wm,
+                                  char *err);
+
+/* A cursor over customers in id order with the facts (ECRM_FACTS_* bits
+ * of profile.h) ALL asks for, merged from one ordered query per part. A
+ * cursor opened with ALL = 0 only serves ecrm_store_facts_load(). Close
+ * with ecrm_store_facts_close (NULL accepted). */
+struct ecrm_fact_cursor;
+int ecrm_store_facts_open(struct ecrm_store *s, unsigned all,
+                          struct ecrm_fact_cursor **out, char *err);
+/* The next customer into F (reset first; strings valid until the next
+ * call): 1, 0 at the end, -1 on error. */
+int ecrm_store_facts_next(struct ecrm_fact_cursor *c, struct ecrm_facts *f);
+/* Add to F the parts of MASK it lacks, for customer CID, with one indexed
+ * query each (how incremental runs read only changed customers). */
+int ecrm_store_facts_load(struct ecrm_fact_cursor *c, struct ecrm_facts *f,
+                          int64_t cid, unsigned mask, char *err);
+void ecrm_store_facts_close(struct ecrm_fact_cursor *c);
+
+/* Writes of the segment stage, with statements prepared once. */
+struct ecrm_seg_writer;
+int ecrm_store_seg_writer_open(struct ecrm_store *s,
+                               struct ecrm_seg_writer **out, char *err);
+/* ENTER = 1: CID entered SEGMENT at NOW (run RUN_ID); 0: it left. */
+int ecrm_store_seg_write(struct ecrm_seg_writer *w, const char *segment,
+                         int64_t cid, int enter, int64_t now, int64_t run_id,
+                         char *err);
+/* Replace CID's stored derived attributes with D. */
+int ecrm_store_seg_write_derived(struct ecrm_seg_writer *w, int64_t cid,
+                                 const struct ecrm_derived *d, char *err);
+/* Record CID's new profile signature. */
+int ecrm_store_seg_write_sig(struct ecrm_seg_writer *w, int64_t cid,
+                             uint64_t sig, char *err);
+void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w);
+
+/* Mark as left at NOW the current members of SEGMENT whose customer no
+ * longer exists (forgotten, merged away); *LEFT (may be NULL) = how many. */
+int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment,
+                         int64_t now, int64_t *left, char *err);
+
+/* Recompute the RFM cuts over every customer with orders from
+ * customer_derived, store them (store_meta 'segment.rfm') and return them
+ * in OUT. */
+int ecrm_store_rfm_compute(struct ecrm_store *s, struct ecrm_rfm *out,
+                           char *err);
+/* The stored RFM cuts; ECRM_FAIL (OUT zeroed) when none. */
+int ecrm_store_rfm_get(struct ecrm_store *s, struct ecrm_rfm *out);
+
+/* Customer CID's derived attributes as seen at NOW: the stored figures
+ * plus age, average, days since the last visit, value (net spend over the
+ * 365 days before NOW, read from the order history), RFM scores from the
+ * stored cuts and churn risk (see profile.h). For `ecrm customer show`.
+ * ECRM_FAIL with ERR when the segment stage has not computed them yet. */
+int ecrm_store_derived_get(struct ecrm_store *s, int64_t cid, int64_t now,
+                           struct ecrm_derived_view *out, char *err);
+
+/* The state of a segment after the run that last evaluated it. */
+struct ecrm_seg_state {
+    char fingerprint[512]; /* expression and what it was evaluated with */
+    int64_t evaluated_at;  /* that run's clock */
+    int64_t run_id;
+    int64_t members;  /* current members */
+    int64_t entered;  /* entered in that run */
+    int64_t left;     /* left in that run */
+    int64_t evaluated; /* customers evaluated in that run */
+    int full;          /* 1 when that run evaluated every customer */
+};
+/* ECRM_OK with OUT filled, ECRM_FAIL (OUT zeroed) when never evaluated. */
+int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,
+                             struct ecrm_seg_state *out);
+/* Record IN (members is counted from the membership table). */
+int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
+                             const char *expression,
+                             const struct ecrm_seg_state *in, char *err);
+/* Current members of SEGMENT into *N. */
+int ecrm_store_seg_count(struct ecrm_store *s, const char *segment,
+                         int64_t *n);
+
+struct ecrm_seg_member {
+    int64_t customer_id;
+    int64_t entered;
+    const char *external_id, *name, *email; /* may be NULL */
+};
+typedef int (*ecrm_seg_member_cb)(void *arg, const struct ecrm_seg_member *m);
+/* Stream the current members of SEGMENT that entered after ENTERED_AFTER
+ * (-1: all), ordered by customer id, at most LIMIT (0 = all). Returns
+ * ECRM_OK, ECRM_FAIL or the callback's non-zero value. */
+int ecrm_store_seg_members(struct ecrm_store *s, const char *segment,
+                           int64_t entered_after, int64_t limit,
+                           ecrm_seg_member_cb cb, void *arg);
+
+/* When campaign CAMPAIGN last planned with `trigger: entered` (*LAST = 0:
+ * never), and recording it. */
+int ecrm_store_seg_campaign_get(struct ecrm_store *s, const char *campaign,
+                                int64_t *last);
+int ecrm_store_seg_campaign_set(struct ecrm_store *s, const char *campaign,
+                                int64_t when, char *err);
 
 #endif /* ECRM_CORE_STORE_H */

@@ -12,6 +12,8 @@
  *   3  the web and surveys: sessions, survey answers, anonymous events by
  *      visitor
  *   4  privacy and identity: customer merges, forgotten addresses, meta
+ *   5  profiles and segments: derived attributes, segment membership
+ *      history, segment state, trigger campaigns
  */
 #include "store_internal.h"
 
@@ -166,6 +168,37 @@ static const char *const migrations[] = {
     " WITHOUT ROWID;"
     "CREATE TABLE store_meta ("
     " key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    /* 5 */
+    /* No foreign keys: forgetting or merging a customer deletes its row,
+     * and the segment stage retires what is left of it. */
+    "CREATE TABLE customer_derived ("
+    " customer_id INTEGER PRIMARY KEY,"
+    " orders_count INTEGER NOT NULL DEFAULT 0,"
+    " total_spent REAL NOT NULL DEFAULT 0,"
+    " first_order INTEGER, last_order INTEGER,"
+    " fav1 TEXT, fav2 TEXT, fav3 TEXT,"
+    " last_visit INTEGER, median_gap REAL,"
+    " profile_sig INTEGER NOT NULL DEFAULT 0,"
+    " computed_at INTEGER NOT NULL);"
+    /* One row per membership period; left_at IS NULL while current. */
+    "CREATE TABLE segment_members ("
+    " id INTEGER PRIMARY KEY,"
+    " segment TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+    " entered_at INTEGER NOT NULL, left_at INTEGER, run_id INTEGER);"
+    "CREATE UNIQUE INDEX segment_members_current"
+    " ON segment_members(segment, customer_id) WHERE left_at IS NULL;"
+    "CREATE INDEX segment_members_customer"
+    " ON segment_members(customer_id, segment) WHERE left_at IS NULL;"
+    "CREATE TABLE segments ("
+    " name TEXT PRIMARY KEY, expression TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, evaluated_at INTEGER, run_id INTEGER,"
+    " members INTEGER NOT NULL DEFAULT 0, entered INTEGER NOT NULL DEFAULT 0,"
+    " left_n INTEGER NOT NULL DEFAULT 0,"
+    " evaluated INTEGER NOT NULL DEFAULT 0, full INTEGER NOT NULL DEFAULT 0)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE segment_campaigns ("
+    " campaign TEXT PRIMARY KEY, last_planned INTEGER NOT NULL)"
+    " WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

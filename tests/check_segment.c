@@ -1,0 +1,631 @@
+/*
+ * Tests of segments: the lexer and parser (every feature, every error with
+ * its FILE:LINE:COL and token), evaluation of each feature on a fixture
+ * store, the seeds' example, references and cycles, injection-looking
+ * strings as data, and incremental membership (entered/left times, only
+ * changed customers re-evaluated, --full).
+ */
+#include "segment_fixture.h"
+
+#include "conf.h"
+
+#define NOW "2026-01-15T00:00:00Z"
+
+/* ---- parsing ------------------------------------------------------------- */
+
+/* Load YAML (a pipeline fragment) and its segments; on failure return the
+ * diagnostics joined by newlines in BUF (and NULL). */
+static struct ecrm_segset *load(const char *yaml, struct ecrm_node **root,
+                                char *buf, size_t len)
+{
+    struct ecrm_diag d = {0};
+    struct ecrm_segset *set = NULL;
+    buf[0] = '\0';
+    *root = ecrm_conf_load_buffer("p.yaml", yaml, strlen(yaml), &d);
+    ck_assert_msg(*root != NULL, "yaml: %s", d.n ? d.msgs[0] : "?");
+    if (ecrm_segset_load(ecrm_node_get(*root, "segments"), &set, &d) != 0) {
+        size_t at = 0;
+        for (size_t i = 0; i < d.n && at < len; i++)
+            at += (size_t)snprintf(buf + at, len - at, "%s\n", d.msgs[i]);
+    }
+    ecrm_diag_clear(&d);
+    return set;
+}
+
+/* The first error of the one-segment pipeline "segments:\n  s: EXPR". */
+static void error_of(const char *expr, char *buf, size_t len)
+{
+    char yaml[512];
+    struct ecrm_node *root;
+    snprintf(yaml, sizeof yaml, "segments:\n  s: %s\n", expr);
+    struct ecrm_segset *set = load(yaml, &root, buf, len);
+    ck_assert_msg(set == NULL, "'%s' should not parse", expr);
+    ecrm_conf_free(root);
+}
+
+#define ASSERT_ERROR(expr, want)                                               \
+    do {                                                                       \
+        char got_[1024];                                                       \
+        error_of(expr, got_, sizeof got_);                                     \
+        ck_assert_msg(strstr(got_, want) != NULL, "'%s': got '%s', want '%s'", \
+                      expr, got_, want);                                       \
+    } while (0)
+
+START_TEST(test_lexer)
+{
+    struct ecrm_seg_lexer l;
+    static const enum ecrm_seg_tok want[] = {
+        ECRM_T_IDENT, ECRM_T_CMP,   ECRM_T_STR,   ECRM_T_CMP, ECRM_T_NUM,
+        ECRM_T_LP,    ECRM_T_RP,    ECRM_T_COMMA, ECRM_T_DOT, ECRM_T_PLUS,
+        ECRM_T_MINUS, ECRM_T_TILDE, ECRM_T_CMP,   ECRM_T_CMP, ECRM_T_CMP,
+        ECRM_T_IDENT, ECRM_T_END};
+    ecrm_seg_lex_init(&l, "gender != 'a\\'b\\n' >= 3.25 ( ) , . + - ~ < <= "
+                          "> shoe-size");
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ck_assert_msg(l.tok.type == want[i], "token %zu: %d", i, l.tok.type);
+        if (i == 2)
+            ck_assert_str_eq(l.tok.str, "a'b\n");
+        if (i == 4)
+            ck_assert_double_eq(l.tok.num, 3.25);
+        if (i == 15)
+            ck_assert_str_eq(l.tok.str, "shoe-size");
+        ecrm_seg_lex_next(&l);
+    }
+    ecrm_seg_lex_done(&l);
+    /* "now-30 days": the '-' before a digit subtracts */
+    ecrm_seg_lex_init(&l, "now-30");
+    ck_assert_str_eq(l.tok.str, "now");
+    ecrm_seg_lex_next(&l);
+    ck_assert_int_eq(l.tok.type, ECRM_T_MINUS);
+    ecrm_seg_lex_done(&l);
+}
+END_TEST
+
+START_TEST(test_parse_features)
+{
+    static const char *const ok[] = {
+        "gender = \"m\" and (age between 25 and 30 or not children > 0)",
+        "city in (\"Riga\", 'Cork', 3)",
+        "city not in (\"Riga\")",
+        "age not between 1 and 2",
+        "email like \"*@example.com\" and name not like \"X*\"",
+        "external_id ~ \"^C[0-9]+$\"",
+        "last_order > now - 6 months and first_order < date(\"2025-01-01\")",
+        "last_order >= now - 1 year + 2 weeks - 3 days - 12 hours",
+        "spent(last 6 months) > 200 and orders(last 30 days) = 0",
+        "orders() > 0 and spent() >= 1.5 and bought(category = \"toys\")",
+        "bought(sku = \"X\", last 2 weeks) or bought(category like \"t*\")",
+        "visited(\"/product/*\", last 7 days) and visited()",
+        "events(\"ticket_opened\", last 30 days) >= 2",
+        "rfm.r >= 4 and rfm.f >= 4 and rfm.m >= 1",
+        "value > 100 and churn_risk and favourite_category = \"toys\"",
+        "days_since_last_visit <= 7 and avg_spent > total_spent - 1",
+        "orders_count > 1 and last_visit > now - 2 days",
+        "income > 40000 and attr(\"shoe-size\") = 42 and -1 < 0",
+        "NOT gender = \"f\" AND age > 1 OR age < 0",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct ecrm_diag d = {0};
+        struct ecrm_segment *g = ecrm_segment_parse("t", ok[i], NULL, &d);
+        ck_assert_msg(g != NULL, "'%s': %s", ok[i], d.n ? d.msgs[0] : "");
+        ecrm_segment_free(g);
+        ecrm_diag_clear(&d);
+    }
+    /* needs: what must be read, and whether the clock matters */
+    struct ecrm_diag d = {0};
+    struct ecrm_segment *g =
+        ecrm_segment_parse("t", "gender = \"m\" and total_spent > 1", NULL, &d);
+    ck_assert_uint_eq(g->needs, ECRM_SEG_NEED_DERIVED);
+    ecrm_segment_free(g);
+    g = ecrm_segment_parse("t", "visited(\"/x\", last 1 day) and income > 1",
+                           NULL, &d);
+    ck_assert_uint_eq(g->needs, ECRM_SEG_NEED_EVENTS | ECRM_SEG_CLOCK |
+                                    ECRM_SEG_NEED_ATTRS);
+    ecrm_segment_free(g);
+    g = ecrm_segment_parse("t", "rfm.m > 2", NULL, &d);
+    ck_assert(g->needs & ECRM_SEG_RFM);
+    ecrm_segment_free(g);
+    ck_assert_uint_eq(d.n, 0);
+}
+END_TEST
+
+START_TEST(test_parse_errors)
+{
+    /* "  s: " puts the expression at column 6 of line 2 */
+    ASSERT_ERROR("gender = = \"m\"",
+                 "p.yaml:2:15: segment 's': expected a value, found '='");
+    ASSERT_ERROR("spnt(last 6 months) > 1",
+                 "p.yaml:2:6: segment 's': unknown function 'spnt'");
+    ASSERT_ERROR("city = \"Riga", "p.yaml:2:13: segment 's': unterminated "
+                                  "string '\"'");
+    ASSERT_ERROR("city = \"a\\qb\"", "p.yaml:2:15: segment 's': unknown "
+                                     "escape");
+    ASSERT_ERROR("last_order > date(\"2025-13-45\")",
+                 "p.yaml:2:24: segment 's': not an ISO 8601 date: "
+                 "\"2025-13-45\"");
+    ASSERT_ERROR("city ~ \"(\"", "p.yaml:2:13: segment 's': invalid regular "
+                                 "expression");
+    ASSERT_ERROR("spent(last 6 fortnights) > 1",
+                 "p.yaml:2:19: segment 's': expected a unit (hours, days, "
+                 "weeks, months, years), found 'fortnights'");
+    ASSERT_ERROR("age > 1 age", "p.yaml:2:14: segment 's': expected 'and', "
+                                "'or' or the end of the expression, found "
+                                "'age'");
+    ASSERT_ERROR("age between 1 or 2",
+                 "p.yaml:2:20: segment 's': expected 'and' in 'between X "
+                 "and Y', found 'or'");
+    ASSERT_ERROR("(age > 1", "p.yaml:2:14: segment 's': expected ')', found "
+                             "end of expression");
+    ASSERT_ERROR("age > 1 and", "expected a value, found end of expression");
+    ASSERT_ERROR("in_segment(\"nope\")",
+                 "p.yaml:2:17: segment 's': unknown segment 'nope'");
+    ASSERT_ERROR("city = \"x\" $", "p.yaml:2:17: segment 's': unexpected "
+                                   "character '$'");
+    ASSERT_ERROR("rfm.x > 1", "p.yaml:2:10: segment 's': expected r, f or m "
+                              "after 'rfm.', found 'x'");
+    ASSERT_ERROR("bought(colour = \"red\")", "p.yaml:2:13: segment 's': "
+                                             "expected 'category = ");
+    ASSERT_ERROR("events(last 3 days) > 1",
+                 "expected an event type (a string), found 'last'");
+    /* YAML quotes: the column counts from after the quote */
+    ASSERT_ERROR("'x y'", "p.yaml:2:9: segment 's': expected 'and', 'or' or "
+                          "the end of the expression, found 'y'");
+    /* A quoted YAML scalar: the column starts after the quote. */
+    char buf[1024];
+    struct ecrm_node *root;
+    ck_assert_ptr_null(
+        load("segments:\n  s: 'age > > 1'\n", &root, buf, sizeof buf));
+    ck_assert_ptr_nonnull(strstr(buf, "p.yaml:2:13: segment 's': expected a "
+                                      "value, found '>'"));
+    ecrm_conf_free(root);
+    /* the mapping form and its errors */
+    ck_assert_ptr_null(
+        load("segments:\n  s:\n    wher: age > 1\n", &root, buf, sizeof buf));
+    ck_assert_ptr_nonnull(strstr(buf, "p.yaml:3:5: unknown key 'wher'"));
+    ecrm_conf_free(root);
+    ck_assert_ptr_null(
+        load("segments:\n  all: age > 1\n", &root, buf, sizeof buf));
+    ck_assert_ptr_nonnull(strstr(buf, "'all' is reserved"));
+    ecrm_conf_free(root);
+    ck_assert_ptr_null(load("segments:\n  s: \"\"\n", &root, buf, sizeof buf));
+    ck_assert_ptr_nonnull(strstr(buf, "expected an expression"));
+    ecrm_conf_free(root);
+}
+END_TEST
+
+START_TEST(test_references_and_cycles)
+{
+    char buf[1024];
+    struct ecrm_node *root;
+    /* referenced before defined: dependency order puts it first */
+    struct ecrm_segset *set = load("segments:\n"
+                                   "  b: a and in_segment(\"c\")\n"
+                                   "  a:\n"
+                                   "    where: c or age > 3\n"
+                                   "    description: adults\n"
+                                   "  c: city = \"Riga\"\n",
+                                   &root, buf, sizeof buf);
+    ck_assert_msg(set != NULL, "%s", buf);
+    ck_assert_uint_eq(set->n, 3);
+    size_t ia, ib, ic;
+    ck_assert_ptr_nonnull(ecrm_segset_find(set, "a", &ia));
+    ck_assert_ptr_nonnull(ecrm_segset_find(set, "b", &ib));
+    ck_assert_ptr_nonnull(ecrm_segset_find(set, "c", &ic));
+    ck_assert(ic < ia && ia < ib);
+    ck_assert(set->segs[ia]->needs & ECRM_SEG_CLOCK); /* age */
+    ck_assert(set->segs[ib]->needs & ECRM_SEG_CLOCK); /* through a */
+    ck_assert_uint_eq(set->segs[ib]->ndeps, 2);
+    ecrm_segset_free(set);
+    ecrm_conf_free(root);
+
+    ck_assert_ptr_null(load("segments:\n"
+                            "  a: b and age > 1\n"
+                            "  b: c\n"
+                            "  c: in_segment(\"a\")\n",
+                            &root, buf, sizeof buf));
+    ck_assert_msg(strstr(buf,
+                         "p.yaml:4:17: segment 'c': segments reference "
+                         "each other in a cycle: a -> b -> c -> a") != NULL,
+                  "%s", buf);
+    ecrm_conf_free(root);
+    ck_assert_ptr_null(
+        load("segments:\n  s: s or age > 1\n", &root, buf, sizeof buf));
+    ck_assert_msg(strstr(buf, "p.yaml:2:6: segment 's': segments reference "
+                              "each other in a cycle: s -> s") != NULL,
+                  "%s", buf);
+    ecrm_conf_free(root);
+}
+END_TEST
+
+START_TEST(test_glob_and_time)
+{
+    ck_assert(ecrm_seg_glob("/product/*", "/product/42"));
+    ck_assert(ecrm_seg_glob("/product/*", "/product/"));
+    ck_assert(!ecrm_seg_glob("/product/*", "/products"));
+    ck_assert(ecrm_seg_glob("*a?c*", "xxabcxx"));
+    ck_assert(!ecrm_seg_glob("a*b*c", "aXbX"));
+    ck_assert(ecrm_seg_glob("", ""));
+    ck_assert_int_eq(ecrm_seg_time_add(T("2025-03-31"), -1, 0),
+                     T("2025-02-28"));
+    ck_assert_int_eq(ecrm_seg_time_add(T("2024-03-31"), -1, 0),
+                     T("2024-02-29"));
+    ck_assert_int_eq(ecrm_seg_time_add(T("2025-01-15"), -6, 86400),
+                     T("2024-07-16"));
+    ck_assert_int_eq(ecrm_seg_time_add(T("2025-01-15"), 12, 0),
+                     T("2026-01-15"));
+}
+END_TEST
+
+/* ---- evaluation on a store ----------------------------------------------- */
+
+/*
+ * M1 man, 28, 2 children, income 45000, spent 250 in the last 6 months
+ *    (the seeds' example), a toys buyer, web visits.
+ * M2 the same but income 40000: not above 40000.
+ * M3 the same but 31 years old.
+ * M4 the same but spent 150 recently (and 500 a year ago).
+ * F1 woman, 27, income "n/a" (not a number), lapsed (last order > 90 days),
+ *    city with a quote in its name.
+ * X1 no history, gender "x' OR 1=1 --".
+ */
+static void fill(struct fx *f)
+{
+    fx_customer(f, "M1", "m", "1997-05-01", "London");
+    fx_customer(f, "M2", "m", "1997-05-01", "Riga");
+    fx_customer(f, "M3", "m", "1994-12-01", "Cork");
+    fx_customer(f, "M4", "m", "2000-01-01", "London");
+    fx_customer(f, "F1", "f", "1998-06-30", "L'Aquila");
+    fx_customer(f, "X1", "x' OR 1=1 --", NULL, "Robert'); DROP TABLE x;--");
+    static const char *const men[] = {"M1", "M2", "M3", "M4"};
+    for (int i = 0; i < 4; i++) {
+        fx_attr(f, men[i], "children", "2", "2024-01-01");
+        fx_attr(f, men[i], "income", i == 1 ? "40000" : "45000", "2024-01-01");
+    }
+    fx_attr(f, "F1", "income", "n/a", "2024-01-01");
+    fx_attr(f, "F1", "children", "0", "2024-01-01");
+    fx_line(f, "M1", "1", 1, "TOY1", "toys", 1, 250, "2025-12-01", 0);
+    fx_line(f, "M2", "2", 1, "TOY1", "toys", 1, 250, "2025-12-01", 0);
+    fx_line(f, "M3", "3", 1, "BK1", "books", 1, 250, "2025-12-01", 0);
+    fx_line(f, "M4", "4", 1, "BK1", "books", 1, 150, "2025-12-01", 0);
+    fx_line(f, "M4", "5", 1, "BK2", "books", 2, 250, "2025-01-02", 0);
+    fx_line(f, "F1", "6", 1, "GD1", "garden", 1, 80, "2025-06-01", 0);
+    fx_line(f, "F1", "7", 1, "GD1", "garden", 1, 20, "2025-07-01", 0);
+    fx_event(f, "M1", "view", "/product/TOY1", "2026-01-12");
+    fx_event(f, "M1", "ticket_opened", NULL, "2026-01-02");
+    fx_event(f, "M1", "ticket_opened", NULL, "2025-12-30");
+    fx_event(f, "F1", "view", "/product/GD1", "2026-01-13");
+    fx_event(f, "M2", "view", "/about", "2026-01-13");
+}
+
+/* Evaluate EXPR as segment "t" (plus "lapsed" and "toys" for references)
+ * at NOW and return its members' external ids, comma-separated. */
+static const char *members(struct fx *f, const char *expr)
+{
+    static char out[256];
+    char yaml[1024], err[1024], quoted[512];
+    struct ecrm_node *root;
+    /* A single-quoted YAML scalar: ' is written '' */
+    size_t q = 0;
+    for (const char *p = expr; *p && q + 2 < sizeof quoted; p++) {
+        if (*p == '\'')
+            quoted[q++] = '\'';
+        quoted[q++] = *p;
+    }
+    quoted[q] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "segments:\n"
+             "  lapsed: orders(last 90 days) = 0 and orders() > 0\n"
+             "  toys: bought(category = \"toys\")\n"
+             "  t: '%s'\n",
+             quoted);
+    struct ecrm_segset *set = load(yaml, &root, err, sizeof err);
+    ck_assert_msg(set != NULL, "%s", err);
+    fx_refresh(f, set, NOW, 0, NULL);
+    out[0] = '\0';
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(
+                         f->s->db,
+                         "SELECT group_concat(external_id, ',') FROM (SELECT"
+                         " c.external_id FROM segment_members m JOIN customers"
+                         " c ON c.id = m.customer_id WHERE m.segment = 't'"
+                         " AND m.left_at IS NULL ORDER BY c.external_id)",
+                         -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        ecrm_strlcpy(out, (const char *)sqlite3_column_text(st, 0), sizeof out);
+    sqlite3_finalize(st);
+    ecrm_segset_free(set);
+    ecrm_conf_free(root);
+    return out;
+}
+
+#define ASSERT_MEMBERS(expr, want)                                             \
+    do {                                                                       \
+        const char *got_ = members(&f, expr);                                  \
+        ck_assert_msg(strcmp(got_, want) == 0, "%s: got '%s', want '%s'",      \
+                      expr, got_, want);                                       \
+    } while (0)
+
+START_TEST(test_seed_example)
+{
+    struct fx f;
+    fx_open(&f);
+    fill(&f);
+    ASSERT_MEMBERS("gender = \"m\" and age between 25 and 30 and children > 0 "
+                   "and income > 40000 and spent(last 6 months) > 200",
+                   "M1");
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_evaluate_features)
+{
+    struct fx f;
+    fx_open(&f);
+    fill(&f);
+    /* comparisons, logic, parentheses */
+    ASSERT_MEMBERS("gender = \"f\"", "F1");
+    ASSERT_MEMBERS("gender != \"m\"", "F1,X1");
+    ASSERT_MEMBERS("age < 27", "M4");
+    ASSERT_MEMBERS("age <= 27", "F1,M4");
+    ASSERT_MEMBERS("age >= 31", "M3");
+    ASSERT_MEMBERS("not (gender = \"m\" or age > 0)", "X1");
+    ASSERT_MEMBERS("gender = \"m\" and not (city = \"London\")", "M2,M3");
+    ASSERT_MEMBERS("city in (\"Riga\", \"Cork\")", "M2,M3");
+    ASSERT_MEMBERS("city not in (\"Riga\", \"Cork\")", "F1,M1,M4,X1");
+    ASSERT_MEMBERS("age between 27 and 28", "F1,M1,M2");
+    ASSERT_MEMBERS("age not between 27 and 28", "M3,M4");
+    /* numbers compare numerically when both sides parse: "45000" > 9999,
+     * and an unknown or non-numeric value is no member either way */
+    ASSERT_MEMBERS("income > 9999", "M1,M2,M3,M4");
+    ASSERT_MEMBERS("income = \"40000.0\"", "M2");
+    ASSERT_MEMBERS("income = \"n/a\"", "F1");
+    ASSERT_MEMBERS("not income > 0", "F1,X1");
+    /* string match */
+    ASSERT_MEMBERS("city like \"L*\"", "F1,M1,M4");
+    ASSERT_MEMBERS("city like \"?ork\"", "M3");
+    ASSERT_MEMBERS("city not like \"L*\"", "M2,M3,X1");
+    ASSERT_MEMBERS("external_id ~ \"^M[13]$\"", "M1,M3");
+    ASSERT_MEMBERS("city = \"L\\'Aquila\"", "F1");
+    /* dates and date arithmetic */
+    ASSERT_MEMBERS("last_order > now - 6 months", "M1,M2,M3,M4");
+    ASSERT_MEMBERS("last_order < date(\"2025-11-01\")", "F1");
+    ASSERT_MEMBERS("first_order < date(\"2025-02-01\") + 1 day", "M4");
+    ASSERT_MEMBERS("birth_date < \"1995-01-01\"", "M3");
+    /* aggregates over the history */
+    ASSERT_MEMBERS("spent(last 6 months) > 200", "M1,M2,M3");
+    ASSERT_MEMBERS("spent() > 600", "M4");
+    ASSERT_MEMBERS("orders(last 60 days) = 0 and orders() > 0", "F1");
+    ASSERT_MEMBERS("orders(last 30 days) = 0", "F1,M1,M2,M3,M4,X1");
+    ASSERT_MEMBERS("orders() = 2", "F1,M4");
+    ASSERT_MEMBERS("bought(category = \"toys\")", "M1,M2");
+    ASSERT_MEMBERS("bought(sku = \"BK2\")", "M4");
+    ASSERT_MEMBERS("bought(sku like \"BK*\", last 3 months)", "M3,M4");
+    ASSERT_MEMBERS("spent(category = \"garden\") = 100", "F1");
+    ASSERT_MEMBERS("visited(\"/product/*\", last 7 days)", "F1,M1");
+    ASSERT_MEMBERS("visited(last 7 days)", "F1,M1,M2");
+    ASSERT_MEMBERS("visited(\"/product/*\", last 2 days)", "F1");
+    ASSERT_MEMBERS("events(\"ticket_opened\", last 30 days) >= 2", "M1");
+    ASSERT_MEMBERS("events(\"ticket_opened\", last 14 days) = 1", "M1");
+    /* derived attributes */
+    ASSERT_MEMBERS("orders_count = 2 and total_spent = 650", "M4");
+    ASSERT_MEMBERS("avg_spent = 50", "F1");
+    ASSERT_MEMBERS("days_since_last_visit <= 2", "F1,M2");
+    ASSERT_MEMBERS("favourite_category = \"garden\"", "F1");
+    /* value: the last 365 days only; M4's 500 of January 2025 is older */
+    ASSERT_MEMBERS("value between 100 and 200", "F1,M4");
+    ASSERT_MEMBERS("churn_risk", "F1"); /* 198 days > 2 x 30 */
+    ASSERT_MEMBERS("rfm.m = 5", "M4");
+    ASSERT_MEMBERS("rfm.f >= 4", "F1,M4");
+    /* last orders: F1 in July, the four others tied on 1 December */
+    ASSERT_MEMBERS("rfm.r = 1", "F1");
+    ASSERT_MEMBERS("rfm.r = 2", "M1,M2,M3,M4");
+    /* other segments, by name or in_segment() */
+    ASSERT_MEMBERS("lapsed", "F1");
+    ASSERT_MEMBERS("toys and not in_segment(\"lapsed\")", "M1,M2");
+    ASSERT_MEMBERS("visited(\"/product/*\", last 7 days) and not lapsed", "M1");
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_injection_is_data)
+{
+    struct fx f;
+    fx_open(&f);
+    fill(&f);
+    ASSERT_MEMBERS("gender = \"x\\' OR 1=1 --\"", "X1");
+    ASSERT_MEMBERS("gender = \"x\\\" OR \\\"1\\\"=\\\"1\"", "");
+    ASSERT_MEMBERS("city = \"Robert\\'); DROP TABLE x;--\"", "X1");
+    ASSERT_MEMBERS("gender = \"\\'; DROP TABLE customers; --\"", "");
+    ASSERT_MEMBERS("attr(\"income\\' OR \\'1\\'=\\'1\") = 1", "");
+    /* the tables are intact */
+    ASSERT_MEMBERS("gender = \"m\"", "M1,M2,M3,M4");
+    fx_close(&f);
+}
+END_TEST
+
+static int64_t q_int(struct fx *f, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(f->s->db, sql, -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+START_TEST(test_incremental_membership)
+{
+    struct fx f;
+    struct ecrm_seg_stats st;
+    char err[1024];
+    struct ecrm_node *root;
+    fx_open(&f);
+    fill(&f);
+    struct ecrm_segset *set = load("segments:\n"
+                                   "  spenders: total_spent > 300\n"
+                                   "  rich: income > 44000\n"
+                                   "  recent: orders(last 30 days) > 0\n",
+                                   &root, err, sizeof err);
+    ck_assert_msg(set != NULL, "%s", err);
+    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    ck_assert_uint_eq(st.full_segments, 3);
+    ck_assert_uint_eq(st.evaluated, 6);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
+                               " segment = 'spenders' AND left_at IS NULL"),
+                     1); /* M4 */
+
+    /* Same clock, nothing new: nobody is evaluated. */
+    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    ck_assert_uint_eq(st.full_segments, 0);
+    ck_assert_uint_eq(st.evaluated, 0);
+    ck_assert_uint_eq(st.customers, 6);
+
+    /* M1 buys: only M1 is re-derived and re-evaluated; it enters spenders
+     * and recent (the December 1 orders are older than 30 days). */
+    fx_line(&f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
+    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    ck_assert_uint_eq(st.derived, 1);
+    ck_assert_uint_eq(st.evaluated, 1);
+    ck_assert_uint_eq(st.entered, 2);
+    ck_assert_int_eq(q_int(&f, "SELECT m.entered_at FROM segment_members m"
+                               " JOIN customers c ON c.id = m.customer_id"
+                               " WHERE c.external_id = 'M1'"
+                               " AND m.segment = 'spenders'"
+                               " AND m.left_at IS NULL"),
+                     T("2026-01-01"));
+
+    /* M2's income changes (no id moves: the signature notices): it enters
+     * rich; M3's drops: it leaves, with the run's clock. */
+    fx_attr(&f, "M2", "income", "50000", "2025-12-31");
+    fx_attr(&f, "M3", "income", "100", "2025-12-31");
+    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    ck_assert_uint_eq(st.profiles_changed, 2);
+    ck_assert_uint_eq(st.evaluated, 2);
+    ck_assert_uint_eq(st.entered, 1);
+    ck_assert_uint_eq(st.left, 1);
+    ck_assert_int_eq(q_int(&f, "SELECT m.left_at FROM segment_members m"
+                               " JOIN customers c ON c.id = m.customer_id"
+                               " WHERE c.external_id = 'M3'"
+                               " AND m.segment = 'rich'"),
+                     T("2026-01-01"));
+    struct ecrm_seg_state ss;
+    ck_assert_int_eq(ecrm_store_seg_state_get(f.s, "rich", &ss), ECRM_OK);
+    ck_assert_int_eq(ss.members, 3);
+    ck_assert_int_eq(ss.entered, 1);
+    ck_assert_int_eq(ss.left, 1);
+    ck_assert_int_eq(ss.full, 0);
+
+    /* A later clock: the windowed segment is re-evaluated for everyone,
+     * the others only for changed customers (none). The December orders
+     * fall out of the 30-day window by February. */
+    fx_refresh(&f, set, "2026-02-15", 0, &st);
+    ck_assert_uint_eq(st.full_segments, 1);
+    ck_assert_uint_eq(st.evaluated, 6);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
+                               " segment = 'recent' AND left_at IS NULL"),
+                     0);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
+                               " segment = 'recent' AND left_at = "
+                               "strftime('%s', '2026-02-15')"),
+                     1);
+
+    /* --full: everyone, every segment; nothing changes. */
+    fx_refresh(&f, set, "2026-02-15", 1, &st);
+    ck_assert_uint_eq(st.full_segments, 3);
+    ck_assert_uint_eq(st.evaluated, 6);
+    ck_assert_uint_eq(st.derived, 6);
+    ck_assert_uint_eq(st.entered + st.left, 0);
+
+    /* members by entry time (what `trigger: entered` reads) */
+    int64_t n = 0;
+    ck_assert_int_eq(ecrm_store_seg_count(f.s, "spenders", &n), ECRM_OK);
+    ck_assert_int_eq(n, 2);
+    ecrm_segset_free(set);
+    ecrm_conf_free(root);
+    fx_close(&f);
+}
+END_TEST
+
+static int count_cb(void *arg, const struct ecrm_seg_member *m)
+{
+    (void)m;
+    ++*(int *)arg;
+    return 0;
+}
+
+START_TEST(test_entered_since)
+{
+    struct fx f;
+    char err[1024];
+    struct ecrm_node *root;
+    fx_open(&f);
+    fill(&f);
+    struct ecrm_segset *set = load("segments:\n  spenders: total_spent > 300\n",
+                                   &root, err, sizeof err);
+    fx_refresh(&f, set, "2026-01-01", 0, NULL);
+    fx_line(&f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
+    fx_refresh(&f, set, "2026-01-02", 0, NULL);
+    int n = 0;
+    ck_assert_int_eq(
+        ecrm_store_seg_members(f.s, "spenders", -1, 0, count_cb, &n), ECRM_OK);
+    ck_assert_int_eq(n, 2);
+    n = 0;
+    ecrm_store_seg_members(f.s, "spenders", T("2026-01-01"), 0, count_cb, &n);
+    ck_assert_int_eq(n, 1); /* only M1 entered after the first run */
+    int64_t last;
+    ck_assert_int_eq(ecrm_store_seg_campaign_get(f.s, "c", &last), ECRM_OK);
+    ck_assert_int_eq(last, 0);
+    ck_assert_int_eq(ecrm_store_seg_campaign_set(f.s, "c", 42, f.err), ECRM_OK);
+    ecrm_store_seg_campaign_get(f.s, "c", &last);
+    ck_assert_int_eq(last, 42);
+    ecrm_segset_free(set);
+    ecrm_conf_free(root);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_expression_change_is_full)
+{
+    struct fx f;
+    struct ecrm_seg_stats st;
+    fx_open(&f);
+    fill(&f);
+    ASSERT_MEMBERS("gender = \"m\"", "M1,M2,M3,M4");
+    ASSERT_MEMBERS("gender = \"f\"", "F1"); /* the old members left */
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
+                               " segment = 't' AND left_at IS NOT NULL"),
+                     4);
+    fx_refresh(&f, NULL, NOW, 0, &st);
+    ck_assert_uint_eq(st.full_segments, 0);
+    fx_close(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("segment");
+    TCase *tp = tcase_create("parse");
+    tcase_add_test(tp, test_lexer);
+    tcase_add_test(tp, test_parse_features);
+    tcase_add_test(tp, test_parse_errors);
+    tcase_add_test(tp, test_references_and_cycles);
+    tcase_add_test(tp, test_glob_and_time);
+    suite_add_tcase(s, tp);
+    TCase *te = tcase_create("evaluate");
+    tcase_set_timeout(te, 60);
+    tcase_add_test(te, test_seed_example);
+    tcase_add_test(te, test_evaluate_features);
+    tcase_add_test(te, test_injection_is_data);
+    tcase_add_test(te, test_incremental_membership);
+    tcase_add_test(te, test_entered_since);
+    tcase_add_test(te, test_expression_change_is_full);
+    suite_add_tcase(s, te);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
