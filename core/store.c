@@ -128,9 +128,18 @@ static int configure(struct ecrm_store *s, int memory, char *err)
         goto out;
     }
     /* A bigger page cache (64 MiB, the default is 2 MiB) keeps the indexes
-     * that bulk ingestion touches in memory between commits. */
+     * that bulk ingestion touches in memory between commits. A longer WAL
+     * between automatic checkpoints (8192 pages, 32 MiB with 4 KiB pages;
+     * the default is 1000) lets the pages that every batch of a bulk load
+     * rewrites (index roots, the last leaves) be copied into the database
+     * once per checkpoint rather than after nearly every commit; the size
+     * limit gives the disk space back once a checkpoint has reset the WAL.
+     * Durability is unchanged: WAL with synchronous = NORMAL. */
     if (exec(s, "PRAGMA synchronous = NORMAL", err) != ECRM_OK ||
         exec(s, "PRAGMA cache_size = -65536", err) != ECRM_OK ||
+        exec(s, "PRAGMA wal_autocheckpoint = 8192", err) != ECRM_OK ||
+        exec(s, "PRAGMA journal_size_limit = 33554432", err) != ECRM_OK ||
+        exec(s, "PRAGMA temp_store = MEMORY", err) != ECRM_OK ||
         exec(s, "PRAGMA foreign_keys = ON", err) != ECRM_OK)
         goto out;
     rc = ECRM_OK;

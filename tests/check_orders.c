@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define T_20240101_10 1704103200 /* 2024-01-01 10:00:00 UTC */
 
@@ -521,6 +522,238 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+START_TEST(test_noncontiguous_order)
+{
+    /* Online Retail has an invoice whose lines come in two runs: its
+     * ordinals must go on, not start again and collide. */
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,quantity,unit_price,time\n"
+                    "A,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "B,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "A,s2,1,1.00,2024-01-01 10:00:00\n"
+                    "B,s2,1,1.00,2024-01-01 10:00:00\n"
+                    "A,s3,1,1.00,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 5);
+    ck_assert_str_eq(find_line("A", 1)->sku, "s1");
+    ck_assert_str_eq(find_line("A", 2)->sku, "s2");
+    ck_assert_str_eq(find_line("A", 3)->sku, "s3");
+    ck_assert_str_eq(find_line("B", 2)->sku, "s2");
+
+    /* The same file again under another name (another checkpoint, read
+     * from the start): the same numbers, so nothing is added. */
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/o.csv", dir);
+    snprintf(b, sizeof b, "%s/copy.csv", dir);
+    ck_assert_int_eq(link(a, b), 0);
+    mock_reset_run(m);
+    ck_assert_int_eq(load_read("path: copy.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 5);
+    ck_assert_uint_eq(m->order_lines.n, 5);
+}
+END_TEST
+
+START_TEST(test_resume_noncontiguous)
+{
+    /* A resumed read continues each order it meets from the store's
+     * highest line, and then counts on in its own map. */
+    mock_write_file(dir, "o.csv",
+                    "order_id,sku,quantity,unit_price,time\n"
+                    "A,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "B,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "A,s2,1,1.00,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    mock_reset_run(m);
+    mock_write_file(dir, "o.csv",
+                    "B,s2,1,1.00,2024-01-01 10:00:00\n"
+                    "C,s1,1,1.00,2024-01-01 10:00:00\n"
+                    "A,s3,1,1.00,2024-01-01 10:00:00\n"
+                    "B,s3,1,1.00,2024-01-01 10:00:00\n",
+                    1);
+    ck_assert_int_eq(load_read("path: o.csv\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 4);
+    ck_assert_uint_eq(m->order_lines.n, 7);
+    ck_assert_str_eq(find_line("B", 2)->sku, "s2");
+    ck_assert_str_eq(find_line("B", 3)->sku, "s3");
+    ck_assert_str_eq(find_line("A", 3)->sku, "s3");
+    ck_assert_str_eq(find_line("C", 1)->sku, "s1");
+}
+END_TEST
+
+START_TEST(test_adjustment_negative_price)
+{
+    mock_write_file(dir, "o.csv",
+                    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,"
+                    "UnitPrice,CustomerID,Country\n"
+                    "A563185,B,Adjust bad debt,1,2011-08-12 14:50:00,"
+                    "11062.06,,United Kingdom\n"
+                    "A563186,B,Adjust bad debt,1,2011-08-12 14:51:00,"
+                    "-11062.06,,United Kingdom\n"
+                    "563187,22139,TEA SET,1,2011-08-12 14:52:00,-1.00,"
+                    "17850.0,United Kingdom\n",
+                    0);
+    ck_assert_int_eq(load_read(retail_yaml), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 2);
+    const struct mock_order_line *l = find_line("A563186", 1);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_double_eq(l->unit_price, -11062.06);
+    ck_assert_double_eq(l->quantity, 1);
+    ck_assert_int_eq(l->is_return, 0);
+    ck_assert_ptr_null(l->external_id);
+    /* A negative price on a sale is still an error. */
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_int_eq(q_at(0)->line, 4);
+    ck_assert_ptr_nonnull(strstr(q_at(0)->reason, "negative unit_price"));
+    assert_counts_add_up();
+
+    /* adjustment_prefix "" turns adjustments off. */
+    mock_reset_run(m);
+    mock_write_file(dir, "p.csv",
+                    "order_id,sku,quantity,unit_price,time\n"
+                    "A1,B,1,-5.00,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: p.csv\nadjustment_prefix: ''\n"),
+                     ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 0);
+    ck_assert_uint_eq(m->quarantines.n, 1);
+}
+END_TEST
+
+START_TEST(test_currency_and_decimal_options)
+{
+    /* The currency option fills lines without a currency cell; the cell
+     * wins when set. Decimal comma with a ';' delimiter. */
+    mock_write_file(dir, "o.csv",
+                    "order_id;sku;quantity;unit_price;time;currency\n"
+                    "1;A;1;1234,5;2024-01-01 10:00:00;USD\n"
+                    "2;A;0,5;0,99;2024-01-01 10:00:00;\n",
+                    0);
+    ck_assert_int_eq(load_read("path: o.csv\ndelimiter: ';'\n"
+                               "decimal_separator: ','\ncurrency: EUR\n"),
+                     ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 2);
+    ck_assert_str_eq(line_at(0)->currency, "USD");
+    ck_assert_double_eq(line_at(0)->unit_price, 1234.5);
+    ck_assert_str_eq(line_at(1)->currency, "EUR");
+    ck_assert_double_eq(line_at(1)->quantity, 0.5);
+    ck_assert_double_eq(line_at(1)->unit_price, 0.99);
+
+    /* The default is a decimal point: "0,99" is then invalid. */
+    mock_reset_run(m);
+    mock_write_file(dir, "p.csv",
+                    "order_id,sku,quantity,unit_price,time\n"
+                    "3,A,1,\"0,99\",2024-01-01 10:00:00\n"
+                    "4,A,1,0.99,2024-01-01 10:00:00\n",
+                    0);
+    ck_assert_int_eq(load_read("path: p.csv\ncurrency: GBP\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 1);
+    ck_assert_str_eq(find_line("4", 1)->currency, "GBP");
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_ptr_nonnull(strstr(q_at(0)->reason, "invalid unit_price"));
+}
+END_TEST
+
+/* Write (or append, as one more gzip member) DATA to DIR/NAME gzipped. */
+static void write_gz(const char *name, const char *data, int append)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile gz = gzopen(path, append ? "ab" : "wb");
+    ck_assert_ptr_nonnull(gz);
+    ck_assert_int_eq(gzwrite(gz, data, (unsigned)strlen(data)),
+                     (int)strlen(data));
+    ck_assert_int_eq(gzclose(gz), Z_OK);
+}
+
+START_TEST(test_gzip_input)
+{
+    /* Enough lines for several read chunks and batches. */
+    size_t cap = 400000, len = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    len += (size_t)sprintf(buf, "order_id,sku,title,quantity,unit_price,"
+                                "time\n");
+    for (int i = 0; i < 6000; i++)
+        len += (size_t)sprintf(buf + len,
+                               "O%d,S%d,\"t, %d\",1,1.00,2024-01-01 10:00:00\n",
+                               i / 4, i, i);
+    write_gz("o.csv.gz", buf, 0);
+    free(buf);
+    ck_assert_int_eq(load_read("path: o.csv.gz\nbatch: 1000\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_lines.n, 6000);
+    ck_assert_str_eq(find_line("O1499", 4)->title, "t, 5999");
+    ck_assert_uint_eq(m->quarantines.n, 0);
+    const char *ck = mock_checkpoint(m, "file:o.csv.gz");
+    ck_assert_ptr_nonnull(ck);
+
+    /* More lines appended as another gzip member, the first continuing
+     * an order: the next read resumes at the uncompressed offset. */
+    mock_reset_run(m);
+    write_gz("o.csv.gz",
+             "O1499,S6000,x,1,1.00,2024-01-01 10:00:00\n"
+             "N1,S1,y,1,1.00,2024-01-01 10:00:00\n"
+             "N2,S1,z,x,1.00,2024-01-01 10:00:00\n",
+             1);
+    ck_assert_int_eq(load_read("path: o.csv.gz\nbatch: 1000\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 2);
+    ck_assert_str_eq(find_line("O1499", 5)->sku, "S6000");
+    ck_assert_ptr_nonnull(find_line("N1", 1));
+    ck_assert_uint_eq(m->quarantines.n, 1);
+    ck_assert_int_eq(q_at(0)->line, 6004); /* physical, uncompressed */
+
+    /* Nothing new: nothing read. */
+    mock_reset_run(m);
+    ck_assert_int_eq(load_read("path: o.csv.gz\nbatch: 1000\n"), ECRM_OK);
+    ck_assert_uint_eq(m->stats[ECRM_STAT_READ], 0);
+
+    /* Rewritten shorter in place (same inode, same first line): the
+     * checkpoint is beyond its end, so it is read from the start. */
+    mock_reset_run(m);
+    char path[128];
+    snprintf(path, sizeof path, "%s/o.csv.gz", dir);
+    gzFile gz = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(gz);
+    gzputs(gz, "order_id,sku,title,quantity,unit_price,time\n"
+               "Z1,S1,t,1,1.00,2024-01-01 10:00:00\n");
+    ck_assert_int_eq(gzclose(gz), Z_OK);
+    ck_assert_int_eq(load_read("path: o.csv.gz\nbatch: 1000\n"), ECRM_OK);
+    ck_assert_uint_eq(m->order_line_emits, 1);
+    ck_assert_ptr_nonnull(find_line("Z1", 1));
+    ck_assert_uint_eq(mock_log_count(m, "replaced"), 1);
+}
+END_TEST
+
+START_TEST(test_gzip_truncated)
+{
+    /* A gzip file cut short (still being written): the read fails with
+     * "retry", keeping what was committed before. */
+    char path[128];
+    size_t cap = 200000, len = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    len += (size_t)sprintf(buf, "order_id,sku,quantity,unit_price,time\n");
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)sprintf(buf + len,
+                               "O%d,S%d,1,1.00,2024-01-01 10:00:00\n", i, i);
+    write_gz("o.csv.gz", buf, 0);
+    free(buf);
+    snprintf(path, sizeof path, "%s/o.csv.gz", dir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(truncate(path, size - 100), 0);
+    int rc = load_read("path: o.csv.gz\nbatch: 100\n");
+    ck_assert_msg(rc == ECRM_RETRY, "rc %d: %s", rc, err);
+    ck_assert_ptr_nonnull(strstr(err, "gzip"));
+    ck_assert_uint_gt(m->order_lines.n, 0);
+    ck_assert_uint_lt(m->order_lines.n, 3000);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("orders");
@@ -540,6 +773,12 @@ static Suite *suite(void)
     tcase_add_test(tc, test_failed_commit_rolls_back);
     tcase_add_test(tc, test_large_file_chunk_boundaries);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_noncontiguous_order);
+    tcase_add_test(tc, test_resume_noncontiguous);
+    tcase_add_test(tc, test_adjustment_negative_price);
+    tcase_add_test(tc, test_currency_and_decimal_options);
+    tcase_add_test(tc, test_gzip_input);
+    tcase_add_test(tc, test_gzip_truncated);
     suite_add_tcase(s, tc);
     return s;
 }

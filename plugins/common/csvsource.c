@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
@@ -70,8 +71,14 @@ struct csvsrc {
     size_t nf, fcap, fpcap;
     char *raw; /* first CSVSRC_MAX_RAW bytes of the record */
     size_t rawlen;
-    size_t recbytes;        /* all bytes of the record so far */
-    uint64_t rh, rh_noterm; /* FNV of the record, without final terminator */
+    size_t recbytes; /* all bytes of the record so far */
+    /* The record's hash is only needed for an unterminated last record
+     * and for the first record after such a one, so it is computed from
+     * RAW when needed; only a record longer than RAW is hashed as it
+     * goes (HASHING): RH over all of it, RH_NOTERM without the terminator
+     * that ends the latest segment. */
+    int hashing;
+    uint64_t rh, rh_noterm;
     int in_rec;
     int64_t rec_off, rec_line;
     int64_t seg_end_off, seg_end_line;
@@ -130,6 +137,117 @@ static int grow(void *pp, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+/* ---- input: a plain file or a gzip stream ------------------------------ */
+
+/* The file being read. A plain file is read with read()/pread() on FD; a
+ * gzip file (recognised by its magic bytes, whatever its name) through
+ * zlib's GZ, streaming with a fixed buffer: never the whole file in
+ * memory. POS is the offset of the next byte in the uncompressed data,
+ * which is what offsets and checkpoints count for both. */
+struct input {
+    int fd;    /* plain: the file; -1 once GZ owns it */
+    gzFile gz; /* gzip: the stream, NULL for a plain file */
+    int64_t pos;
+    char last;        /* the byte at POS - 1 (gzip), 0 at POS 0 */
+    const char *path; /* for messages */
+};
+
+/* Read up to N bytes at POS. Returns the count, 0 at the end, or -1 with
+ * ERR set and *RETRY when the error may go away (gzip data cut short:
+ * the file may still be being written). */
+static ssize_t input_read(struct input *in, void *buf, size_t n, int *retry,
+                          char *err)
+{
+    ssize_t got;
+    *retry = 0;
+    if (in->gz) {
+        int zerr = Z_OK;
+        const char *msg = "";
+        got = gzread(in->gz, buf, (unsigned)n);
+        /* zlib reports data cut short (Z_BUF_ERROR, "unexpected end of
+         * file") as a plain end with the error set: check it at the end. */
+        if (got <= 0)
+            msg = gzerror(in->gz, &zerr);
+        if (got < 0 || (got == 0 && zerr != Z_OK)) {
+            *retry = zerr == Z_BUF_ERROR;
+            snprintf(err, ECRM_ERRMAX, "%s: gzip: %s", in->path,
+                     zerr == Z_ERRNO ? strerror(errno) : msg);
+            return -1;
+        }
+    } else {
+        do
+            got = read(in->fd, buf, n);
+        while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            snprintf(err, ECRM_ERRMAX, "%s: read: %s", in->path,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    in->pos += got;
+    if (got > 0)
+        in->last = ((const char *)buf)[got - 1];
+    return got;
+}
+
+/* Position IN at uncompressed offset OFF and put the byte before it (0
+ * at offset 0) into *PREV. A gzip stream cannot seek: it is rewound when
+ * needed and read up to OFF, which costs decompressing everything before
+ * OFF. Returns 0, 1 when the data ends before OFF (the file was truncated
+ * or replaced), or -1 with ERR (*RETRY as for input_read). */
+static int input_seek(struct input *in, int64_t off, char *prev, int *retry,
+                      char *err)
+{
+    *prev = 0;
+    *retry = 0;
+    if (!in->gz) {
+        if (off > 0 && pread(in->fd, prev, 1, off - 1) != 1)
+            return 1;
+        if (lseek(in->fd, off, SEEK_SET) < 0) {
+            snprintf(err, ECRM_ERRMAX, "%s: seek: %s", in->path,
+                     strerror(errno));
+            return -1;
+        }
+        in->pos = off;
+        return 0;
+    }
+    if (off < in->pos) {
+        if (gzrewind(in->gz) < 0) {
+            snprintf(err, ECRM_ERRMAX, "%s: gzip: cannot rewind", in->path);
+            return -1;
+        }
+        in->pos = 0;
+        in->last = 0;
+    }
+    if (off == in->pos) {
+        *prev = in->last;
+        return 0;
+    }
+    char *buf = malloc(CSVSRC_CHUNK);
+    if (!buf) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    while (in->pos < off) {
+        int64_t want = off - in->pos;
+        ssize_t got = input_read(
+            in, buf, want < CSVSRC_CHUNK ? (size_t)want : CSVSRC_CHUNK, retry,
+            err);
+        if (got < 0) {
+            rc = -1;
+            break;
+        }
+        if (got == 0) {
+            rc = 1;
+            break;
+        }
+    }
+    *prev = in->last;
+    free(buf);
+    return rc;
+}
+
 /* Returns the number of bytes of the valid UTF-8 sequence at S (LEN
  * bytes available), 0 when invalid (overlongs and surrogates included). */
 static size_t utf8_len(const unsigned char *s, size_t len)
@@ -163,8 +281,14 @@ static size_t utf8_len(const unsigned char *s, size_t len)
 static int utf8_valid(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t len = strlen(s);
-    for (size_t i = 0; i < len;) {
+    size_t i = 0, len;
+    /* Most cells are ASCII: skip it without decoding. */
+    while (u[i] && u[i] < 0x80)
+        i++;
+    if (!u[i])
+        return 1;
+    len = i + strlen(s + i);
+    while (i < len) {
         size_t n = utf8_len(u + i, len - i);
         if (!n)
             return 0;
@@ -560,7 +684,7 @@ static void cb_record(int c, void *ud)
     struct csvsrc *s = ud;
     int terminated = c != -1;
     size_t len_noterm = terminated ? s->recbytes - 1 : s->recbytes;
-    uint64_t hash = terminated ? s->rh_noterm : s->rh;
+    uint64_t hash = 0;
     char err[ECRM_ERRMAX] = "";
     int rc;
 
@@ -577,6 +701,9 @@ static void cb_record(int c, void *ud)
         s->stop = 1; /* the header is all this scan wants */
         goto reset;
     }
+    if ((s->skip_pending || !terminated) && !s->stop)
+        hash = s->hashing ? (terminated ? s->rh_noterm : s->rh)
+                          : csvsrc_fnv1a(s->raw, len_noterm);
     if (s->skip_pending && len_noterm == s->skip_len && hash == s->skip_hash) {
         /* The unterminated last record of the previous read, unchanged:
          * it was imported already. */
@@ -646,10 +773,43 @@ static int is_blank(const struct csvsrc *s, const char *p, size_t n)
     return 1;
 }
 
+/* Is C a space libcsv trims around unquoted fields (and skips between
+ * records)? Its default: space and tab, unless C is the delimiter. */
+static int is_trim(const struct csvsrc *s, unsigned char c)
+{
+    return (c == ' ' || c == '\t') && c != s->delim;
+}
+
+/* The fast path of the common line: a whole record on one line (P, N
+ * bytes, ending with its terminator) without any quote character. It is
+ * split here exactly as libcsv would (fields cut at the delimiter, spaces
+ * and tabs around them trimmed), which is several times cheaper than
+ * libcsv's byte-by-byte state machine with a callback per field. libcsv
+ * is between records whenever this runs, so the two can alternate. */
+static void split_line(struct csvsrc *s, const char *p, size_t n)
+{
+    const char *end = p + n - 1; /* the terminator */
+    const char *f = p;
+    for (;;) {
+        const char *d = memchr(f, s->delim, (size_t)(end - f));
+        const char *fe = d ? d : end, *b = f;
+        while (b < fe && is_trim(s, (unsigned char)*b))
+            b++;
+        while (fe > b && is_trim(s, (unsigned char)fe[-1]))
+            fe--;
+        cb_field((void *)(uintptr_t)b, (size_t)(fe - b), s);
+        if (!d || s->stop)
+            break;
+        f = d + 1;
+    }
+    cb_record((unsigned char)*end, s);
+}
+
 /* Feed one segment (ending with at most one terminator, at its end). */
 static void feed(struct csvsrc *s, const char *p, size_t n, int *prev_cr)
 {
     char last = p[n - 1];
+    int was_in_rec = s->in_rec;
     s->seg_terminated = last == '\n' || last == '\r';
     if (!s->in_rec && !is_blank(s, p, n)) {
         s->in_rec = 1;
@@ -657,7 +817,7 @@ static void feed(struct csvsrc *s, const char *p, size_t n, int *prev_cr)
         s->rec_line = s->seg_end_line;
         s->rawlen = 0;
         s->recbytes = 0;
-        s->rh = s->rh_noterm = FNV_OFFSET;
+        s->hashing = 0;
     }
     if (s->in_rec) {
         size_t room = CSVSRC_MAX_RAW - s->rawlen;
@@ -665,9 +825,19 @@ static void feed(struct csvsrc *s, const char *p, size_t n, int *prev_cr)
         memcpy(s->raw + s->rawlen, p, take);
         s->rawlen += take;
         s->recbytes += n;
-        size_t body = s->seg_terminated ? n - 1 : n;
-        s->rh_noterm = fnv_more(s->rh, p, body);
-        s->rh = fnv_more(s->rh_noterm, p + body, n - body);
+        if (take < n) {
+            /* Longer than RAW: hash the rest as it comes (see the
+             * struct). TAKE < N, so the terminator was not stored. */
+            const char *q = p;
+            size_t m = n, body = s->seg_terminated ? n - 1 : n;
+            if (!s->hashing) {
+                s->hashing = 1;
+                s->rh = csvsrc_fnv1a(s->raw, s->rawlen);
+                q += take, m -= take, body -= take;
+            }
+            s->rh_noterm = fnv_more(s->rh, q, body);
+            s->rh = fnv_more(s->rh_noterm, q + body, m - body);
+        }
         if (s->recbytes > CSVSRC_MAX_RECORD) {
             char msg[ECRM_ERRMAX];
             snprintf(msg, sizeof msg,
@@ -683,17 +853,31 @@ static void feed(struct csvsrc *s, const char *p, size_t n, int *prev_cr)
     if (last == '\r' || (last == '\n' && !(n == 1 && *prev_cr)))
         s->seg_end_line++;
     *prev_cr = last == '\r';
+    if (!was_in_rec && !s->in_rec)
+        return; /* a blank line, which libcsv would skip */
+    if (!was_in_rec && s->seg_terminated && !memchr(p, '"', n)) {
+        split_line(s, p, n);
+        return;
+    }
     if (csv_parse(&s->p, p, n, cb_field, cb_record, s) != n)
         stop_with(s, ECRM_FAIL, csv_strerror(csv_error(&s->p)));
 }
 
-/* Parse FD from OFF (physical line LINE) to EOF, or to the end of the
- * first record in header mode. Returns ECRM_OK or the stop status. */
-static int scan(struct csvsrc *s, int fd, int64_t off, int64_t line, char *err)
+/* scan(): the data ends before the offset asked for (distinct from the
+ * ECRM_* codes). */
+#define SCAN_SHORT 100
+
+/* Parse IN from OFF (physical line LINE) to the end, or to the end of the
+ * first record in header mode. Returns ECRM_OK, SCAN_SHORT when the data
+ * ends before OFF (truncated or replaced since the checkpoint), or the
+ * stop status (ECRM_FAIL, ECRM_RETRY) with ERR. */
+static int scan(struct csvsrc *s, struct input *in, int64_t off, int64_t line,
+                char *err)
 {
     int rc = ECRM_FAIL;
     char *chunk = malloc(CSVSRC_CHUNK);
-    int prev_cr = 0;
+    char prev = 0;
+    int prev_cr, retry = 0;
     int inited = 0;
 
     s->stop = 0;
@@ -706,38 +890,41 @@ static int scan(struct csvsrc *s, int fd, int64_t off, int64_t line, char *err)
         snprintf(err, ECRM_ERRMAX, "out of memory");
         goto done;
     }
+    switch (input_seek(in, off, &prev, &retry, err)) {
+    case 0:
+        break;
+    case 1:
+        rc = SCAN_SHORT;
+        goto done;
+    default:
+        rc = retry ? ECRM_RETRY : ECRM_FAIL;
+        goto done;
+    }
+    /* A "\n" right after the boundary belongs to a "\r\n" already
+     * counted as one line. */
+    prev_cr = prev == '\r';
     if (csv_init(&s->p, CSV_APPEND_NULL) != 0) {
         snprintf(err, ECRM_ERRMAX, "csv_init failed");
         goto done;
     }
     inited = 1;
     csv_set_delim(&s->p, s->delim);
-    if (off > 0) {
-        /* A "\n" right after the boundary belongs to a "\r\n" already
-         * counted as one line. */
-        char c = 0;
-        if (pread(fd, &c, 1, off - 1) == 1)
-            prev_cr = c == '\r';
-    }
-    if (lseek(fd, off, SEEK_SET) < 0) {
-        snprintf(err, ECRM_ERRMAX, "%s: seek: %s", s->o.path, strerror(errno));
-        goto done;
-    }
     while (!s->stop) {
-        ssize_t got = read(fd, chunk, CSVSRC_CHUNK);
-        if (got < 0 && errno == EINTR)
-            continue;
+        ssize_t got = input_read(in, chunk, CSVSRC_CHUNK, &retry, err);
         if (got < 0) {
-            snprintf(err, ECRM_ERRMAX, "%s: read: %s", s->o.path,
-                     strerror(errno));
+            rc = retry ? ECRM_RETRY : ECRM_FAIL;
             goto done;
         }
         if (got == 0)
             break;
         for (size_t i = 0; i < (size_t)got && !s->stop;) {
-            size_t j = i;
-            while (j < (size_t)got && chunk[j] != '\n' && chunk[j] != '\r')
-                j++;
+            const char *nl = memchr(chunk + i, '\n', (size_t)got - i);
+            size_t j = nl ? (size_t)(nl - chunk) : (size_t)got;
+            /* A lone '\r' ends a line too; rare, so looked for only in
+             * the span before the next '\n'. */
+            const char *cr = memchr(chunk + i, '\r', j - i);
+            if (cr)
+                j = (size_t)(cr - chunk);
             size_t end = j < (size_t)got ? j + 1 : (size_t)got;
             feed(s, chunk + i, end - i, &prev_cr);
             i = end;
@@ -758,14 +945,67 @@ done:
     return rc;
 }
 
+/* Open the file for reading: IN set up (plain or gzip), ST its status,
+ * FPBUF and *GOT its first bytes (uncompressed, at most FP_MAX). Returns
+ * ECRM_OK, ECRM_RETRY (missing) or ECRM_FAIL, with ERR. */
+static int open_input(struct csvsrc *s, struct input *in, struct stat *st,
+                      unsigned char *fpbuf, size_t *got, char *err)
+{
+    unsigned char magic[2];
+    int retry;
+    memset(in, 0, sizeof *in);
+    in->path = s->abspath;
+    in->fd = open(s->abspath, O_RDONLY | O_CLOEXEC);
+    if (in->fd < 0) {
+        /* A missing file is "input not there yet": the next run retries. */
+        snprintf(err, ECRM_ERRMAX, "cannot open %s: %s", s->abspath,
+                 strerror(errno));
+        return errno == ENOENT ? ECRM_RETRY : ECRM_FAIL;
+    }
+    if (fstat(in->fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        snprintf(err, ECRM_ERRMAX, "%s: not a regular file", s->abspath);
+        return ECRM_FAIL;
+    }
+    if (pread(in->fd, magic, 2, 0) == 2 && magic[0] == 0x1f &&
+        magic[1] == 0x8b) {
+        if (!(in->gz = gzdopen(in->fd, "rb"))) {
+            snprintf(err, ECRM_ERRMAX, "%s: gzip: out of memory", s->abspath);
+            return ECRM_FAIL;
+        }
+        in->fd = -1; /* gzclose() closes it */
+        gzbuffer(in->gz, 4 * CSVSRC_CHUNK);
+    }
+    /* The first bytes, read through the same path as the data, then
+     * back to the start. */
+    ssize_t n = input_read(in, fpbuf, FP_MAX, &retry, err);
+    if (n < 0)
+        return retry ? ECRM_RETRY : ECRM_FAIL;
+    *got = (size_t)n;
+    char prev;
+    if (input_seek(in, 0, &prev, &retry, err) != 0)
+        return retry ? ECRM_RETRY : ECRM_FAIL;
+    return ECRM_OK;
+}
+
+static void close_input(struct input *in)
+{
+    if (in->gz)
+        gzclose(in->gz);
+    if (in->fd >= 0)
+        close(in->fd);
+    in->gz = NULL;
+    in->fd = -1;
+}
+
 int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
 {
     int rc = ECRM_FAIL;
-    int fd = -1;
+    struct input in = {.fd = -1};
     struct stat st;
     struct ckpt old;
     char buf[256] = "";
     unsigned char fpbuf[FP_MAX];
+    size_t got = 0;
     const struct ecrm_host *h = s->h;
 
     s->fn = fn;
@@ -774,33 +1014,22 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
     s->since_commit = 0;
     s->skip_pending = 0;
     s->got_header = 0;
-    fd = open(s->abspath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        /* A missing file is "input not there yet": the next run retries. */
-        rc = errno == ENOENT ? ECRM_RETRY : ECRM_FAIL;
-        snprintf(err, ECRM_ERRMAX, "cannot open %s: %s", s->abspath,
-                 strerror(errno));
+    rc = open_input(s, &in, &st, fpbuf, &got, err);
+    if (rc != ECRM_OK)
         goto done;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, ECRM_ERRMAX, "%s: not a regular file", s->abspath);
-        goto done;
-    }
-    ssize_t got = pread(fd, fpbuf, sizeof fpbuf, 0);
-    if (got < 0) {
-        snprintf(err, ECRM_ERRMAX, "%s: read: %s", s->abspath, strerror(errno));
-        goto done;
-    }
-    const unsigned char *nl = memchr(fpbuf, '\n', (size_t)got);
+    rc = ECRM_FAIL;
+    const unsigned char *nl = memchr(fpbuf, '\n', got);
     memset(&s->ck, 0, sizeof s->ck);
     s->ck.dev = (uint64_t)st.st_dev;
     s->ck.ino = (uint64_t)st.st_ino;
-    s->ck.fplen = nl ? (size_t)(nl - fpbuf) + 1 : (size_t)got;
+    s->ck.fplen = nl ? (size_t)(nl - fpbuf) + 1 : got;
     s->ck.fp = csvsrc_fnv1a(fpbuf, s->ck.fplen);
     /* A UTF-8 byte order mark (Excel) is not part of the first field. */
     int64_t data_off = got >= 3 && !memcmp(fpbuf, "\xef\xbb\xbf", 3) ? 3 : 0;
     int64_t data_line = 1;
 
+    /* The size check only works for a plain file; a gzip file shorter
+     * than the checkpoint is noticed when the scan cannot reach it. */
     int resume = 0;
     if (h->checkpoint_get(h, s->key, buf, sizeof buf) == ECRM_OK && buf[0]) {
         if (ckpt_parse(buf, &old) < 0)
@@ -808,9 +1037,9 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
                    "ignoring unreadable checkpoint '%s'; reading %s from "
                    "the start",
                    buf, s->o.path);
-        else if (old.ino == (uint64_t)st.st_ino && old.fplen <= (size_t)got &&
+        else if (old.ino == (uint64_t)st.st_ino && old.fplen <= got &&
                  csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
-                 old.off <= (int64_t)st.st_size)
+                 (in.gz || old.off <= (int64_t)st.st_size))
             resume = 1;
         else
             h->log(h, ECRM_LOG_INFO,
@@ -821,8 +1050,12 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
 
     if (s->o.header) {
         s->header_mode = 1;
-        rc = scan(s, fd, data_off, 1, err);
+        rc = scan(s, &in, data_off, 1, err);
         s->header_mode = 0;
+        if (rc == SCAN_SHORT) { /* cannot be: its first bytes were read */
+            snprintf(err, ECRM_ERRMAX, "%s: cannot read the header", s->o.path);
+            rc = ECRM_FAIL;
+        }
         if (rc != ECRM_OK)
             goto done;
         if (!s->got_header) {
@@ -836,6 +1069,7 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
     rc = resolve_columns(s, err);
     if (rc != ECRM_OK)
         goto done;
+    int64_t start_off = data_off, start_line = data_line;
     if (resume && old.off >= data_off) {
         s->resumed = old.off > data_off;
         data_off = old.off;
@@ -844,22 +1078,39 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
         s->skip_len = old.tail_len;
         s->skip_hash = old.tail_hash;
     }
-    s->ck.off = data_off;
-    s->ck.line = data_line;
-    s->ck.has_tail = s->skip_pending;
-    s->ck.tail_len = s->skip_len;
-    s->ck.tail_hash = s->skip_hash;
-    h->log(h, ECRM_LOG_DEBUG,
-           "reading %s from offset %" PRId64 " (line %" PRId64 ")", s->o.path,
-           data_off, data_line);
-    rc = scan(s, fd, data_off, data_line, err);
+    for (;;) {
+        s->ck.off = data_off;
+        s->ck.line = data_line;
+        s->ck.has_tail = s->skip_pending;
+        s->ck.tail_len = s->skip_len;
+        s->ck.tail_hash = s->skip_hash;
+        h->log(h, ECRM_LOG_DEBUG,
+               "reading %s from offset %" PRId64 " (line %" PRId64 ")",
+               s->o.path, data_off, data_line);
+        rc = scan(s, &in, data_off, data_line, err);
+        if (rc != SCAN_SHORT || data_off == start_off)
+            break;
+        /* Only a gzip file gets here: it ends before the checkpoint. */
+        h->log(h, ECRM_LOG_INFO,
+               "%s was replaced or truncated since the last read; "
+               "reading it from the start",
+               s->o.path);
+        s->resumed = 0;
+        s->skip_pending = 0;
+        data_off = start_off;
+        data_line = start_line;
+    }
+    if (rc == SCAN_SHORT) {
+        snprintf(err, ECRM_ERRMAX, "%s: cannot read up to offset %" PRId64,
+                 s->o.path, data_off);
+        rc = ECRM_FAIL;
+    }
     if (rc != ECRM_OK)
         goto done;
     /* The final commit: the rest of the records with the checkpoint. */
     rc = save_checkpoint(s, err);
 done:
-    if (fd >= 0)
-        close(fd);
+    close_input(&in);
     return rc;
 }
 
