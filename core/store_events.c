@@ -19,6 +19,7 @@
 #include "store_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +35,18 @@ struct ident_slot {
     int64_t cid; /* 0 = known not to exist */
 };
 
+/* Up to this many web identities (kinds visitor, login, cookie) are
+ * loaded at once on the first web lookup; past it they are looked up one
+ * by one. */
+#define IDENT_PRELOAD_MAX (1u << 17)
+
 struct ecrm_identcache {
     struct ident_slot *slots;
     size_t cap, n;
+    /* 1: every web identity of the store is in the cache, so a web
+     * identity not found here is nobody's (no query, nothing cached);
+     * -1: too many to load, look them up one by one */
+    int complete;
 };
 
 static uint64_t ident_hash(const char *kind, const char *value)
@@ -79,6 +89,7 @@ void ecrm_store_idents_clear(struct ecrm_store *s)
         c->slots[i].key = NULL;
     }
     c->n = 0;
+    c->complete = 0;
 }
 
 void ecrm_store_idents_free(struct ecrm_store *s)
@@ -104,7 +115,7 @@ static void ident_put(struct ecrm_store *s, uint64_t h, const char *kind,
         return;
     }
     if (c->n >= IDENT_MAX_ENTRIES)
-        ecrm_store_idents_clear(s);
+        ecrm_store_idents_clear(s); /* and no longer complete */
     if ((c->n + 1) * 2 > c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 4096;
         struct ident_slot *ns = calloc(ncap, sizeof *ns);
@@ -141,6 +152,61 @@ static int web_kind(const char *kind)
            !strcmp(kind, "cookie");
 }
 
+/* Load every web identity into the cache when they are few enough, so
+ * that the visitors seen for the first time (most of a web log's) cost no
+ * query: the cache becomes complete (see struct ecrm_identcache). */
+static int ident_preload(struct ecrm_store *s, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    int rc = ECRM_FAIL;
+    if (!s->idents && !(s->idents = calloc(1, sizeof *s->idents)))
+        return ecrm_store_errf(err, "out of memory");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*) FROM (SELECT 1 FROM identities"
+                           " WHERE kind IN ('visitor', 'login', 'cookie')"
+                           " LIMIT ?1)",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 1, (int64_t)IDENT_PRELOAD_MAX + 1) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        ecrm_store_sqlfail(s, err, "counting identities");
+        goto out;
+    }
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (n > IDENT_PRELOAD_MAX) {
+        s->idents->complete = -1;
+        rc = ECRM_OK;
+        goto out;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT kind, value, customer_id FROM identities"
+                           " WHERE kind IN ('visitor', 'login', 'cookie')",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ecrm_store_sqlfail(s, err, "loading identities");
+        goto out;
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const char *v = (const char *)sqlite3_column_text(st, 1);
+        if (k && v)
+            ident_put(s, ident_hash(k, v), k, v, sqlite3_column_int64(st, 2));
+    }
+    if (step != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "loading identities");
+        goto out;
+    }
+    /* ident_put may have failed to allocate: then only lazily */
+    s->idents->complete = s->idents->n >= (size_t)n ? 1 : -1;
+    rc = ECRM_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int ecrm_store_ident_lookup(struct ecrm_store *s, const char *kind,
                             const char *value, int64_t *cid, char *err)
 {
@@ -153,6 +219,13 @@ int ecrm_store_ident_lookup(struct ecrm_store *s, const char *kind,
         return ECRM_OK;
     }
     *cid = 0;
+    if (web_kind(kind)) {
+        if ((!s->idents || !s->idents->complete) &&
+            ident_preload(s, err) != ECRM_OK)
+            return ECRM_FAIL;
+        if (s->idents->complete > 0)
+            return ECRM_OK;
+    }
     st = ecrm_store_stmt(s, ECRM_ST_IDENT_FIND,
                          "SELECT customer_id FROM identities"
                          " WHERE kind = ?1 AND value = ?2",
@@ -207,18 +280,30 @@ out:
     return rc;
 }
 
-/* Give CID the anonymous events and sessions of visitor VKEY. */
-static int attach_visitor(struct ecrm_store *s, const char *vkey, int64_t cid,
-                          char *err)
+/* Give CID the anonymous events and sessions of visitor VKEY; SESSION is
+ * the session of the event that made the link (it may not be stored yet:
+ * a source stores a visit as it ends or at its next commit). A visitor's
+ * events are found through its sessions (events_anonymous is keyed by
+ * session, which grows with time, so it is cheap to write), plus those
+ * without a session. */
+static int attach_visitor(struct ecrm_store *s, const char *vkey,
+                          const char *session, int64_t cid, char *err)
 {
     static const struct {
         enum ecrm_stmt_id id;
         const char *sql, *what;
     } q[] = {
-        /* events_anonymous is exactly the rows this looks for */
         {ECRM_ST_EVENTS_ATTACH,
          "UPDATE events SET customer_id = ?1"
-         " WHERE visitor_key = ?2 AND customer_id IS NULL",
+         " WHERE customer_id IS NULL AND session IS NOT NULL"
+         " AND session IN (SELECT session FROM sessions"
+         "  WHERE visitor_key = ?2 UNION ALL SELECT ?3)"
+         " AND visitor_key = ?2",
+         "attaching a visitor's events"},
+        {ECRM_ST_EVENTS_ATTACH_NOSESSION,
+         "UPDATE events SET customer_id = ?1"
+         " WHERE customer_id IS NULL AND session IS NULL"
+         " AND visitor_key = ?2",
          "attaching a visitor's events"},
         {ECRM_ST_SESSIONS_ATTACH,
          "UPDATE sessions SET customer_id = ?1"
@@ -231,6 +316,8 @@ static int attach_visitor(struct ecrm_store *s, const char *vkey, int64_t cid,
             return ECRM_FAIL;
         sqlite3_bind_int64(st, 1, cid);
         ecrm_bind_text(st, 2, vkey);
+        if (q[i].id == ECRM_ST_EVENTS_ATTACH)
+            ecrm_bind_opt(st, 3, session);
         int ok = sqlite3_step(st) == SQLITE_DONE;
         if (!ok)
             ecrm_store_sqlfail(s, err, q[i].what);
@@ -289,7 +376,7 @@ static int event_customer(struct ecrm_store *s, const struct ecrm_event_rec *r,
             /* a visitor shared by two customers (one device) stays with
              * the first; the first time: adopt the anonymous history */
             if (ident_claim(s, "visitor", vkey, cid, t, err) != ECRM_OK ||
-                attach_visitor(s, vkey, cid, err) != ECRM_OK)
+                attach_visitor(s, vkey, r->session, cid, err) != ECRM_OK)
                 return ECRM_FAIL;
         }
     }

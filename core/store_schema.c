@@ -10,7 +10,16 @@
  *      orders and lines, events, runs, checkpoints, quarantine
  *   2  activation: campaigns, recommendations, outbox
  *   3  the web and surveys: sessions, survey answers, anonymous events by
- *      visitor
+ *      session and by visitor
+ *
+ * Web logs write millions of events and sessions: their tables carry no
+ * REFERENCES (a foreign key costs a parent lookup and a statement journal
+ * per row). Their customer_id and item_id are written only by the store
+ * (store_events.c, store_web.c, store_customer.c), which takes them from
+ * customers and items rows it has just found or created, so they are
+ * valid by construction; forgetting a customer sets them to NULL. Their
+ * indexes are all append-mostly (keys that grow with time) except one
+ * entry per session for its visitor: see the comments below.
  *   4  privacy and identity: customer merges, forgotten addresses, meta
  *   5  profiles and segments: derived attributes, segment membership
  *      history, segment state, trigger campaigns
@@ -68,12 +77,13 @@ static const char *const migrations[] = {
     " item_id INTEGER NOT NULL REFERENCES items(id),"
     " quantity REAL NOT NULL, unit_price REAL, amount REAL, currency TEXT,"
     " UNIQUE (order_id, line_no));"
+    /* No REFERENCES on the high-volume tables: see the top of this file. */
     "CREATE TABLE events ("
     " id INTEGER PRIMARY KEY,"
-    " customer_id INTEGER REFERENCES customers(id),"
+    " customer_id INTEGER,"
     " visitor_key TEXT,"
     " type TEXT NOT NULL, time INTEGER NOT NULL,"
-    " item_id INTEGER REFERENCES items(id),"
+    " item_id INTEGER,"
     " session TEXT, url TEXT, referrer TEXT, terms TEXT, data TEXT);"
     /* Most web-log events are anonymous: leaving them out of the index
      * keeps ingestion fast, and "customer_id = ?" still uses it. */
@@ -129,18 +139,24 @@ static const char *const migrations[] = {
     " ON outbox(channel, state, planned_at, id);"
     "CREATE INDEX outbox_campaign_state ON outbox(campaign, state);",
     /* 3 */
+    /* Sources make session keys that grow with the visit's start (the
+     * weblog source: "<start>-<visitor>"), so the UNIQUE index on it is
+     * appended to. sessions_visitor is the one index written at random:
+     * one entry per session, for session_last and for attaching a
+     * visitor's history to a customer; "end" is left out of it so that
+     * merging a part into a stored session does not move its entry. */
     "CREATE TABLE sessions ("
     " id INTEGER PRIMARY KEY,"
     " source TEXT NOT NULL,"
     " session TEXT NOT NULL UNIQUE,"
-    " customer_id INTEGER REFERENCES customers(id),"
+    " customer_id INTEGER,"
     " visitor_key TEXT,"
     " start INTEGER NOT NULL, end INTEGER NOT NULL,"
     " landing TEXT, exit_page TEXT, pages INTEGER NOT NULL DEFAULT 0,"
     " path TEXT,"
     " referrer TEXT, referrer_host TEXT, search_terms TEXT,"
     " utm_source TEXT, utm_medium TEXT, utm_campaign TEXT);"
-    "CREATE INDEX sessions_visitor ON sessions(visitor_key, end);"
+    "CREATE INDEX sessions_visitor ON sessions(visitor_key);"
     "CREATE INDEX sessions_customer ON sessions(customer_id, start)"
     " WHERE customer_id IS NOT NULL;"
     "CREATE TABLE survey_answers ("
@@ -149,10 +165,15 @@ static const char *const migrations[] = {
     " survey TEXT NOT NULL, question TEXT NOT NULL, answer TEXT,"
     " time INTEGER NOT NULL);"
     "CREATE INDEX survey_answers_customer ON survey_answers(customer_id, time);"
-    /* An anonymous visitor who logs in: their earlier events are found by
-     * visitor key and attached to the customer. */
-    "CREATE INDEX events_anonymous ON events(visitor_key)"
-    " WHERE customer_id IS NULL;",
+    /* An anonymous visitor who logs in: their earlier events are found
+     * through their sessions (sessions_visitor, then this index, whose
+     * keys grow with time like the session keys) and attached to the
+     * customer; the few anonymous events without a session, by visitor
+     * key. Attached events leave both partial indexes. */
+    "CREATE INDEX events_anonymous ON events(session)"
+    " WHERE customer_id IS NULL AND session IS NOT NULL;"
+    "CREATE INDEX events_anonymous_nosession ON events(visitor_key)"
+    " WHERE customer_id IS NULL AND session IS NULL;",
     /* 4 */
     /* One row per merge: MERGED's history now belongs to KEPT. */
     "CREATE TABLE customer_merges ("

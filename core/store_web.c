@@ -108,7 +108,7 @@ int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
     if (!out || out->size < sizeof(struct ecrm_session_state) ||
         !ecrm_store_is_set(visitor_key))
         return ECRM_FAIL;
-    /* sessions_visitor (visitor_key, end) answers this with one seek */
+    /* sessions_visitor (visitor_key) finds the visitor's few sessions */
     st = ecrm_store_stmt(s, ECRM_ST_SESSION_LAST,
                          "SELECT session, start, end, pages FROM sessions"
                          " WHERE visitor_key = ?1 ORDER BY end DESC LIMIT 1",

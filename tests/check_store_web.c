@@ -179,6 +179,51 @@ START_TEST(test_identity_attachment)
 }
 END_TEST
 
+/* A visitor's events are found through its stored sessions (any of
+ * them), the session of the event that links it, and by key for events
+ * without a session; another visitor's events in those sessions stay. */
+START_TEST(test_attach_through_sessions)
+{
+    struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    struct ecrm_event_rec e = ECRM_REC_INIT(struct ecrm_event_rec);
+    r.visitor_key = "vk";
+    r.pages = 1;
+    r.session = "100-vk";
+    r.start = r.end = 100;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    r.session = "5000-vk";
+    r.start = r.end = 5000;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    e.type = "page";
+    e.visitor_key = "vk";
+    const char *sess[] = {"100-vk", "5000-vk", NULL, "9000-vk"};
+    for (int i = 0; i < 4; i++) {
+        e.session = sess[i];
+        e.time = 100 + i;
+        ck_assert_msg(ecrm_store_add_event(s, &e, err) == ECRM_OK, "%s", err);
+    }
+    e.visitor_key = "other";
+    e.session = "100-vk";
+    ck_assert_int_eq(ecrm_store_add_event(s, &e, err), ECRM_OK);
+    e.visitor_key = "vk";
+    e.session = "9999-vk"; /* not stored yet: the link's own session */
+    e.external_id = "c9";
+    e.time = 9999;
+    ck_assert_int_eq(ecrm_store_add_event(s, &e, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events e JOIN customers c"
+                           " ON c.id = e.customer_id"
+                           " WHERE c.external_id = 'c9'"),
+                     4);
+    /* "9000-vk" was never stored as a session: its event stays */
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"
+                           " WHERE customer_id IS NULL"),
+                     2);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"
+                           " WHERE customer_id IS NOT NULL"),
+                     2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("store_web");
@@ -186,6 +231,7 @@ int main(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, test_session_merge);
     tcase_add_test(t, test_identity_attachment);
+    tcase_add_test(t, test_attach_through_sessions);
     suite_add_tcase(su, t);
     SRunner *r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);

@@ -84,7 +84,11 @@ static const struct ecrm_option weblog_options[] = {
         "/wishlist/add/{sku}, /checkout/complete"),
     OPT("session_timeout", ECRM_OPT_INT, "1800", 0, session_timeout,
         "seconds of inactivity that end a visit"),
-    OPT("batch", ECRM_OPT_INT, "10000", 0, batch,
+    /* Each commit writes every index page it touched, and a web log's
+     * visitors are spread over the whole visitor index: fewer, bigger
+     * commits write it less often (10000 lines per commit was 25% slower
+     * on a 1M-line log). A crash re-reads at most this many lines. */
+    OPT("batch", ECRM_OPT_INT, "100000", 0, batch,
         "commit (records and checkpoint) every N lines"),
     {0}};
 
@@ -260,7 +264,9 @@ static struct wl_session *visit_for(struct weblog *w, uint64_t visitor,
         s->end = st.end;
         return s;
     }
-    snprintf(s->key, sizeof s->key, "%s-%" PRId64, s->visitor_hex, t);
+    /* start first: keys grow with time, so the store's indexes on them
+     * are appended to instead of written at random */
+    snprintf(s->key, sizeof s->key, "%" PRId64 "-%s", t, s->visitor_hex);
     s->start = s->end = t;
     *is_new = 1;
     return s;
@@ -502,7 +508,9 @@ static int on_line(void *arg, const struct wl_line *l, char *err)
         if (w->next_sweep &&
             wl_sessions_sweep(&w->sess, t - w->timeout, emit_cb, &e) < 0)
             return ECRM_FAIL;
-        w->next_sweep = t + 60;
+        /* a sweep scans every open visit: not more often than needed to
+         * keep the closed ones from piling up */
+        w->next_sweep = t + (w->timeout / 8 > 60 ? w->timeout / 8 : 60);
     }
     return ECRM_OK;
 oom:
