@@ -164,7 +164,7 @@ struct render {
 
 static int is_single(const char *section)
 {
-    return strcmp(section, "profile") == 0;
+    return strcmp(section, "profile") == 0 || strcmp(section, "derived") == 0;
 }
 
 static int on_row(void *arg, const char *section, int n,

@@ -23,7 +23,9 @@ typedef int (*ecrm_view_cb)(void *arg, const char *section, int ncols,
                             const int *numeric);
 
 /* Stream customer CID's 360-degree view, section by section, in this
- * order: profile, attributes, identities, merges, consents (the state in
+ * order: profile, attributes, identities, merges, segments (current
+ * memberships), derived (attributes the segment stage stored), consents (the
+ * state in
  * force per channel and purpose), consent_history, orders, order_lines,
  * sessions, events, survey_answers, messages, recommendations. LIMIT caps
  * the rows of the list sections (0 = all). Sections with no rows produce
@@ -52,7 +54,8 @@ int ecrm_store_consent_current(struct ecrm_store *s, int64_t cid,
 
 /* Forget customer CID: erase the profile, attributes, identities, survey
  * answers, consents, recommendations and quarantined lines naming it;
- * unlink its events, sessions and orders (anonymous aggregates stay);
+ * segment memberships and derived attributes; unlink its events, sessions
+ * and orders (anonymous aggregates stay);
  * blank the addresses and texts of its messages and suppress those not yet
  * sent; keep salted hashes of its e-mail and phone so that no later import
  * can re-enrol those addresses into marketing. One transaction. */

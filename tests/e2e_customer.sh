@@ -8,6 +8,8 @@ mkdir -p "$D"
 cp "$top_srcdir/etc/demo.yaml" "$D/"
 cp -r "$top_srcdir/etc/templates" "$D/"
 "$ECRM" sample --out "$D/sample" --customers 40 --items 30 --orders 200
+# a segment, so that show and forget meet memberships and derived figures
+printf 'segments:\n  buyers: orders_count > 0\n' >> "$D/demo.yaml"
 P="-p $D/demo.yaml"
 # a customer who agreed to e-mail, and one who did not
 read -r yes_id yes_email <<EOF2
@@ -19,7 +21,7 @@ no_id=$("$PYTHON" -c 'import csv,sys
 print([r for r in csv.DictReader(open(sys.argv[1], encoding="utf-8")) if r["email_marketing"]!="yes"][0]["customer_id"])' "$D/sample/customers.csv")
 
 # plan only: messages wait in the outbox
-expect_code 0 "plan" "$ECRM" run "$D/demo.yaml" --stage ingest,personalize,plan
+expect_code 0 "plan" "$ECRM" run "$D/demo.yaml" --stage ingest,segment,personalize,plan
 
 # --- customer show, by external id, e-mail (any case) and #id
 "$ECRM" customer show "$yes_id" $P > "$T/show.txt"; check "show exits 0" test $? = 0
@@ -29,6 +31,9 @@ check "show has orders or a message" grep -Eq "^(orders|messages):" "$T/show.txt
 upper=$(echo "$yes_email" | tr a-z A-Z)
 "$ECRM" customer show "$upper" $P --json > "$T/show.json"; check "show by e-mail, any case" test $? = 0
 check "json profile" json_get "$T/show.json" '(j["profile"]["email"] == sys.argv[2]) or sys.exit(1)' "$yes_email"
+check "json shows current segments" json_get "$T/show.json" \
+    '("buyers" in [m["segment"] for m in j.get("segments", [])] or j["derived"]["orders_count"] == 0) or sys.exit(1)'
+check "json shows derived attributes" json_get "$T/show.json" '("orders_count" in j["derived"]) or sys.exit(1)'
 check "json message planned" json_get "$T/show.json" '(j["messages"][0]["state"] == "planned") or sys.exit(1)'
 cid=$(json_get "$T/show.json" 'j["profile"]["id"]')
 "$ECRM" customer show "#$cid" $P --json > "$T/show2.json"
@@ -124,6 +129,7 @@ expect_code 64 "forget needs --yes" "$ECRM" customer forget "$yes_id" $P 2>/dev/
 expect_code 0 "forget" "$ECRM" customer forget "$yes_id" $P --yes
 check "no trace of the e-mail in the store" test "$(sqlite3 "$D/demo.db" .dump | grep -ci "$yes_email")" = 0
 check "no trace of the external id in the store" test "$(sqlite3 "$D/demo.db" .dump | grep -c "'$yes_id'")" = 0
+check "segment memberships and derived figures forgotten" test "$(sqlite3 "$D/demo.db" "select (select count(*) from segment_members where customer_id = $cid) + (select count(*) from customer_derived where customer_id = $cid)")" = 0
 check "order lines kept as anonymous aggregates" test "$(sqlite3 "$D/demo.db" "select count(*) from order_lines")" = "$orders_before"
 expect_code 65 "forgotten customer is not found" "$ECRM" customer show "$yes_id" $P 2>/dev/null
 # the same registration file comes again: the address must not be re-enrolled
