@@ -4,8 +4,9 @@
 # Usage: tests/valgrind-check.sh [BUILDDIR]   (default: .)
 set -u
 b=$(cd "${1:-.}" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 export ECRM_PLUGIN_PATH="$b/plugins" ECRM_FIXTURE_DIR="$b/tests/fixtures"
-export top_builddir="$b" CK_FORK=no
+export top_builddir="$b" top_srcdir="$src" CK_FORK=no
 pass=0
 fail=0
 for t in "$b"/tests/check_*; do
