@@ -28,6 +28,15 @@ check "describe --json has options" json_get "$T/d.json" \
     '[o["name"] for o in j["options"]].index("from") >= 0 or sys.exit(1)'
 expect_code 64 "describe unknown plugin" "$ECRM" plugins --describe nosuch 2>/dev/null
 
+# --- every bundled plugin exports exactly one symbol, its descriptor
+n=0
+for so in "$top_builddir"/plugins/.libs/*.so; do
+    n=$((n + 1))
+    syms=$(nm -D --defined-only "$so" | awk '{print $3}' | tr '\n' ' ')
+    check "$(basename "$so") exports only its descriptor" test "$syms" = "ecrm_plugin_descriptor "
+done
+check "every bundled plugin was checked" test "$n" -ge 10
+
 # --- check: a valid pipeline, then every kind of mistake
 mkdir -p "$T/p/templates"
 cp "$top_srcdir/etc/demo.yaml" "$T/p/"
