@@ -16,24 +16,19 @@
 
 #define T_20240101_10 1704103200 /* 2024-01-01 10:00:00 UTC */
 
-static char dir[64];
+static const char *dir; /* the mock host's temporary base_dir */
 static struct mock_host *m;
 static char err[ECRM_ERRMAX];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/check_events.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    m = mock_new();
-    mock_set_base_dir(m, dir);
+    m = mock_new_tmp("check_events");
+    dir = m->base_dir;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    mock_free(m);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    mock_free_tmp(m);
 }
 
 static int load_read(const char *yaml)

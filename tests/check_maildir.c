@@ -17,7 +17,7 @@
 
 #define NOW 1750000000 /* Sun, 15 Jun 2025 15:06:40 +0000 */
 
-static char dir[64];
+static const char *dir; /* the mock host's temporary base_dir */
 static struct mock_host *m;
 static char err[ECRM_ERRMAX];
 static char pid[ECRM_ERRMAX];
@@ -27,19 +27,14 @@ static const char *const YAML =
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/check_maildir.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    m = mock_new();
+    m = mock_new_tmp("check_maildir");
     m->now = NOW;
-    mock_set_base_dir(m, dir);
+    dir = m->base_dir;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    mock_free(m);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    mock_free_tmp(m);
 }
 
 static void load(const char *yaml)

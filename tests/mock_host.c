@@ -7,6 +7,7 @@
 #include "schema.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <ltdl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -761,6 +762,34 @@ static void unload_module(struct mock_host *m)
     }
     m->module = NULL;
     m->desc = NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    return remove(path);
+}
+
+struct mock_host *mock_new_tmp(const char *tag)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/%s.XXXXXX", tag);
+    if (!mkdtemp(dir)) {
+        perror("mock_new_tmp: mkdtemp");
+        abort();
+    }
+    struct mock_host *m = mock_new();
+    mock_set_base_dir(m, dir);
+    return m;
+}
+
+void mock_free_tmp(struct mock_host *m)
+{
+    char *dir = m && m->base_dir ? strdup(m->base_dir) : NULL;
+    mock_free(m);
+    if (dir && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        perror("mock_free_tmp: removing the directory");
+    free(dir);
 }
 
 void mock_free(struct mock_host *m)

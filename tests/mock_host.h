@@ -162,6 +162,12 @@ void mock_free(struct mock_host *m);
 /* Directory returned by host->base_dir() (copied; NULL for none). */
 void mock_set_base_dir(struct mock_host *m, const char *dir);
 
+/* A mock host whose base_dir is a fresh directory /tmp/TAG.XXXXXX (aborts
+ * when it cannot be made); free it with mock_free_tmp(), which removes the
+ * directory and everything in it. The path is m->base_dir. */
+struct mock_host *mock_new_tmp(const char *tag);
+void mock_free_tmp(struct mock_host *m);
+
 /* Load plugin KIND ("source", "personalizer", "channel") NAME, bind YAML
  * (the plugin's section body, e.g. "path: a.csv\nheader: false\n") and
  * init it. A previous instance is destroyed first but the recorded store
