@@ -10,6 +10,7 @@
  * boundary. A terminator inside a quoted field simply does not fire cb2.
  */
 #include "csvsource.h"
+#include "filepos.h"
 
 #include <csv.h>
 #include <ctype.h>
@@ -26,8 +27,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 #define FP_MAX 4096 /* bytes of the first line hashed as fingerprint */
 
 struct col {
@@ -38,15 +37,7 @@ struct col {
 };
 
 /* Where a read stands: the last record boundary and the file identity. */
-struct ckpt {
-    uint64_t dev, ino;
-    int64_t off, line;
-    size_t fplen;
-    uint64_t fp;
-    int has_tail; /* the record at OFF was processed but unterminated */
-    size_t tail_len;
-    uint64_t tail_hash;
-};
+#define ckpt filepos /* the checkpoint value: common/filepos.h */
 
 struct csvsrc {
     const struct ecrm_host *h;
@@ -96,19 +87,7 @@ struct csvsrc {
 
 uint64_t csvsrc_fnv1a(const void *p, size_t len)
 {
-    uint64_t h = FNV_OFFSET;
-    const unsigned char *c = p;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ c[i]) * FNV_PRIME;
-    return h;
-}
-
-static uint64_t fnv_more(uint64_t h, const void *p, size_t len)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ c[i]) * FNV_PRIME;
-    return h;
+    return filepos_fnv_more(FILEPOS_FNV_OFFSET, p, len);
 }
 
 static char *xstrdup(const char *s)
@@ -509,42 +488,10 @@ int csvsrc_quarantine(struct csvsrc *s, const struct csvsrc_rec *r, int slot,
 
 /* ---- checkpoint -------------------------------------------------------- */
 
-static void ckpt_format(const struct ckpt *c, char *buf, size_t len)
-{
-    int n = snprintf(buf, len,
-                     "v1 dev=%" PRIu64 " ino=%" PRIu64 " off=%" PRId64
-                     " line=%" PRId64 " fplen=%zu fp=%016" PRIx64,
-                     c->dev, c->ino, c->off, c->line, c->fplen, c->fp);
-    if (c->has_tail && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - n, " tail=%zu:%016" PRIx64, c->tail_len,
-                 c->tail_hash);
-}
-
-/* Returns 0 when BUF is a checkpoint this code wrote, -1 otherwise. */
-static int ckpt_parse(const char *buf, struct ckpt *c)
-{
-    int n = 0;
-    memset(c, 0, sizeof *c);
-    if (sscanf(buf,
-               "v1 dev=%" SCNu64 " ino=%" SCNu64 " off=%" SCNd64
-               " line=%" SCNd64 " fplen=%zu fp=%" SCNx64 "%n",
-               &c->dev, &c->ino, &c->off, &c->line, &c->fplen, &c->fp,
-               &n) != 6 ||
-        c->off < 0 || c->line < 1)
-        return -1;
-    const char *t = buf + n;
-    if (*t == '\0')
-        return 0;
-    if (sscanf(t, " tail=%zu:%" SCNx64, &c->tail_len, &c->tail_hash) != 2)
-        return -1;
-    c->has_tail = 1;
-    return 0;
-}
-
 static int save_checkpoint(struct csvsrc *s, char *err)
 {
     char val[256];
-    ckpt_format(&s->ck, val, sizeof val);
+    filepos_format(&s->ck, val, sizeof val);
     if (s->h->checkpoint_set(s->h, s->key, val) != ECRM_OK ||
         s->h->commit(s->h) != ECRM_OK) {
         snprintf(err, ECRM_ERRMAX, "%s: cannot commit at offset %" PRId64,
@@ -835,8 +782,8 @@ static void feed(struct csvsrc *s, const char *p, size_t n, int *prev_cr)
                 s->rh = csvsrc_fnv1a(s->raw, s->rawlen);
                 q += take, m -= take, body -= take;
             }
-            s->rh_noterm = fnv_more(s->rh, q, body);
-            s->rh = fnv_more(s->rh_noterm, q + body, m - body);
+            s->rh_noterm = filepos_fnv_more(s->rh, q, body);
+            s->rh = filepos_fnv_more(s->rh_noterm, q + body, m - body);
         }
         if (s->recbytes > CSVSRC_MAX_RECORD) {
             char msg[ECRM_ERRMAX];
@@ -1032,7 +979,7 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
      * than the checkpoint is noticed when the scan cannot reach it. */
     int resume = 0;
     if (h->checkpoint_get(h, s->key, buf, sizeof buf) == ECRM_OK && buf[0]) {
-        if (ckpt_parse(buf, &old) < 0)
+        if (filepos_parse(buf, &old) < 0)
             h->log(h, ECRM_LOG_WARN,
                    "ignoring unreadable checkpoint '%s'; reading %s from "
                    "the start",

@@ -5,6 +5,7 @@
 #include "linesrc.h"
 
 #include "../common/csvsource.h"
+#include "../common/filepos.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,19 +19,9 @@
 #define LINESRC_CHUNK 65536
 #define LINESRC_DEFAULT_MAX (4u << 20)
 #define FP_MAX 4096 /* bytes of the first line hashed as fingerprint */
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
-/* Same fields and text format as csvsource's checkpoint. */
-struct ckpt {
-    uint64_t dev, ino;
-    int64_t off, line;
-    size_t fplen;
-    uint64_t fp;
-    int has_tail;
-    size_t tail_len;
-    uint64_t tail_hash;
-};
+/* The same checkpoint value as csvsource's: common/filepos.h. */
+#define ckpt filepos
 
 struct linesrc {
     const struct ecrm_host *h;
@@ -39,37 +30,6 @@ struct linesrc {
     char *lb; /* the current line (at most max_line bytes kept) */
     size_t lcap;
 };
-
-static void ckpt_format(const struct ckpt *c, char *buf, size_t len)
-{
-    int n = snprintf(buf, len,
-                     "v1 dev=%" PRIu64 " ino=%" PRIu64 " off=%" PRId64
-                     " line=%" PRId64 " fplen=%zu fp=%016" PRIx64,
-                     c->dev, c->ino, c->off, c->line, c->fplen, c->fp);
-    if (c->has_tail && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - n, " tail=%zu:%016" PRIx64, c->tail_len,
-                 c->tail_hash);
-}
-
-/* Returns 0 when BUF is a checkpoint in csvsource's format, -1 if not. */
-static int ckpt_parse(const char *buf, struct ckpt *c)
-{
-    int n = 0;
-    memset(c, 0, sizeof *c);
-    if (sscanf(buf,
-               "v1 dev=%" SCNu64 " ino=%" SCNu64 " off=%" SCNd64
-               " line=%" SCNd64 " fplen=%zu fp=%" SCNx64 "%n",
-               &c->dev, &c->ino, &c->off, &c->line, &c->fplen, &c->fp,
-               &n) != 6 ||
-        c->off < 0 || c->line < 1)
-        return -1;
-    if (buf[n] == '\0')
-        return 0;
-    if (sscanf(buf + n, " tail=%zu:%" SCNx64, &c->tail_len, &c->tail_hash) != 2)
-        return -1;
-    c->has_tail = 1;
-    return 0;
-}
 
 int linesrc_new(struct linesrc **out, const struct ecrm_host *h,
                 const struct linesrc_opts *o, char *err)
@@ -140,7 +100,7 @@ static int save(struct scan *c, char *err)
 {
     char val[256];
     const struct ecrm_host *h = c->s->h;
-    ckpt_format(&c->ck, val, sizeof val);
+    filepos_format(&c->ck, val, sizeof val);
     if (h->checkpoint_set(h, c->s->key, val) != ECRM_OK ||
         h->commit(h) != ECRM_OK) {
         snprintf(err, ECRM_ERRMAX, "%s: cannot commit at offset %" PRId64,
@@ -151,21 +111,11 @@ static int save(struct scan *c, char *err)
     return ECRM_OK;
 }
 
-/* Continue FNV-1a hash H over N more bytes at P (csvsource only exports
- * the one-shot form). */
-static uint64_t fnv_more(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * FNV_PRIME;
-    return h;
-}
-
 /* Append the part of a line at P (N bytes) to the line buffer. */
 static int take(struct scan *c, const char *p, size_t n, char *err)
 {
     struct linesrc *s = c->s;
-    c->hash = fnv_more(c->hash, p, n);
+    c->hash = filepos_fnv_more(c->hash, p, n);
     if (c->len < s->o.max_line) {
         size_t keep = s->o.max_line - c->len;
         if (keep > n)
@@ -291,7 +241,7 @@ int linesrc_read(struct linesrc *s, linesrc_fn fn, void *arg, char *err)
     c.ck.off = got >= 3 && !memcmp(fpbuf, "\xef\xbb\xbf", 3) ? 3 : 0;
     c.ck.line = 1;
     if (h->checkpoint_get(h, s->key, buf, sizeof buf) == ECRM_OK && buf[0]) {
-        if (ckpt_parse(buf, &old) < 0)
+        if (filepos_parse(buf, &old) < 0)
             h->log(h, ECRM_LOG_WARN,
                    "ignoring unreadable checkpoint '%s'; reading %s from "
                    "the start",
@@ -328,7 +278,7 @@ int linesrc_read(struct linesrc *s, linesrc_fn fn, void *arg, char *err)
     }
     c.off = c.started = c.ck.off;
     c.line = c.ck.line;
-    c.hash = FNV_OFFSET;
+    c.hash = FILEPOS_FNV_OFFSET;
     for (;;) {
         ssize_t n = read(fd, chunk, LINESRC_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -356,7 +306,7 @@ int linesrc_read(struct linesrc *s, linesrc_fn fn, void *arg, char *err)
             c.line++;
             c.started = c.off;
             c.len = 0;
-            c.hash = FNV_OFFSET;
+            c.hash = FILEPOS_FNV_OFFSET;
         }
     }
     rc = ECRM_FAIL;

@@ -1,0 +1,40 @@
+/*
+ * Where an incremental file reader stopped, as a checkpoint value: the
+ * file's identity (device, inode, a hash of its first line) and the byte
+ * offset and line number after the last record it took, plus, when that
+ * record had no line end yet, its length and hash. Shared by the CSV
+ * sources (csvsource.c) and the JSON lines reader of the events source, so
+ * one format serves both. Text format, version 1:
+ *
+ *   v1 dev=D ino=I off=O line=L fplen=N fp=HEX16 [tail=LEN:HEX16]
+ */
+#ifndef ECRM_PLUGINS_FILEPOS_H
+#define ECRM_PLUGINS_FILEPOS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct filepos {
+    uint64_t dev, ino;
+    int64_t off, line;
+    size_t fplen; /* bytes of the first line hashed into fp */
+    uint64_t fp;
+    int has_tail; /* the record at OFF was taken but had no line end */
+    size_t tail_len;
+    uint64_t tail_hash;
+};
+
+#define FILEPOS_FNV_OFFSET 0xcbf29ce484222325ULL
+
+/* Continue FNV-1a 64 hash H over LEN bytes at P (start with
+ * FILEPOS_FNV_OFFSET). */
+uint64_t filepos_fnv_more(uint64_t h, const void *p, size_t len);
+
+/* Write C in the text format above into BUF (LEN bytes, truncated). */
+void filepos_format(const struct filepos *c, char *buf, size_t len);
+
+/* Parse BUF into C; returns 0, or -1 when BUF is not a version-1
+ * checkpoint (C is then zeroed). */
+int filepos_parse(const char *buf, struct filepos *c);
+
+#endif /* ECRM_PLUGINS_FILEPOS_H */
