@@ -6,6 +6,7 @@
 #include "loader.h"
 #include "log.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "run.h"
 #include "schema.h"
 
@@ -117,6 +118,7 @@ int ecrm_cli_plugins(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"man", no_argument, NULL, 'm'},
         {"man-campaign", no_argument, NULL, 'c'},
+        {"man-policy", no_argument, NULL, 'C'},
         {"plugin-dir", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {0}};
@@ -135,9 +137,11 @@ int ecrm_cli_plugins(int argc, char **argv)
         case 'm':
             c.man = 1;
             break;
-        case 'c': /* the core's own schema, for ecrm-pipeline(5) */
-            ecrm_schema_describe(ecrm_pipeline_campaign_options(), stdout,
-                                 ECRM_DESCRIBE_MAN);
+        case 'c': /* the core's own schemas, for ecrm-pipeline(5) */
+        case 'C':
+            ecrm_schema_describe(opt == 'c' ? ecrm_pipeline_campaign_options()
+                                            : ecrm_policy_options(),
+                                 stdout, ECRM_DESCRIBE_MAN);
             return ECRM_EX_OK;
         case 'P':
             plugin_dir = optarg;

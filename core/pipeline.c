@@ -14,9 +14,9 @@
 
 #define TEMPLATE_MAX (1024 * 1024)
 
-static const char *const top_keys[] = {"store",    "sources",  "personalizers",
-                                       "channels", "segments", "campaigns",
-                                       NULL};
+static const char *const top_keys[] = {
+    "store",    "sources",   "personalizers",  "channels",
+    "segments", "campaigns", "contact_policy", NULL};
 static const char *const instance_reserved[] = {"plugin", "enabled", NULL};
 
 struct store_conf {
@@ -353,7 +353,7 @@ static void check_top_level(struct ecrm_pipeline *p, struct ecrm_diag *d)
             ecrm_diag_add(d, k,
                           "unknown section '%s'; valid sections: store, "
                           "sources, personalizers, channels, segments, "
-                          "campaigns",
+                          "campaigns, contact_policy",
                           k->value);
     }
 }
@@ -370,6 +370,27 @@ static char *store_path_of(const struct ecrm_node *root, const char *dir,
     char *path = ecrm_path_join(dir, sc.path ? sc.path : "ecrm.db");
     ecrm_schema_free(store_options, &sc);
     return path;
+}
+
+static void load_policy(struct ecrm_pipeline *p, struct ecrm_diag *d)
+{
+    const struct ecrm_node *sec = ecrm_node_get(p->root, "contact_policy");
+    if (sec && sec->type != ECRM_NODE_MAP) {
+        ecrm_diag_add(d, sec, "'contact_policy' must be a mapping");
+        return;
+    }
+    if (ecrm_schema_bind(ecrm_policy_options(), sec, sec, NULL, &p->policy,
+                         d) != 0)
+        return;
+    const struct ecrm_policy_conf *c = &p->policy;
+    if (c->max_per_day < 0 || c->max_per_week < 0 || c->max_per_month < 0)
+        ecrm_diag_add(d, sec, "contact_policy: caps must be 0 (none) or more");
+    if (c->quiet_hours &&
+        ecrm_policy_parse_quiet(c->quiet_hours, &p->quiet_start,
+                                &p->quiet_end) != 0)
+        ecrm_diag_add(d, ecrm_node_get(sec, "quiet_hours"),
+                      "'quiet_hours' must be HH:MM-HH:MM, got '%s'",
+                      c->quiet_hours);
 }
 
 static void load_store(struct ecrm_pipeline *p, struct ecrm_diag *d)
@@ -412,6 +433,7 @@ ecrm_pipeline_load(const char *path, struct ecrm_loader *l, struct ecrm_diag *d)
     }
     check_top_level(p, d);
     load_store(p, d);
+    load_policy(p, d);
     load_section(p, l, ECRM_KIND_SOURCE, d);
     load_section(p, l, ECRM_KIND_PERSONALIZER, d);
     load_section(p, l, ECRM_KIND_CHANNEL, d);
@@ -464,6 +486,7 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p)
         free(in);
     }
     free(p->inst);
+    ecrm_schema_free(ecrm_policy_options(), &p->policy);
     ecrm_conf_free(p->root);
     free(p->store_path);
     free(p->dir);

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "loader.h"
+#include "policy.h"
 #include <ecrm/plugin.h>
 #include <stdint.h>
 
@@ -88,6 +89,8 @@ struct ecrm_pipeline {
     struct ecrm_campaign **campaigns;
     size_t ncampaigns;
     struct ecrm_segset *segments; /* never NULL after a successful load */
+    struct ecrm_policy_conf policy; /* contact_policy, defaults when absent */
+    int quiet_start, quiet_end;     /* minutes; equal when no quiet hours */
 };
 
 /* Load and validate PATH; modules come from L. Every problem is added to D

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "plan.h"
+#include "policy.h"
 #include "buf.h"
 #include "host.h"
 #include "log.h"
@@ -57,8 +58,7 @@ static int load_audience(struct plan_ctx *pc)
         return ECRM_OK;
     pc->restricted = 1;
     if (c->trigger_entered &&
-        ecrm_store_seg_campaign_get(pc->run->store, c->name, &since) !=
-            ECRM_OK)
+        ecrm_store_seg_campaign_get(pc->run->store, c->name, &since) != ECRM_OK)
         return ECRM_FAIL;
     return ecrm_store_seg_members(pc->run->store, c->segment->name, since, 0,
                                   add_member, pc) == ECRM_OK
@@ -151,8 +151,50 @@ static int render(struct plan_ctx *pc, const struct ecrm_tpl *tpl,
     return rc;
 }
 
+/* Whether the contact policy's frequency caps stop another message to
+ * CID: counted over every campaign and channel, including what this run
+ * planned already. *ERR_RC is set when the store failed. */
+static int over_cap(struct plan_ctx *pc, int64_t cid, int *err_rc)
+{
+    const struct ecrm_policy_conf *c = &pc->run->p->policy;
+    const int64_t caps[3] = {c->max_per_day, c->max_per_week, c->max_per_month};
+    int64_t now = pc->run->now, n[3];
+    const int64_t since[3] = {now - 86400, now - 7 * 86400, now - 30 * 86400};
+    char err[ECRM_ERRMAX];
+    *err_rc = 0;
+    if (!caps[0] && !caps[1] && !caps[2])
+        return 0;
+    if (ecrm_store_outbox_recent(pc->run->store, cid, since, n, err)) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
+        *err_rc = 1;
+        return 1;
+    }
+    for (int i = 0; i < 3; i++)
+        if (caps[i] && n[i] >= caps[i]) {
+            pc->run->msgs.suppressed++;
+            pc->run->msgs.capped++;
+            return 1;
+        }
+    return 0;
+}
+
+/* When a message may go out: now, or the end of the customer's quiet hours
+ * in their time zone. */
+static int64_t deliverable_at(struct ecrm_run_ctx *run, const char *tz)
+{
+    const struct ecrm_pipeline *p = run->p;
+    if (p->quiet_start == p->quiet_end)
+        return run->now;
+    int64_t t = ecrm_policy_quiet_until(tz, p->policy.default_timezone,
+                                        p->quiet_start, p->quiet_end, run->now);
+    if (t != run->now)
+        run->msgs.quiet_hours++;
+    return t;
+}
+
 static int plan_contact(void *arg, const struct ecrm_contact *ct)
 {
+    int err_rc = 0;
     struct plan_ctx *pc = arg;
     struct ecrm_run_ctx *run = pc->run;
     struct ecrm_campaign *c = pc->c;
@@ -175,6 +217,8 @@ static int plan_contact(void *arg, const struct ecrm_contact *ct)
         run->msgs.skipped_duplicate++;
         return 0;
     }
+    if (over_cap(pc, ct->customer_id, &err_rc) || err_rc)
+        return err_rc ? -1 : 0;
     size_t n = 0;
     if (ecrm_instance_recommend(c->personalizer, ct->customer_id,
                                 (size_t)c->conf.items, pc->recos, &n,
@@ -210,7 +254,7 @@ static int plan_contact(void *arg, const struct ecrm_contact *ct)
         .subject = c->subject_tpl ? pc->subject.p : NULL,
         .text = ecrm_buf_str(&pc->text),
         .html = c->html_tpl ? pc->html.p : NULL,
-        .planned_at = run->now,
+        .planned_at = deliverable_at(run, ct->tz),
     };
     int inserted = 0;
     if (ecrm_store_outbox_plan(run->store, run->run_id, &m, &inserted, err)) {

@@ -173,11 +173,14 @@ static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
     ecrm_buf_printf(b,
                     "},\"messages\":{\"planned\":%llu,\"sent\":%llu,"
                     "\"failed\":%llu,\"retry\":%llu,\"suppressed\":%llu,"
-                    "\"skipped_duplicate\":%llu},\"stages\":{",
+                    "\"skipped_duplicate\":%llu,\"capped\":%llu,"
+                    "\"delayed_quiet_hours\":%llu},\"stages\":{",
                     (unsigned long long)m->planned, (unsigned long long)m->sent,
                     (unsigned long long)m->failed, (unsigned long long)m->retry,
                     (unsigned long long)m->suppressed,
-                    (unsigned long long)m->skipped_duplicate);
+                    (unsigned long long)m->skipped_duplicate,
+                    (unsigned long long)m->capped,
+                    (unsigned long long)m->quiet_hours);
     first = 1;
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!run->stage_ran[s])

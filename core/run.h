@@ -40,6 +40,8 @@ enum ecrm_exit {
 
 struct ecrm_msg_stats {
     uint64_t planned, sent, failed, retry, suppressed, skipped_duplicate;
+    uint64_t capped;       /* of suppressed: over a frequency cap */
+    uint64_t quiet_hours;  /* of planned: delayed to the end of the night */
 };
 
 /* State shared by the stages of one run. */

@@ -34,6 +34,7 @@ int ecrm_store_sqlfail(struct ecrm_store *s, char *err, const char *what)
     if (s->in_tx && sqlite3_get_autocommit(s->db)) {
         s->in_tx = 0;
         ecrm_store_caches_clear(s);
+        ecrm_store_events_discard(s);
     }
     return ECRM_FAIL;
 }
@@ -200,6 +201,8 @@ void ecrm_store_close(struct ecrm_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
     ecrm_store_caches_free(s);
+    /* buffered events exist only inside a transaction, rolled back above */
+    ecrm_store_events_free(s);
     free(s);
 }
 
@@ -224,6 +227,11 @@ int ecrm_store_commit(struct ecrm_store *s, char *err)
 {
     if (!s->in_tx)
         return ecrm_store_errf(err, "no transaction to commit");
+    /* the rows commit with the checkpoint written before this call */
+    if (ecrm_store_events_flush(s, err) != ECRM_OK) {
+        ecrm_store_rollback(s);
+        return ECRM_FAIL;
+    }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         /* Leave no half state behind: a failed commit is a rollback. */
         ecrm_store_errf(err, "commit: %s", sqlite3_errmsg(s->db));
@@ -242,6 +250,7 @@ void ecrm_store_rollback(struct ecrm_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
     ecrm_store_caches_clear(s);
+    ecrm_store_events_discard(s);
 }
 
 int ecrm_store_in_tx(struct ecrm_store *s)

@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 5
+#define ECRM_STORE_SCHEMA_VERSION 6
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -98,6 +98,34 @@ int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
                           int64_t col, const char *reason, const char *raw,
                           size_t rawlen, char *err);
 
+/* ---- identity merge (store_merge.c) --------------------------------------
+ * Merge customer GONE into customer KEEP (store ids, distinct, neither
+ * forgotten nor merged already), in the open transaction or in one of its
+ * own: GONE's orders, events, sessions, survey answers, consent history,
+ * attributes (KEEP's value wins on a shared key), identities and outbox
+ * rows (but those colliding with KEEP's unique (campaign, customer,
+ * channel, period)) go to KEEP; GONE's external id becomes an 'external'
+ * identity of KEEP, so later records naming it land on KEEP; KEEP's empty
+ * profile fields are filled from GONE's; GONE's recommendations, segment
+ * memberships and derived attributes are dropped. A customer_merges row
+ * records KEEP, GONE, GONE's external id, REASON (copied; NULL or "" =
+ * "unspecified") and NOW (0 = the current time); earlier merges into GONE
+ * are re-pointed to KEEP. GONE's row is deleted, or, when outbox rows
+ * still refer to it, left as an empty shell with external id
+ * "merged:<id>". Clears the store's lookup caches. Returns ECRM_OK or
+ * ECRM_FAIL with ERR (then, inside a caller's transaction, the caller
+ * rolls back). */
+int ecrm_store_merge_customers(struct ecrm_store *s, int64_t keep, int64_t gone,
+                               const char *reason, int64_t now, char *err);
+/* Only record a merge row (KEPT, MERGED (0 = an anonymous visitor),
+ * MERGED_EXTERNAL_ID (may be NULL; for a visitor its key), REASON, NOW
+ * (0 = the current time)) without moving anything: for histories attached
+ * by other means (a visitor's anonymous events, store_events.c). Returns
+ * ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_record_merge(struct ecrm_store *s, int64_t kept, int64_t merged,
+                            const char *merged_external_id, const char *reason,
+                            int64_t now, char *err);
+
 /* ---- reading for personalizers ------------------------------------------ */
 int ecrm_store_iter_purchases(struct ecrm_store *s, int64_t since,
                               int64_t until, ecrm_purchase_cb cb, void *arg);
@@ -121,6 +149,7 @@ struct ecrm_contact {
     const char *address; /* e-mail or phone for the channel, may be NULL */
     int consent;         /* 1 when the latest consent for channel+purpose is
                             a grant, 0 otherwise (never asked or revoked) */
+    const char *tz;      /* the customer's time zone, may be NULL */
 };
 typedef int (*ecrm_contact_cb)(void *arg, const struct ecrm_contact *c);
 
@@ -192,6 +221,13 @@ int ecrm_store_outbox_mark(struct ecrm_store *s, int64_t id,
  * lock), before claiming. */
 int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
                                     char *err);
+/* How many messages to customer CID count against the contact policy's
+ * frequency caps (planned, sending, sent, retry or unknown; any campaign
+ * and channel) with planned_at >= SINCE[i], for i = 0..2, into N[i].
+ * Returns ECRM_OK or ECRM_FAIL. */
+int ecrm_store_outbox_recent(struct ecrm_store *s, int64_t cid,
+                             const int64_t since[3], int64_t n[3], char *err);
+
 /* Messages of CAMPAIGN (NULL = all) in STATE. */
 int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
                                 enum ecrm_outbox_state state);

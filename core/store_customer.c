@@ -79,130 +79,126 @@ struct section {
     const char *sql; /* ?1 = customer id, ?2 = limit (-1 = all) */
 };
 
-static const struct section sections[] =
-    {
-        {"profile",
-         "SELECT id, external_id, name, email, phone, gender, birth_date, city,"
-         " country, tz, " T("created") " AS created, " T(
-             "updated") " AS updated"
-                        " FROM customers WHERE id = ?1"},
-        {"attributes",
-         "SELECT key, value, " T(
-             "time") " AS time FROM"
-                     " customer_attrs WHERE customer_id = ?1 ORDER BY key"
-                     " LIMIT ?2"},
-        {"identities",
-         "SELECT kind, value, " T(
-             "time") " AS since FROM identities"
-                     " WHERE customer_id = ?1 ORDER BY kind, value LIMIT ?2"},
-        {"merges", "SELECT merged, merged_external_id, reason, " T(
-                       "time") " AS time FROM customer_merges WHERE kept = ?1 "
-                               "ORDER BY time"
-                               " LIMIT ?2"},
-        {"segments",
-         "SELECT segment, " T("entered_at") " AS entered FROM segment_members"
-                                            " WHERE customer_id = ?1 AND "
-                                            "left_at IS NULL ORDER BY segment"
-                                            " LIMIT ?2"},
-        {"derived", "SELECT orders_count, round(total_spent, 2) AS "
-                    "total_spent, " T("first_order") " AS first_order, " T(
-                        "last_order") " AS last_order,"
-                                      " fav1 AS favourite_category, fav2, "
-                                      "fav3, " T("last_visit") " AS "
-                                                               "last_visit, "
-                                                               "round(median_"
-                                                               "gap / 86400.0, "
-                                                               "1) AS "
-                                                               "median_days_"
-                                                               "between"
-                                                               "_orders, " T(
-                                                                   "computed_"
-                                                                   "at") " AS "
-                                                                         "compu"
-                                                                         "ted "
-                                                                         "FROM "
-                                                                         "custo"
-                                                                         "mer_"
-                                                                         "deriv"
-                                                                         "ed"
-                                                                         " WHER"
-                                                                         "E "
-                                                                         "custo"
-                                                                         "mer_"
-                                                                         "id = "
-                                                                         "?1"},
-        {"consents",
-         "SELECT channel, purpose, CASE state WHEN 1 THEN 'granted' ELSE"
-         " 'revoked' END AS state, source, evidence, " T(
-             "time") " AS time"
-                     " FROM consents c WHERE customer_id = ?1 AND id = (SELECT "
-                     "id "
-                     "FROM"
-                     " consents d WHERE d.customer_id = c.customer_id AND "
-                     "d.channel ="
-                     " c.channel AND d.purpose = c.purpose ORDER BY time DESC, "
-                     "id "
-                     "DESC"
-                     " LIMIT 1) ORDER BY channel, purpose LIMIT ?2"},
-        {"consent_history",
-         "SELECT channel, purpose, CASE state WHEN 1 THEN 'granted' ELSE"
-         " 'revoked' END AS state, source, evidence, " T("time") " AS time, " T(
-             "recorded") " AS recorded FROM consents WHERE customer_id = ?1"
-                         " ORDER BY time DESC, id DESC LIMIT ?2"},
-        {"orders",
-         "SELECT o.order_no, " T(
-             "o.time") " AS time, o.is_return,"
-                       " count(l.id) AS lines, round(sum(l.amount), 2) AS "
-                       "total,"
-                       " max(l.currency) AS currency FROM orders o JOIN "
-                       "order_lines l ON"
-                       " l.order_id = o.id WHERE o.customer_id = ?1 GROUP BY "
-                       "o.id"
-                       " ORDER BY o.time DESC, o.id DESC LIMIT ?2"},
-        {"order_lines",
-         "SELECT o.order_no, l.line_no, i.sku, i.title, i.category, l.quantity,"
-         " l.unit_price, l.amount FROM orders o JOIN order_lines l ON"
-         " l.order_id = o.id JOIN items i ON i.id = l.item_id WHERE"
-         " o.customer_id = ?1 ORDER BY o.time DESC, o.id DESC, l.line_no"
-         " LIMIT ?2"},
-        {"sessions",
-         "SELECT session, " T("start") " AS start, " T(
-             "end") " AS end,"
-                    " end - start AS seconds, pages, landing, exit_page, path,"
-                    " referrer_host, search_terms, utm_source, utm_medium, "
-                    "utm_campaign"
-                    " FROM sessions WHERE customer_id = ?1 ORDER BY start DESC "
-                    "LIMIT ?2"},
-        {"events",
-         "SELECT " T(
-             "e.time") " AS time, e.type, i.sku, e.url, e.referrer,"
-                       " e.terms, e.data FROM events e LEFT JOIN items i "
-                       "ON i.id = e.item_id"
-                       " WHERE e.customer_id = ?1 ORDER BY e.time DESC, "
-                       "e.id DESC LIMIT ?2"},
-        {"survey_answers",
-         "SELECT " T(
-             "time") " AS time, survey, question, answer FROM"
-                     " survey_answers WHERE customer_id = ?1 ORDER BY time "
-                     "DESC, id DESC"
-                     " LIMIT ?2"},
-        {"messages",
-         "SELECT " T(
-             "planned_at") " AS planned, campaign, channel, period,"
-                           " CASE state WHEN 0 THEN 'planned' WHEN 1 THEN "
-                           "'sending' WHEN 2 THEN"
-                           " 'sent' WHEN 3 THEN 'retry' WHEN 4 THEN "
-                           "'failed' WHEN 5 THEN"
-                           " 'suppressed' ELSE 'unknown' END AS state, "
-                           "attempts, address,"
-                           " subject, provider_id, error FROM outbox WHERE "
-                           "customer_id = ?1"
-                           " ORDER BY planned_at DESC, id DESC LIMIT ?2"},
-        {"recommendations",
-         "SELECT r.personalizer, r.rank, i.sku, i.title, round(r.score, 4) AS"
-         " score, r.reason FROM recommendations r JOIN items i ON i.id ="
-         " r.item_id WHERE r.customer_id = ?1 ORDER BY r.personalizer, r.rank"
-         " LIMIT ?2"},
+static const struct section sections[] = {
+    {"profile",
+     "SELECT id, external_id, name, email, phone, gender, birth_date, city,"
+     " country, tz, " T("created") " AS created, " T(
+         "updated") " AS updated"
+                    " FROM customers WHERE id = ?1"},
+    {"attributes",
+     "SELECT key, value, " T(
+         "time") " AS time FROM"
+                 " customer_attrs WHERE customer_id = ?1 ORDER BY key"
+                 " LIMIT ?2"},
+    {"identities",
+     "SELECT kind, value, " T(
+         "time") " AS since FROM identities"
+                 " WHERE customer_id = ?1 ORDER BY kind, value LIMIT ?2"},
+    {"merges", "SELECT merged, merged_external_id, reason, " T(
+                   "time") " AS time FROM customer_merges WHERE kept = ?1 "
+                           "ORDER BY time"
+                           " LIMIT ?2"},
+    {"segments",
+     "SELECT segment, " T("entered_at") " AS entered FROM segment_members"
+                                        " WHERE customer_id = ?1 AND "
+                                        "left_at IS NULL ORDER BY segment"
+                                        " LIMIT ?2"},
+    {"derived",
+     "SELECT orders_count, round(total_spent, 2) AS "
+     "total_spent, " T("first_order") " AS first_order, " T(
+         "last_order") " AS last_order,"
+                       " fav1 AS favourite_category, fav2, "
+                       "fav3, " T("last_visit") " AS "
+                                                "last_visit, "
+                                                "round(median_"
+                                                "gap / 86400.0, "
+                                                "1) AS "
+                                                "median_days_"
+                                                "between"
+                                                "_orders, " T("computed_"
+                                                              "at") " AS "
+                                                                    "compu"
+                                                                    "ted "
+                                                                    "FROM "
+                                                                    "custo"
+                                                                    "mer_"
+                                                                    "deriv"
+                                                                    "ed"
+                                                                    " WHER"
+                                                                    "E "
+                                                                    "custo"
+                                                                    "mer_"
+                                                                    "id = "
+                                                                    "?1"},
+    {"consents",
+     "SELECT channel, purpose, CASE state WHEN 1 THEN 'granted' ELSE"
+     " 'revoked' END AS state, source, evidence, " T(
+         "time") " AS time"
+                 " FROM consents c WHERE customer_id = ?1 AND id = (SELECT "
+                 "id "
+                 "FROM"
+                 " consents d WHERE d.customer_id = c.customer_id AND "
+                 "d.channel ="
+                 " c.channel AND d.purpose = c.purpose ORDER BY time DESC, "
+                 "id "
+                 "DESC"
+                 " LIMIT 1) ORDER BY channel, purpose LIMIT ?2"},
+    {"consent_history",
+     "SELECT channel, purpose, CASE state WHEN 1 THEN 'granted' ELSE"
+     " 'revoked' END AS state, source, evidence, " T("time") " AS time, " T(
+         "recorded") " AS recorded FROM consents WHERE customer_id = ?1"
+                     " ORDER BY time DESC, id DESC LIMIT ?2"},
+    {"orders",
+     "SELECT o.order_no, " T(
+         "o.time") " AS time, o.is_return,"
+                   " count(l.id) AS lines, round(sum(l.amount), 2) AS "
+                   "total,"
+                   " max(l.currency) AS currency FROM orders o JOIN "
+                   "order_lines l ON"
+                   " l.order_id = o.id WHERE o.customer_id = ?1 GROUP BY "
+                   "o.id"
+                   " ORDER BY o.time DESC, o.id DESC LIMIT ?2"},
+    {"order_lines",
+     "SELECT o.order_no, l.line_no, i.sku, i.title, i.category, l.quantity,"
+     " l.unit_price, l.amount FROM orders o JOIN order_lines l ON"
+     " l.order_id = o.id JOIN items i ON i.id = l.item_id WHERE"
+     " o.customer_id = ?1 ORDER BY o.time DESC, o.id DESC, l.line_no"
+     " LIMIT ?2"},
+    {"sessions",
+     "SELECT session, " T("start") " AS start, " T(
+         "end") " AS end,"
+                " end - start AS seconds, pages, landing, exit_page, path,"
+                " referrer_host, search_terms, utm_source, utm_medium, "
+                "utm_campaign"
+                " FROM sessions WHERE customer_id = ?1 ORDER BY start DESC "
+                "LIMIT ?2"},
+    {"events",
+     "SELECT " T("e.time") " AS time, e.type, i.sku, e.url, e.referrer,"
+                           " e.terms, e.data FROM events e LEFT JOIN items i "
+                           "ON i.id = e.item_id"
+                           " WHERE e.customer_id = ?1 ORDER BY e.time DESC, "
+                           "e.id DESC LIMIT ?2"},
+    {"survey_answers",
+     "SELECT " T("time") " AS time, survey, question, answer FROM"
+                         " survey_answers WHERE customer_id = ?1 ORDER BY time "
+                         "DESC, id DESC"
+                         " LIMIT ?2"},
+    {"messages",
+     "SELECT " T("planned_at") " AS planned, campaign, channel, period,"
+                               " CASE state WHEN 0 THEN 'planned' WHEN 1 THEN "
+                               "'sending' WHEN 2 THEN"
+                               " 'sent' WHEN 3 THEN 'retry' WHEN 4 THEN "
+                               "'failed' WHEN 5 THEN"
+                               " 'suppressed' ELSE 'unknown' END AS state, "
+                               "attempts, address,"
+                               " subject, provider_id, error FROM outbox WHERE "
+                               "customer_id = ?1"
+                               " ORDER BY planned_at DESC, id DESC LIMIT ?2"},
+    {"recommendations",
+     "SELECT r.personalizer, r.rank, i.sku, i.title, round(r.score, 4) AS"
+     " score, r.reason FROM recommendations r JOIN items i ON i.id ="
+     " r.item_id WHERE r.customer_id = ?1 ORDER BY r.personalizer, r.rank"
+     " LIMIT ?2"},
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
@@ -487,11 +483,12 @@ int ecrm_store_forget(struct ecrm_store *s, int64_t cid, int64_t now, char *err)
         "DELETE FROM customer_derived WHERE customer_id = ?1",
         "UPDATE events SET customer_id = NULL, visitor_key = NULL"
         " WHERE customer_id = ?1",
-        "UPDATE sessions SET customer_id = NULL, visitor_key = NULL"
-        " WHERE customer_id = ?1",
+        "UPDATE sessions SET customer_id = NULL, visitor_key = NULL,"
+        " visitor_hash = NULL WHERE customer_id = ?1",
         "UPDATE orders SET customer_id = NULL WHERE customer_id = ?1",
-        "UPDATE customer_merges SET merged_external_id = NULL"
-        " WHERE kept = ?1 OR merged = ?1",
+        /* merge reasons name external ids and visitor keys */
+        "UPDATE customer_merges SET merged_external_id = NULL,"
+        " reason = 'forgotten' WHERE kept = ?1 OR merged = ?1",
         /* the ledger keeps that a message existed, not to whom or what */
         "UPDATE outbox SET address = NULL, name = NULL, subject = NULL,"
         " body_text = NULL, body_html = NULL, state = CASE WHEN state IN"

@@ -145,8 +145,9 @@ int64_t ecrm_store_or_now(int64_t t)
  */
 
 /* Record that VALUE of KIND designates CUSTOMER_ID. The first customer to
- * claim an identity keeps it: re-pointing one is identity merging, a
- * decision for the profile stage, not for ingestion. */
+ * claim an identity keeps it: another customer's record carrying the same
+ * address is merged into it (ecrm_store_upsert_customer), never re-pointed
+ * here. */
 static int add_identity(struct ecrm_store *s, const char *kind,
                         const char *value, int64_t customer_id, int64_t t,
                         char *err)
@@ -177,19 +178,165 @@ out:
     return rc;
 }
 
+/* Where EXTERNAL_ID lives, bypassing the id map: *ID = the customer whose
+ * external id it is or, failing that, the one its 'external' identity
+ * leads to (*REDIRECTED = 1: a customer merged away, see store_merge.c);
+ * *ID = 0 when none. ECRM_OK or ECRM_FAIL with ERR. */
+static int find_external(struct ecrm_store *s, const char *external_id,
+                         int64_t *id, int *redirected, char *err)
+{
+    sqlite3_stmt *st =
+        ecrm_store_stmt(s, ECRM_ST_CUST_FIND,
+                        "SELECT id FROM customers WHERE external_id = ?1", err);
+    int step;
+    *id = 0;
+    *redirected = 0;
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, external_id);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return ecrm_store_sqlfail(s, err, "looking up a customer");
+    if (*id)
+        return ECRM_OK;
+    if (ecrm_store_ident_lookup(s, "external", external_id, id, err) != ECRM_OK)
+        return ECRM_FAIL;
+    *redirected = *id != 0;
+    return ECRM_OK;
+}
+
+/* Apply R's known fields to customer ID (rare: a record naming the
+ * external id of a customer merged into ID). */
+static int update_merged(struct ecrm_store *s, int64_t id,
+                         const struct ecrm_customer_rec *r, int64_t t,
+                         char *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ECRM_FAIL;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE customers SET"
+                           " email = coalesce(?2, email),"
+                           " phone = coalesce(?3, phone),"
+                           " name = coalesce(?4, name),"
+                           " gender = coalesce(?5, gender),"
+                           " birth_date = coalesce(?6, birth_date),"
+                           " city = coalesce(?7, city),"
+                           " country = coalesce(?8, country),"
+                           " tz = coalesce(?9, tz),"
+                           " updated = max(updated, ?10) WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ecrm_store_sqlfail(s, err, "storing a customer");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    ecrm_bind_opt(st, 2, r->email);
+    ecrm_bind_opt(st, 3, r->phone);
+    ecrm_bind_opt(st, 4, r->name);
+    ecrm_bind_opt(st, 5, r->gender);
+    ecrm_bind_opt(st, 6, r->birth_date);
+    ecrm_bind_opt(st, 7, r->city);
+    ecrm_bind_opt(st, 8, r->country);
+    ecrm_bind_opt(st, 9, r->tz);
+    sqlite3_bind_int64(st, 10, t);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing a customer");
+        goto out;
+    }
+    rc = ECRM_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* CID's external id into BUF ("#<id>" when it cannot be read). */
+static void external_of(struct ecrm_store *s, int64_t cid, char *buf,
+                        size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    snprintf(buf, len, "#%lld", (long long)cid);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT external_id FROM customers WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, cid);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* Claim address (KIND, VALUE) for *ID, or, when another customer owns it
+ * already, merge *ID into that one (the first to know the address keeps
+ * its id) and make *ID the survivor. EXT names the record. The address
+ * itself stays out of the merge's reason (personal data the view shows
+ * and forgetting does not reach). */
+static int claim_or_merge(struct ecrm_store *s, const char *kind,
+                          const char *what, const char *value, const char *ext,
+                          int64_t *id, int64_t t, char *err)
+{
+    char owner_ext[256], when[32], reason[800];
+    int64_t owner = 0;
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!ecrm_store_is_set(value))
+        return ECRM_OK;
+    if (ecrm_store_ident_lookup(s, kind, value, &owner, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (!owner)
+        return add_identity(s, kind, value, *id, t, err);
+    if (owner == *id)
+        return ECRM_OK; /* its own address again: nothing to merge */
+    external_of(s, owner, owner_ext, sizeof owner_ext);
+    if (!gmtime_r(&tt, &tm) ||
+        !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(when, sizeof when, "%lld", (long long)t);
+    snprintf(reason, sizeof reason,
+             "registration %s carries the %s already known for %s"
+             " (customer record of %s)",
+             ext, what, owner_ext, when);
+    if (ecrm_store_merge_customers(s, owner, *id, reason, 0, err) != ECRM_OK)
+        return ECRM_FAIL;
+    *id = owner;
+    return ECRM_OK;
+}
+
 int ecrm_store_upsert_customer(struct ecrm_store *s,
                                const struct ecrm_customer_rec *r,
                                int64_t *customer_id, char *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t id = 0, t;
-    int rc = ECRM_FAIL;
+    int rc = ECRM_FAIL, redirected = 0;
+    char email[320];
+    const char *lemail = NULL;
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_customer_rec, time))
         return ecrm_store_errf(err, "customer: record too small");
     if (!ecrm_store_is_set(r->external_id))
         return ecrm_store_errf(err, "customer: external_id is required");
     t = ecrm_store_or_now(r->time);
+    /* e-mail identities are lower-case (ecrm_store_find_customer) */
+    if (ecrm_store_is_set(r->email)) {
+        size_t i, n = strlen(r->email);
+        lemail = r->email;
+        if (n < sizeof email) {
+            for (i = 0; i <= n; i++)
+                email[i] = (char)(r->email[i] >= 'A' && r->email[i] <= 'Z'
+                                      ? r->email[i] - 'A' + 'a'
+                                      : r->email[i]);
+            lemail = email;
+        }
+    }
+    /* The external id of a customer merged away names the survivor. */
+    if (find_external(s, r->external_id, &id, &redirected, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (redirected) {
+        if (update_merged(s, id, r, t, err) != ECRM_OK)
+            return ECRM_FAIL;
+        goto identities;
+    }
     st = ecrm_store_stmt(
         s, ECRM_ST_CUST_UPSERT,
         "INSERT INTO customers(external_id, email, phone, name, gender,"
@@ -225,19 +372,25 @@ int ecrm_store_upsert_customer(struct ecrm_store *s,
     }
     id = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    idmap_put(&s->customers, r->external_id, id, 0);
     /* Customers are few next to lines and events: recording the external
      * identity every time (a no-op once there) is simpler than finding out
      * whether the upsert inserted. */
-    if (add_identity(s, "external", r->external_id, id, t, err) != ECRM_OK ||
-        add_identity(s, "email", r->email, id, t, err) != ECRM_OK ||
-        add_identity(s, "phone", r->phone, id, t, err) != ECRM_OK)
+    if (add_identity(s, "external", r->external_id, id, t, err) != ECRM_OK)
         goto out;
+identities:
+    /* An address another customer had first merges this one into it. */
+    if (claim_or_merge(s, "email", "e-mail", lemail, r->external_id, &id, t,
+                       err) != ECRM_OK ||
+        claim_or_merge(s, "phone", "phone", r->phone, r->external_id, &id, t,
+                       err) != ECRM_OK)
+        goto out;
+    idmap_put(&s->customers, r->external_id, id, 0);
     if (customer_id)
         *customer_id = id;
     rc = ECRM_OK;
 out:
-    sqlite3_reset(st);
+    if (st)
+        sqlite3_reset(st);
     return rc;
 }
 
@@ -274,6 +427,10 @@ int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
         goto out;
     }
     sqlite3_reset(st);
+    /* a customer merged away: its external id leads to the survivor */
+    if (!id && ecrm_store_ident_lookup(s, "external", external_id, &id, err) !=
+                   ECRM_OK)
+        goto out;
     if (!id && !create) {
         ecrm_store_errf(err, "no customer '%s'", external_id);
         goto out;

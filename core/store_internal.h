@@ -55,6 +55,8 @@ enum ecrm_stmt_id {
     ECRM_ST_SESSIONS_ATTACH,
     ECRM_ST_EVENTS_ATTACH_NOSESSION,
     ECRM_ST_CONSENT_NOW,
+    ECRM_ST_EVENT_ADD_MULTI, /* EVBUF_ROWS anonymous events at once */
+    ECRM_ST_OB_RECENT,
     ECRM_ST_COUNT
 };
 
@@ -86,7 +88,18 @@ struct ecrm_store {
     /* (kind, value) -> customer of the visitor identities of events
      * (store_events.c); cleared with the caches above. */
     struct ecrm_identcache *idents;
+    /* Anonymous events not inserted yet (store_events.c): written by
+     * ecrm_store_events_flush before commit and before any statement of
+     * store_events.c that reads events; dropped by rollback. */
+    struct ecrm_evbuf *evbuf;
 };
+
+/* Insert the buffered anonymous events (store_events.c). ECRM_OK or
+ * ECRM_FAIL with ERR; the buffer is empty either way. */
+int ecrm_store_events_flush(struct ecrm_store *s, char *err);
+/* Drop the buffered events (rollback), or free the buffer (close). */
+void ecrm_store_events_discard(struct ecrm_store *s);
+void ecrm_store_events_free(struct ecrm_store *s);
 
 /* Empty / free the identity cache (store_events.c). */
 void ecrm_store_idents_clear(struct ecrm_store *s);
@@ -156,6 +169,19 @@ static inline int ecrm_bind_num(sqlite3_stmt *st, int i, double v)
 {
     return isfinite(v) ? sqlite3_bind_double(st, i, v)
                        : sqlite3_bind_null(st, i);
+}
+/* The indexed stand-in for a session's visitor key (sessions.visitor_hash,
+ * store_web.c, store_events.c): a 64-bit FNV-1a of the key. An integer
+ * index entry is half the size of the 16-character key's and compares
+ * without memcmp, which matters for the one index a web log writes at
+ * random. Queries also compare visitor_key, so a collision costs nothing
+ * but a row read. */
+static inline int64_t ecrm_store_visitor_hash(const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return (int64_t)h;
 }
 /* 0 means "none" and binds NULL (run ids, optional times). */
 static inline int ecrm_bind_id(sqlite3_stmt *st, int i, int64_t v)

@@ -166,7 +166,7 @@ int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
      * seek per customer, and the result streams in customer order. */
     st = prepare(s, "SELECT c.id, c.external_id, c.name,"
                     " CASE ?1 WHEN 'email' THEN c.email"
-                    "  WHEN 'sms' THEN c.phone END,"
+                    "  WHEN 'sms' THEN c.phone END, c.tz,"
                     " coalesce((SELECT k.state FROM consents k"
                     "  WHERE k.customer_id = c.id AND k.channel = ?1"
                     "  AND k.purpose = ?2"
@@ -181,7 +181,8 @@ int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
         c.external_id = (const char *)sqlite3_column_text(st, 1);
         c.name = (const char *)sqlite3_column_text(st, 2);
         c.address = (const char *)sqlite3_column_text(st, 3);
-        c.consent = sqlite3_column_int(st, 4) == ECRM_CONSENT_GRANTED;
+        c.tz = (const char *)sqlite3_column_text(st, 4);
+        c.consent = sqlite3_column_int(st, 5) == ECRM_CONSENT_GRANTED;
         rc = cb(arg, &c);
         if (rc != 0)
             goto out;

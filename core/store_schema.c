@@ -23,6 +23,7 @@
  *   4  privacy and identity: customer merges, forgotten addresses, meta
  *   5  profiles and segments: derived attributes, segment membership
  *      history, segment state, trigger campaigns
+ *   6  contact policy: recent messages by customer
  */
 #include "store_internal.h"
 
@@ -144,19 +145,22 @@ static const char *const migrations[] = {
      * appended to. sessions_visitor is the one index written at random:
      * one entry per session, for session_last and for attaching a
      * visitor's history to a customer; "end" is left out of it so that
-     * merging a part into a stored session does not move its entry. */
+     * merging a part into a stored session does not move its entry. It
+     * holds visitor_hash (ecrm_store_visitor_hash of visitor_key, set and
+     * cleared with it) rather than the text key: smaller entries, cheaper
+     * compares, fewer pages rewritten per commit. */
     "CREATE TABLE sessions ("
     " id INTEGER PRIMARY KEY,"
     " source TEXT NOT NULL,"
     " session TEXT NOT NULL UNIQUE,"
     " customer_id INTEGER,"
-    " visitor_key TEXT,"
+    " visitor_key TEXT, visitor_hash INTEGER,"
     " start INTEGER NOT NULL, end INTEGER NOT NULL,"
     " landing TEXT, exit_page TEXT, pages INTEGER NOT NULL DEFAULT 0,"
     " path TEXT,"
     " referrer TEXT, referrer_host TEXT, search_terms TEXT,"
     " utm_source TEXT, utm_medium TEXT, utm_campaign TEXT);"
-    "CREATE INDEX sessions_visitor ON sessions(visitor_key);"
+    "CREATE INDEX sessions_visitor ON sessions(visitor_hash);"
     "CREATE INDEX sessions_customer ON sessions(customer_id, start)"
     " WHERE customer_id IS NOT NULL;"
     "CREATE TABLE survey_answers ("
@@ -220,6 +224,9 @@ static const char *const migrations[] = {
     "CREATE TABLE segment_campaigns ("
     " campaign TEXT PRIMARY KEY, last_planned INTEGER NOT NULL)"
     " WITHOUT ROWID;",
+    /* 6 */
+    /* The contact policy counts a customer's recent messages. */
+    "CREATE INDEX outbox_customer ON outbox(customer_id, planned_at);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

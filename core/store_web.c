@@ -50,11 +50,14 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
         s, ECRM_ST_SESSION_UPSERT,
         "INSERT INTO sessions(source, session, customer_id, visitor_key,"
         " start, end, landing, exit_page, pages, path, referrer,"
-        " referrer_host, search_terms, utm_source, utm_medium, utm_campaign)"
+        " referrer_host, search_terms, utm_source, utm_medium, utm_campaign,"
+        " visitor_hash)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?16)"
+        " ?14, ?15, ?16, ?17)"
         " ON CONFLICT (session) DO UPDATE SET"
         " customer_id = coalesce(customer_id, excluded.customer_id),"
+        " visitor_hash = CASE WHEN visitor_key IS NULL"
+        "  THEN excluded.visitor_hash ELSE visitor_hash END,"
         " visitor_key = coalesce(visitor_key, excluded.visitor_key),"
         " start = min(start, excluded.start),"
         " end = max(end, excluded.end),"
@@ -90,6 +93,8 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
     ecrm_bind_opt(st, 14, r->utm_source);
     ecrm_bind_opt(st, 15, r->utm_medium);
     ecrm_bind_opt(st, 16, r->utm_campaign);
+    if (ecrm_store_is_set(r->visitor_key))
+        sqlite3_bind_int64(st, 17, ecrm_store_visitor_hash(r->visitor_key));
     if (sqlite3_step(st) != SQLITE_DONE) {
         ecrm_store_sqlfail(s, err, "storing a session");
         goto out;
@@ -108,14 +113,16 @@ int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
     if (!out || out->size < sizeof(struct ecrm_session_state) ||
         !ecrm_store_is_set(visitor_key))
         return ECRM_FAIL;
-    /* sessions_visitor (visitor_key) finds the visitor's few sessions */
+    /* sessions_visitor (visitor_hash) finds the visitor's few sessions */
     st = ecrm_store_stmt(s, ECRM_ST_SESSION_LAST,
                          "SELECT session, start, end, pages FROM sessions"
-                         " WHERE visitor_key = ?1 ORDER BY end DESC LIMIT 1",
+                         " WHERE visitor_hash = ?2 AND visitor_key = ?1"
+                         " ORDER BY end DESC LIMIT 1",
                          NULL);
     if (!st)
         return ECRM_FAIL;
     ecrm_bind_text(st, 1, visitor_key);
+    sqlite3_bind_int64(st, 2, ecrm_store_visitor_hash(visitor_key));
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(st, 0);
         snprintf(out->session, sizeof out->session, "%s", k ? k : "");

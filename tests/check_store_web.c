@@ -37,6 +37,9 @@ static int64_t q_int(const char *sql)
 {
     sqlite3_stmt *st;
     int64_t v = -1;
+    /* anonymous events are buffered until commit (or a flush): a raw
+     * query sees them only once flushed */
+    ck_assert_msg(ecrm_store_events_flush(s, err) == ECRM_OK, "%s", err);
     ck_assert_int_eq(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
@@ -224,6 +227,41 @@ START_TEST(test_attach_through_sessions)
 }
 END_TEST
 
+/* Anonymous events are inserted in batches: every one arrives, in order
+ * and intact, through full batches and the remainder the commit flushes;
+ * a rollback drops the pending ones. */
+START_TEST(test_event_batches)
+{
+    struct ecrm_event_rec e = ECRM_REC_INIT(struct ecrm_event_rec);
+    char url[32];
+    e.type = "page";
+    e.visitor_key = "vb";
+    e.session = "1-vb";
+    e.url = url;
+    for (int i = 0; i < 70; i++) {
+        snprintf(url, sizeof url, "/p/%d", i);
+        e.time = 1000 + i;
+        e.terms = i % 2 ? "odd" : "";
+        ck_assert_msg(ecrm_store_add_event(s, &e, err) == ECRM_OK, "%s", err);
+    }
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 70);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE"
+                           " url = '/p/' || (time - 1000) AND id = time - 999"
+                           " AND visitor_key = 'vb' AND session = '1-vb'"
+                           " AND type = 'page' AND referrer IS NULL"
+                           " AND coalesce(terms, '-') ="
+                           "  CASE time % 2 WHEN 1 THEN 'odd' ELSE '-' END"),
+                     70);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(ecrm_store_add_event(s, &e, err), ECRM_OK);
+    ecrm_store_rollback(s);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 70);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("store_web");
@@ -232,6 +270,7 @@ int main(void)
     tcase_add_test(t, test_session_merge);
     tcase_add_test(t, test_identity_attachment);
     tcase_add_test(t, test_attach_through_sessions);
+    tcase_add_test(t, test_event_batches);
     suite_add_tcase(su, t);
     SRunner *r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);

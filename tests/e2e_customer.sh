@@ -129,6 +129,7 @@ expect_code 64 "forget needs --yes" "$ECRM" customer forget "$yes_id" $P 2>/dev/
 expect_code 0 "forget" "$ECRM" customer forget "$yes_id" $P --yes
 check "no trace of the e-mail in the store" test "$(sqlite3 "$D/demo.db" .dump | grep -ci "$yes_email")" = 0
 check "no trace of the external id in the store" test "$(sqlite3 "$D/demo.db" .dump | grep -c "'$yes_id'")" = 0
+check "no merge reason names the forgotten customer" test "$(sqlite3 "$D/demo.db" "select count(*) from customer_merges where (kept = $cid or merged = $cid) and reason <> 'forgotten'")" = 0
 check "segment memberships and derived figures forgotten" test "$(sqlite3 "$D/demo.db" "select (select count(*) from segment_members where customer_id = $cid) + (select count(*) from customer_derived where customer_id = $cid)")" = 0
 check "order lines kept as anonymous aggregates" test "$(sqlite3 "$D/demo.db" "select count(*) from order_lines")" = "$orders_before"
 expect_code 65 "forgotten customer is not found" "$ECRM" customer show "$yes_id" $P 2>/dev/null

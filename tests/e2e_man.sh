@@ -17,7 +17,8 @@ for spec in $(json_get "$T/plugins.json" '" ".join(p["kind"] + ":" + p["name"] f
             END { exit !found }' "$man5" && ok || bad "$spec option $opt missing from ecrm-pipeline(5)"
     done
 done
-for opt in personalizer channel template subject recurrence items; do
+for opt in personalizer channel template subject recurrence items \
+    max_per_day max_per_week max_per_month quiet_hours default_timezone; do
     grep -q "^\.B $opt\$" "$man5" && ok || bad "campaign option $opt missing"
 done
 # every sub-command of `ecrm --help` is documented in ecrm(1)

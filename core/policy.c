@@ -1,0 +1,109 @@
+/* The contact policy: schema, quiet hours. See policy.h. */
+#include "config.h"
+
+#include "policy.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PC(m) offsetof(struct ecrm_policy_conf, m)
+static const struct ecrm_option policy_options[] = {
+    {"max_per_day", ECRM_OPT_INT, "0", 0, PC(max_per_day),
+     "messages per customer in 24 hours, all campaigns and channels (0: no "
+     "cap)"},
+    {"max_per_week", ECRM_OPT_INT, "0", 0, PC(max_per_week),
+     "messages per customer in 7 days (0: no cap)"},
+    {"max_per_month", ECRM_OPT_INT, "0", 0, PC(max_per_month),
+     "messages per customer in 30 days (0: no cap)"},
+    {"quiet_hours", ECRM_OPT_STRING, NULL, 0, PC(quiet_hours),
+     "HH:MM-HH:MM in the customer's time zone: messages wait until it ends"},
+    {"default_timezone", ECRM_OPT_STRING, "UTC", 0, PC(default_timezone),
+     "time zone of customers whose profile has none"},
+    {0}};
+#undef PC
+
+const struct ecrm_option *ecrm_policy_options(void)
+{
+    return policy_options;
+}
+
+static int hhmm(const char *s, int *minutes)
+{
+    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' || s[2] != ':' ||
+        s[3] < '0' || s[3] > '5' || s[4] < '0' || s[4] > '9')
+        return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0');
+    int m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23)
+        return -1;
+    *minutes = h * 60 + m;
+    return 0;
+}
+
+int ecrm_policy_parse_quiet(const char *spec, int *start, int *end)
+{
+    if (!spec || strlen(spec) != 11 || spec[5] != '-' ||
+        hhmm(spec, start) != 0 || hhmm(spec + 6, end) != 0 || *start == *end)
+        return -1;
+    return 0;
+}
+
+/* Local broken-down time of T in zone TZ, and back. The process time zone
+ * is switched for the call and restored: ecrm is single-threaded, and the
+ * C library has no other portable way to use a named zone. */
+struct zone_switch {
+    char *saved;
+    int had;
+};
+
+static void zone_enter(struct zone_switch *z, const char *tz)
+{
+    const char *cur = getenv("TZ");
+    z->had = cur != NULL;
+    z->saved = cur ? strdup(cur) : NULL;
+    setenv("TZ", tz, 1);
+    tzset();
+}
+
+static void zone_leave(struct zone_switch *z)
+{
+    if (z->had)
+        setenv("TZ", z->saved ? z->saved : "", 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(z->saved);
+}
+
+int64_t ecrm_policy_quiet_until(const char *tz, const char *default_tz,
+                                int start, int end, int64_t now)
+{
+    const char *zone = tz && *tz                   ? tz
+                       : default_tz && *default_tz ? default_tz
+                                                   : "UTC";
+    struct zone_switch z;
+    zone_enter(&z, zone);
+    time_t t = (time_t)now;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    int m = tm.tm_hour * 60 + tm.tm_min;
+    int quiet = start < end ? (m >= start && m < end) : (m >= start || m < end);
+    int64_t until = now;
+    if (quiet) {
+        /* the window ends today, or tomorrow when it started this evening */
+        if (start > end && m >= start)
+            tm.tm_mday += 1;
+        tm.tm_hour = end / 60;
+        tm.tm_min = end % 60;
+        tm.tm_sec = 0;
+        tm.tm_isdst = -1; /* let mktime find that day's offset */
+        time_t e = mktime(&tm);
+        if (e != (time_t)-1 && (int64_t)e > now)
+            until = (int64_t)e;
+    }
+    zone_leave(&z);
+    return until;
+}
