@@ -238,9 +238,14 @@ static struct ecrm_seg_expr *number(struct parser *p, int negative)
     if (p->l.tok.type == ECRM_T_IDENT)
         for (size_t i = 0; i < NUNITS; i++)
             if (strcasecmp(p->l.tok.str, units[i].name) == 0) {
-                if (e->num != (double)(int64_t)e->num) {
+                /* Range first: converting a double outside int64_t (or
+                 * int, for months) is undefined, and so is overflowing
+                 * the product below. */
+                if (!(e->num >= -100000 && e->num <= 100000) ||
+                    e->num != (double)(int64_t)e->num) {
                     fail_at(p, e->offset,
-                            "a duration needs a whole number, found %g",
+                            "a duration needs a whole number between -100000 "
+                            "and 100000, found %g",
                             e->num);
                     break;
                 }
@@ -473,6 +478,71 @@ static struct ecrm_seg_expr *parse_sum(struct parser *p)
     return e;
 }
 
+/* glibc's regcomp() is exponential in stacked repetitions ("a++++",
+ * "a{2}{2}{2}", "(a*)*"): a pipeline file must not stall ecrm at load. Why
+ * PATTERN is refused, or NULL when it is fine: longer than 256 bytes, a
+ * repetition operator applied to a repetition, a bound above 100, or a
+ * group ending in a repetition that is itself repeated. */
+static const char *regex_too_costly(const char *pattern)
+{
+    size_t n = strlen(pattern);
+    if (n > 256)
+        return "longer than 256 bytes";
+    int prev_rep = 0; /* the previous token was a repetition operator */
+    int group_rep[64] = {0}, depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = pattern[i];
+        if (c == '\\' && i + 1 < n) {
+            i++;
+            prev_rep = 0;
+            continue;
+        }
+        if (c == '[') { /* a bracket expression is one atom */
+            size_t j = i + 1;
+            if (j < n && pattern[j] == '^')
+                j++;
+            if (j < n && pattern[j] == ']')
+                j++;
+            while (j < n && pattern[j] != ']')
+                j++;
+            i = j;
+            prev_rep = 0;
+            continue;
+        }
+        int rep = c == '*' || c == '+' || c == '?' || c == '{';
+        if (rep && prev_rep)
+            return "a repetition of a repetition";
+        if (c == '{') {
+            long lo = 0, hi = 0;
+            char *end;
+            lo = strtol(pattern + i + 1, &end, 10);
+            hi = lo;
+            if (*end == ',')
+                hi = strtol(end + 1, &end, 10);
+            if (lo > 100 || hi > 100)
+                return "a bound above 100";
+            const char *close = strchr(pattern + i, '}');
+            i = close ? (size_t)(close - pattern) : n;
+        }
+        if (c == '(' && depth < 63)
+            group_rep[++depth] = 0;
+        if (c == ')' && depth > 0) {
+            int inner = group_rep[depth--];
+            /* "(a*)*": the group ends in a repetition, and is repeated */
+            if (inner && i + 1 < n &&
+                (pattern[i + 1] == '*' || pattern[i + 1] == '+' ||
+                 pattern[i + 1] == '{'))
+                return "a repeated group that ends in a repetition";
+            prev_rep = 0;
+            continue;
+        }
+        if (depth > 0)
+            group_rep[depth] = rep;
+        prev_rep = rep;
+    }
+    return NULL;
+}
+
 static struct ecrm_seg_expr *parse_cmp(struct parser *p)
 {
     struct ecrm_seg_expr *e = parse_sum(p), *o;
@@ -492,7 +562,11 @@ static struct ecrm_seg_expr *parse_cmp(struct parser *p)
         o->a = e;
         int at = p->l.tok.offset;
         o->str = expect_string(p, "a regular expression (a string)", &at);
-        if (o->str) {
+        const char *why_not = o->str ? regex_too_costly(o->str) : NULL;
+        if (why_not) {
+            fail_at(p, at, "regular expression \"%s\" refused: %s", o->str,
+                    why_not);
+        } else if (o->str) {
             int rc = regcomp(&o->re, o->str, REG_EXTENDED | REG_NOSUB);
             if (rc != 0) {
                 char why[128];

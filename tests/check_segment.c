@@ -145,6 +145,21 @@ START_TEST(test_parse_errors)
                  "\"2025-13-45\"");
     ASSERT_ERROR("city ~ \"(\"", "p.yaml:2:13: segment 's': invalid regular "
                                  "expression");
+    /* stacked repetitions would make regcomp() run for minutes */
+    ASSERT_ERROR("city ~ \"a++++++++++++++++++++\"",
+                 "p.yaml:2:13: segment 's': regular expression "
+                 "\"a++++++++++++++++++++\" refused: a repetition of a "
+                 "repetition");
+    ASSERT_ERROR("city ~ \"a{2}{2}{2}{2}{2}{2}{2}\"",
+                 "p.yaml:2:13: segment 's': regular expression "
+                 "\"a{2}{2}{2}{2}{2}{2}{2}\" refused: a repetition of a "
+                 "repetition");
+    ASSERT_ERROR("city ~ \"(a*)*b\"",
+                 "p.yaml:2:13: segment 's': regular expression \"(a*)*b\" "
+                 "refused: a repeated group that ends in a repetition");
+    ASSERT_ERROR("city ~ \"x{1000}\"",
+                 "p.yaml:2:13: segment 's': regular expression \"x{1000}\" "
+                 "refused: a bound above 100");
     ASSERT_ERROR("spent(last 6 fortnights) > 1",
                  "p.yaml:2:19: segment 's': expected a unit (hours, days, "
                  "weeks, months, years), found 'fortnights'");
