@@ -409,7 +409,8 @@ void ecrm_loader_list(struct ecrm_loader *l, ecrm_loader_list_cb cb, void *arg)
             names[nn++] = stem;
         }
         closedir(d);
-        qsort(names, nn, sizeof *names, cmp_str);
+        if (nn > 1) /* qsort(NULL, 0, ...) is undefined */
+            qsort(names, nn, sizeof *names, cmp_str);
         for (size_t j = 0; j < nn; j++) {
             const char *name;
             enum ecrm_kind k = kind_of_stem(names[j], &name);

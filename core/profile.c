@@ -185,7 +185,8 @@ static void favourites(const struct ecrm_facts *f,
         }
         v[j].spend += l->amount;
     }
-    qsort(v, n, sizeof *v, cmp_cat);
+    if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(v, n, sizeof *v, cmp_cat);
     for (size_t i = 0, k = 0; i < n && k < ECRM_FAV_MAX; i++)
         if (v[i].spend > 0) {
             strncpy(out->fav[k], v[i].cat, ECRM_FAV_LEN - 1);
@@ -225,7 +226,8 @@ static void orders(const struct ecrm_facts *f, struct ecrm_derived *out)
         int64_t *gaps = xrealloc(NULL, (n - 1) * sizeof *gaps);
         for (size_t i = 1; i < n; i++)
             gaps[i - 1] = times[i] - times[i - 1];
-        qsort(gaps, n - 1, sizeof *gaps, cmp_i64);
+        if (n - 1 > 1) /* qsort(NULL, 0, ...) is undefined */
+            qsort(gaps, n - 1, sizeof *gaps, cmp_i64);
         size_t m = n - 1;
         out->median_gap = m % 2 ? (double)gaps[m / 2]
                                 : ((double)gaps[m / 2 - 1] + gaps[m / 2]) / 2;
@@ -340,7 +342,8 @@ void ecrm_rfm_compute(double *recency, double *frequency, double *monetary,
     if (!n)
         return;
     for (int d = 0; d < 3; d++) {
-        qsort(dims[d], n, sizeof(double), cmp_dbl);
+        if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+            qsort(dims[d], n, sizeof(double), cmp_dbl);
         for (int k = 1; k <= 4; k++) {
             /* ceil(k n / 5)-th smallest, 1-based */
             size_t idx = ((size_t)k * n + 4) / 5;

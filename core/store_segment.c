@@ -173,7 +173,8 @@ int ecrm_store_seg_changed(struct ecrm_store *s, struct ecrm_seg_watermarks *wm,
         free(iv.v);
         return ECRM_FAIL;
     }
-    qsort(iv.v, iv.n, sizeof *iv.v, cmp_id);
+    if (iv.n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(iv.v, iv.n, sizeof *iv.v, cmp_id);
     size_t k = 0;
     for (size_t i = 0; i < iv.n; i++)
         if (k == 0 || iv.v[k - 1] != iv.v[i])

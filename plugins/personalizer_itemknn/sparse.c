@@ -319,7 +319,8 @@ int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
             select_best(cands, nc, p->neighbours);
             nc = p->neighbours;
         }
-        qsort(cands, nc, sizeof(*cands), cand_cmp);
+        if (nc > 1) /* qsort(NULL, 0, ...) is undefined */
+            qsort(cands, nc, sizeof(*cands), cand_cmp);
         if (knn_append(k, &cap, cands, nc, nnz))
             goto out;
         nnz += nc;

@@ -131,7 +131,8 @@ static void lines_net(struct lines *l)
     size_t w = 0;
     if (l->n == 0)
         return;
-    qsort(l->v, l->n, sizeof(*l->v), line_cmp);
+    if (l->n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(l->v, l->n, sizeof(*l->v), line_cmp);
     for (size_t r = 1; r < l->n; r++) {
         if (l->v[r].item_id == l->v[w].item_id)
             l->v[w].quantity += l->v[r].quantity;
@@ -345,7 +346,8 @@ static int popular_train(void *ctx, char *err)
         rank[n].customers = a->customers;
         n++;
     }
-    qsort(rank, n, sizeof(*rank), ranked_cmp);
+    if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(rank, n, sizeof(*rank), ranked_cmp);
     free(p->rank);
     p->rank = rank;
     p->nrank = n;

@@ -403,7 +403,8 @@ static const char *normalise_multi(struct survey *u, const struct question *q,
         v[k++] = (char *)s;
         total += len + 1;
     }
-    qsort(v, k, sizeof *v, cmp_str);
+    if (k > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(v, k, sizeof *v, cmp_str);
     if (total + 1 > u->multicap) {
         char *b = realloc(u->multi, total + 1);
         if (!b)

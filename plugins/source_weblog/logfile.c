@@ -162,7 +162,8 @@ static int collect(const struct ecrm_host *h, const char *pattern,
         globfree(&g);
     if (!has_glob(pattern) && stat(pattern, &st) != 0)
         check_moved(h, c, pattern, NULL); /* renamed, not recreated yet */
-    qsort(c->v, c->n, sizeof *c->v, cmp_cand);
+    if (c->n > 1)                         /* qsort(NULL, 0, ...) is undefined */
+        qsort(c->v, c->n, sizeof *c->v, cmp_cand);
     return 0;
 }
 
