@@ -74,24 +74,12 @@ static const char *rating(const char *id, const char *needle)
 
 static const struct mock_quarantine *q_line(int64_t line)
 {
-    for (size_t i = 0; i < m->quarantines.n; i++) {
-        const struct mock_quarantine *q =
-            MOCK_AT(&m->quarantines, struct mock_quarantine, i);
-        if (q->line == line)
-            return q;
-    }
-    return NULL;
+    return mock_quarantined(m, line);
 }
 
 static void assert_q(int64_t line, int64_t col, const char *reason)
 {
-    const struct mock_quarantine *q = q_line(line);
-    ck_assert_msg(q != NULL, "line %lld not quarantined", (long long)line);
-    ck_assert_msg(q->col == col, "line %lld: col %lld, expected %lld (%s)",
-                  (long long)line, (long long)q->col, (long long)col,
-                  q->reason);
-    ck_assert_msg(strstr(q->reason, reason), "line %lld: '%s' !~ '%s'",
-                  (long long)line, q->reason, reason);
+    mock_assert_quarantined(m, line, col, reason);
 }
 
 static const char *yaml = "path: nps_2024.csv\n"

@@ -3,6 +3,8 @@
  */
 #include "mock_host.h"
 
+#include <check.h>
+
 #include "conf.h"
 #include "schema.h"
 
@@ -1047,4 +1049,28 @@ void mock_write_file(const char *dir, const char *name, const char *data,
         fprintf(stderr, "mock_write_file %s: %s\n", path, strerror(errno));
         abort();
     }
+}
+
+const struct mock_quarantine *mock_quarantined(struct mock_host *m,
+                                               int64_t line)
+{
+    for (size_t i = 0; i < m->quarantines.n; i++) {
+        const struct mock_quarantine *q =
+            MOCK_AT(&m->quarantines, struct mock_quarantine, i);
+        if (q->line == line)
+            return q;
+    }
+    return NULL;
+}
+
+void mock_assert_quarantined(struct mock_host *m, int64_t line, int64_t col,
+                             const char *reason)
+{
+    const struct mock_quarantine *q = mock_quarantined(m, line);
+    ck_assert_msg(q != NULL, "line %lld not quarantined", (long long)line);
+    ck_assert_msg(q->col == col, "line %lld: col %lld, expected %lld (%s)",
+                  (long long)line, (long long)q->col, (long long)col,
+                  q->reason);
+    ck_assert_msg(strstr(q->reason, reason), "line %lld: '%s' !~ '%s'",
+                  (long long)line, q->reason, reason);
 }

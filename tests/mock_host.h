@@ -166,6 +166,14 @@ void mock_set_base_dir(struct mock_host *m, const char *dir);
  * when it cannot be made); free it with mock_free_tmp(), which removes the
  * directory and everything in it. The path is m->base_dir. */
 struct mock_host *mock_new_tmp(const char *tag);
+
+/* The record quarantined at input LINE, or NULL. */
+const struct mock_quarantine *mock_quarantined(struct mock_host *m,
+                                               int64_t line);
+/* Check assertion: LINE was quarantined at column COL with a reason
+ * containing REASON. */
+void mock_assert_quarantined(struct mock_host *m, int64_t line, int64_t col,
+                             const char *reason);
 void mock_free_tmp(struct mock_host *m);
 
 /* Load plugin KIND ("source", "personalizer", "channel") NAME, bind YAML
