@@ -605,6 +605,8 @@ struct rstate {
     const struct ecrm_tpl_rec *rec[ECRM_TPL_MAX_DEPTH];
     size_t idx[ECRM_TPL_MAX_DEPTH];
     int loops;
+    size_t start; /* OUT's length before this rendering */
+    size_t steps; /* nodes visited so far */
 };
 
 static void emit(struct rstate *r, const char *s, size_t len)
@@ -725,11 +727,28 @@ static int render_each(struct rstate *r, const struct tnode *n)
     return 0;
 }
 
+/* Nested loops multiply: 32 nested {{#each}} over 3 records would visit
+ * 3^32 nodes. Rendering stops with an error once it has visited more nodes
+ * or written more bytes than any message needs. */
+static int over_budget(struct rstate *r, const struct tnode *n)
+{
+    if (++r->steps <= ECRM_TPL_MAX_STEPS &&
+        r->out->len - r->start <= ECRM_TPL_MAX_OUTPUT)
+        return 0;
+    ecrm_diag_addp(r->d, r->t->name, n->line, n->col,
+                   "template expands beyond %d nodes or %d bytes "
+                   "(nested loops?)",
+                   ECRM_TPL_MAX_STEPS, ECRM_TPL_MAX_OUTPUT);
+    return -1;
+}
+
 static int render_seq(struct rstate *r, const struct tseq *q)
 {
     for (size_t i = 0; i < q->n; i++) {
         const struct tnode *n = q->v[i];
         int rc = 0;
+        if (over_budget(r, n))
+            return -1;
         switch (n->kind) {
         case T_TEXT:
             ecrm_buf_add(r->out, n->s, n->len);
@@ -762,6 +781,7 @@ int ecrm_tpl_render(const struct ecrm_tpl *t, const struct ecrm_tpl_ctx *ctx,
     r.mode = mode;
     r.out = out;
     r.d = d;
+    r.start = start;
     if (render_seq(&r, &t->root) == 0)
         return ECRM_OK;
     if (out->p) { /* a half-rendered message must not be sent */

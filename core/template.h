@@ -36,6 +36,10 @@
 #include <stddef.h>
 
 #define ECRM_TPL_MAX_DEPTH 32
+/* One rendering visits at most this many nodes and appends at most this
+ * many bytes; past either it fails (see ecrm_tpl_render). */
+#define ECRM_TPL_MAX_STEPS (1 << 20)
+#define ECRM_TPL_MAX_OUTPUT (4 << 20)
 
 enum ecrm_tpl_mode {
     ECRM_TPL_TEXT = 0, /* values are copied as they are */
@@ -66,10 +70,11 @@ const char *ecrm_tpl_name(const struct ecrm_tpl *t);
 
 /* Append T rendered against CTX in MODE to OUT. Returns ECRM_OK, or
  * ECRM_FAIL when the template uses a name the context lacks (or uses a list
- * as a value, or a value as a list): the error, located in the template and
- * naming the variable, is added to D (may be NULL) and OUT is left as it
- * was before the call. CTX is only read: one context may be rendered by
- * several templates, and one template by several threads. */
+ * as a value, or a value as a list, or its loops expand beyond
+ * ECRM_TPL_MAX_STEPS nodes or ECRM_TPL_MAX_OUTPUT bytes): the error, located in
+ * the template and naming the variable, is added to D (may be NULL) and OUT is
+ * left as it was before the call. CTX is only read: one context may be rendered
+ * by several templates, and one template by several threads. */
 int ecrm_tpl_render(const struct ecrm_tpl *t, const struct ecrm_tpl_ctx *ctx,
                     enum ecrm_tpl_mode mode, struct ecrm_buf *out,
                     struct ecrm_diag *d);

@@ -283,6 +283,51 @@ START_TEST(test_nesting_limit)
 }
 END_TEST
 
+/* Nested loops multiply (the fuzzer found 32 nested loops over 3 records,
+ * 3^32 visits): rendering stops with an error, quickly, and leaves OUT as
+ * it was. */
+START_TEST(test_expansion_limit)
+{
+    struct ecrm_tpl_ctx *c = ecrm_tpl_ctx_new();
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_nonnull(ecrm_tpl_ctx_list_add(c, "l"));
+    struct ecrm_buf b = ECRM_BUF_INIT;
+    for (int i = 0; i < ECRM_TPL_MAX_DEPTH - 1; i++)
+        ecrm_buf_puts(&b, "{{#each l}}");
+    ecrm_buf_puts(&b, "{{#if l}}{{/if}}");
+    for (int i = 0; i < ECRM_TPL_MAX_DEPTH - 1; i++)
+        ecrm_buf_puts(&b, "{{/each}}");
+    struct ecrm_tpl *t = compile_ok(ecrm_buf_str(&b));
+    struct ecrm_buf out = ECRM_BUF_INIT;
+    struct ecrm_diag d = {0};
+    ecrm_buf_puts(&out, "kept");
+    ck_assert_int_eq(ecrm_tpl_render(t, c, ECRM_TPL_TEXT, &out, &d), ECRM_FAIL);
+    ck_assert_str_eq(ecrm_buf_str(&out), "kept");
+    ck_assert_uint_eq(d.n, 1);
+    ck_assert_msg(strstr(d.msgs[0], "expands beyond") != NULL, "%s", d.msgs[0]);
+    ecrm_diag_clear(&d);
+    ecrm_tpl_free(t);
+    /* A loop that writes a lot is cut off at the output limit too. */
+    ecrm_buf_reset(&b);
+    for (int i = 0; i < 10; i++)
+        ecrm_buf_puts(&b, "{{#each l}}");
+    ecrm_buf_puts(&b, "0123456789012345678901234567890123456789");
+    ecrm_buf_puts(&b, "0123456789012345678901234567890123456789");
+    ecrm_buf_puts(&b, "0123456789012345678901234567890123456789");
+    for (int i = 0; i < 10; i++)
+        ecrm_buf_puts(&b, "{{/each}}");
+    t = compile_ok(ecrm_buf_str(&b)); /* 3^10 * 120 bytes > 4 MiB */
+    ck_assert_int_eq(ecrm_tpl_render(t, c, ECRM_TPL_TEXT, &out, &d), ECRM_FAIL);
+    ck_assert_str_eq(ecrm_buf_str(&out), "kept");
+    ck_assert_uint_eq(d.n, 1);
+    ecrm_diag_clear(&d);
+    ecrm_tpl_free(t);
+    ecrm_buf_free(&out);
+    ecrm_buf_free(&b);
+    ecrm_tpl_ctx_free(c);
+}
+END_TEST
+
 START_TEST(test_check_vars)
 {
     static const char *const vars[] = {"customer.name", "items", NULL};
@@ -372,6 +417,7 @@ static Suite *template_suite(void)
     tcase_add_test(tc, test_unknown_at_render);
     tcase_add_test(tc, test_syntax_errors);
     tcase_add_test(tc, test_nesting_limit);
+    tcase_add_test(tc, test_expansion_limit);
     tcase_add_test(tc, test_check_vars);
     tcase_add_test(tc, test_garbage_no_crash);
     suite_add_tcase(s, tc);
