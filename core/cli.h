@@ -32,6 +32,14 @@ int ecrm_cli_sample(int argc, char **argv);
  * or the codes of ecrm_evaluate(). */
 int ecrm_cli_evaluate(int argc, char **argv);
 
+/* ecrm recommend PIPELINE.yaml --customer ID | --item SKU | --bundle SKU |
+ *                --export FILE [options] (cli_recommend.c): recommendations
+ * with reasons, similar items, bundles, the export for the web shop.
+ * Returns 0, EX_USAGE (64), EX_DATAERR (65: bad pipeline, unknown
+ * customer or SKU), EX_UNAVAILABLE (69: no store), EX_SOFTWARE (70: a
+ * personalizer failed) or EX_CANTCREAT (73: the export file). */
+int ecrm_cli_recommend(int argc, char **argv);
+
 /* ecrm customer show|export|forget ID and ecrm consent show|grant|revoke
  * ID (cli_customer.c): the 360-degree view, privacy, the consent registry.
  * Return 0, EX_USAGE, EX_DATAERR (no such customer), EX_UNAVAILABLE (no

@@ -8,6 +8,8 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "run.h"
+#include "export.h"
+#include "plugin_conf.h"
 #include "schema.h"
 
 #include <getopt.h>
@@ -77,12 +79,16 @@ static void on_plugin(void *arg, enum ecrm_kind kind, const char *name,
             fputs(ecrm_buf_str(&c->out), stdout);
             ecrm_buf_reset(&c->out);
             fputs(",\"options\":", stdout);
-            ecrm_schema_describe(m->desc->options, stdout, ECRM_DESCRIBE_JSON);
+            ecrm_schema_describe_ex(m->desc->options,
+                                    ecrm_plugin_records(m->desc), stdout,
+                                    ECRM_DESCRIBE_JSON);
             fputs("}\n", stdout);
         } else {
             printf("%s %s %s\n%s\nfile: %s\n\noptions:\n", ecrm_kind_name(kind),
                    name, m->desc->version, m->desc->description, path);
-            ecrm_schema_describe(m->desc->options, stdout, ECRM_DESCRIBE_TEXT);
+            ecrm_schema_describe_ex(m->desc->options,
+                                    ecrm_plugin_records(m->desc), stdout,
+                                    ECRM_DESCRIBE_TEXT);
         }
         return;
     }
@@ -96,7 +102,8 @@ static void on_plugin(void *arg, enum ecrm_kind kind, const char *name,
         printf(" (version ");
         ecrm_roff_puts(m->desc->version, stdout);
         printf(")\n");
-        ecrm_schema_describe(m->desc->options, stdout, ECRM_DESCRIBE_MAN);
+        ecrm_schema_describe_ex(m->desc->options, ecrm_plugin_records(m->desc),
+                                stdout, ECRM_DESCRIBE_MAN);
     } else if (c->json) {
         ecrm_buf_puts(&c->out, c->first ? "[" : ",");
         json_plugin(&c->out, kind, name, path, m, err);
@@ -119,6 +126,7 @@ int ecrm_cli_plugins(int argc, char **argv)
         {"man", no_argument, NULL, 'm'},
         {"man-campaign", no_argument, NULL, 'c'},
         {"man-policy", no_argument, NULL, 'C'},
+        {"man-export", no_argument, NULL, 'E'},
         {"plugin-dir", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {0}};
@@ -139,8 +147,10 @@ int ecrm_cli_plugins(int argc, char **argv)
             break;
         case 'c': /* the core's own schemas, for ecrm-pipeline(5) */
         case 'C':
-            ecrm_schema_describe(opt == 'c' ? ecrm_pipeline_campaign_options()
-                                            : ecrm_policy_options(),
+        case 'E':
+            ecrm_schema_describe(opt == 'c'   ? ecrm_pipeline_campaign_options()
+                                 : opt == 'C' ? ecrm_policy_options()
+                                              : ecrm_export_options(),
                                  stdout, ECRM_DESCRIBE_MAN);
             return ECRM_EX_OK;
         case 'P':

@@ -436,14 +436,7 @@ static int eval_locked(const struct ecrm_eval_opts *o, struct ecrm_pipeline *p,
         code = ECRM_EX_SOFTWARE;
 out:
     ecrm_store_rollback(run.store);
-    /* plugins are destroyed while the store they may use is open */
-    for (size_t i = p->ninst; i-- > 0;) {
-        struct ecrm_instance *in = p->inst[i];
-        if (in->inited)
-            in->mod->desc->destroy(in->ctx);
-        in->inited = 0;
-        in->ctx = NULL;
-    }
+    ecrm_host_teardown(&run);
     ecrm_store_close(run.store);
     truthset_free(&t);
     free(pop);

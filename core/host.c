@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "host.h"
+#include "expr_env.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -261,6 +262,40 @@ static int h_iter_interactions(const struct ecrm_host *h, int64_t since,
     return ecrm_store_iter_interactions(store(h), since, until, cb, arg);
 }
 
+static int h_expr_eval(const struct ecrm_host *h, const struct ecrm_expr *e,
+                       int64_t customer_id, int *result, char *err)
+{
+    struct ecrm_run_ctx *run = self(h)->run;
+    *result = 0;
+    if (!e) {
+        snprintf(err, ECRM_ERRMAX, "no expression");
+        return ECRM_FAIL;
+    }
+    if (!run->exprs)
+        run->exprs = ecrm_expr_env_new(run->store);
+    return ecrm_expr_env_eval(run->exprs, e, customer_id, run->now, result,
+                              err);
+}
+
+static int h_iter_catalog(const struct ecrm_host *h, ecrm_catalog_cb cb,
+                          void *arg)
+{
+    return ecrm_store_iter_catalog(store(h), cb, arg);
+}
+
+static int h_refine_with(const struct ecrm_host *h, struct ecrm_instance *inst,
+                         int64_t customer_id, const struct ecrm_reco *in,
+                         size_t nin, size_t k, struct ecrm_reco *out, size_t *n,
+                         char *err)
+{
+    *n = 0;
+    if (!inst || inst == self(h)) {
+        snprintf(err, ECRM_ERRMAX, "no such personalizer instance");
+        return ECRM_FAIL;
+    }
+    return ecrm_instance_refine(inst, customer_id, in, nin, k, out, n, err);
+}
+
 void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
 {
     in->run = run;
@@ -295,7 +330,27 @@ void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
         .session_last = h_session_last,
         .emit_survey_answer = h_emit_survey_answer,
         .iter_interactions = h_iter_interactions,
+        .expr_eval = h_expr_eval,
+        .iter_catalog = h_iter_catalog,
+        .refine_with = h_refine_with,
     };
+}
+
+void ecrm_host_teardown(struct ecrm_run_ctx *run)
+{
+    struct ecrm_pipeline *p = run->p;
+    /* Reverse order: a hybrid may still use instances declared before it;
+     * all while the store they may use is open. */
+    for (size_t i = p->ninst; i-- > 0;) {
+        struct ecrm_instance *in = p->inst[i];
+        if (in->inited)
+            in->mod->desc->destroy(in->ctx);
+        in->inited = 0;
+        in->trained = 0;
+        in->ctx = NULL;
+    }
+    ecrm_expr_env_free(run->exprs);
+    run->exprs = NULL;
 }
 
 int ecrm_instance_init(struct ecrm_instance *in, char *err)
@@ -344,9 +399,77 @@ int ecrm_instance_recommend(struct ecrm_instance *in, int64_t customer_id,
     if (ecrm_instance_train(in, err) != ECRM_OK)
         return ECRM_FAIL;
     const struct ecrm_personalizer_ops *ops = in->mod->desc->ops;
+    if (in->busy) {
+        snprintf(err, ECRM_ERRMAX,
+                 "personalizer %s is asked again while it answers: its "
+                 "instances refer to each other in a cycle",
+                 in->name);
+        return ECRM_FAIL;
+    }
     err[0] = '\0';
+    in->busy = 1;
     int rc = ops->recommend(in->ctx, customer_id, k, out, n, err);
+    in->busy = 0;
     if (*n > k)
         *n = k; /* never trust a plugin to respect the caller's buffer */
+    return rc;
+}
+
+/* IN's personalizer ops when they include MEMBER (a later ABI), else NULL. */
+#define PERSONALIZER_OP(in, member)                                            \
+    (ECRM_HAS_MEMBER(                                                          \
+         (const struct ecrm_personalizer_ops *)(in)->mod->desc->ops,           \
+         struct ecrm_personalizer_ops, member)                                 \
+         ? ((const struct ecrm_personalizer_ops *)(in)->mod->desc->ops)        \
+               ->member                                                        \
+         : NULL)
+
+int ecrm_instance_has_similar(const struct ecrm_instance *in)
+{
+    return in->kind == ECRM_KIND_PERSONALIZER &&
+           PERSONALIZER_OP(in, similar) != NULL;
+}
+
+int ecrm_instance_similar(struct ecrm_instance *in, int64_t item_id, size_t k,
+                          struct ecrm_reco *out, size_t *n, char *err)
+{
+    *n = 0;
+    if (ecrm_instance_train(in, err) != ECRM_OK)
+        return ECRM_FAIL;
+    int (*similar)(void *, int64_t, size_t, struct ecrm_reco *, size_t *,
+                   char *) = PERSONALIZER_OP(in, similar);
+    if (!similar) {
+        snprintf(err, ECRM_ERRMAX,
+                 "personalizer %s (plugin %s) does not know similar items",
+                 in->name, in->mod->name);
+        return ECRM_FAIL;
+    }
+    err[0] = '\0';
+    int rc = similar(in->ctx, item_id, k, out, n, err);
+    if (*n > k)
+        *n = k;
+    return rc;
+}
+
+int ecrm_instance_refine(struct ecrm_instance *in, int64_t customer_id,
+                         const struct ecrm_reco *list, size_t nlist, size_t k,
+                         struct ecrm_reco *out, size_t *n, char *err)
+{
+    *n = 0;
+    if (ecrm_instance_train(in, err) != ECRM_OK)
+        return ECRM_FAIL;
+    int (*refine)(void *, int64_t, const struct ecrm_reco *, size_t, size_t,
+                  struct ecrm_reco *, size_t *, char *) =
+        PERSONALIZER_OP(in, refine);
+    if (!refine) {
+        snprintf(err, ECRM_ERRMAX,
+                 "personalizer %s (plugin %s) cannot refine another's list",
+                 in->name, in->mod->name);
+        return ECRM_FAIL;
+    }
+    err[0] = '\0';
+    int rc = refine(in->ctx, customer_id, list, nlist, k, out, n, err);
+    if (*n > k)
+        *n = k;
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "loader.h"
+#include "plugin_conf.h"
 #include "schema.h"
 #include "util.h"
 
@@ -189,11 +190,15 @@ int ecrm_plugin_check(const struct ecrm_plugin *p, enum ecrm_kind kind,
                                : "ops");
         return ECRM_FAIL;
     }
+    /* The ops of ABI 1.0; members added later are read only when the
+     * table's size covers them. */
     uint32_t ops_size = *(const uint32_t *)p->ops;
-    size_t ops_min = kind == ECRM_KIND_SOURCE ? sizeof(struct ecrm_source_ops)
-                     : kind == ECRM_KIND_PERSONALIZER
-                         ? sizeof(struct ecrm_personalizer_ops)
-                         : sizeof(struct ecrm_channel_ops);
+    size_t ops_min =
+        kind == ECRM_KIND_SOURCE ? sizeof(struct ecrm_source_ops)
+        : kind == ECRM_KIND_PERSONALIZER
+            ? offsetof(struct ecrm_personalizer_ops, recommend) +
+                  sizeof(((struct ecrm_personalizer_ops *)0)->recommend)
+            : sizeof(struct ecrm_channel_ops);
     if (ops_size < ops_min) {
         snprintf(err, ECRM_ERRMAX,
                  "%s ops table too small: %u bytes, ABI %u.%u needs %zu",
@@ -202,7 +207,8 @@ int ecrm_plugin_check(const struct ecrm_plugin *p, enum ecrm_kind kind,
         return ECRM_FAIL;
     }
     struct ecrm_diag d = {0};
-    if (ecrm_schema_validate(p->options, name, &d) > 0) {
+    if (ecrm_schema_validate_ex(p->options, ecrm_plugin_records(p), name, &d) >
+        0) {
         snprintf(err, ECRM_ERRMAX, "bad option schema: %s", d.msgs[0]);
         ecrm_diag_clear(&d);
         return ECRM_FAIL;

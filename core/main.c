@@ -18,7 +18,8 @@ static const struct command commands[] = {
     {"run", ecrm_cli_run, "run a pipeline (what cron calls)",
      "usage: ecrm run PIPELINE.yaml [options]\n"
      "  --stage LIST      only these stages, comma-separated: ingest,\n"
-     "                    segment, personalize, plan, deliver (default: all)\n"
+     "                    segment, personalize, export, plan, deliver\n"
+     "                    (default: all)\n"
      "  --full            re-derive every customer's attributes and\n"
      "                    re-evaluate every segment for everyone\n"
      "  --dry-run         do everything but keep nothing: print what would\n"
@@ -39,14 +40,16 @@ static const struct command commands[] = {
      "plugins' schemas and compiles the templates; the store is not opened.\n"
      "Exit 0 when valid, 65 with every error listed (FILE:LINE:COL: ...).\n"},
     {"plugins", ecrm_cli_plugins, "list plugins or describe one",
-     "usage: ecrm plugins [--describe NAME] [--json | --man] [--plugin-dir DIR]\n"
+     "usage: ecrm plugins [--describe NAME] [--json | --man] [--plugin-dir "
+     "DIR]\n"
      "Lists every plugin on the search path (--plugin-dir, $ECRM_PLUGIN_PATH,\n"
      "then " ECRM_PKGLIBDIR ") with kind, version and description; --describe\n"
      "prints one plugin's options from its schema. NAME is a plugin name or\n"
      "KIND:NAME. --man prints every plugin's options as roff, the way\n"
      "ecrm-pipeline(5) is generated at build time.\n"},
     {"customer", ecrm_cli_customer, "show, export or forget a customer",
-     "usage: ecrm customer show ID [--json] [--limit N] [-p PIPELINE | --db FILE]\n"
+     "usage: ecrm customer show ID [--json] [--limit N] [-p PIPELINE | --db "
+     "FILE]\n"
      "       ecrm customer export ID [--out FILE] [-p PIPELINE | --db FILE]\n"
      "       ecrm customer forget ID --yes [-p PIPELINE | --db FILE]\n"
      "ID is an external id, an e-mail, a phone number or #STORE_ID. show\n"
@@ -90,6 +93,26 @@ static const struct command commands[] = {
      "coverage and timings, next to a popularity baseline (the pipeline's\n"
      "popular personalizer, or best sellers before DATE). Writes nothing to\n"
      "the store.\n"},
+    {"recommend", ecrm_cli_recommend,
+     "show or export recommendations, similar items, bundles",
+     "usage: ecrm recommend PIPELINE.yaml --customer ID [--personalizer NAME]\n"
+     "       ecrm recommend PIPELINE.yaml --item SKU [--personalizer NAME]\n"
+     "       ecrm recommend PIPELINE.yaml --bundle SKU [--min-orders N]\n"
+     "                      [--since DATE]\n"
+     "       ecrm recommend PIPELINE.yaml --export FILE [--format jsonl|csv]\n"
+     "                      [--personalizer NAME] [--similar NAME]\n"
+     "                      [--bundles] [--min-orders N] [--mode 0600|0640]\n"
+     "                      [--dry-run]\n"
+     "       (all take --k N, --now TIME, --json, --plugin-dir DIR, -v)\n"
+     "--customer: one customer's recommendations with their reasons (ID:\n"
+     "external id, e-mail, phone or #STORE_ID). --item: customers who bought\n"
+     "this also bought (a personalizer with similar items, e.g. itemknn).\n"
+     "--bundle: items bought together with SKU in one order, with support,\n"
+     "confidence and lift. --export: every customer's list, every item's\n"
+     "similar items (and bundles) into FILE for the web shop, replaced\n"
+     "atomically, mode 0600 unless --mode 0640. The personalizer defaults\n"
+     "to the first campaign's, else the last one declared. N defaults to\n"
+     "10 and bundles need 3 orders. Writes nothing to the store.\n"},
     {"segment", ecrm_cli_segment, "list segments, count or show members",
      "usage: ecrm segment list PIPELINE.yaml [--json]\n"
      "       ecrm segment count PIPELINE.yaml NAME [--json]\n"

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "pipeline.h"
+#include "host.h"
+#include "plugin_conf.h"
 #include "schema.h"
 #include "segment.h"
 #include "template.h"
@@ -15,8 +17,8 @@
 #define TEMPLATE_MAX (1024 * 1024)
 
 static const char *const top_keys[] = {
-    "store",    "sources",   "personalizers",  "channels",
-    "segments", "campaigns", "contact_policy", NULL};
+    "store",     "sources",        "personalizers", "channels", "segments",
+    "campaigns", "contact_policy", "exports",       NULL};
 static const char *const instance_reserved[] = {"plugin", "enabled", NULL};
 
 struct store_conf {
@@ -151,9 +153,41 @@ static void load_instance(struct ecrm_pipeline *p, struct ecrm_loader *l,
     in->config = calloc(1, mod->desc->config_size ? mod->desc->config_size : 1);
     if (!in->config)
         abort();
-    ecrm_schema_bind(mod->desc->options, map, pair->key, instance_reserved,
-                     in->config, d);
+    ecrm_plugin_conf_bind(mod->desc, map, pair->key, instance_reserved,
+                          p->segments, in->config, d);
     add_instance(p, in);
+}
+
+/* Options flagged ECRM_OPT_PERSONALIZER of instance IN must name another
+ * enabled personalizer (a string's value, a map's keys). */
+static void check_references(struct ecrm_pipeline *p,
+                             const struct ecrm_instance *in,
+                             struct ecrm_diag *d)
+{
+    const struct ecrm_option *opts = in->mod->desc->options;
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_node *n = ecrm_node_get(in->node, opts[i].name);
+        if (!(opts[i].flags & ECRM_OPT_PERSONALIZER) || !n)
+            continue;
+        size_t count = n->type == ECRM_NODE_MAP ? n->n : 1;
+        for (size_t j = 0; j < count; j++) {
+            const struct ecrm_node *name =
+                n->type == ECRM_NODE_MAP ? n->pairs[j].key : n;
+            if (name->type != ECRM_NODE_SCALAR || !*name->value)
+                continue;
+            struct ecrm_instance *to =
+                ecrm_pipeline_find(p, ECRM_KIND_PERSONALIZER, name->value);
+            if (to == in)
+                ecrm_diag_add(d, name,
+                              "'%s': personalizer '%s' cannot use "
+                              "itself",
+                              opts[i].name, name->value);
+            else if (!to)
+                ecrm_diag_add(d, name,
+                              "'%s': no enabled personalizer named '%s'",
+                              opts[i].name, name->value);
+        }
+    }
 }
 
 static void load_section(struct ecrm_pipeline *p, struct ecrm_loader *l,
@@ -342,6 +376,99 @@ static void load_campaigns(struct ecrm_pipeline *p, struct ecrm_diag *d)
     }
 }
 
+/* A personalizer named by export option KEY of E (empty: none). */
+static struct ecrm_instance *
+export_personalizer(struct ecrm_pipeline *p, struct ecrm_export_entry *e,
+                    const char *key, const char *name, struct ecrm_diag *d)
+{
+    if (!name || !*name)
+        return NULL;
+    struct ecrm_instance *in =
+        ecrm_pipeline_find(p, ECRM_KIND_PERSONALIZER, name);
+    if (!in)
+        ecrm_diag_add(d, ecrm_node_get(e->node, key),
+                      "no enabled personalizer named '%s'", name);
+    return in;
+}
+
+static void resolve_export(struct ecrm_pipeline *p, struct ecrm_export_entry *e,
+                           struct ecrm_diag *d)
+{
+    struct ecrm_export_conf *c = &e->conf;
+    struct ecrm_export_spec *sp = &e->spec;
+    sp->personalizer =
+        export_personalizer(p, e, "personalizer", c->personalizer, d);
+    sp->similar = export_personalizer(p, e, "similar", c->similar, d);
+    if (sp->similar && !ecrm_instance_has_similar(sp->similar))
+        ecrm_diag_add(d, ecrm_node_get(e->node, "similar"),
+                      "personalizer '%s' (plugin %s) knows no similar items",
+                      c->similar, sp->similar->mod->name);
+    if (!*c->personalizer && !*c->similar && !c->bundles)
+        ecrm_diag_add(d, e->node,
+                      "export '%s' exports nothing: give personalizer, "
+                      "similar or bundles: true",
+                      e->name);
+    if (ecrm_export_parse_format(c->format, &sp->format) != 0)
+        ecrm_diag_add(d, ecrm_node_get(e->node, "format"),
+                      "'format' must be jsonl or csv, got '%s'", c->format);
+    if (ecrm_export_parse_mode(c->mode, &sp->mode) != 0)
+        ecrm_diag_add(d, ecrm_node_get(e->node, "mode"),
+                      "'mode' must be \"0600\" or \"0640\" (the file ties "
+                      "customers to what they bought), got '%s'",
+                      c->mode);
+    if (c->items < 1 || c->items > 100 || c->similar_items < 1 ||
+        c->similar_items > 100)
+        ecrm_diag_add(d, e->node,
+                      "'items' and 'similar_items' must be between 1 and 100");
+    if (c->min_orders < 1 || c->min_orders > 1000000)
+        ecrm_diag_add(d, ecrm_node_get(e->node, "min_orders"),
+                      "'min_orders' must be between 1 and 1000000");
+    e->path = ecrm_path_join(p->dir, c->path);
+    sp->path = e->path;
+    sp->items = (size_t)c->items;
+    sp->similar_items = (size_t)c->similar_items;
+    sp->bundles = c->bundles;
+    sp->max_bundles = (size_t)c->similar_items;
+    sp->bundle.min_orders = (uint32_t)c->min_orders;
+    sp->bundle.triples = 1;
+    sp->bundle.max_basket = 50;
+}
+
+static void load_exports(struct ecrm_pipeline *p, struct ecrm_diag *d)
+{
+    const struct ecrm_node *sec = ecrm_node_get(p->root, "exports");
+    if (!sec)
+        return;
+    if (sec->type != ECRM_NODE_MAP) {
+        ecrm_diag_add(d, sec,
+                      "'exports' must be a mapping of export names to "
+                      "settings");
+        return;
+    }
+    for (size_t i = 0; i < sec->n; i++) {
+        const struct ecrm_pair *pr = &sec->pairs[i];
+        if (!valid_instance_name(pr->key->value) ||
+            pr->value->type != ECRM_NODE_MAP) {
+            ecrm_diag_add(d, pr->key,
+                          "export '%s' needs a valid name and a mapping",
+                          pr->key->value);
+            continue;
+        }
+        struct ecrm_export_entry *e = calloc(1, sizeof *e);
+        struct ecrm_export_entry **v =
+            realloc(p->exports, (p->nexports + 1) * sizeof *v);
+        if (!e || !v)
+            abort();
+        p->exports = v;
+        p->exports[p->nexports++] = e;
+        e->name = ecrm_strdup(pr->key->value);
+        e->node = pr->value;
+        if (ecrm_schema_bind(ecrm_export_options(), pr->value, pr->key, NULL,
+                             &e->conf, d) == 0)
+            resolve_export(p, e, d);
+    }
+}
+
 static void check_top_level(struct ecrm_pipeline *p, struct ecrm_diag *d)
 {
     for (size_t i = 0; i < p->root->n; i++) {
@@ -353,7 +480,7 @@ static void check_top_level(struct ecrm_pipeline *p, struct ecrm_diag *d)
             ecrm_diag_add(d, k,
                           "unknown section '%s'; valid sections: store, "
                           "sources, personalizers, channels, segments, "
-                          "campaigns, contact_policy",
+                          "campaigns, contact_policy, exports",
                           k->value);
     }
 }
@@ -434,13 +561,21 @@ ecrm_pipeline_load(const char *path, struct ecrm_loader *l, struct ecrm_diag *d)
     check_top_level(p, d);
     load_store(p, d);
     load_policy(p, d);
+    /* Segments first: plugin options may hold expressions naming them.
+     * When they are wrong the plugins are still checked (against no
+     * segment), so that one `ecrm check` lists everything. */
+    if (ecrm_segset_load(ecrm_node_get(p->root, "segments"), &p->segments, d) !=
+            0 &&
+        ecrm_segset_load(NULL, &p->segments, d) != 0)
+        goto fail;
     load_section(p, l, ECRM_KIND_SOURCE, d);
     load_section(p, l, ECRM_KIND_PERSONALIZER, d);
     load_section(p, l, ECRM_KIND_CHANNEL, d);
-    if (ecrm_segset_load(ecrm_node_get(p->root, "segments"), &p->segments,
-                         d) != 0)
-        goto fail;
+    for (size_t i = 0; i < p->ninst; i++)
+        if (p->inst[i]->kind == ECRM_KIND_PERSONALIZER && p->inst[i]->enabled)
+            check_references(p, p->inst[i], d);
     load_campaigns(p, d);
+    load_exports(p, d);
     if (d->n > before)
         goto fail;
     return p;
@@ -473,6 +608,13 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p)
         free(c);
     }
     free(p->campaigns);
+    for (size_t i = 0; i < p->nexports; i++) {
+        ecrm_schema_free(ecrm_export_options(), &p->exports[i]->conf);
+        free(p->exports[i]->path);
+        free(p->exports[i]->name);
+        free(p->exports[i]);
+    }
+    free(p->exports);
     ecrm_segset_free(p->segments);
     /* Destroy in reverse order: a hybrid personalizer may still refer to
      * instances declared before it. */

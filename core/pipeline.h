@@ -10,11 +10,13 @@
  *   channels:      { NAME: { plugin: maildir, ...options } }
  *   segments:      { NAME: EXPRESSION | { where: EXPRESSION } } (segment.h)
  *   campaigns:     { NAME: { personalizer: NAME, channel: NAME, ... } }
+ *   exports:       { NAME: { personalizer: NAME, path: FILE, ... } } (export.h)
  */
 #ifndef ECRM_CORE_PIPELINE_H
 #define ECRM_CORE_PIPELINE_H
 
 #include "conf.h"
+#include "export.h"
 #include "loader.h"
 #include "policy.h"
 #include <ecrm/plugin.h>
@@ -43,6 +45,7 @@ struct ecrm_instance {
     int inited;   /* 0: not yet, 1: init() ok, -1: init() failed; destroy()
                      is owed in both latter cases */
     int trained;  /* personalizers: train() succeeded this run */
+    int busy;     /* personalizers: answering (catches a cycle of hybrids) */
     struct ecrm_host host;
     struct ecrm_run_ctx *run; /* set while a run uses the instance */
     struct ecrm_source_stats stats;
@@ -78,6 +81,15 @@ struct ecrm_campaign {
     int trigger_entered; /* only members who entered since the last plan */
 };
 
+/* One entry of the `exports` section (export.h). */
+struct ecrm_export_entry {
+    char *name;
+    const struct ecrm_node *node;
+    struct ecrm_export_conf conf;
+    char *path;                   /* conf.path from the pipeline's directory */
+    struct ecrm_export_spec spec; /* resolved; spec.path is PATH */
+};
+
 struct ecrm_pipeline {
     char *path; /* the YAML file */
     char *dir;  /* its directory: base for relative paths */
@@ -88,7 +100,9 @@ struct ecrm_pipeline {
     size_t ninst;
     struct ecrm_campaign **campaigns;
     size_t ncampaigns;
-    struct ecrm_segset *segments; /* never NULL after a successful load */
+    struct ecrm_export_entry **exports;
+    size_t nexports;
+    struct ecrm_segset *segments;   /* never NULL after a successful load */
     struct ecrm_policy_conf policy; /* contact_policy, defaults when absent */
     int quiet_start, quiet_end;     /* minutes; equal when no quiet hours */
 };

@@ -4,6 +4,7 @@
 #include "run.h"
 #include "buf.h"
 #include "deliver.h"
+#include "export.h"
 #include "host.h"
 #include "lock.h"
 #include "log.h"
@@ -19,7 +20,7 @@
 #include <unistd.h>
 
 static const char *const stage_names[ECRM_NSTAGES] = {
-    "ingest", "segment", "personalize", "plan", "deliver"};
+    "ingest", "segment", "personalize", "export", "plan", "deliver"};
 
 const char *ecrm_stage_name(enum ecrm_stage s)
 {
@@ -42,7 +43,7 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err)
         if (!found) {
             snprintf(err, ECRM_ERRMAX,
                      "unknown stage '%s'; stages: ingest, segment, "
-                     "personalize, plan, deliver",
+                     "personalize, export, plan, deliver",
                      t);
             rc = -1;
             break;
@@ -141,6 +142,30 @@ static int stage_personalize(struct ecrm_run_ctx *run)
     return ECRM_OK;
 }
 
+static int stage_export(struct ecrm_run_ctx *run)
+{
+    char err[ECRM_ERRMAX];
+    for (size_t i = 0; i < run->p->nexports; i++) {
+        struct ecrm_export_entry *e = run->p->exports[i];
+        struct ecrm_export_stats st;
+        if (!e->conf.enabled)
+            continue;
+        ecrm_progress("export: %s", e->name);
+        if (ecrm_export_write(run, &e->spec, &st, err) != ECRM_OK) {
+            ecrm_log(ECRM_LOG_ERROR, NULL, "[export:%s] %s", e->name, err);
+            ecrm_run_fail(run, ECRM_EX_CANTCREAT);
+            continue;
+        }
+        ecrm_log(ECRM_LOG_INFO, NULL,
+                 "[export:%s] %s%s: %llu customers, %llu items, %llu bundles",
+                 e->name, run->dry_run ? "(dry run, not written) " : "",
+                 e->spec.path, (unsigned long long)st.customers,
+                 (unsigned long long)st.items, (unsigned long long)st.bundles);
+    }
+    ecrm_progress_done();
+    return ECRM_OK;
+}
+
 static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
 {
     char ts[32];
@@ -221,8 +246,8 @@ typedef int (*stage_fn)(struct ecrm_run_ctx *run);
 static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
 {
     static const stage_fn fns[ECRM_NSTAGES] = {
-        stage_ingest, ecrm_segment_stage, stage_personalize, ecrm_plan_stage,
-        ecrm_deliver_stage};
+        stage_ingest, ecrm_segment_stage, stage_personalize,
+        stage_export, ecrm_plan_stage,    ecrm_deliver_stage};
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!(mask & (1u << s)))
             continue;
@@ -284,14 +309,7 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
 out:
     if (run.dry_run)
         ecrm_store_rollback(run.store);
-    /* Plugins are destroyed while the store they may still use is open. */
-    for (size_t i = p->ninst; i-- > 0;) {
-        struct ecrm_instance *in = p->inst[i];
-        if (in->inited)
-            in->mod->desc->destroy(in->ctx);
-        in->inited = 0;
-        in->ctx = NULL;
-    }
+    ecrm_host_teardown(&run);
     ecrm_store_close(run.store);
     return run.exit_code;
 }

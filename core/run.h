@@ -6,6 +6,7 @@
  *   segment     derived attributes and segment membership are refreshed
  *               for what changed (segment.h)
  *   personalize every enabled personalizer trains
+ *   export      every enabled entry of `exports` writes its file (export.h)
  *   plan        every enabled campaign writes its messages to the outbox
  *   deliver     every enabled channel sends what the outbox holds for it
  */
@@ -22,9 +23,10 @@ enum ecrm_stage {
     ECRM_STAGE_INGEST = 0,
     ECRM_STAGE_SEGMENT = 1,
     ECRM_STAGE_PERSONALIZE = 2,
-    ECRM_STAGE_PLAN = 3,
-    ECRM_STAGE_DELIVER = 4,
-    ECRM_NSTAGES = 5
+    ECRM_STAGE_EXPORT = 3,
+    ECRM_STAGE_PLAN = 4,
+    ECRM_STAGE_DELIVER = 5,
+    ECRM_NSTAGES = 6
 };
 
 /* sysexits(3) codes used by every sub-command. */
@@ -40,8 +42,8 @@ enum ecrm_exit {
 
 struct ecrm_msg_stats {
     uint64_t planned, sent, failed, retry, suppressed, skipped_duplicate;
-    uint64_t capped;       /* of suppressed: over a frequency cap */
-    uint64_t quiet_hours;  /* of planned: delayed to the end of the night */
+    uint64_t capped;      /* of suppressed: over a frequency cap */
+    uint64_t quiet_hours; /* of planned: delayed to the end of the night */
 };
 
 /* State shared by the stages of one run. */
@@ -57,6 +59,9 @@ struct ecrm_run_ctx {
     double stage_seconds[ECRM_NSTAGES];
     int stage_ran[ECRM_NSTAGES];
     int exit_code; /* worst exit code seen so far */
+    /* What host->expr_eval() keeps (made on first use, freed by
+     * ecrm_host_teardown). */
+    struct ecrm_expr_env *exprs;
 };
 
 struct ecrm_run_opts {

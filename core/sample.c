@@ -10,6 +10,7 @@
  */
 #include "sample.h"
 
+#include "atomic_file.h"
 #include "util.h"
 
 #include <errno.h>
@@ -639,80 +640,14 @@ static void end_row(struct row *r, FILE *f)
     r->n = 0;
 }
 
-/* An output file written under a temporary name and renamed into place. */
-struct out {
-    FILE *f;
-    char *path, *tmp;
-};
-
-static int out_open(struct out *w, const char *dir, const char *name, char *err,
-                    size_t errlen)
+/* An output file DIR/NAME written under a temporary name and renamed into
+ * place, exactly 0600: customer data. */
+static int out_open(struct ecrm_atomic_file *w, const char *dir,
+                    const char *name, char *err, size_t errlen)
 {
-    size_t len = strlen(dir) + strlen(name) + 8;
-    int fd = -1;
-    w->f = NULL;
-    w->path = malloc(len);
-    w->tmp = malloc(len);
-    if (!w->path || !w->tmp) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    snprintf(w->path, len, "%s/%s", dir, name);
-    snprintf(w->tmp, len, "%s/%s.tmp", dir, name);
-    fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    /* exactly 0600 whatever the umask: customer data */
-    if (fd < 0 || fchmod(fd, 0600) != 0)
-        goto syserr;
-    w->f = fdopen(fd, "w");
-    if (!w->f)
-        goto syserr;
-    /* 1 MiB buffer: millions of short rows */
-    setvbuf(w->f, NULL, _IOFBF, 1 << 20);
-    return 0;
-syserr:
-    snprintf(err, errlen, "cannot create %s: %s", w->tmp, strerror(errno));
-    if (fd >= 0) {
-        close(fd);
-        unlink(w->tmp);
-    }
-fail:
-    free(w->path);
-    free(w->tmp);
-    w->path = w->tmp = NULL;
-    return -1;
-}
-
-/* Finish W: flush, close and rename into place when OK is set, else
- * remove the temporary file. Returns 0 or -1 with err set. */
-static int out_close(struct out *w, int ok, char *err, size_t errlen)
-{
-    int rc = 0;
-    if (!w->path)
-        return ok ? 0 : -1;
-    if (w->f) {
-        if (ok && (ferror(w->f) || fflush(w->f) != 0)) {
-            snprintf(err, errlen, "cannot write %s: %s", w->tmp,
-                     strerror(errno ? errno : EIO));
-            ok = 0;
-        }
-        if (fclose(w->f) != 0 && ok) {
-            snprintf(err, errlen, "cannot write %s: %s", w->tmp,
-                     strerror(errno));
-            ok = 0;
-        }
-        w->f = NULL;
-    }
-    if (ok && rename(w->tmp, w->path) != 0) {
-        snprintf(err, errlen, "cannot rename %s: %s", w->tmp, strerror(errno));
-        ok = 0;
-    }
-    if (!ok) {
-        unlink(w->tmp);
-        rc = -1;
-    }
-    free(w->path);
-    free(w->tmp);
-    w->path = w->tmp = NULL;
+    char *path = ecrm_path_join(dir, name);
+    int rc = ecrm_atomic_open(w, path, 0600, err, errlen);
+    free(path);
     return rc;
 }
 
@@ -1098,7 +1033,7 @@ int ecrm_sample_generate_ex(const char *dir, const struct ecrm_sample_opts *o,
                             size_t errlen)
 {
     struct gen g = {.o = o};
-    struct out cw = {0}, ow = {0};
+    struct ecrm_atomic_file cw = {0}, ow = {0};
     struct ecrm_sample_stats st = {0};
     struct row r = {.n = 0};
     int rc = ECRM_SAMPLE_EIO, ok = 0;
@@ -1133,7 +1068,7 @@ int ecrm_sample_generate_ex(const char *dir, const struct ecrm_sample_opts *o,
     for (long i = 0; i < o->customers; i++)
         write_customer(&g, i, &r, cw.f);
     st.customers = o->customers;
-    if (out_close(&cw, 1, err, errlen))
+    if (ecrm_atomic_close(&cw, 1, err, errlen))
         goto out;
 
     if (out_open(&ow, dir, "orders.csv", err, errlen))
@@ -1141,15 +1076,15 @@ int ecrm_sample_generate_ex(const char *dir, const struct ecrm_sample_opts *o,
     if (write_orders(&g, ow.f, &st, err, errlen))
         goto out;
     ok = 1;
-    if (out_close(&ow, 1, err, errlen))
+    if (ecrm_atomic_close(&ow, 1, err, errlen))
         goto out;
     if (stats)
         *stats = st;
     rc = ECRM_SAMPLE_OK;
 out:
     if (!ok) {
-        out_close(&cw, 0, err, errlen);
-        out_close(&ow, 0, err, errlen);
+        ecrm_atomic_close(&cw, 0, err, errlen);
+        ecrm_atomic_close(&ow, 0, err, errlen);
     }
     free(g.items);
     for (int k = 0; k < NCAT; k++) {

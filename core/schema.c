@@ -6,6 +6,7 @@
 #include "schema.h"
 
 #include "buf.h"
+#include "segment.h"
 #include "util.h"
 
 #include <errno.h>
@@ -152,6 +153,8 @@ static int store_text(const struct ecrm_option *o, const char *s, void *field)
         split_default(s, (struct ecrm_strlist *)field);
         return 0;
     case ECRM_OPT_MAP:
+    case ECRM_OPT_EXPR:
+    case ECRM_OPT_RECORDS:
         return -1;
     }
     return -1;
@@ -182,6 +185,10 @@ static const char *article_type(enum ecrm_opt_type t)
         return "a list";
     case ECRM_OPT_MAP:
         return "a map";
+    case ECRM_OPT_EXPR:
+        return "an expression";
+    case ECRM_OPT_RECORDS:
+        return "a sequence of mappings";
     }
     return "?";
 }
@@ -220,8 +227,9 @@ static void wrong_type(struct ecrm_diag *d, const struct ecrm_option *o,
     ecrm_buf_free(&b);
 }
 
-static int bind_list(const struct ecrm_option *o, const struct ecrm_node *n,
-                     struct ecrm_strlist *out, struct ecrm_diag *d)
+static int bind_list(const struct ecrm_option *o, const char *what,
+                     const struct ecrm_node *n, struct ecrm_strlist *out,
+                     struct ecrm_diag *d)
 {
     struct ecrm_strlist l = {0, NULL};
     int errs = 0;
@@ -232,14 +240,14 @@ static int bind_list(const struct ecrm_option *o, const struct ecrm_node *n,
             const struct ecrm_node *it = n->items[i];
             if (it->type != ECRM_NODE_SCALAR) {
                 ecrm_diag_add(d, it, "items of '%s' must be scalars, got a %s",
-                              o->name, ecrm_node_type_name(it->type));
+                              what, ecrm_node_type_name(it->type));
                 errs++;
                 continue;
             }
             list_push(&l, ecrm_strdup(it->value));
         }
     } else {
-        wrong_type(d, o, n, o->name, 0);
+        wrong_type(d, o, n, what, 0);
         errs++;
     }
     if (errs)
@@ -249,13 +257,14 @@ static int bind_list(const struct ecrm_option *o, const struct ecrm_node *n,
     return errs;
 }
 
-static int bind_map(const struct ecrm_option *o, const struct ecrm_node *n,
-                    struct ecrm_strmap *out, struct ecrm_diag *d)
+static int bind_map(const struct ecrm_option *o, const char *what,
+                    const struct ecrm_node *n, struct ecrm_strmap *out,
+                    struct ecrm_diag *d)
 {
     struct ecrm_strmap m = {0, NULL, NULL};
     int errs = 0;
     if (n->type != ECRM_NODE_MAP) {
-        wrong_type(d, o, n, o->name, 0);
+        wrong_type(d, o, n, what, 0);
         return 1;
     }
     m.keys = xrealloc(NULL, n->n, sizeof(*m.keys));
@@ -264,7 +273,7 @@ static int bind_map(const struct ecrm_option *o, const struct ecrm_node *n,
         const struct ecrm_node *v = n->pairs[i].value;
         if (v->type != ECRM_NODE_SCALAR) {
             ecrm_diag_add(d, v, "values of '%s' must be scalars, got a %s",
-                          o->name, ecrm_node_type_name(v->type));
+                          what, ecrm_node_type_name(v->type));
             errs++;
             continue;
         }
@@ -278,27 +287,131 @@ static int bind_map(const struct ecrm_option *o, const struct ecrm_node *n,
     return errs;
 }
 
+static struct ecrm_pos pos_of(const struct ecrm_node *n)
+{
+    struct ecrm_pos p = {n->file, n->line, n->col};
+    return p;
+}
+
+/* The option's name as messages show it: "rules[2].when" inside records. */
+static void qualified(const struct ecrm_bind_ctx *ctx, const char *name,
+                      char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s", ctx && ctx->prefix ? ctx->prefix : "", name);
+}
+
+static int bind_expr(const struct ecrm_option *o, const struct ecrm_node *n,
+                     const struct ecrm_bind_ctx *ctx, struct ecrm_exprval *out,
+                     struct ecrm_diag *d)
+{
+    char what[160];
+    qualified(ctx, o->name, what, sizeof what);
+    if (n->type != ECRM_NODE_SCALAR) {
+        wrong_type(d, o, n, what, 0);
+        return 1;
+    }
+    struct ecrm_expr *e =
+        ecrm_expr_compile(what, n->value, n, ctx ? ctx->segments : NULL, d);
+    if (!e)
+        return 1;
+    out->text = ecrm_strdup(n->value);
+    out->expr = e;
+    out->pos = pos_of(n);
+    return 0;
+}
+
+static const struct ecrm_record_type *
+record_type(const struct ecrm_bind_ctx *ctx, const char *option)
+{
+    for (size_t i = 0; ctx && ctx->records && ctx->records[i].option; i++)
+        if (strcmp(ctx->records[i].option, option) == 0)
+            return &ctx->records[i];
+    return NULL;
+}
+
+static void records_free(struct ecrm_records *r)
+{
+    for (size_t i = 0; r->type && i < r->n; i++)
+        ecrm_schema_free(r->type->fields, (char *)r->v + i * r->type->size);
+    free(r->v);
+    free(r->pos);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Each mapping of the sequence N bound to the option's record schema;
+ * messages name the record ("rules[2].weight"). */
+static int bind_records(const struct ecrm_option *o, const struct ecrm_node *n,
+                        const struct ecrm_bind_ctx *ctx,
+                        struct ecrm_records *out, struct ecrm_diag *d)
+{
+    const struct ecrm_record_type *t = record_type(ctx, o->name);
+    char prefix[128];
+    int errs = 0;
+    if (!t) {
+        ecrm_diag_add(d, n, "'%s': the plugin declares no record schema",
+                      o->name);
+        return 1;
+    }
+    if (n->type != ECRM_NODE_SEQ) {
+        wrong_type(d, o, n, o->name, 0);
+        return 1;
+    }
+    struct ecrm_records r = {0, NULL, NULL, t};
+    r.v = xrealloc(NULL, n->n, t->size);
+    memset(r.v, 0, n->n * t->size);
+    r.pos = xrealloc(NULL, n->n, sizeof(*r.pos));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ecrm_node *it = n->items[i];
+        struct ecrm_bind_ctx sub = ctx ? *ctx : (struct ecrm_bind_ctx){0};
+        snprintf(prefix, sizeof prefix, "%s%s[%zu].",
+                 ctx && ctx->prefix ? ctx->prefix : "", o->name, i + 1);
+        sub.prefix = prefix;
+        r.pos[i] = pos_of(it);
+        r.n = i + 1;
+        if (it->type != ECRM_NODE_MAP) {
+            ecrm_diag_add(d, it, "items of '%s' must be mappings, got a %s",
+                          o->name, ecrm_node_type_name(it->type));
+            errs++;
+            continue;
+        }
+        errs += ecrm_schema_bind_ctx(t->fields, &sub, it, it, NULL,
+                                     (char *)r.v + i * t->size, d);
+    }
+    if (errs)
+        records_free(&r);
+    else
+        *out = r;
+    return errs;
+}
+
 /* Bind one present option; returns the number of errors. */
 static int bind_one(const struct ecrm_option *o, const struct ecrm_node *n,
-                    void *field, struct ecrm_diag *d)
+                    const struct ecrm_bind_ctx *ctx, void *field,
+                    struct ecrm_diag *d)
 {
+    char what[160];
+    qualified(ctx, o->name, what, sizeof what);
     if (o->type == ECRM_OPT_LIST)
-        return bind_list(o, n, field, d);
+        return bind_list(o, what, n, field, d);
     if (o->type == ECRM_OPT_MAP)
-        return bind_map(o, n, field, d);
+        return bind_map(o, what, n, field, d);
+    if (o->type == ECRM_OPT_EXPR)
+        return bind_expr(o, n, ctx, field, d);
+    if (o->type == ECRM_OPT_RECORDS)
+        return bind_records(o, n, ctx, field, d);
     if (n->type != ECRM_NODE_SCALAR) {
-        wrong_type(d, o, n, o->name, 0);
+        wrong_type(d, o, n, what, 0);
         return 1;
     }
     /* quoting is the YAML way of saying "this is text": "12" is no number */
     if (o->type != ECRM_OPT_STRING && n->quoted) {
-        wrong_type(d, o, n, o->name, 0);
+        wrong_type(d, o, n, what, 0);
         return 1;
     }
     int rc = store_text(o, n->value, field);
     if (rc == 0)
         return 0;
-    wrong_type(d, o, n, o->name, rc == -2);
+    wrong_type(d, o, n, what, rc == -2);
     return 1;
 }
 
@@ -366,6 +479,16 @@ int ecrm_schema_bind(const struct ecrm_option *opts,
                      const char *const *reserved, void *config,
                      struct ecrm_diag *d)
 {
+    return ecrm_schema_bind_ctx(opts, NULL, map, where, reserved, config, d);
+}
+
+int ecrm_schema_bind_ctx(const struct ecrm_option *opts,
+                         const struct ecrm_bind_ctx *ctx,
+                         const struct ecrm_node *map,
+                         const struct ecrm_node *where,
+                         const char *const *reserved, void *config,
+                         struct ecrm_diag *d)
+{
     char *cfg = config;
     int errs = 0;
     if (map && map->type != ECRM_NODE_MAP) {
@@ -383,7 +506,7 @@ int ecrm_schema_bind(const struct ecrm_option *opts,
             errs++;
             continue;
         }
-        errs += bind_one(o, map->pairs[i].value, cfg + o->offset, d);
+        errs += bind_one(o, map->pairs[i].value, ctx, cfg + o->offset, d);
     }
     return errs + bind_absent(opts, map, where, cfg, d);
 }
@@ -403,6 +526,16 @@ void ecrm_schema_free(const struct ecrm_option *opts, void *config)
             break;
         case ECRM_OPT_MAP:
             map_free(field);
+            break;
+        case ECRM_OPT_EXPR: {
+            struct ecrm_exprval *e = field;
+            free(e->text);
+            ecrm_expr_free(e->expr);
+            memset(e, 0, sizeof(*e));
+            break;
+        }
+        case ECRM_OPT_RECORDS:
+            records_free(field);
             break;
         default:
             break;
@@ -425,6 +558,10 @@ const char *ecrm_opt_type_name(enum ecrm_opt_type t)
         return "list";
     case ECRM_OPT_MAP:
         return "map";
+    case ECRM_OPT_EXPR:
+        return "expression";
+    case ECRM_OPT_RECORDS:
+        return "records";
     }
     return "unknown";
 }
@@ -432,24 +569,59 @@ const char *ecrm_opt_type_name(enum ecrm_opt_type t)
 /* ---------------------------------------------------------------------------
  * Documentation.
  */
-static void describe_json(const struct ecrm_option *opts, FILE *f)
+static const struct ecrm_record_type *
+find_record_type(const struct ecrm_record_type *records, const char *option)
+{
+    struct ecrm_bind_ctx ctx = {.records = records};
+    return record_type(&ctx, option);
+}
+
+static void json_options(struct ecrm_buf *b, const struct ecrm_option *opts,
+                         const struct ecrm_record_type *records);
+
+static void json_option(struct ecrm_buf *b, const struct ecrm_option *o,
+                        const struct ecrm_record_type *records)
+{
+    int secret = (o->flags & ECRM_OPT_SECRET) != 0;
+    ecrm_buf_puts(b, "{\"name\":");
+    ecrm_json_str(b, o->name);
+    ecrm_buf_puts(b, ",\"type\":");
+    ecrm_json_str(b, ecrm_opt_type_name(o->type));
+    ecrm_buf_puts(b, ",\"default\":");
+    ecrm_json_str(b, secret ? NULL : o->def);
+    ecrm_buf_printf(b, ",\"required\":%s,\"secret\":%s,\"doc\":",
+                    (o->flags & ECRM_OPT_REQUIRED) ? "true" : "false",
+                    secret ? "true" : "false");
+    ecrm_json_str(b, o->doc ? o->doc : "");
+    const struct ecrm_record_type *t =
+        o->type == ECRM_OPT_RECORDS ? find_record_type(records, o->name) : NULL;
+    if (t) {
+        ecrm_buf_puts(b, ",\"fields\":");
+        json_options(b, t->fields, NULL);
+    }
+    ecrm_buf_putc(b, '}');
+}
+
+static void json_options(struct ecrm_buf *b, const struct ecrm_option *opts,
+                         const struct ecrm_record_type *records)
+{
+    ecrm_buf_putc(b, '[');
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        if (i)
+            ecrm_buf_putc(b, ',');
+        json_option(b, &opts[i], records);
+    }
+    ecrm_buf_putc(b, ']');
+}
+
+static void describe_json(const struct ecrm_option *opts,
+                          const struct ecrm_record_type *records, FILE *f)
 {
     struct ecrm_buf b = ECRM_BUF_INIT;
     ecrm_buf_putc(&b, '[');
     for (size_t i = 0; opts && opts[i].name; i++) {
-        const struct ecrm_option *o = &opts[i];
-        int secret = (o->flags & ECRM_OPT_SECRET) != 0;
-        ecrm_buf_puts(&b, i ? ",\n {\"name\":" : "\n {\"name\":");
-        ecrm_json_str(&b, o->name);
-        ecrm_buf_puts(&b, ",\"type\":");
-        ecrm_json_str(&b, ecrm_opt_type_name(o->type));
-        ecrm_buf_puts(&b, ",\"default\":");
-        ecrm_json_str(&b, secret ? NULL : o->def);
-        ecrm_buf_printf(&b, ",\"required\":%s,\"secret\":%s,\"doc\":",
-                        (o->flags & ECRM_OPT_REQUIRED) ? "true" : "false",
-                        secret ? "true" : "false");
-        ecrm_json_str(&b, o->doc ? o->doc : "");
-        ecrm_buf_putc(&b, '}');
+        ecrm_buf_puts(&b, i ? ",\n " : "\n ");
+        json_option(&b, &opts[i], records);
     }
     ecrm_buf_puts(&b, b.len > 1 ? "\n]\n" : "]\n");
     fputs(ecrm_buf_str(&b), f);
@@ -461,7 +633,8 @@ static int max_int(int a, size_t b)
     return b > (size_t)a ? (int)b : a;
 }
 
-static void describe_text(const struct ecrm_option *opts, FILE *f)
+static void describe_text(const struct ecrm_option *opts,
+                          const struct ecrm_record_type *records, FILE *f)
 {
     int wn = 4, wt = 4, wd = 7; /* the headers' widths */
     for (size_t i = 0; opts && opts[i].name; i++) {
@@ -477,6 +650,16 @@ static void describe_text(const struct ecrm_option *opts, FILE *f)
                 ecrm_opt_type_name(o->type), wd, shown_default(o),
                 (o->flags & ECRM_OPT_REQUIRED) ? "yes" : "no",
                 o->doc ? o->doc : "");
+    }
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        const struct ecrm_record_type *t =
+            opts[i].type == ECRM_OPT_RECORDS
+                ? find_record_type(records, opts[i].name)
+                : NULL;
+        if (!t)
+            continue;
+        fprintf(f, "\neach item of %s is a mapping with:\n", opts[i].name);
+        describe_text(t->fields, NULL, f);
     }
 }
 
@@ -498,7 +681,8 @@ void ecrm_roff_puts(const char *s, FILE *f)
     }
 }
 
-static void describe_man(const struct ecrm_option *opts, FILE *f)
+static void describe_man(const struct ecrm_option *opts,
+                         const struct ecrm_record_type *records, FILE *f)
 {
     for (size_t i = 0; opts && opts[i].name; i++) {
         const struct ecrm_option *o = &opts[i];
@@ -514,21 +698,36 @@ static void describe_man(const struct ecrm_option *opts, FILE *f)
         fputs(") ", f);
         ecrm_roff_puts(o->doc ? o->doc : "", f);
         fputc('\n', f);
+        const struct ecrm_record_type *t =
+            o->type == ECRM_OPT_RECORDS ? find_record_type(records, o->name)
+                                        : NULL;
+        if (t) {
+            fputs("Each item is a mapping with:\n.RS\n", f);
+            describe_man(t->fields, NULL, f);
+            fputs(".RE\n", f);
+        }
     }
 }
 
 void ecrm_schema_describe(const struct ecrm_option *opts, FILE *f,
                           enum ecrm_describe_format format)
 {
+    ecrm_schema_describe_ex(opts, NULL, f, format);
+}
+
+void ecrm_schema_describe_ex(const struct ecrm_option *opts,
+                             const struct ecrm_record_type *records, FILE *f,
+                             enum ecrm_describe_format format)
+{
     switch (format) {
     case ECRM_DESCRIBE_JSON:
-        describe_json(opts, f);
+        describe_json(opts, records, f);
         break;
     case ECRM_DESCRIBE_MAN:
-        describe_man(opts, f);
+        describe_man(opts, records, f);
         break;
     default:
-        describe_text(opts, f);
+        describe_text(opts, records, f);
     }
 }
 
@@ -545,7 +744,8 @@ static int check_default(const struct ecrm_option *o)
         struct ecrm_strlist l;
     } tmp;
     memset(&tmp, 0, sizeof(tmp));
-    if (o->type == ECRM_OPT_MAP)
+    if (o->type == ECRM_OPT_MAP || o->type == ECRM_OPT_EXPR ||
+        o->type == ECRM_OPT_RECORDS)
         return -1;
     int rc = store_text(o, o->def, &tmp);
     if (o->type == ECRM_OPT_STRING)
@@ -557,6 +757,46 @@ static int check_default(const struct ecrm_option *o)
 
 int ecrm_schema_validate(const struct ecrm_option *opts, const char *who,
                          struct ecrm_diag *d)
+{
+    return ecrm_schema_validate_ex(opts, NULL, who, d);
+}
+
+/* The record schemas behind the ECRM_OPT_RECORDS options of OPTS: one per
+ * option, with fields that are not records themselves. */
+static int validate_records(const struct ecrm_option *opts,
+                            const struct ecrm_record_type *records,
+                            const char *who, struct ecrm_diag *d)
+{
+    int errs = 0;
+    char sub[160];
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        if (opts[i].type != ECRM_OPT_RECORDS)
+            continue;
+        const struct ecrm_record_type *t =
+            find_record_type(records, opts[i].name);
+        if (!t || !t->fields || !t->size) {
+            ecrm_diag_add(d, NULL,
+                          "%s: records option '%s' has no record schema", who,
+                          opts[i].name);
+            errs++;
+            continue;
+        }
+        for (size_t j = 0; t->fields[j].name; j++)
+            if (t->fields[j].type == ECRM_OPT_RECORDS) {
+                ecrm_diag_add(d, NULL,
+                              "%s: field '%s' of '%s' cannot hold records", who,
+                              t->fields[j].name, opts[i].name);
+                errs++;
+            }
+        snprintf(sub, sizeof sub, "%s: %s[]", who, opts[i].name);
+        errs += ecrm_schema_validate_ex(t->fields, NULL, sub, d);
+    }
+    return errs;
+}
+
+int ecrm_schema_validate_ex(const struct ecrm_option *opts,
+                            const struct ecrm_record_type *records,
+                            const char *who, struct ecrm_diag *d)
 {
     int errs = 0;
     who = who ? who : "schema";
@@ -577,13 +817,15 @@ int ecrm_schema_validate(const struct ecrm_option *opts, const char *who,
                 break;
             }
         }
-        if (o->type < ECRM_OPT_STRING || o->type > ECRM_OPT_MAP) {
+        if (o->type < ECRM_OPT_STRING || o->type > ECRM_OPT_RECORDS) {
             ecrm_diag_add(d, NULL, "%s: option '%s' has unknown type %d", who,
                           n, (int)o->type);
             errs++;
-        } else if (o->def && o->type == ECRM_OPT_MAP) {
-            ecrm_diag_add(d, NULL, "%s: map option '%s' cannot have a default",
-                          who, n);
+        } else if (o->def &&
+                   (o->type == ECRM_OPT_MAP || o->type == ECRM_OPT_EXPR ||
+                    o->type == ECRM_OPT_RECORDS)) {
+            ecrm_diag_add(d, NULL, "%s: %s option '%s' cannot have a default",
+                          who, ecrm_opt_type_name(o->type), n);
             errs++;
         } else if (o->def && check_default(o) != 0) {
             ecrm_diag_add(d, NULL, "%s: default of option '%s' is not %s: %s",
@@ -591,5 +833,5 @@ int ecrm_schema_validate(const struct ecrm_option *opts, const char *who,
             errs++;
         }
     }
-    return errs;
+    return errs + validate_records(opts, records, who, d);
 }

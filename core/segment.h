@@ -154,8 +154,9 @@ struct ecrm_seg_expr {
     size_t nlist;
 };
 
-/* One defined segment. */
+/* One defined segment, or the expression of a plugin option. */
 struct ecrm_segment {
+    int option; /* 1: an option's expression (NAME says which option) */
     char *name;
     char *text;                   /* the expression as written */
     const struct ecrm_node *node; /* the scalar holding it */
@@ -230,6 +231,27 @@ struct ecrm_segment *ecrm_segment_parse(const char *name, const char *text,
                                         const struct ecrm_node *at,
                                         struct ecrm_diag *d);
 
+/* What a plugin knows as the opaque struct ecrm_expr (ECRM_OPT_EXPR): one
+ * expression outside the segments section, resolved against the
+ * pipeline's segments. */
+struct ecrm_expr {
+    struct ecrm_segment *seg;
+    const struct ecrm_segset *set; /* the segments it may reference (the
+                                      pipeline's; may be NULL) */
+};
+
+/* Compile TEXT, the value of option WHAT ("rules[2].when", for messages)
+ * written at AT (may be NULL), with bare names and in_segment() resolved
+ * against SET (may be NULL: no segment is known). Errors go to D as
+ * "FILE:LINE:COL: 'WHAT': ...". Returns the expression (free with
+ * ecrm_expr_free) or NULL. SET must outlive every evaluation. */
+struct ecrm_expr *ecrm_expr_compile(const char *what, const char *text,
+                                    const struct ecrm_node *at,
+                                    const struct ecrm_segset *set,
+                                    struct ecrm_diag *d);
+/* NULL is accepted. */
+void ecrm_expr_free(struct ecrm_expr *e);
+
 /* The segment NAME of SET, or NULL; *INDEX (may be NULL) gets its index. */
 struct ecrm_segment *ecrm_segset_find(const struct ecrm_segset *set,
                                       const char *name, size_t *index);
@@ -254,6 +276,10 @@ struct ecrm_seg_ctx {
 /* Whether customer C->f is a member of segment INDEX (0 or 1), evaluating
  * the segments it references first (memoised in C->memo). */
 int ecrm_seg_member(struct ecrm_seg_ctx *c, size_t index);
+
+/* Whether expression E holds for customer C->f (0 or 1), evaluating the
+ * segments it references through C->set and C->memo. */
+int ecrm_seg_eval_expr(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e);
 
 /* Glob match: '*' any run of bytes, '?' one byte; 1 on match. */
 int ecrm_seg_glob(const char *pattern, const char *s);

@@ -449,3 +449,8 @@ int ecrm_seg_member(struct ecrm_seg_ctx *c, size_t index)
     }
     return c->memo[index];
 }
+
+int ecrm_seg_eval_expr(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e)
+{
+    return c->f->customer_id && truthy(eval(c, e));
+}

@@ -96,7 +96,8 @@ static void verror(struct ecrm_diag *d, const struct ecrm_segment *seg,
     vsnprintf(msg, sizeof msg, fmt, ap);
     position(seg, offset, &line, &col);
     ecrm_diag_addp(d, seg->node ? seg->node->file : NULL, line, col,
-                   "segment '%s': %s", seg->name, msg);
+                   seg->option ? "'%s': %s" : "segment '%s': %s", seg->name,
+                   msg);
 }
 
 static void seg_error(struct ecrm_diag *d, const struct ecrm_segment *seg,
@@ -694,12 +695,13 @@ static unsigned needs_of(const struct ecrm_seg_expr *e)
 }
 
 static struct ecrm_segment *parse_one(const char *name, const char *text,
-                                      const struct ecrm_node *at,
+                                      const struct ecrm_node *at, int option,
                                       struct ecrm_diag *d)
 {
     struct ecrm_segment *seg = calloc(1, sizeof *seg);
     if (!seg)
         abort();
+    seg->option = option;
     seg->name = ecrm_strdup(name);
     seg->text = ecrm_strdup(text);
     seg->node = at;
@@ -762,7 +764,7 @@ struct ecrm_segment *ecrm_segment_parse(const char *name, const char *text,
                                         const struct ecrm_node *at,
                                         struct ecrm_diag *d)
 {
-    struct ecrm_segment *seg = parse_one(name, text, at, d);
+    struct ecrm_segment *seg = parse_one(name, text, at, 0, d);
     if (seg && resolve(seg->expr, seg, NULL, 0, d) != 0) {
         ecrm_segment_free(seg);
         return NULL;
@@ -770,6 +772,39 @@ struct ecrm_segment *ecrm_segment_parse(const char *name, const char *text,
     if (seg)
         seg->needs = needs_of(seg->expr);
     return seg;
+}
+
+struct ecrm_expr *ecrm_expr_compile(const char *what, const char *text,
+                                    const struct ecrm_node *at,
+                                    const struct ecrm_segset *set,
+                                    struct ecrm_diag *d)
+{
+    struct ecrm_segment *seg = parse_one(what, text, at, 1, d);
+    if (!seg)
+        return NULL;
+    if (resolve(seg->expr, seg, set, 1, d) != 0) {
+        ecrm_segment_free(seg);
+        return NULL;
+    }
+    /* A referenced segment is evaluated through the set, with its own
+     * needs: fold them in, as order_set() does for segments. */
+    seg->needs = needs_of(seg->expr);
+    for (size_t j = 0; j < seg->ndeps; j++)
+        seg->needs |= set->segs[seg->deps[j]]->needs;
+    struct ecrm_expr *e = calloc(1, sizeof *e);
+    if (!e)
+        abort();
+    e->seg = seg;
+    e->set = set;
+    return e;
+}
+
+void ecrm_expr_free(struct ecrm_expr *e)
+{
+    if (!e)
+        return;
+    ecrm_segment_free(e->seg);
+    free(e);
 }
 
 /* The offset of the first reference in E to segment TARGET. */
@@ -941,7 +976,7 @@ int ecrm_segset_load(const struct ecrm_node *sec, struct ecrm_segset **out,
         const struct ecrm_node *at = expression_node(pr, d);
         if (!at)
             continue;
-        struct ecrm_segment *seg = parse_one(name, at->value, at, d);
+        struct ecrm_segment *seg = parse_one(name, at->value, at, 0, d);
         if (!seg)
             continue;
         struct ecrm_segment **v = realloc(set->segs, (set->n + 1) * sizeof *v);

@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 6
+#define ECRM_STORE_SCHEMA_VERSION 7
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -133,6 +133,31 @@ int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
                                        int64_t customer_id, int64_t until,
                                        ecrm_purchase_cb cb, void *arg);
 int ecrm_store_iter_items(struct ecrm_store *s, ecrm_item_cb cb, void *arg);
+/* Every item with title, category, price and tags, ordered by id. */
+int ecrm_store_iter_catalog(struct ecrm_store *s, ecrm_catalog_cb cb,
+                            void *arg);
+/* Every customer (ordered by id) but the shells that merges and forgetting
+ * leave behind: store id and external id. Returns ECRM_OK, ECRM_FAIL, or
+ * the callback's non-zero value. */
+typedef int (*ecrm_customer_id_cb)(void *arg, int64_t customer_id,
+                                   const char *external_id);
+int ecrm_store_iter_customer_ids(struct ecrm_store *s, ecrm_customer_id_cb cb,
+                                 void *arg);
+/* The store id of the item with SKU into *ITEM_ID: ECRM_OK, or ECRM_FAIL
+ * when there is none. */
+int ecrm_store_item_by_sku(struct ecrm_store *s, const char *sku,
+                           int64_t *item_id);
+
+/* Called with the lines of one order at a time (ordered by order id):
+ * ORDER_ID, the items (N ids, each once, in line order), its customer (0
+ * when anonymous) and time. Return 0 to go on. */
+typedef int (*ecrm_basket_cb)(void *arg, int64_t order_id, const int64_t *items,
+                              size_t n, int64_t customer_id, int64_t time);
+/* Stream every order (not returns) with SINCE <= time < UNTIL (0 =
+ * unbounded) as a basket of distinct items with a positive quantity.
+ * Returns ECRM_OK, ECRM_FAIL, or the callback's non-zero value. */
+int ecrm_store_iter_baskets(struct ecrm_store *s, int64_t since, int64_t until,
+                            ecrm_basket_cb cb, void *arg);
 int ecrm_store_iter_interactions(struct ecrm_store *s, int64_t since,
                                  int64_t until, ecrm_interaction_cb cb,
                                  void *arg);
@@ -270,9 +295,8 @@ struct ecrm_seg_watermarks {
  * is 1 (and *IDS empty) when no watermark was ever stored: everything is
  * new. Profile edits of existing customers are not seen here (no id moves):
  * the segment stage compares profile signatures instead. */
-int ecrm_store_seg_changed(struct ecrm_store *s,
-                           struct ecrm_seg_watermarks *wm, int64_t **ids,
-                           size_t *n, int *first, char *err);
+int ecrm_store_seg_changed(struct ecrm_store *s, struct ecrm_seg_watermarks *wm,
+                           int64_t **ids, size_t *n, int *first, char *err);
 int ecrm_store_seg_set_watermarks(struct ecrm_store *s,
                                   const struct ecrm_seg_watermarks *wm,
                                   char *err);
@@ -311,8 +335,8 @@ void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w);
 
 /* Mark as left at NOW the current members of SEGMENT whose customer no
  * longer exists (forgotten, merged away); *LEFT (may be NULL) = how many. */
-int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment,
-                         int64_t now, int64_t *left, char *err);
+int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment, int64_t now,
+                         int64_t *left, char *err);
 
 /* Recompute the RFM cuts over every customer with orders from
  * customer_derived, store them (store_meta 'segment.rfm') and return them
@@ -335,9 +359,9 @@ struct ecrm_seg_state {
     char fingerprint[512]; /* expression and what it was evaluated with */
     int64_t evaluated_at;  /* that run's clock */
     int64_t run_id;
-    int64_t members;  /* current members */
-    int64_t entered;  /* entered in that run */
-    int64_t left;     /* left in that run */
+    int64_t members;   /* current members */
+    int64_t entered;   /* entered in that run */
+    int64_t left;      /* left in that run */
     int64_t evaluated; /* customers evaluated in that run */
     int full;          /* 1 when that run evaluated every customer */
 };
@@ -349,8 +373,7 @@ int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
                              const char *expression,
                              const struct ecrm_seg_state *in, char *err);
 /* Current members of SEGMENT into *N. */
-int ecrm_store_seg_count(struct ecrm_store *s, const char *segment,
-                         int64_t *n);
+int ecrm_store_seg_count(struct ecrm_store *s, const char *segment, int64_t *n);
 
 struct ecrm_seg_member {
     int64_t customer_id;

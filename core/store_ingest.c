@@ -604,6 +604,25 @@ out:
     return rc;
 }
 
+/* Replace item ID's tags with TAGS ("" clears them). */
+static int item_set_tags(struct ecrm_store *s, int64_t id, const char *tags,
+                         char *err)
+{
+    sqlite3_stmt *st = ecrm_store_stmt(
+        s, ECRM_ST_ITEM_TAGS, "UPDATE items SET tags = ?2 WHERE id = ?1", err);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, id);
+    ecrm_bind_opt(st, 2, tags);
+    int rc = ECRM_OK;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        ecrm_store_sqlfail(s, err, "storing item tags");
+        rc = ECRM_FAIL;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ecrm_store_upsert_item(struct ecrm_store *s, const struct ecrm_item_rec *r,
                            int64_t *item_idp, char *err)
 {
@@ -614,6 +633,9 @@ int ecrm_store_upsert_item(struct ecrm_store *s, const struct ecrm_item_rec *r,
         return ecrm_store_errf(err, "item: sku is required");
     if (ecrm_store_item_lookup(s, r->sku, r->title, r->category, r->price,
                                r->time, &id, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (ECRM_HAS_MEMBER(r, struct ecrm_item_rec, tags) && r->tags &&
+        item_set_tags(s, id, r->tags, err) != ECRM_OK)
         return ECRM_FAIL;
     if (item_idp)
         *item_idp = id;
@@ -661,11 +683,11 @@ static int order_id(struct ecrm_store *s, const struct ecrm_order_line_rec *r,
         if (customer_id) {
             /* rare (a re-import): a one-off statement, values bound */
             sqlite3_stmt *up = NULL;
-            int ok = sqlite3_prepare_v2(
-                         s->db,
-                         "UPDATE orders SET customer_id = ?1"
-                         " WHERE id = ?2 AND customer_id IS NULL",
-                         -1, &up, NULL) == SQLITE_OK;
+            int ok =
+                sqlite3_prepare_v2(s->db,
+                                   "UPDATE orders SET customer_id = ?1"
+                                   " WHERE id = ?2 AND customer_id IS NULL",
+                                   -1, &up, NULL) == SQLITE_OK;
             if (ok) {
                 sqlite3_bind_int64(up, 1, customer_id);
                 sqlite3_bind_int64(up, 2, *id);

@@ -57,6 +57,8 @@ enum ecrm_stmt_id {
     ECRM_ST_CONSENT_NOW,
     ECRM_ST_EVENT_ADD_MULTI, /* EVBUF_ROWS anonymous events at once */
     ECRM_ST_OB_RECENT,
+    ECRM_ST_ITEM_TAGS,
+    ECRM_ST_ITEM_BY_SKU,
     ECRM_ST_COUNT
 };
 

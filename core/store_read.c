@@ -10,6 +10,7 @@
 #include "store_internal.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Prepare SQL for one iteration; NULL on error. */
@@ -92,24 +93,182 @@ int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
     return rc;
 }
 
+/* Step ST (prepared by the caller, finalized here) to its end, handing
+ * each row to ROW(ST, CTX); stops at a non-zero answer and returns it,
+ * else ECRM_OK, or ECRM_FAIL when stepping failed. */
+static int each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *ctx),
+                    void *ctx)
+{
+    int step, rc = ECRM_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = row(st, ctx)) != 0)
+            goto out;
+    rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+struct item_row {
+    ecrm_item_cb cb;
+    void *arg;
+};
+
+static int item_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct item_row *r = ctx;
+    return r->cb(r->arg, sqlite3_column_int64(st, 0),
+                 (const char *)sqlite3_column_text(st, 1),
+                 (const char *)sqlite3_column_text(st, 2));
+}
+
 int ecrm_store_iter_items(struct ecrm_store *s, ecrm_item_cb cb, void *arg)
 {
+    struct item_row r = {cb, arg};
+    sqlite3_stmt *st =
+        cb ? prepare(s, "SELECT id, sku, category FROM items ORDER BY id")
+           : NULL;
+    return st ? each_row(st, item_row, &r) : ECRM_FAIL;
+}
+
+struct catalog_row {
+    ecrm_catalog_cb cb;
+    void *arg;
+};
+
+static int catalog_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct catalog_row *r = ctx;
+    struct ecrm_item_info it = {.size = sizeof it};
+    it.item_id = sqlite3_column_int64(st, 0);
+    it.sku = (const char *)sqlite3_column_text(st, 1);
+    it.title = (const char *)sqlite3_column_text(st, 2);
+    it.category = (const char *)sqlite3_column_text(st, 3);
+    it.price = sqlite3_column_type(st, 4) == SQLITE_NULL
+                   ? NAN
+                   : sqlite3_column_double(st, 4);
+    it.tags = (const char *)sqlite3_column_text(st, 5);
+    return r->cb(r->arg, &it);
+}
+
+int ecrm_store_iter_catalog(struct ecrm_store *s, ecrm_catalog_cb cb, void *arg)
+{
+    struct catalog_row r = {cb, arg};
+    sqlite3_stmt *st =
+        cb ? prepare(s, "SELECT id, sku, title, category, price, tags"
+                        " FROM items ORDER BY id")
+           : NULL;
+    return st ? each_row(st, catalog_row, &r) : ECRM_FAIL;
+}
+
+struct customer_row {
+    ecrm_customer_id_cb cb;
+    void *arg;
+};
+
+static int customer_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct customer_row *r = ctx;
+    return r->cb(r->arg, sqlite3_column_int64(st, 0),
+                 (const char *)sqlite3_column_text(st, 1));
+}
+
+int ecrm_store_iter_customer_ids(struct ecrm_store *s, ecrm_customer_id_cb cb,
+                                 void *arg)
+{
+    struct customer_row r = {cb, arg};
+    sqlite3_stmt *st =
+        cb ? prepare(s, "SELECT id, external_id FROM customers"
+                        " WHERE external_id NOT LIKE 'merged:%'"
+                        " AND external_id NOT LIKE 'forgotten:%' ORDER BY id")
+           : NULL;
+    return st ? each_row(st, customer_row, &r) : ECRM_FAIL;
+}
+
+int ecrm_store_item_by_sku(struct ecrm_store *s, const char *sku,
+                           int64_t *item_id)
+{
+    sqlite3_stmt *st;
+    int rc = ECRM_FAIL;
+    if (!sku)
+        return ECRM_FAIL;
+    st = ecrm_store_stmt(s, ECRM_ST_ITEM_BY_SKU,
+                         "SELECT id FROM items WHERE sku = ?1", NULL);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *item_id = sqlite3_column_int64(st, 0);
+        rc = ECRM_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The basket being read: distinct items of one order. */
+struct basket {
+    int64_t order_id, customer_id, time;
+    int64_t *items;
+    size_t n, cap;
+};
+
+static int basket_add(struct basket *b, int64_t item)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i] == item)
+            return 0;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        int64_t *v = realloc(b->items, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        b->items = v;
+        b->cap = cap;
+    }
+    b->items[b->n++] = item;
+    return 0;
+}
+
+int ecrm_store_iter_baskets(struct ecrm_store *s, int64_t since, int64_t until,
+                            ecrm_basket_cb cb, void *arg)
+{
+    struct basket b = {0};
     sqlite3_stmt *st;
     int step, rc = ECRM_OK;
     if (!cb)
         return ECRM_FAIL;
-    st = prepare(s, "SELECT id, sku, category FROM items ORDER BY id");
+    st = prepare(s, "SELECT o.id, coalesce(o.customer_id, 0), o.time,"
+                    " l.item_id FROM orders o"
+                    " JOIN order_lines l ON l.order_id = o.id"
+                    " WHERE o.is_return = 0 AND l.quantity > 0"
+                    " AND (?1 = 0 OR o.time >= ?1) AND (?2 = 0 OR o.time < ?2)"
+                    " ORDER BY o.id, l.line_no");
     if (!st)
         return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, since);
+    sqlite3_bind_int64(st, 2, until);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = cb(arg, sqlite3_column_int64(st, 0),
-                (const char *)sqlite3_column_text(st, 1),
-                (const char *)sqlite3_column_text(st, 2));
-        if (rc != 0)
+        int64_t oid = sqlite3_column_int64(st, 0);
+        if (b.n && oid != b.order_id) {
+            rc = cb(arg, b.order_id, b.items, b.n, b.customer_id, b.time);
+            if (rc != 0)
+                goto out;
+            b.n = 0;
+        }
+        b.order_id = oid;
+        b.customer_id = sqlite3_column_int64(st, 1);
+        b.time = sqlite3_column_int64(st, 2);
+        if (basket_add(&b, sqlite3_column_int64(st, 3)) != 0) {
+            rc = ECRM_FAIL;
             goto out;
+        }
     }
-    rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+    if (step != SQLITE_DONE)
+        rc = ECRM_FAIL;
+    else if (b.n)
+        rc = cb(arg, b.order_id, b.items, b.n, b.customer_id, b.time);
 out:
+    free(b.items);
     sqlite3_finalize(st);
     return rc;
 }

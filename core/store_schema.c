@@ -24,6 +24,7 @@
  *   5  profiles and segments: derived attributes, segment membership
  *      history, segment state, trigger campaigns
  *   6  contact policy: recent messages by customer
+ *   7  personalization (issue 5): item tags for the rules personalizer
  */
 #include "store_internal.h"
 
@@ -227,6 +228,9 @@ static const char *const migrations[] = {
     /* 6 */
     /* The contact policy counts a customer's recent messages. */
     "CREATE INDEX outbox_customer ON outbox(customer_id, planned_at);",
+    /* 7 (issue 5, personalization) */
+    /* Free labels of an item, comma-separated, matched by rules. */
+    "ALTER TABLE items ADD COLUMN tags TEXT;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

@@ -349,6 +349,35 @@ START_TEST(test_larger)
 }
 END_TEST
 
+/* "Customers who bought this also bought": A's list holds the items
+ * that count A among their nearest (B 2/3, C and D 1/sqrt6, C first by
+ * popularity then id); B's holds C 2/sqrt6 and A 2/3. */
+START_TEST(test_similar)
+{
+    load_train("");
+    memset(out, 0, sizeof out);
+    ck_assert_int_eq(mock_similar(m, A, 10, out, &n, err), ECRM_OK);
+    expect((int64_t[]){B, C, D, -1});
+    ck_assert_double_eq_tol(out[0].score, 2.0 / 3, TOL);
+    ck_assert_double_eq_tol(out[1].score, 1 / sqrt(6), TOL);
+    ck_assert_str_eq(out[0].reason, "bought together with Ay (2 customers)");
+    ck_assert_str_eq(out[2].reason, "bought together with Ay (1 customer)");
+    ck_assert_int_eq(mock_similar(m, B, 1, out, &n, err), ECRM_OK);
+    expect((int64_t[]){C, -1});
+    ck_assert_double_eq_tol(out[0].score, 2 / sqrt(6), TOL);
+    /* an item the model does not know, and K = 0 */
+    ck_assert_int_eq(mock_similar(m, 99, 5, out, &n, err), ECRM_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mock_similar(m, A, 0, out, &n, err), ECRM_OK);
+    ck_assert_uint_eq(n, 0);
+    /* the conditional similarity is directed: D -> A = 1/2 (alpha 0) */
+    load_train("similarity: conditional\nalpha: 0\n");
+    ck_assert_int_eq(mock_similar(m, D, 5, out, &n, err), ECRM_OK);
+    expect((int64_t[]){A, -1});
+    ck_assert_double_eq_tol(out[0].score, 0.5, TOL);
+}
+END_TEST
+
 static Suite *itemknn_suite(void)
 {
     Suite *s = suite_create("itemknn");
@@ -367,6 +396,7 @@ static Suite *itemknn_suite(void)
     tcase_add_test(tc, test_ties_deterministic);
     tcase_add_test(tc, test_bad_options_and_misuse);
     tcase_add_test(tc, test_larger);
+    tcase_add_test(tc, test_similar);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -361,6 +361,139 @@ START_TEST(test_validate)
 }
 END_TEST
 
+/* ---- records and expressions (ABI 1.1) --------------------------------- */
+struct trec {
+    char *name;
+    struct ecrm_exprval when;
+    int64_t n;
+};
+struct tcfg2 {
+    struct ecrm_records rows;
+    struct ecrm_exprval cond;
+};
+static const struct ecrm_option rec_fields[] = {
+    {"name", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED,
+     offsetof(struct trec, name), "row name"},
+    {"when", ECRM_OPT_EXPR, NULL, 0, offsetof(struct trec, when), "condition"},
+    {"n", ECRM_OPT_INT, "7", 0, offsetof(struct trec, n), "count"},
+    {0},
+};
+static const struct ecrm_option ropts[] = {
+    {"rows", ECRM_OPT_RECORDS, NULL, 0, offsetof(struct tcfg2, rows), "rows"},
+    {"cond", ECRM_OPT_EXPR, NULL, 0, offsetof(struct tcfg2, cond), "cond"},
+    {0},
+};
+static const struct ecrm_record_type rtypes[] = {
+    {"rows", rec_fields, sizeof(struct trec)},
+    {0},
+};
+
+static int bind_records_text(const char *yaml, struct tcfg2 *cfg,
+                             struct ecrm_diag *d, struct ecrm_node **root)
+{
+    struct ecrm_bind_ctx ctx = {.records = rtypes};
+    memset(cfg, 0, sizeof *cfg);
+    *root = ecrm_conf_load_buffer("r.yaml", yaml, strlen(yaml), d);
+    ck_assert_ptr_nonnull(*root);
+    return ecrm_schema_bind_ctx(ropts, &ctx, *root, *root, NULL, cfg, d);
+}
+
+START_TEST(test_records_and_expressions)
+{
+    struct tcfg2 cfg;
+    struct ecrm_diag d = {0};
+    struct ecrm_node *root;
+    int errs = bind_records_text("rows:\n"
+                                 "  - {name: a, when: age > 3}\n"
+                                 "  - name: b\n"
+                                 "    n: 2\n"
+                                 "cond: gender = \"f\"\n",
+                                 &cfg, &d, &root);
+    ck_assert_int_eq(errs, 0);
+    ck_assert_uint_eq(cfg.rows.n, 2);
+    const struct trec *r0 = ECRM_RECORD(&cfg.rows, const struct trec, 0);
+    const struct trec *r1 = ECRM_RECORD(&cfg.rows, const struct trec, 1);
+    ck_assert_str_eq(r0->name, "a");
+    ck_assert_int_eq(r0->n, 7); /* the record's default */
+    ck_assert_str_eq(r0->when.text, "age > 3");
+    ck_assert_ptr_nonnull(r0->when.expr);
+    ck_assert_int_eq(r0->when.pos.line, 2);
+    ck_assert_int_eq(r0->when.pos.col, 21);
+    ck_assert_str_eq(r1->name, "b");
+    ck_assert_int_eq(r1->n, 2);
+    ck_assert_ptr_null(r1->when.expr);
+    ck_assert_int_eq(cfg.rows.pos[1].line, 3);
+    ck_assert_ptr_nonnull(cfg.cond.expr);
+    ecrm_schema_free(ropts, &cfg);
+    ecrm_conf_free(root);
+
+    /* every mistake, each at its position, named by its record */
+    errs = bind_records_text("rows:\n"
+                             "  - {when: age >}\n"
+                             "  - 3\n"
+                             "  - {name: c, n: x, bad: 1}\n"
+                             "cond: [1]\n",
+                             &cfg, &d, &root);
+    ck_assert_int_eq(errs, 6);
+    ck_assert_str_eq(d.msgs[0], "r.yaml:2:17: 'rows[1].when': expected a "
+                                "value, found end of expression");
+    ck_assert_str_eq(d.msgs[1], "r.yaml:2:5: missing required option 'name'");
+    ck_assert_str_eq(d.msgs[2], "r.yaml:3:5: items of 'rows' must be "
+                                "mappings, got a scalar");
+    ck_assert_str_eq(d.msgs[3],
+                     "r.yaml:4:18: 'rows[3].n' must be an integer, got "
+                     "\"x\"");
+    ck_assert_str_eq(d.msgs[4], "r.yaml:4:21: unknown key 'bad'; valid "
+                                "keys: name, when, n");
+    ck_assert_str_eq(d.msgs[5],
+                     "r.yaml:5:7: 'cond' must be an expression, got a "
+                     "sequence");
+    ck_assert_uint_eq(cfg.rows.n, 0); /* nothing half bound is kept */
+    ecrm_schema_free(ropts, &cfg);
+    ecrm_conf_free(root);
+    ecrm_diag_clear(&d);
+}
+END_TEST
+
+START_TEST(test_records_describe_and_validate)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ecrm_schema_describe_ex(ropts, rtypes, f, ECRM_DESCRIBE_JSON);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "{\"name\":\"rows\",\"type\":"
+                                       "\"records\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"fields\":[{\"name\":\"name\""));
+    free(text);
+    f = open_memstream(&text, &len);
+    ecrm_schema_describe_ex(ropts, rtypes, f, ECRM_DESCRIBE_TEXT);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "each item of rows is a mapping with:"));
+    free(text);
+
+    struct ecrm_diag d = {0};
+    ck_assert_int_eq(ecrm_schema_validate_ex(ropts, rtypes, "p", &d), 0);
+    /* a records option without its schema; records inside records; a
+     * default for an expression */
+    static const struct ecrm_option nested[] = {
+        {"inner", ECRM_OPT_RECORDS, NULL, 0, 0, "x"}, {0}};
+    static const struct ecrm_record_type deep[] = {{"rows", nested, 16}, {0}};
+    static const struct ecrm_option bad[] = {
+        {"cond", ECRM_OPT_EXPR, "true", 0, 0, "x"}, {0}};
+    ck_assert_int_eq(ecrm_schema_validate_ex(ropts, NULL, "p", &d), 1);
+    ck_assert_str_eq(d.msgs[0], "p: records option 'rows' has no record "
+                                "schema");
+    ck_assert_int_eq(ecrm_schema_validate_ex(ropts, deep, "p", &d), 2);
+    ck_assert_str_eq(d.msgs[1], "p: field 'inner' of 'rows' cannot hold "
+                                "records");
+    ck_assert_int_eq(ecrm_schema_validate_ex(bad, NULL, "p", &d), 1);
+    ck_assert_str_eq(d.msgs[3], "p: expression option 'cond' cannot have a "
+                                "default");
+    ecrm_diag_clear(&d);
+}
+END_TEST
+
 static Suite *schema_suite(void)
 {
     Suite *s = suite_create("schema");
@@ -375,6 +508,8 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, test_describe_text);
     tcase_add_test(tc, test_describe_json);
     tcase_add_test(tc, test_validate);
+    tcase_add_test(tc, test_records_and_expressions);
+    tcase_add_test(tc, test_records_describe_and_validate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "conf.h"
+#include "plugin_conf.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -894,7 +895,7 @@ int mock_load(struct mock_host *m, const char *kind, const char *name,
     root = ecrm_conf_load_buffer("test.yaml", yaml, strlen(yaml), &d);
     m->config = xcalloc(1, desc->config_size);
     if (!root ||
-        ecrm_schema_bind(desc->options, root, root, NULL, m->config, &d)) {
+        ecrm_plugin_conf_bind(desc, root, root, NULL, NULL, m->config, &d)) {
         size_t off = 0;
         for (size_t i = 0; i < d.n && off < ECRM_ERRMAX - 1; i++)
             off += (size_t)snprintf(err + off, ECRM_ERRMAX - off, "%s%s",
@@ -930,28 +931,44 @@ int mock_source_read(struct mock_host *m, char *err)
     return rc;
 }
 
-int mock_train(struct mock_host *m, char *err)
+/* The loaded personalizer's ops, or NULL with ERR set. */
+static const struct ecrm_personalizer_ops *personalizer_ops(struct mock_host *m,
+                                                            char *err)
 {
     err[0] = '\0';
     if (!m->desc || m->desc->kind != ECRM_KIND_PERSONALIZER || !m->ctx) {
         snprintf(err, ECRM_ERRMAX, "no personalizer loaded");
-        return ECRM_FAIL;
+        return NULL;
     }
-    const struct ecrm_personalizer_ops *ops = m->desc->ops;
-    return ops->train(m->ctx, err);
+    return m->desc->ops;
+}
+
+int mock_train(struct mock_host *m, char *err)
+{
+    const struct ecrm_personalizer_ops *ops = personalizer_ops(m, err);
+    return ops ? ops->train(m->ctx, err) : ECRM_FAIL;
 }
 
 int mock_recommend(struct mock_host *m, int64_t customer_id, size_t k,
                    struct ecrm_reco *out, size_t *n, char *err)
 {
-    err[0] = '\0';
+    const struct ecrm_personalizer_ops *ops = personalizer_ops(m, err);
     *n = 0;
-    if (!m->desc || m->desc->kind != ECRM_KIND_PERSONALIZER || !m->ctx) {
-        snprintf(err, ECRM_ERRMAX, "no personalizer loaded");
+    return ops ? ops->recommend(m->ctx, customer_id, k, out, n, err)
+               : ECRM_FAIL;
+}
+
+int mock_similar(struct mock_host *m, int64_t item_id, size_t k,
+                 struct ecrm_reco *out, size_t *n, char *err)
+{
+    const struct ecrm_personalizer_ops *ops = personalizer_ops(m, err);
+    *n = 0;
+    if (ops && (!ECRM_HAS_MEMBER(ops, struct ecrm_personalizer_ops, similar) ||
+                !ops->similar)) {
+        snprintf(err, ECRM_ERRMAX, "no similar()");
         return ECRM_FAIL;
     }
-    const struct ecrm_personalizer_ops *ops = m->desc->ops;
-    return ops->recommend(m->ctx, customer_id, k, out, n, err);
+    return ops ? ops->similar(m->ctx, item_id, k, out, n, err) : ECRM_FAIL;
 }
 
 int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,

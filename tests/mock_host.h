@@ -194,6 +194,11 @@ int mock_train(struct mock_host *m, char *err);
 int mock_recommend(struct mock_host *m, int64_t customer_id, size_t k,
                    struct ecrm_reco *out, size_t *n, char *err);
 
+/* similar() of the loaded personalizer (ABI 1.1); ECRM_FAIL when it has
+ * none. */
+int mock_similar(struct mock_host *m, int64_t item_id, size_t k,
+                 struct ecrm_reco *out, size_t *n, char *err);
+
 /* Channel op: deliver() of the loaded plugin; PROVIDER_ID has
  * ECRM_ERRMAX bytes. */
 int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,

@@ -12,6 +12,12 @@
  * Every struct that crosses the boundary carries its own size so that either
  * side reads only the members the other side knows (ECRM_HAS_MEMBER()).
  *
+ * ABI history: 1.0 the first; 1.1 added expression and record options
+ * (ECRM_OPT_EXPR, ECRM_OPT_RECORDS, struct ecrm_plugin.records and
+ * .validate), item tags, the catalogue iterator, expression evaluation and
+ * refine_with in the host table, and similar() / refine() in the
+ * personalizer ops.
+ *
  * Plugins link against nothing of the core: everything they may do is in the
  * struct ecrm_host function table handed to init(). All strings are UTF-8 and
  * NUL-terminated. Unless a comment says otherwise, pointers passed into a
@@ -29,7 +35,7 @@ extern "C" {
 
 #define ECRM_PLUGIN_MAGIC 0x4543524dU /* "ECRM" */
 #define ECRM_ABI_MAJOR 1
-#define ECRM_ABI_MINOR 0
+#define ECRM_ABI_MINOR 1
 
 /* Size of the error buffer handed to every operation that can fail. */
 #define ECRM_ERRMAX 512
@@ -72,12 +78,25 @@ enum ecrm_opt_type {
     ECRM_OPT_DOUBLE = 3, /* double                                           */
     ECRM_OPT_BOOL = 4,   /* int, 0 or 1 (YAML true/false/yes/no/on/off)      */
     ECRM_OPT_LIST = 5,   /* struct ecrm_strlist: a sequence of scalars       */
-    ECRM_OPT_MAP = 6     /* struct ecrm_strmap: a mapping scalar -> scalar   */
+    ECRM_OPT_MAP = 6,    /* struct ecrm_strmap: a mapping scalar -> scalar   */
+    /* Since 1.1: */
+    ECRM_OPT_EXPR = 7,   /* struct ecrm_exprval: a segment expression over
+                            the customer (ecrm-pipeline(5)), compiled by the
+                            core, so `ecrm check` reports its errors at
+                            FILE:LINE:COL; evaluate with host->expr_eval */
+    ECRM_OPT_RECORDS = 8 /* struct ecrm_records: a sequence of mappings, each
+                            bound to the record schema that the descriptor's
+                            `records` table gives for this option's name */
 };
 
 /* Option flags. */
 #define ECRM_OPT_REQUIRED 0x1u /* must be present in the YAML */
 #define ECRM_OPT_SECRET 0x2u   /* never printed: not in logs, --json, check */
+/* Since 1.1: the value (a string option; the keys of a map option) names
+ * another personalizer instance of the pipeline; the core checks, when the
+ * pipeline loads, that it exists and is not the instance itself. An empty
+ * string means none. */
+#define ECRM_OPT_PERSONALIZER 0x4u
 
 struct ecrm_option {
     const char *name;        /* YAML key, [a-z0-9_]+ */
@@ -97,6 +116,56 @@ struct ecrm_strmap {
     size_t n;
     char **keys;   /* n keys, in YAML order, unique */
     char **values; /* n values */
+};
+
+/* Where a value was written in the pipeline file (1-based; file NULL and
+ * line 0 when it came from a default). Since 1.1. */
+struct ecrm_pos {
+    const char *file;
+    int line, col;
+};
+
+/* A compiled expression: opaque, owned by the core. */
+struct ecrm_expr;
+
+/* The value of an ECRM_OPT_EXPR option. Both pointers are NULL when the
+ * option is absent and has no default. */
+struct ecrm_exprval {
+    char *text;             /* as written */
+    struct ecrm_expr *expr; /* for host->expr_eval() */
+    struct ecrm_pos pos;
+};
+
+struct ecrm_record_type;
+
+/* The value of an ECRM_OPT_RECORDS option: N records, each a struct of
+ * TYPE->size bytes filled from TYPE->fields like a plugin's own config
+ * (defaults applied, required fields checked, unknown keys refused). */
+struct ecrm_records {
+    size_t n;
+    void *v;                             /* n * type->size bytes */
+    struct ecrm_pos *pos;                /* n: where each record begins */
+    const struct ecrm_record_type *type; /* the schema they were bound to */
+};
+
+/* Record I of the struct ecrm_records *RECS as a pointer to T. */
+#define ECRM_RECORD(recs, T, i)                                                \
+    ((T *)(void *)((char *)(recs)->v + (i) * (recs)->type->size))
+
+/* The schema of the records of one ECRM_OPT_RECORDS option. FIELDS may
+ * use every option type but ECRM_OPT_RECORDS. */
+struct ecrm_record_type {
+    const char *option;               /* name of the ECRM_OPT_RECORDS option */
+    const struct ecrm_option *fields; /* {0}-terminated */
+    size_t size;                      /* bytes of one record struct */
+};
+
+/* What a plugin's validate() blames: an option, for a records option one
+ * record and optionally one of its fields. */
+struct ecrm_where {
+    const char *option; /* NULL: the instance as a whole */
+    size_t record;      /* 1-based; 0: the option as a whole */
+    const char *field;  /* NULL: the whole record */
 };
 
 /* ---------------------------------------------------------------------------
@@ -135,6 +204,9 @@ struct ecrm_item_rec {
     const char *category;
     double price; /* unit price, NaN when unknown */
     int64_t time; /* last seen */
+    /* Since 1.1: free labels ("summer,women-only"), comma-separated; NULL
+     * keeps the stored ones, "" clears them. */
+    const char *tags;
 };
 
 struct ecrm_order_line_rec {
@@ -259,12 +331,24 @@ struct ecrm_reco {
     char reason[ECRM_REASON_MAX]; /* why, for the customer and the admin */
 };
 
+/* One catalogue entry, as iter_catalog() streams it (since 1.1). */
+struct ecrm_item_info {
+    uint32_t size;
+    int64_t item_id;
+    const char *sku;
+    const char *title;    /* may be NULL */
+    const char *category; /* may be NULL */
+    double price;         /* NaN when unknown */
+    const char *tags;     /* comma-separated, may be NULL */
+};
+
 /* Callbacks of the iterators: return 0 to go on, non-zero to stop (the
  * iterator then returns that value). */
 typedef int (*ecrm_purchase_cb)(void *arg, const struct ecrm_purchase *p);
 typedef int (*ecrm_item_cb)(void *arg, int64_t item_id, const char *sku,
                             const char *category);
 typedef int (*ecrm_interaction_cb)(void *arg, const struct ecrm_interaction *e);
+typedef int (*ecrm_catalog_cb)(void *arg, const struct ecrm_item_info *it);
 
 /* ---------------------------------------------------------------------------
  * A message handed to a channel. Owned by the core, valid during deliver().
@@ -392,6 +476,27 @@ struct ecrm_host {
      * UNTIL (0 = unbounded), ordered by customer then time. */
     int (*iter_interactions)(const struct ecrm_host *h, int64_t since,
                              int64_t until, ecrm_interaction_cb cb, void *arg);
+
+    /* --- since 1.1 ----------------------------------------------------- */
+    /* Evaluate E (from an ECRM_OPT_EXPR option of this instance) for
+     * CUSTOMER_ID at the run's clock, on the customer's profile, attributes,
+     * derived attributes, history and segments: *RESULT = 1 when it holds,
+     * 0 when not (a comparison with an unknown value is false, so is an
+     * unknown customer). The customer's facts are read once and kept while
+     * the same customer is asked about again. Returns ECRM_OK, or ECRM_FAIL
+     * with err set (the store failed). */
+    int (*expr_eval)(const struct ecrm_host *h, const struct ecrm_expr *e,
+                     int64_t customer_id, int *result, char *err);
+    /* Stream every item of the catalogue with its price and tags. */
+    int (*iter_catalog)(const struct ecrm_host *h, ecrm_catalog_cb cb,
+                        void *arg);
+    /* Ask INST to refine IN[0..NIN) for CUSTOMER_ID; same contract as the
+     * ops' refine(). ECRM_FAIL when INST is this instance or has no
+     * refine(). */
+    int (*refine_with)(const struct ecrm_host *h, struct ecrm_instance *inst,
+                       int64_t customer_id, const struct ecrm_reco *in,
+                       size_t nin, size_t k, struct ecrm_reco *out, size_t *n,
+                       char *err);
 };
 
 /* ---------------------------------------------------------------------------
@@ -414,6 +519,20 @@ struct ecrm_personalizer_ops {
      * ECRM_FAIL. */
     int (*recommend)(void *ctx, int64_t customer_id, size_t k,
                      struct ecrm_reco *out, size_t *n, char *err);
+    /* Since 1.1; either may be NULL. */
+    /* Up to K items like ITEM_ID ("customers who bought this also
+     * bought"), best first, into OUT, each with a reason. ECRM_OK (N = 0
+     * for an unknown item) or ECRM_FAIL. */
+    int (*similar)(void *ctx, int64_t item_id, size_t k, struct ecrm_reco *out,
+                   size_t *n, char *err);
+    /* Refine IN[0..NIN), another personalizer's list for CUSTOMER_ID (best
+     * first), into OUT (K slots, caller-owned, never aliasing IN): drop
+     * what this personalizer says the customer must not get, re-rank and
+     * add what it knows better, each item with its reason. ECRM_OK or
+     * ECRM_FAIL. */
+    int (*refine)(void *ctx, int64_t customer_id, const struct ecrm_reco *in,
+                  size_t nin, size_t k, struct ecrm_reco *out, size_t *n,
+                  char *err);
 };
 
 struct ecrm_channel_ops {
@@ -452,6 +571,18 @@ struct ecrm_plugin {
     /* Points to struct ecrm_source_ops, ecrm_personalizer_ops or
      * ecrm_channel_ops according to kind. */
     const void *ops;
+
+    /* --- since 1.1 (the core reads them only when size covers them) ---- */
+    /* The record schema of every ECRM_OPT_RECORDS option, {0}-terminated;
+     * may be NULL when there is none. */
+    const struct ecrm_record_type *records;
+    /* Check what the schema cannot say about CONFIG (values that depend on
+     * each other, names of a closed set...). Called by `ecrm check` and by
+     * every run before init(), so a mistake is reported with its position
+     * before anything runs. On a problem write the reason into ERR, say
+     * where in *AT and return ECRM_FAIL; the core adds FILE:LINE:COL. Must
+     * only read CONFIG. May be NULL. */
+    int (*validate)(const void *config, struct ecrm_where *at, char *err);
 };
 
 #define ECRM_PLUGIN_SYMBOL "ecrm_plugin_descriptor"

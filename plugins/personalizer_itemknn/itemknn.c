@@ -24,14 +24,16 @@
  * to the personalizer named by `fallback`, or gets the popularity ranking
  * when there is none.
  *
- * Neighbours of one item (for a future `ecrm recommend --item SKU`) are
- * the model's list knn[idmap(item)]: [knn.ptr[i], knn.ptr[i + 1]) gives
- * item indexes, similarities and co-buyer counts.
+ * similar() answers "customers who bought this also bought" (`ecrm
+ * recommend --item SKU`, the export's per-item lists) from the model's
+ * list knn[idmap(item)]: [knn.ptr[i], knn.ptr[i + 1]) gives item
+ * indexes, similarities and co-buyer counts.
  *
  * The model is read-only after train(): recommend() may run concurrently.
  */
 #include <ecrm/plugin.h>
 
+#include "../common/utf8.h"
 #include "idmap.h"
 #include "sparse.h"
 
@@ -771,21 +773,6 @@ static void heap_offer(struct pick *heap, size_t *n, size_t k,
     heap[at] = *p;
 }
 
-/* Cut BUF back to a whole UTF-8 sequence (the store keeps reasons as
- * text, and a title cut by a byte limit may end mid-character). */
-static void utf8_trim(char *buf)
-{
-    size_t n = strlen(buf), s = n;
-    while (s > 0 && ((unsigned char)buf[s - 1] & 0xC0) == 0x80)
-        s--;
-    if (s == 0)
-        return;
-    unsigned char lead = (unsigned char)buf[s - 1];
-    size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-    if (lead >= 0x80 && n - (s - 1) < want)
-        buf[s - 1] = '\0';
-}
-
 static void knn_reason(const struct itemknn *k, const struct pick *p, char *out)
 {
     char title[112];
@@ -958,6 +945,47 @@ out:
     return rc;
 }
 
+/* Items like ITEM_ID: its neighbour list (for the symmetric similarities
+ * the items that count it among their N nearest, for the conditional one
+ * its N best), strongest first. */
+static int knn_similar(void *ctx, int64_t item_id, size_t kmax,
+                       struct ecrm_reco *out, size_t *n, char *err)
+{
+    struct itemknn *k = ctx;
+    const struct model *m = &k->m;
+    struct pick *heap = NULL;
+    size_t nh = 0;
+    uint32_t i;
+    *n = 0;
+    if (!k->trained) {
+        snprintf(err, ECRM_ERRMAX, "similar called before train");
+        return ECRM_FAIL;
+    }
+    if (kmax == 0 || !idmap_get(&m->items, item_id, &i))
+        return ECRM_OK;
+    heap = malloc(kmax * sizeof(*heap));
+    if (!heap) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        return ECRM_FAIL;
+    }
+    for (size_t e = m->knn.ptr[i]; e < m->knn.ptr[i + 1]; e++) {
+        uint32_t j = m->knn.idx[e];
+        struct pick p = {m->knn.sim[e], m->items.ids[j], j, i,
+                         m->knn.cnt[e], m->buyers[j]};
+        heap_offer(heap, &nh, kmax, &p);
+    }
+    if (nh > 1)
+        qsort(heap, nh, sizeof(*heap), pick_cmp);
+    for (size_t r = 0; r < nh; r++) {
+        out[r].item_id = heap[r].id;
+        out[r].score = heap[r].score;
+        knn_reason(k, &heap[r], out[r].reason);
+    }
+    *n = nh;
+    free(heap);
+    return ECRM_OK;
+}
+
 /* ------------------------------------------------------------------------
  * Destroy
  */
@@ -974,6 +1002,7 @@ static const struct ecrm_personalizer_ops knn_ops = {
     .size = sizeof(struct ecrm_personalizer_ops),
     .train = knn_train,
     .recommend = knn_recommend,
+    .similar = knn_similar,
 };
 
 static const struct ecrm_plugin knn_plugin = {

@@ -18,6 +18,8 @@
  */
 #include <ecrm/plugin.h>
 
+#include "../common/owned.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,29 +364,6 @@ out:
     return rc;
 }
 
-/* Lines of one customer, and whether collecting them ran out of memory. */
-struct owned {
-    struct lines l;
-    int oom;
-};
-
-static int bought_cb(void *arg, const struct ecrm_purchase *p)
-{
-    struct owned *o = arg;
-    if (line_push(&o->l, p->item_id, p->quantity)) {
-        o->oom = 1;
-        return 1;
-    }
-    return 0;
-}
-
-static int bought_cmp(const void *key, const void *elem)
-{
-    int64_t id = *(const int64_t *)key;
-    const struct line *l = elem;
-    return (id > l->item_id) - (id < l->item_id);
-}
-
 static void reason(const struct popular *p, const struct ranked *r, char *out)
 {
     char window[48];
@@ -412,8 +391,7 @@ static int popular_recommend(void *ctx, int64_t customer_id, size_t k,
                              struct ecrm_reco *out, size_t *n, char *err)
 {
     struct popular *p = ctx;
-    struct owned owned = {0};
-    struct lines *bought = &owned.l;
+    struct owned bought = {0};
     int rc = ECRM_FAIL;
     size_t got = 0;
 
@@ -426,27 +404,12 @@ static int popular_recommend(void *ctx, int64_t customer_id, size_t k,
         rc = ECRM_OK;
         goto out;
     }
-    if (p->conf->exclude_bought) {
-        int r = p->host->iter_customer_purchases(
-            p->host, customer_id, p->host->now(p->host), bought_cb, &owned);
-        if (r != ECRM_OK) {
-            snprintf(err, ECRM_ERRMAX, "%s purchases of customer %" PRId64,
-                     owned.oom ? "out of memory reading" : "cannot read",
-                     customer_id);
-            goto out;
-        }
-        lines_net(bought);
-        /* keep only what the customer still owns */
-        size_t w = 0;
-        for (size_t i = 0; i < bought->n; i++)
-            if (bought->v[i].quantity > 0)
-                bought->v[w++] = bought->v[i];
-        bought->n = w;
-    }
+    if (p->conf->exclude_bought &&
+        owned_load(p->host, customer_id, &bought, err) != ECRM_OK)
+        goto out;
     for (size_t i = 0; i < p->nrank && got < k; i++) {
         const struct ranked *r = &p->rank[i];
-        if (bought->n && bsearch(&r->item_id, bought->v, bought->n,
-                                 sizeof(*bought->v), bought_cmp))
+        if (owned_has(&bought, r->item_id))
             continue;
         out[got].item_id = r->item_id;
         out[got].score = r->score;
@@ -456,7 +419,7 @@ static int popular_recommend(void *ctx, int64_t customer_id, size_t k,
     *n = got;
     rc = ECRM_OK;
 out:
-    free(bought->v);
+    owned_free(&bought);
     return rc;
 }
 
