@@ -193,6 +193,12 @@ static int h_iter_purchases(const struct ecrm_host *h, int64_t since,
     return ecrm_store_iter_purchases(store(h), since, until, cb, arg);
 }
 
+static int h_scan_purchases(const struct ecrm_host *h, int64_t since,
+                            int64_t until, ecrm_purchase_cb cb, void *arg)
+{
+    return ecrm_store_scan_purchases(store(h), since, until, cb, arg);
+}
+
 static int h_iter_customer_purchases(const struct ecrm_host *h,
                                      int64_t customer_id, int64_t until,
                                      ecrm_purchase_cb cb, void *arg)
@@ -333,6 +339,7 @@ void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
         .expr_eval = h_expr_eval,
         .iter_catalog = h_iter_catalog,
         .refine_with = h_refine_with,
+        .scan_purchases = h_scan_purchases,
     };
 }
 

@@ -129,6 +129,10 @@ int ecrm_store_record_merge(struct ecrm_store *s, int64_t kept, int64_t merged,
 /* ---- reading for personalizers ------------------------------------------ */
 int ecrm_store_iter_purchases(struct ecrm_store *s, int64_t since,
                               int64_t until, ecrm_purchase_cb cb, void *arg);
+/* The lines of ecrm_store_iter_purchases() in storage order (see
+ * scan_purchases in <ecrm/plugin.h>). */
+int ecrm_store_scan_purchases(struct ecrm_store *s, int64_t since,
+                              int64_t until, ecrm_purchase_cb cb, void *arg);
 int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
                                        int64_t customer_id, int64_t until,
                                        ecrm_purchase_cb cb, void *arg);

@@ -15,7 +15,8 @@
  * ABI history: 1.0 the first; 1.1 added expression and record options
  * (ECRM_OPT_EXPR, ECRM_OPT_RECORDS, struct ecrm_plugin.records and
  * .validate), item tags, the catalogue iterator, expression evaluation and
- * refine_with in the host table, and similar() / refine() in the
+ * refine_with and scan_purchases in the host table, and similar() /
+ * refine() in the
  * personalizer ops.
  *
  * Plugins link against nothing of the core: everything they may do is in the
@@ -497,6 +498,11 @@ struct ecrm_host {
                        int64_t customer_id, const struct ecrm_reco *in,
                        size_t nin, size_t k, struct ecrm_reco *out, size_t *n,
                        char *err);
+    /* The lines iter_purchases() streams, in no particular order: the
+     * store's cheapest read (no index walk per order), for models that
+     * group lines themselves. Same records and return values. */
+    int (*scan_purchases)(const struct ecrm_host *h, int64_t since,
+                          int64_t until, ecrm_purchase_cb cb, void *arg);
 };
 
 /* ---------------------------------------------------------------------------

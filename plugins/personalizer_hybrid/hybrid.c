@@ -266,13 +266,21 @@ static void append_new(struct ecrm_reco *out, size_t *n, size_t k,
 /* ------------------------------------------------------------------------
  * Blend
  */
+
+/* One member's contribution to one item, then (merged) one item. */
 struct blended {
     int64_t id;
     double score, best; /* total, and the largest single contribution */
     const char *why;    /* that contribution's reason */
 };
 
-static int blended_cmp(const void *a, const void *b)
+static int by_id(const void *a, const void *b)
+{
+    const struct blended *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int by_score(const void *a, const void *b)
 {
     const struct blended *x = a, *y = b;
     if (x->score != y->score)
@@ -280,58 +288,68 @@ static int blended_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Add member list L (weight W) into the blend B[0..*nb). */
-static void blend_in(struct blended *b, size_t *nb, const struct ecrm_reco *l,
-                     size_t nl, double w)
+/* Append member list L (weight W) to B as contributions: scores divided
+ * by the list's best, or by rank when it has no positive score. */
+static void contribute(struct blended *b, size_t *nb, const struct ecrm_reco *l,
+                       size_t nl, double w)
 {
     double top = 0;
     for (size_t i = 0; i < nl; i++)
         if (l[i].score > top)
             top = l[i].score;
     for (size_t i = 0; i < nl; i++) {
-        /* a list without positive scores counts by rank */
         double s = top > 0 ? (l[i].score > 0 ? l[i].score / top : 0)
                            : (double)(nl - i) / (double)nl;
-        double c = w * s;
-        size_t j = 0;
-        while (j < *nb && b[j].id != l[i].item_id)
-            j++;
-        if (j == *nb) {
-            b[j].id = l[i].item_id;
-            b[j].score = 0;
-            b[j].best = -1;
-            (*nb)++;
-        }
-        b[j].score += c;
-        if (c > b[j].best) {
-            b[j].best = c;
-            b[j].why = l[i].reason;
+        struct blended *x = &b[(*nb)++];
+        x->id = l[i].item_id;
+        x->score = x->best = w * s;
+        x->why = l[i].reason;
+    }
+}
+
+/* Merge the contributions to one item each (sorted by id first): the sum,
+ * and the reason of the largest. Returns the number of items. */
+static size_t merge(struct blended *b, size_t nb)
+{
+    size_t w = 0;
+    if (nb > 1)
+        qsort(b, nb, sizeof(*b), by_id);
+    for (size_t i = 0; i < nb; i++) {
+        if (w && b[w - 1].id == b[i].id) {
+            b[w - 1].score += b[i].score;
+            if (b[i].best > b[w - 1].best) {
+                b[w - 1].best = b[i].best;
+                b[w - 1].why = b[i].why;
+            }
+        } else {
+            b[w++] = b[i];
         }
     }
+    return w;
 }
 
 static int blend(const struct hybrid *p, int64_t customer_id, size_t want,
                  struct ecrm_reco *out, size_t *n, char *err)
 {
     const struct hybrid_conf *c = p->conf;
-    size_t nm = c->members.n;
+    size_t nm = c->members.n, nb = 0;
     struct ecrm_reco *lists = calloc(nm * want, sizeof(*lists));
-    size_t *nl = calloc(nm, sizeof(*nl));
     struct blended *b = calloc(nm * want + 1, sizeof(*b));
-    size_t nb = 0;
     int rc = ECRM_FAIL;
-    if (!lists || !nl || !b) {
+    if (!lists || !b) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < nm; i++) {
-        if (ask(p, c->members.keys[i], customer_id, want, lists + i * want,
-                &nl[i], err) != ECRM_OK)
+        size_t nl = 0;
+        if (ask(p, c->members.keys[i], customer_id, want, lists + i * want, &nl,
+                err) != ECRM_OK)
             goto out;
-        blend_in(b, &nb, lists + i * want, nl[i], p->weights[i]);
+        contribute(b, &nb, lists + i * want, nl, p->weights[i]);
     }
+    nb = merge(b, nb);
     if (nb > 1)
-        qsort(b, nb, sizeof(*b), blended_cmp);
+        qsort(b, nb, sizeof(*b), by_score);
     *n = nb < want ? nb : want;
     for (size_t i = 0; i < *n; i++) {
         out[i].item_id = b[i].id;
@@ -341,7 +359,6 @@ static int blend(const struct hybrid *p, int64_t customer_id, size_t want,
     rc = ECRM_OK;
 out:
     free(lists);
-    free(nl);
     free(b);
     return rc;
 }
