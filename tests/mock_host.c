@@ -108,6 +108,7 @@ static void free_item(void *p)
     free(i->sku);
     free(i->title);
     free(i->category);
+    free(i->tags);
 }
 
 static void free_order_line(void *p)
@@ -347,6 +348,8 @@ static int h_emit_item(const struct ecrm_host *h, const struct ecrm_item_rec *r,
     i->category = xdup(r->category);
     i->price = r->price;
     i->time = r->time;
+    i->tags =
+        ECRM_HAS_MEMBER(r, struct ecrm_item_rec, tags) ? xdup(r->tags) : NULL;
     return ECRM_OK;
 }
 

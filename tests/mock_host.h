@@ -61,6 +61,7 @@ struct mock_item {
     char *sku, *title, *category;
     double price;
     int64_t time;
+    char *tags; /* NULL: the record left them alone */
 };
 struct mock_order_line {
     char *order_id, *external_id, *sku, *title, *category, *currency;
