@@ -33,6 +33,7 @@ struct opts {
     size_t k;
     unsigned min_orders;
     int json, bundles, dry_run;
+    int done; /* --help answered: nothing more to do */
     int64_t now, since;
 };
 
@@ -160,7 +161,8 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'h':
             fputs(ecrm_cli_usage("recommend"), stdout);
-            return ECRM_EX_OK + 1000; /* done, successfully */
+            o->done = 1;
+            return ECRM_EX_OK;
         default:
             fputs(ecrm_cli_usage("recommend"), stderr);
             return ECRM_EX_USAGE;
@@ -419,8 +421,8 @@ int ecrm_cli_recommend(int argc, char **argv)
     struct ecrm_loader *l = NULL;
     struct ecrm_diag d = {0};
     int code = parse(argc, argv, &o);
-    if (code != ECRM_EX_OK)
-        return code == ECRM_EX_OK + 1000 ? ECRM_EX_OK : code;
+    if (code != ECRM_EX_OK || o.done)
+        return code;
     if (ecrm_loader_new(o.plugin_dir, &l, err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "%s", err);
         return ECRM_EX_SOFTWARE;

@@ -14,6 +14,7 @@
  * jaccard:     AB 1/2      AC 1/4       AD 1/4       BC 2/3
  * conditional: i->j = co / (n_i * n_j^alpha)
  */
+#include "../plugins/personalizer_itemknn/idmap.h"
 #include "mock_host.h"
 
 #include <check.h>
@@ -356,6 +357,24 @@ START_TEST(test_larger)
         ck_assert_int_ge(out[i].item_id, 11);
         ck_assert_int_le(out[i].item_id, 15);
     }
+    /* the neighbours computed by 1, 3 or 7 threads: the same lists */
+    struct ecrm_reco first[16];
+    for (int threads = 1; threads <= 7; threads += 2) {
+        char yaml[64];
+        snprintf(yaml, sizeof yaml, "neighbours: 5\nthreads: %d\n", threads);
+        load_train(yaml);
+        reco(150, 10);
+        ck_assert_uint_eq(n, 10);
+        if (threads == 1)
+            memcpy(first, out, sizeof first);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_int_eq(out[i].item_id, first[i].item_id);
+            ck_assert_double_eq(out[i].score, first[i].score);
+        }
+    }
+    ck_assert_int_eq(
+        mock_load(m, "personalizer", "itemknn", "threads: 0\n", err),
+        ECRM_FAIL);
 }
 END_TEST
 
@@ -388,6 +407,38 @@ START_TEST(test_similar)
 }
 END_TEST
 
+/* The id map: dense rowids go to the direct array, others to the hash,
+ * and an id mapped before the array reached it is still found. */
+START_TEST(test_idmap)
+{
+    struct idmap im = {0};
+    uint32_t idx;
+    ck_assert_int_eq(idmap_put(&im, 400000, &idx), 0); /* hash only */
+    ck_assert_uint_eq(idx, 0);
+    ck_assert_int_eq(idmap_put(&im, -5, &idx), 0);
+    ck_assert_int_eq(idmap_put(&im, INT64_C(1) << 50, &idx), 0);
+    ck_assert_uint_eq(idx, 2);
+    for (int64_t id = 1; id <= 300000; id++) { /* grows past 400000 */
+        ck_assert_int_eq(idmap_put(&im, id, &idx), 0);
+        ck_assert_uint_eq(idx, (uint32_t)id + 2);
+    }
+    ck_assert_uint_gt(im.dcap, 400000); /* 400000 was filled in */
+    ck_assert_uint_eq(im.direct[400000], 1);
+    ck_assert_int_eq(idmap_get(&im, 400000, &idx), 1);
+    ck_assert_uint_eq(idx, 0);
+    ck_assert_int_eq(idmap_get(&im, -5, &idx), 1);
+    ck_assert_uint_eq(idx, 1);
+    ck_assert_int_eq(idmap_get(&im, INT64_C(1) << 50, &idx), 1);
+    ck_assert_int_eq(idmap_get(&im, 777, &idx), 1);
+    ck_assert_uint_eq(idx, 779);
+    ck_assert_int_eq(idmap_get(&im, 300001, &idx), 0);
+    ck_assert_int_eq(idmap_put(&im, 777, &idx), 0); /* known: same index */
+    ck_assert_uint_eq(idx, 779);
+    ck_assert_uint_eq(im.n, 300003);
+    idmap_free(&im);
+}
+END_TEST
+
 static Suite *itemknn_suite(void)
 {
     Suite *s = suite_create("itemknn");
@@ -407,6 +458,7 @@ static Suite *itemknn_suite(void)
     tcase_add_test(tc, test_bad_options_and_misuse);
     tcase_add_test(tc, test_larger);
     tcase_add_test(tc, test_similar);
+    tcase_add_test(tc, test_idmap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -56,6 +56,7 @@ struct knn_conf {
     int64_t window_days;
     struct ecrm_strlist repurchasable;
     char *fallback;
+    int64_t threads;
 };
 
 #define OPT(name, type, def, member, doc)                                      \
@@ -89,6 +90,9 @@ static const struct ecrm_option knn_options[] = {
     OPT("fallback", ECRM_OPT_STRING, "popular", fallback,
         "personalizer instance asked for customers without history; when "
         "there is none, the model's own popularity ranking"),
+    OPT("threads", ECRM_OPT_INT, "2", threads,
+        "threads that compute the neighbours (1-64); the model does not "
+        "depend on it"),
     {0},
 };
 
@@ -198,6 +202,12 @@ static int knn_init(const struct ecrm_host *host, void *config, void **ctx,
                  c->window_days);
         goto out;
     }
+    if (c->threads < 1 || c->threads > 64) {
+        snprintf(err, ECRM_ERRMAX,
+                 "threads: %" PRId64 " is not between 1 and 64", c->threads);
+        goto out;
+    }
+    k->params.threads = (size_t)c->threads;
     k->params.alpha = c->alpha;
     k->params.neighbours = (size_t)c->neighbours;
     k->params.min_support = (uint32_t)c->min_support;
@@ -387,22 +397,23 @@ oom:
 
 /* ------------------------------------------------------------------------
  * Reading in the store's order (scan_purchases, ABI 1.1): the lines are
- * kept compactly, grouped by customer with a counting sort, then netted
+ * kept compactly (24 bytes each), grouped by customer with a counting sort
+ * over the customer ids (store ids are dense: rowids), then netted
  * exactly as the ordered stream would be. Much cheaper for the store than
- * an ordered read (no index walk per order), at 24 bytes a line.
+ * an ordered read, which walks the order index once per order.
  */
 struct rawline {
     int64_t time;
-    uint32_t group; /* dense index of its customer in the scan's map */
-    uint32_t item;  /* item index */
+    int64_t customer;
+    uint32_t item; /* item index */
     float quantity;
 };
 
 struct scan {
     struct trainer *t;
-    struct idmap groups; /* customer id -> group */
     struct rawline *v;
     size_t n, cap;
+    int64_t lo, hi; /* customer ids seen */
 };
 
 static int scan_cb(void *arg, const struct ecrm_purchase *p)
@@ -418,11 +429,15 @@ static int scan_cb(void *arg, const struct ecrm_purchase *p)
         sc->cap = cap;
     }
     r = &sc->v[sc->n];
-    if (idmap_put(&sc->groups, p->customer_id, &r->group) ||
-        idmap_put(&sc->t->m->items, p->item_id, &r->item))
+    if (idmap_put(&sc->t->m->items, p->item_id, &r->item))
         goto oom;
     r->time = p->time;
+    r->customer = p->customer_id;
     r->quantity = (float)p->quantity;
+    if (!sc->n || p->customer_id < sc->lo)
+        sc->lo = p->customer_id;
+    if (!sc->n || p->customer_id > sc->hi)
+        sc->hi = p->customer_id;
     sc->n++;
     return 0;
 oom:
@@ -430,34 +445,56 @@ oom:
     return 1;
 }
 
+/* Line indexes by customer (qsort_r: the lines are the context). */
+static int order_cmp(const void *a, const void *b, void *lines)
+{
+    const struct rawline *v = lines;
+    int64_t x = v[*(const uint32_t *)a].customer;
+    int64_t y = v[*(const uint32_t *)b].customer;
+    return (x > y) - (x < y);
+}
+
+/* The lines of SC by customer into ORDER: a counting sort when the ids
+ * are dense enough (always, for rowids), else a comparison sort. */
+static int by_customer(const struct scan *sc, uint32_t *order)
+{
+    uint64_t range = (uint64_t)(sc->hi - sc->lo) + 1;
+    if (range > 4 * (uint64_t)sc->n + 1024) {
+        for (size_t l = 0; l < sc->n; l++)
+            order[l] = (uint32_t)l;
+        qsort_r(order, sc->n, sizeof(*order), order_cmp, sc->v);
+        return 0;
+    }
+    size_t *start = calloc((size_t)range + 1, sizeof(*start));
+    if (!start)
+        return -1;
+    for (size_t l = 0; l < sc->n; l++)
+        start[sc->v[l].customer - sc->lo + 1]++;
+    for (size_t c = 0; c < range; c++)
+        start[c + 1] += start[c];
+    for (size_t l = 0; l < sc->n; l++)
+        order[start[sc->v[l].customer - sc->lo]++] = (uint32_t)l;
+    free(start);
+    return 0;
+}
+
 /* Net the scanned lines customer by customer. Returns 0 or -1 (OOM). */
 static int net_scanned(struct trainer *t, struct scan *sc)
 {
-    size_t ng = sc->groups.n;
-    int rc = -1;
-    size_t *start = calloc(ng + 1, sizeof(*start));
     uint32_t *order = malloc((sc->n ? sc->n : 1) * sizeof(*order));
-    if (!start || !order)
+    int rc = -1;
+    if (!order || (sc->n && by_customer(sc, order)))
         goto out;
-    for (size_t l = 0; l < sc->n; l++)
-        start[sc->v[l].group + 1]++;
-    for (size_t g = 0; g < ng; g++)
-        start[g + 1] += start[g];
-    for (size_t l = 0; l < sc->n; l++)
-        order[start[sc->v[l].group]++] = (uint32_t)l;
-    /* start[g] is now the end of group g */
-    for (size_t g = 0, l = 0; g < ng; g++) {
-        if (start_customer(t, sc->groups.ids[g]))
+    for (size_t l = 0; l < sc->n; l++) {
+        const struct rawline *r = &sc->v[order[l]];
+        if ((!t->have_customer || r->customer != t->cur_customer) &&
+            start_customer(t, r->customer))
             goto out;
-        for (; l < start[g]; l++) {
-            const struct rawline *r = &sc->v[order[l]];
-            if (add_line(t, r->item, r->quantity, r->time))
-                goto out;
-        }
+        if (add_line(t, r->item, r->quantity, r->time))
+            goto out;
     }
     rc = 0;
 out:
-    free(start);
     free(order);
     return rc;
 }
@@ -579,7 +616,6 @@ static int read_history(struct itemknn *k, struct trainer *t, char *err)
         r = h->scan_purchases(h, since, t->now, scan_cb, &sc);
         if (r == ECRM_OK && !t->oom && net_scanned(t, &sc))
             t->oom = 1;
-        idmap_free(&sc.groups);
         free(sc.v);
     } else {
         r = h->iter_purchases(h, since, t->now, purchase_cb, t);

@@ -2,6 +2,7 @@
 #include "sparse.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,25 +271,37 @@ struct acc {
     uint32_t cnt;
 };
 
-int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
-                 const struct sp_params *p, struct sp_knn *k)
+/* The rows [LO, HI) of the neighbour lists: one worker's share. */
+struct part {
+    const struct sp_csr *ui, *iu;
+    const struct sp_params *p;
+    const struct norms *nm;
+    size_t lo, hi;
+    struct sp_knn k; /* nitems = hi - lo, its own arrays */
+    int rc;
+};
+
+/* Build the neighbour lists of items [w->lo, w->hi) into w->k: row i of
+ * R^T R through each customer of i to their items, the best N kept. */
+static void *build_part(void *arg)
 {
+    struct part *w = arg;
+    const struct sp_csr *ui = w->ui, *iu = w->iu;
+    const struct sp_params *p = w->p;
     size_t nitems = iu->nrows, cap = 0, nnz = 0;
     size_t n1 = nitems ? nitems : 1;
     struct acc *acc = calloc(n1, sizeof(*acc));
     uint32_t *touched = malloc(n1 * sizeof(*touched));
     struct cand *cands = malloc(n1 * sizeof(*cands));
-    struct norms nm = {0};
-    int rc = -1;
+    struct sp_knn *k = &w->k;
 
-    memset(k, 0, sizeof(*k));
-    k->nitems = nitems;
-    k->ptr = calloc(nitems + 1, sizeof(*k->ptr));
-    if (!acc || !touched || !cands || !k->ptr || norms_init(iu, p, &nm))
+    w->rc = -1;
+    k->nitems = w->hi - w->lo;
+    k->ptr = calloc(k->nitems + 1, sizeof(*k->ptr));
+    if (!acc || !touched || !cands || !k->ptr)
         goto out;
-    for (size_t i = 0; i < nitems; i++) {
+    for (size_t i = w->lo; i < w->hi; i++) {
         size_t nt = 0, nc = 0;
-        /* row i of R^T R: through each customer of i to their items */
         for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
             const uint32_t *idx = ui->idx + ui->ptr[iu->idx[e]];
             const float *val = ui->val + ui->ptr[iu->idx[e]];
@@ -304,7 +317,7 @@ int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
         for (size_t t = 0; t < nt; t++) {
             uint32_t j = touched[t];
             if (j != i && acc[j].cnt >= p->min_support) {
-                double s = pair_sim(p, &nm, i, j, acc[j].dot);
+                double s = pair_sim(p, w->nm, i, j, acc[j].dot);
                 if (s > 0) {
                     cands[nc].sim = (float)s;
                     cands[nc].j = j;
@@ -324,15 +337,105 @@ int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
         if (knn_append(k, &cap, cands, nc, nnz))
             goto out;
         nnz += nc;
-        k->ptr[i + 1] = nnz;
+        k->ptr[i - w->lo + 1] = nnz;
     }
-    rc = 0;
+    w->rc = 0;
 out:
-    if (rc)
-        sp_knn_free(k);
     free(acc);
     free(touched);
     free(cands);
+    return NULL;
+}
+
+/* Where to cut the items into N shares of about equal work (the updates
+ * of row i are the degrees of its customers): CUT[0..n]. */
+static void balance(const struct sp_csr *ui, const struct sp_csr *iu, size_t n,
+                    size_t *cut)
+{
+    double total = 0, acc = 0;
+    size_t s = 1;
+    for (size_t e = 0; e < iu->ptr[iu->nrows]; e++)
+        total += (double)(ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]]);
+    cut[0] = 0;
+    for (size_t i = 0; i < iu->nrows && s < n; i++) {
+        for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++)
+            acc += (double)(ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]]);
+        if (acc >= total * (double)s / (double)n)
+            cut[s++] = i + 1;
+    }
+    while (s <= n)
+        cut[s++] = iu->nrows;
+}
+
+/* Concatenate the N parts into K. Returns 0 or -1 (out of memory). */
+static int join(const struct part *w, size_t n, size_t nitems, struct sp_knn *k)
+{
+    size_t nnz = 0, at = 0;
+    for (size_t t = 0; t < n; t++)
+        nnz += w[t].k.ptr[w[t].k.nitems];
+    k->nitems = nitems;
+    k->ptr = calloc(nitems + 1, sizeof(*k->ptr));
+    k->idx = malloc((nnz ? nnz : 1) * sizeof(*k->idx));
+    k->sim = malloc((nnz ? nnz : 1) * sizeof(*k->sim));
+    k->cnt = malloc((nnz ? nnz : 1) * sizeof(*k->cnt));
+    if (!k->ptr || !k->idx || !k->sim || !k->cnt)
+        return -1;
+    for (size_t t = 0; t < n; t++) {
+        const struct sp_knn *q = &w[t].k;
+        size_t len = q->ptr[q->nitems];
+        if (len) {
+            memcpy(k->idx + at, q->idx, len * sizeof(*k->idx));
+            memcpy(k->sim + at, q->sim, len * sizeof(*k->sim));
+            memcpy(k->cnt + at, q->cnt, len * sizeof(*k->cnt));
+        }
+        for (size_t i = 0; i < q->nitems; i++)
+            k->ptr[w[t].lo + i + 1] = at + q->ptr[i + 1];
+        at += len;
+    }
+    return 0;
+}
+
+int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
+                 const struct sp_params *p, struct sp_knn *k)
+{
+    size_t n = p->threads ? p->threads : 1;
+    struct part *w = calloc(n, sizeof(*w));
+    size_t *cut = malloc((n + 1) * sizeof(*cut));
+    pthread_t *tid = calloc(n, sizeof(*tid));
+    unsigned char *started = calloc(n, 1);
+    struct norms nm = {0};
+    int rc = -1;
+
+    memset(k, 0, sizeof(*k));
+    if (!w || !cut || !tid || !started || norms_init(iu, p, &nm))
+        goto out;
+    balance(ui, iu, n, cut);
+    for (size_t t = 0; t < n; t++) {
+        w[t] = (struct part){ui, iu, p, &nm, cut[t], cut[t + 1], {0}, -1};
+        /* the last share runs here, and so does one whose thread cannot
+         * start: fewer threads, the same result */
+        if (t + 1 < n && pthread_create(&tid[t], NULL, build_part, &w[t]) == 0)
+            started[t] = 1;
+        else
+            build_part(&w[t]);
+    }
+    for (size_t t = 0; t < n; t++)
+        if (started[t])
+            pthread_join(tid[t], NULL);
+    rc = 0;
+    for (size_t t = 0; t < n; t++)
+        rc |= w[t].rc;
+    if (rc == 0)
+        rc = join(w, n, iu->nrows, k);
+out:
+    if (rc)
+        sp_knn_free(k);
+    for (size_t t = 0; w && t < n; t++)
+        sp_knn_free(&w[t].k);
+    free(w);
+    free(cut);
+    free(tid);
+    free(started);
     free(nm.a);
     free(nm.b);
     return rc;

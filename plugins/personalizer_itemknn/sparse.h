@@ -60,6 +60,8 @@ struct sp_params {
     double alpha;         /* conditional: damping exponent of j's mass */
     size_t neighbours;    /* N best kept per item, >= 1 */
     uint32_t min_support; /* minimum number of co-occurring customers */
+    size_t threads;       /* items are shared among this many threads
+                             (0 or 1: the caller's only) */
 };
 
 /* The neighbour lists: item i's best neighbours are [ptr[i], ptr[i + 1]),
@@ -72,9 +74,11 @@ struct sp_knn {
     uint32_t *cnt; /* customers who have both */
 };
 
-/* Build K from UI (customers x items) and IU (its transpose) with P.
- * Returns 0, -1 when out of memory (K is then zeroed). Free K with
- * sp_knn_free(). */
+/* Build K from UI (customers x items) and IU (its transpose) with P, the
+ * items cut into P->threads shares of about equal work, each built by a
+ * thread into lists of its own, joined in item order: the result does not
+ * depend on the number of threads. Returns 0, -1 when out of memory (K is
+ * then zeroed). Free K with sp_knn_free(). */
 int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
                  const struct sp_params *p, struct sp_knn *k);
 
