@@ -97,11 +97,14 @@ static void expect(const int64_t *items)
 
 START_TEST(test_cosine)
 {
-    /* twice: lines in no order (scan_purchases, ABI 1.1), then grouped by
-     * customer (iter_purchases, as a 1.0 host serves them): one model */
+    /* twice: lines in no order and titles from the catalogue (ABI 1.1),
+     * then grouped by customer and titles asked one by one (as a 1.0
+     * host serves them): the same model and reasons */
     for (int pass = 0; pass < 2; pass++) {
-        if (pass)
+        if (pass) {
             m->host.scan_purchases = NULL;
+            m->host.iter_catalog = NULL;
+        }
         load_train("fallback: \"\"\n");
         reco(2, 10); /* owns A, B */
         expect((int64_t[]){C, D, -1});
@@ -219,6 +222,9 @@ END_TEST
 
 START_TEST(test_exclusion_repurchasable)
 {
+    /* _i 1: a host without iter_catalog (categories from iter_items) */
+    if (_i)
+        m->host.iter_catalog = NULL;
     load_train("");
     reco(1, 10); /* owns A, B, C: only D is left */
     expect((int64_t[]){D, -1});
@@ -451,7 +457,7 @@ static Suite *itemknn_suite(void)
     tcase_add_test(tc, test_top_n);
     tcase_add_test(tc, test_min_support);
     tcase_add_loop_test(tc, test_weights_views_returns, 0, 2);
-    tcase_add_test(tc, test_exclusion_repurchasable);
+    tcase_add_loop_test(tc, test_exclusion_repurchasable, 0, 2);
     tcase_add_test(tc, test_cold_start);
     tcase_add_test(tc, test_time_decay);
     tcase_add_test(tc, test_ties_deterministic);

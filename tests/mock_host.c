@@ -10,6 +10,7 @@
 #include "schema.h"
 
 #include <errno.h>
+#include <math.h>
 #include <ftw.h>
 #include <ltdl.h>
 #include <stdarg.h>
@@ -534,6 +535,28 @@ static int h_iter_items(const struct ecrm_host *h, ecrm_item_cb cb, void *arg)
     return ECRM_OK;
 }
 
+/* iter_catalog(): the catalogue items, without price or tags. */
+static int h_iter_catalog(const struct ecrm_host *h, ecrm_catalog_cb cb,
+                          void *arg)
+{
+    struct mock_host *m = MOCK(h);
+    for (size_t i = 0; i < m->catalog.n; i++) {
+        const struct mock_catalog_item *it =
+            MOCK_AT(&m->catalog, struct mock_catalog_item, i);
+        struct ecrm_item_info info = {.size = sizeof info,
+                                      .item_id = it->id,
+                                      .sku = it->sku,
+                                      .title = it->title,
+                                      .category = it->category,
+                                      .price = NAN,
+                                      .tags = NULL};
+        int rc = cb(arg, &info);
+        if (rc)
+            return rc;
+    }
+    return ECRM_OK;
+}
+
 static struct ecrm_instance *h_find_personalizer(const struct ecrm_host *h,
                                                  const char *name)
 {
@@ -740,6 +763,7 @@ struct mock_host *mock_new(void)
         .emit_session = h_emit_session,
         .session_last = h_session_last,
         .scan_purchases = h_scan_purchases,
+        .iter_catalog = h_iter_catalog,
     };
     m->now = 1700000000;
     m->verbose = getenv("MOCK_VERBOSE") != NULL;

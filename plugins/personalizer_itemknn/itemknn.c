@@ -107,6 +107,11 @@ struct model {
     uint32_t *rank;            /* items with buyers, most bought first */
     size_t nrank;
     uint8_t *repurchasable; /* per item, NULL when no category is */
+    /* Titles for the reasons, read once per train (NULL: ask the host
+     * each time): item i's is titles + title_at[i] - 1 (0: none). */
+    uint32_t *title_at;
+    char *titles;
+    size_t titles_len, titles_cap;
 };
 
 struct itemknn {
@@ -127,6 +132,8 @@ static void model_free(struct model *m)
     free(m->buyers);
     free(m->rank);
     free(m->repurchasable);
+    free(m->title_at);
+    free(m->titles);
     memset(m, 0, sizeof(*m));
 }
 
@@ -248,6 +255,7 @@ struct trainer {
     uint32_t *touched;
     size_t ntouched, tcap2;
     int oom, unordered;
+    int64_t *sold; /* per item index: the latest purchase kept (ncap) */
 };
 
 /* W halved every half_life_days between T and now. */
@@ -304,6 +312,8 @@ static int flush_customer(struct trainer *t)
         /* a zero weight still marks the item as bought, for exclusion */
         if (push_triplet(t, u, i, decayed(t, w, t->last[i]), 1))
             return -1;
+        if (t->last[i] > t->sold[i])
+            t->sold[i] = t->last[i];
     }
     t->ntouched = 0;
     t->customer_seq++;
@@ -327,8 +337,12 @@ static int net_reserve(struct trainer *t, uint32_t i)
     uint32_t *stamp = realloc(t->stamp, cap * sizeof(*stamp));
     if (stamp)
         t->stamp = stamp;
-    if (!net || !last || !stamp)
+    int64_t *sold = realloc(t->sold, cap * sizeof(*sold));
+    if (sold)
+        t->sold = sold;
+    if (!net || !last || !stamp || !sold)
         return -1;
+    memset(t->sold + t->ncap, 0, (cap - t->ncap) * sizeof(*sold));
     /* UINT32_MAX is never a customer sequence number in practice */
     for (size_t j = t->ncap; j < cap; j++)
         t->stamp[j] = UINT32_MAX;
@@ -578,25 +592,105 @@ static int build_popularity(struct model *m)
     return 0;
 }
 
-struct repurchase_ctx {
+struct catalog_ctx {
     const struct knn_conf *c;
     struct model *m;
+    int oom;
 };
 
-static int repurchase_cb(void *arg, int64_t item_id, const char *sku,
-                         const char *category)
+/* Flag item I repurchasable when CATEGORY is one of the configured. */
+static void mark_repurchasable(const struct catalog_ctx *r, uint32_t i,
+                               const char *category)
 {
-    struct repurchase_ctx *r = arg;
-    uint32_t i;
-    (void)sku;
-    if (!category || !idmap_get(&r->m->items, item_id, &i))
-        return 0;
-    for (size_t n = 0; n < r->c->repurchasable.n; n++)
+    for (size_t n = 0; category && n < r->c->repurchasable.n; n++)
         if (!strcmp(category, r->c->repurchasable.v[n])) {
             r->m->repurchasable[i] = 1;
-            break;
+            return;
         }
+}
+
+/* Keep TITLE (cut to what a reason shows) for item I. */
+static int keep_title(struct model *m, uint32_t i, const char *title)
+{
+    char buf[112];
+    if (!title || !*title)
+        return 0;
+    snprintf(buf, sizeof(buf), "%s", title);
+    utf8_trim(buf);
+    size_t len = strlen(buf) + 1;
+    if (m->titles_len + len > m->titles_cap) {
+        size_t cap = m->titles_cap ? m->titles_cap * 2 : 65536;
+        while (cap < m->titles_len + len)
+            cap *= 2;
+        char *v = realloc(m->titles, cap);
+        if (!v)
+            return -1;
+        m->titles = v;
+        m->titles_cap = cap;
+    }
+    memcpy(m->titles + m->titles_len, buf, len);
+    m->title_at[i] = (uint32_t)m->titles_len + 1;
+    m->titles_len += len;
     return 0;
+}
+
+static int catalog_cb(void *arg, const struct ecrm_item_info *it)
+{
+    struct catalog_ctx *r = arg;
+    uint32_t i;
+    if (!idmap_get(&r->m->items, it->item_id, &i))
+        return 0;
+    if (r->m->repurchasable)
+        mark_repurchasable(r, i, it->category);
+    if (keep_title(r->m, i, it->title)) {
+        r->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* iter_items callback, for a host without iter_catalog. */
+static int item_cb(void *arg, int64_t item_id, const char *sku,
+                   const char *category)
+{
+    struct catalog_ctx *r = arg;
+    uint32_t i;
+    (void)sku;
+    if (idmap_get(&r->m->items, item_id, &i))
+        mark_repurchasable(r, i, category);
+    return 0;
+}
+
+/* What the model keeps of the catalogue: repurchasable categories, and
+ * the titles its reasons quote (one read instead of a query per reason).
+ * Returns 0, or -1 with ERR set. */
+static int read_catalog(const struct itemknn *k, struct model *m, char *err)
+{
+    const struct ecrm_host *h = k->host;
+    struct catalog_ctx r = {k->conf, m, 0};
+    size_t n1 = m->items.n ? m->items.n : 1;
+    int rc;
+    if (k->conf->repurchasable.n && !(m->repurchasable = calloc(n1, 1)))
+        goto oom;
+    if (ECRM_HAS_MEMBER(h, struct ecrm_host, iter_catalog) && h->iter_catalog) {
+        if (!(m->title_at = calloc(n1, sizeof(*m->title_at))))
+            goto oom;
+        rc = h->iter_catalog(h, catalog_cb, &r);
+    } else if (m->repurchasable) {
+        rc = h->iter_items(h, item_cb, &r);
+    } else {
+        return 0;
+    }
+    if (r.oom)
+        goto oom;
+    if (rc != ECRM_OK) {
+        snprintf(err, ECRM_ERRMAX, "reading the catalogue failed");
+        return -1;
+    }
+    return 0;
+oom:
+    snprintf(err, ECRM_ERRMAX, "out of memory reading the catalogue");
+    return -1;
 }
 
 /* Read the window's history into T's triplets. */
@@ -644,6 +738,60 @@ static int read_history(struct itemknn *k, struct trainer *t, char *err)
     return 0;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Number the items in the order of their store ids, so that the model
+ * (which breaks its last ties by item index) does not depend on the
+ * order the store handed the lines out in. Remaps the columns of the NT
+ * triplets T and the per-item SOLD (may be NULL). Returns 0 or -1. */
+static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
+                          int64_t *sold)
+{
+    size_t n = m->items.n;
+    int64_t *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    uint32_t *to = malloc((n ? n : 1) * sizeof(*to));
+    struct idmap fresh = {0};
+    int rc = -1;
+    if (!sorted || !to)
+        goto out;
+    if (n)
+        memcpy(sorted, m->items.ids, n * sizeof(*sorted));
+    if (n > 1)
+        qsort(sorted, n, sizeof(*sorted), id_cmp);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t old, neu;
+        if (idmap_put(&fresh, sorted[i], &neu) ||
+            !idmap_get(&m->items, sorted[i], &old))
+            goto out;
+        to[old] = neu;
+    }
+    for (size_t e = 0; e < nt; e++)
+        t[e].col = to[t[e].col];
+    /* SOLD follows the new numbering: permute it in place by cycles */
+    for (size_t i = 0; sold && i < n; i++)
+        while (to[i] != i) {
+            uint32_t j = to[i];
+            int64_t x = sold[i];
+            sold[i] = sold[j];
+            sold[j] = x;
+            to[i] = to[j];
+            to[j] = j;
+        }
+    idmap_free(&m->items);
+    m->items = fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    rc = 0;
+out:
+    idmap_free(&fresh);
+    free(sorted);
+    free(to);
+    return rc;
+}
+
 static int knn_train(void *ctx, char *err)
 {
     struct itemknn *k = ctx;
@@ -654,12 +802,16 @@ static int knn_train(void *ctx, char *err)
 
     if (read_history(k, &t, err))
         goto out;
-    if (sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
+    if (net_reserve(&t, m.items.n ? (uint32_t)m.items.n - 1 : 0) ||
+        renumber_items(&m, t.t, t.nt, t.sold) ||
+        sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
         goto oom;
     free(t.t);
     t.t = NULL;
+    struct sp_params params = k->params;
+    params.last_sold = t.sold;
     if (sp_csr_transpose(&m.ui, &iu) ||
-        sp_knn_build(&m.ui, &iu, &k->params, &m.knn))
+        sp_knn_build(&m.ui, &iu, &params, &m.knn))
         goto oom;
     if (build_popularity(&m))
         goto oom;
@@ -676,16 +828,8 @@ static int knn_train(void *ctx, char *err)
         sp_knn_free(&m.knn);
         m.knn = by_item;
     }
-    if (k->conf->repurchasable.n) {
-        m.repurchasable = calloc(m.items.n ? m.items.n : 1, 1);
-        if (!m.repurchasable)
-            goto oom;
-        struct repurchase_ctx rc2 = {k->conf, &m};
-        if (k->host->iter_items(k->host, repurchase_cb, &rc2) != ECRM_OK) {
-            snprintf(err, ECRM_ERRMAX, "reading the catalogue failed");
-            goto out;
-        }
-    }
+    if (read_catalog(k, &m, err))
+        goto out;
     model_free(&k->m);
     k->m = m;
     memset(&m, 0, sizeof(m));
@@ -704,6 +848,7 @@ out:
     free(t.net);
     free(t.last);
     free(t.stamp);
+    free(t.sold);
     free(t.touched);
     sp_csr_free(&iu);
     model_free(&m);
@@ -868,6 +1013,15 @@ struct pick {
     uint32_t item, best_i, best_cnt, buyers;
 };
 
+/* A candidate's score on a grid of 2^-20: sums of float similarities
+ * taken in another order differ in their last bits, and equal scores
+ * must tie (and fall to popularity) whatever order the customer's items
+ * come in. */
+static double grid(double score)
+{
+    return nearbyint(score * 1048576.0) / 1048576.0;
+}
+
 /* Better first: score, then popularity, then lowest store id. */
 static int pick_better(const struct pick *a, const struct pick *b)
 {
@@ -922,9 +1076,15 @@ static void heap_offer(struct pick *heap, size_t *n, size_t k,
 static void knn_reason(const struct itemknn *k, const struct pick *p, char *out)
 {
     char title[112];
-    int64_t id = k->m.items.ids[p->best_i];
-    if (k->host->item_title(k->host, id, title, sizeof(title)) != ECRM_OK ||
-        !title[0])
+    const struct model *m = &k->m;
+    int64_t id = m->items.ids[p->best_i];
+    if (m->title_at && m->title_at[p->best_i])
+        snprintf(title, sizeof(title), "%s",
+                 m->titles + m->title_at[p->best_i] - 1);
+    else if (m->title_at ||
+             k->host->item_title(k->host, id, title, sizeof(title)) !=
+                 ECRM_OK ||
+             !title[0])
         snprintf(title, sizeof(title), "item %" PRId64, id);
     utf8_trim(title);
     snprintf(out, ECRM_REASON_MAX,
@@ -1069,8 +1229,8 @@ static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
         if (sl->owned)
             continue;
         uint32_t i = sl->key - 1;
-        struct pick p = {sl->score,  m->items.ids[i], i,
-                         sl->best_i, sl->best_cnt,    m->buyers[i]};
+        struct pick p = {grid(sl->score), m->items.ids[i], i,
+                         sl->best_i,      sl->best_cnt,    m->buyers[i]};
         heap_offer(heap, &nh, kmax, &p);
     }
     if (nh)

@@ -136,12 +136,21 @@ struct cand {
     float sim;
     uint32_t j;
     uint32_t cnt;
+    int64_t last; /* when j was last sold (0: unknown) */
 };
 
-/* Better first: higher similarity, then lower index (deterministic). */
+/* Better first: higher similarity, then more customers in common (more
+ * evidence for the same figure), then the item sold more recently, then
+ * lower index (deterministic). */
 static int better(const struct cand *a, const struct cand *b)
 {
-    return a->sim > b->sim || (a->sim == b->sim && a->j < b->j);
+    if (a->sim != b->sim)
+        return a->sim > b->sim;
+    if (a->cnt != b->cnt)
+        return a->cnt > b->cnt;
+    if (a->last != b->last)
+        return a->last > b->last;
+    return a->j > b->j;
 }
 
 static int cand_cmp(const void *x, const void *y)
@@ -322,6 +331,7 @@ static void *build_part(void *arg)
                     cands[nc].sim = (float)s;
                     cands[nc].j = j;
                     cands[nc].cnt = acc[j].cnt;
+                    cands[nc].last = p->last_sold ? p->last_sold[j] : 0;
                     nc++;
                 }
             }

@@ -62,10 +62,14 @@ struct sp_params {
     uint32_t min_support; /* minimum number of co-occurring customers */
     size_t threads;       /* items are shared among this many threads
                              (0 or 1: the caller's only) */
+    /* Per item, when it was last sold (or NULL): of neighbours equally
+     * similar with as many customers in common, the more recent wins. */
+    const int64_t *last_sold;
 };
 
 /* The neighbour lists: item i's best neighbours are [ptr[i], ptr[i + 1]),
- * best first (similarity descending, then item index ascending). */
+ * best first (similarity descending, then customers in common, then the
+ * more recently sold, then item index ascending). */
 struct sp_knn {
     size_t nitems;
     size_t *ptr;   /* nitems + 1 */
