@@ -154,6 +154,13 @@ struct ecrm_bundler {
     size_t tcap, tused;
 };
 
+struct ecrm_bundle_opts ecrm_bundle_defaults(uint32_t min_orders)
+{
+    struct ecrm_bundle_opts o = {
+        .min_orders = min_orders, .triples = 1, .max_basket = 50};
+    return o;
+}
+
 struct ecrm_bundler *ecrm_bundler_new(const struct ecrm_baskets *b)
 {
     struct ecrm_bundler *m = calloc(1, sizeof(*m));

@@ -73,6 +73,10 @@ struct ecrm_bundle_opts {
                             with everything); 0 = no limit */
 };
 
+/* The options ecrm uses: MIN_ORDERS, triples, from orders of at most 50
+ * items. */
+struct ecrm_bundle_opts ecrm_bundle_defaults(uint32_t min_orders);
+
 /* Reusable state for mining one anchor after another. */
 struct ecrm_bundler;
 

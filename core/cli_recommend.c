@@ -298,8 +298,7 @@ static int for_bundle(struct ecrm_run_ctx *run, const struct opts *o)
 {
     char err[ECRM_ERRMAX];
     struct ecrm_baskets b;
-    struct ecrm_bundle_opts bo = {
-        .min_orders = o->min_orders, .triples = 1, .max_basket = 50};
+    struct ecrm_bundle_opts bo = ecrm_bundle_defaults(o->min_orders);
     struct ecrm_bundle *v = calloc(o->k, sizeof(*v));
     int64_t id;
     size_t n = 0;
@@ -341,9 +340,8 @@ static int for_export(struct ecrm_run_ctx *run, const struct opts *o,
                                     .similar_items = o->k,
                                     .bundles = o->bundles,
                                     .max_bundles = o->k,
-                                    .bundle = {.min_orders = o->min_orders,
-                                               .triples = 1,
-                                               .max_basket = 50}};
+                                    .bundle =
+                                        ecrm_bundle_defaults(o->min_orders)};
     if (ecrm_export_parse_format(o->format ? o->format : "jsonl",
                                  &spec.format) != 0)
         return usage_error("--format: %s is not jsonl or csv", o->format);

@@ -429,9 +429,7 @@ static void resolve_export(struct ecrm_pipeline *p, struct ecrm_export_entry *e,
     sp->similar_items = (size_t)c->similar_items;
     sp->bundles = c->bundles;
     sp->max_bundles = (size_t)c->similar_items;
-    sp->bundle.min_orders = (uint32_t)c->min_orders;
-    sp->bundle.triples = 1;
-    sp->bundle.max_basket = 50;
+    sp->bundle = ecrm_bundle_defaults((uint32_t)c->min_orders);
 }
 
 static void load_exports(struct ecrm_pipeline *p, struct ecrm_diag *d)
