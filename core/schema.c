@@ -167,7 +167,9 @@ static const char *shown_default(const struct ecrm_option *o)
 {
     if (!o->def)
         return "-";
-    return (o->flags & ECRM_OPT_SECRET) ? "(hidden)" : o->def;
+    if (o->flags & ECRM_OPT_SECRET)
+        return "(hidden)";
+    return o->def[0] ? o->def : "\"\"";
 }
 
 static const char *article_type(enum ecrm_opt_type t)
