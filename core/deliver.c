@@ -1,9 +1,20 @@
 /* The deliver stage. See deliver.h.
  *
  * Never twice: a message is claimed (planned -> sending) and that state is
- * committed before the channel sees it; only then is it delivered and marked
- * sent. A crash in between leaves it in "sending", which the next run turns
- * into "unknown" instead of sending it again. */
+ * committed before the channel sees it; only then is it delivered and its
+ * outcome recorded. A crash in between leaves it in "sending", which the
+ * next run turns into "unknown" instead of sending it again (unless its
+ * campaign says `on_unknown: resend`).
+ *
+ * Commits are grouped: one transaction records the outcomes of the batch
+ * just delivered and claims the next batch, so a message costs a share of
+ * one commit instead of two commits of its own. The price is what a crash
+ * leaves behind: the whole batch being delivered stays "sending" and
+ * becomes "unknown", including the messages that had not been handed to
+ * the server yet. The batch is therefore kept to what the channel
+ * delivers in about half a second (at least 1, at most 256 messages),
+ * measured as it goes: a slow server gets small batches.
+ */
 #include "config.h"
 
 #include "deliver.h"
@@ -21,6 +32,10 @@
 #define RETRY_BASE 60        /* seconds */
 #define RETRY_CAP (6 * 3600) /* seconds */
 
+#define BATCH_FIRST 8
+#define BATCH_MAX 256
+#define BATCH_SECONDS 0.5
+
 int64_t ecrm_retry_delay(int attempts, double rnd)
 {
     int64_t d = RETRY_BASE;
@@ -34,47 +49,23 @@ int64_t ecrm_retry_delay(int attempts, double rnd)
     return j < RETRY_BASE ? RETRY_BASE : j;
 }
 
-/* A claimed message, copied out of the store's row. */
-struct claimed {
-    int64_t id;
-    int attempts;
-    int64_t customer_id;
-    int64_t planned_at;
-    char *key, *campaign, *address, *name, *subject, *text, *html;
+/* The outcome of one message of a batch, with room for its texts. */
+struct outcome {
+    struct ecrm_outbox_outcome o;
+    char provider[ECRM_ERRMAX];
+    char error[ECRM_ERRMAX];
 };
-
-static int copy_claimed(void *arg, const struct ecrm_outbox_msg *m)
-{
-    struct claimed *c = arg;
-    c->id = m->id;
-    c->attempts = m->attempts;
-    c->customer_id = m->customer_id;
-    c->planned_at = m->planned_at;
-    c->key = ecrm_strdup(m->key);
-    c->campaign = ecrm_strdup(m->campaign);
-    c->address = ecrm_strdup(m->address);
-    c->name = ecrm_strdup(m->name);
-    c->subject = ecrm_strdup(m->subject);
-    c->text = ecrm_strdup(m->text);
-    c->html = ecrm_strdup(m->html);
-    return 0;
-}
-
-static void free_claimed(struct claimed *c)
-{
-    free(c->key);
-    free(c->campaign);
-    free(c->address);
-    free(c->name);
-    free(c->subject);
-    free(c->text);
-    free(c->html);
-    memset(c, 0, sizeof *c);
-}
 
 static double rnd01(void)
 {
     return (double)random() / ((double)RAND_MAX + 1.0);
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The consent purpose of CAMPAIGN; marketing when the pipeline no longer
@@ -89,9 +80,10 @@ static const char *campaign_purpose(struct ecrm_run_ctx *run,
     return "marketing";
 }
 
-/* Send one claimed message and record the outcome. */
+/* Send one claimed message; its outcome goes to OUT (recorded with the
+ * next commit). ECRM_FAIL only when the store failed. */
 static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
-                       struct claimed *c)
+                       const struct ecrm_outbox_msg *c, struct outcome *out)
 {
     const struct ecrm_channel_ops *ops = ch->mod->desc->ops;
     struct ecrm_message msg = {
@@ -106,7 +98,10 @@ static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
         .campaign = c->campaign,
         .time = run->now,
     };
-    char provider[ECRM_ERRMAX] = "", err[ECRM_ERRMAX] = "", serr[ECRM_ERRMAX];
+    char serr[ECRM_ERRMAX];
+    memset(&out->o, 0, sizeof out->o);
+    out->o.id = c->id;
+    out->provider[0] = out->error[0] = '\0';
     /* Consent is checked again at the last moment: it may have been
      * revoked (by a source, a reply, an admin) since the message was
      * planned, and a revoke always wins. */
@@ -118,42 +113,74 @@ static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
         return ECRM_FAIL;
     }
     if (!granted) {
-        run->msgs.suppressed++;
-        if (ecrm_store_outbox_mark(run->store, c->id, ECRM_OUTBOX_SUPPRESSED,
-                                   NULL, "no_consent", 0, run->now,
-                                   serr) != ECRM_OK) {
-            ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", serr);
-            return ECRM_FAIL;
-        }
+        ecrm_run_suppressed(run, ECRM_REASON_NO_CONSENT);
+        out->o.state = ECRM_OUTBOX_SUPPRESSED;
+        out->o.reason = ecrm_reason_name(ECRM_REASON_NO_CONSENT);
+        out->o.error = out->o.reason; /* where older readers look */
         return ECRM_OK;
     }
-    int rc = ops->deliver(ch->ctx, &msg, provider, err);
-    enum ecrm_outbox_state st;
-    int64_t next = 0;
+    int rc = ops->deliver(ch->ctx, &msg, out->provider, out->error);
     if (rc == ECRM_OK) {
-        st = ECRM_OUTBOX_SENT;
+        out->o.state = ECRM_OUTBOX_SENT;
+        out->o.provider_id = out->provider;
         run->msgs.sent++;
     } else if (rc == ECRM_RETRY && c->attempts < ECRM_DELIVER_MAX_ATTEMPTS) {
-        st = ECRM_OUTBOX_RETRY;
-        next = run->now + ecrm_retry_delay(c->attempts, rnd01());
+        out->o.state = ECRM_OUTBOX_RETRY;
+        out->o.next_attempt = run->now + ecrm_retry_delay(c->attempts, rnd01());
+        out->o.error = out->error;
         run->msgs.retry++;
         ch->host.log(&ch->host, ECRM_LOG_WARN,
-                     "message %s: %s (attempt %d, will retry)", c->key, err,
-                     c->attempts);
+                     "message %s: %s (attempt %d, will retry)", c->key,
+                     out->error, c->attempts);
     } else {
-        st = ECRM_OUTBOX_FAILED;
+        out->o.state = ECRM_OUTBOX_FAILED;
+        out->o.error = out->error;
         run->msgs.failed++;
         ch->host.log(&ch->host, ECRM_LOG_ERROR, "message %s failed: %s", c->key,
-                     err);
+                     out->error);
         ecrm_run_fail(run, ECRM_EX_UNAVAILABLE);
     }
-    if (ecrm_store_outbox_mark(
-            run->store, c->id, st, rc == ECRM_OK ? provider : NULL,
-            rc == ECRM_OK ? NULL : err, next, run->now, serr) != ECRM_OK) {
-        ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", serr);
+    return ECRM_OK;
+}
+
+/* In one transaction: record the N outcomes in OUT, then claim the next
+ * batch of up to LIMIT messages into B. Returns ECRM_OK (B has messages),
+ * ECRM_RETRY (nothing left; the outcomes are committed) or ECRM_FAIL
+ * (nothing committed). */
+static int commit_and_claim(struct ecrm_run_ctx *run, const char *channel,
+                            const struct outcome *out, size_t n, size_t limit,
+                            struct ecrm_outbox_batch *b)
+{
+    char err[ECRM_ERRMAX];
+    int rc = ecrm_store_begin(run->store, err);
+    for (size_t i = 0; rc == ECRM_OK && i < n; i++)
+        rc = ecrm_store_outbox_mark(run->store, &out[i].o, run->now, err);
+    int claimed = ECRM_FAIL;
+    if (rc == ECRM_OK) {
+        claimed = ecrm_store_outbox_claim(run->store, channel, run->now, limit,
+                                          b, err);
+        if (claimed == ECRM_FAIL)
+            rc = ECRM_FAIL;
+    }
+    if (rc == ECRM_OK)
+        rc = ecrm_store_commit(run->store, err);
+    else if (ecrm_store_in_tx(run->store))
+        ecrm_store_rollback(run->store);
+    if (rc != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
+        ecrm_outbox_batch_free(b);
         return ECRM_FAIL;
     }
-    return ECRM_OK;
+    return claimed;
+}
+
+/* The next batch size: what the channel delivered in BATCH_SECONDS at the
+ * pace of the last batch (N messages in SECONDS). */
+static size_t next_limit(size_t n, double seconds)
+{
+    double per = n ? seconds / (double)n : BATCH_SECONDS;
+    double want = per > 0 ? BATCH_SECONDS / per : BATCH_MAX;
+    return want < 1 ? 1 : want > BATCH_MAX ? BATCH_MAX : (size_t)want;
 }
 
 static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
@@ -164,39 +191,70 @@ static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
         ecrm_run_fail(run, ECRM_EX_UNAVAILABLE);
         return ECRM_OK; /* other channels may still work */
     }
+    struct ecrm_outbox_batch b = {0};
+    struct outcome *out = calloc(BATCH_MAX, sizeof *out);
+    if (!out)
+        abort();
+    size_t n = 0, limit = BATCH_FIRST;
     uint64_t done = 0;
-    for (;;) {
-        struct claimed c = {0};
-        int rc = ecrm_store_outbox_claim(run->store, ch->name, run->now,
-                                         copy_claimed, &c, err);
-        if (rc == ECRM_RETRY)
-            break;
-        if (rc != ECRM_OK) {
-            free_claimed(&c);
-            ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
-            return ECRM_FAIL;
-        }
-        rc = deliver_one(run, ch, &c);
-        free_claimed(&c);
+    int rc;
+    while ((rc = commit_and_claim(run, ch->name, out, n, limit, &b)) ==
+           ECRM_OK) {
+        double t0 = mono();
+        for (n = 0; n < b.n && rc == ECRM_OK; n++)
+            rc = deliver_one(run, ch, &b.m[n], &out[n]);
         if (rc != ECRM_OK)
-            return ECRM_FAIL;
-        if ((++done & 255) == 0)
-            ecrm_progress("deliver: %s: %llu messages", ch->name,
-                          (unsigned long long)done);
+            break; /* the batch stays "sending": unknown next run */
+        limit = next_limit(n, mono() - t0);
+        done += n;
+        ecrm_progress("deliver: %s: %llu messages", ch->name,
+                      (unsigned long long)done);
+    }
+    ecrm_outbox_batch_free(&b);
+    free(out);
+    return rc == ECRM_RETRY ? ECRM_OK : ECRM_FAIL;
+}
+
+/* Sweep what a dead run left "sending" to "unknown", and queue again the
+ * unknown messages of campaigns that want them resent. */
+static int sweep(struct ecrm_run_ctx *run)
+{
+    char err[ECRM_ERRMAX];
+    if (ecrm_store_outbox_sweep_unknown(run->store, run->now, err) != ECRM_OK)
+        goto fail;
+    for (size_t i = 0; i < run->p->ncampaigns; i++) {
+        const struct ecrm_campaign *c = run->p->campaigns[i];
+        int64_t n = 0;
+        if (!c->resend_unknown)
+            continue;
+        if (ecrm_store_outbox_resend_unknown(run->store, c->name, run->now, &n,
+                                             err) != ECRM_OK)
+            goto fail;
+        run->msgs.unknown_resent += (uint64_t)n;
+        if (n)
+            ecrm_log(ECRM_LOG_WARN, NULL,
+                     "campaign %s: %lld message(s) of unknown outcome sent "
+                     "again (on_unknown: resend)",
+                     c->name, (long long)n);
     }
     return ECRM_OK;
+fail:
+    ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
+    return ECRM_FAIL;
 }
 
 int ecrm_deliver_stage(struct ecrm_run_ctx *run)
 {
-    char err[ECRM_ERRMAX];
     if (run->dry_run)
         return ECRM_OK; /* plan printed what would go; nothing leaves */
-    srandom((unsigned)(time(NULL) ^ (run->run_id << 16)));
-    if (ecrm_store_outbox_sweep_unknown(run->store, run->now, err) != ECRM_OK) {
-        ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
+    if (ecrm_store_in_tx(run->store)) {
+        /* claims must be committed before anything is sent */
+        ecrm_log(ECRM_LOG_ERROR, NULL, "deliver: a transaction is open");
         return ECRM_FAIL;
     }
+    srandom((unsigned)(time(NULL) ^ (run->run_id << 16)));
+    if (sweep(run) != ECRM_OK)
+        return ECRM_FAIL;
     for (size_t i = 0; i < run->p->ninst; i++) {
         struct ecrm_instance *in = run->p->inst[i];
         if (in->kind != ECRM_KIND_CHANNEL || !in->enabled)

@@ -193,7 +193,8 @@ int ecrm_plugin_check(const struct ecrm_plugin *p, enum ecrm_kind kind,
     size_t ops_min = kind == ECRM_KIND_SOURCE ? sizeof(struct ecrm_source_ops)
                      : kind == ECRM_KIND_PERSONALIZER
                          ? sizeof(struct ecrm_personalizer_ops)
-                         : sizeof(struct ecrm_channel_ops);
+                         /* prepare() came with ABI 1.1: optional */
+                         : offsetof(struct ecrm_channel_ops, prepare);
     if (ops_size < ops_min) {
         snprintf(err, ECRM_ERRMAX,
                  "%s ops table too small: %u bytes, ABI %u.%u needs %zu",

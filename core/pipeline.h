@@ -14,6 +14,7 @@
 #ifndef ECRM_CORE_PIPELINE_H
 #define ECRM_CORE_PIPELINE_H
 
+#include "campaign.h"
 #include "conf.h"
 #include "loader.h"
 #include "policy.h"
@@ -49,35 +50,6 @@ struct ecrm_instance {
     double seconds; /* time spent in its operations */
 };
 
-/* A campaign's settings, bound from the core's own schema. */
-struct ecrm_campaign_conf {
-    char *segment;
-    char *personalizer;
-    int64_t items;
-    char *channel;
-    char *purpose;
-    char *subject;
-    char *template_path;
-    char *html_template_path;
-    char *recurrence;
-    char *start;
-    char *end;
-    int enabled;
-    char *trigger; /* "always" or "entered" */
-};
-
-struct ecrm_campaign {
-    char *name;
-    const struct ecrm_node *node;
-    struct ecrm_campaign_conf conf;
-    int64_t start, end; /* window, 0 = open */
-    struct ecrm_instance *personalizer;
-    struct ecrm_instance *channel;
-    struct ecrm_tpl *subject_tpl, *text_tpl, *html_tpl;
-    struct ecrm_segment *segment; /* NULL: all customers */
-    int trigger_entered; /* only members who entered since the last plan */
-};
-
 struct ecrm_pipeline {
     char *path; /* the YAML file */
     char *dir;  /* its directory: base for relative paths */
@@ -88,7 +60,7 @@ struct ecrm_pipeline {
     size_t ninst;
     struct ecrm_campaign **campaigns;
     size_t ncampaigns;
-    struct ecrm_segset *segments; /* never NULL after a successful load */
+    struct ecrm_segset *segments;   /* never NULL after a successful load */
     struct ecrm_policy_conf policy; /* contact_policy, defaults when absent */
     int quiet_start, quiet_end;     /* minutes; equal when no quiet hours */
 };
@@ -109,9 +81,6 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p);
  * plugin is loaded): for commands that only need the database. Returns a
  * path the caller frees, or NULL with the reasons in D. */
 char *ecrm_pipeline_store_path(const char *path, struct ecrm_diag *d);
-
-/* The schema of a campaign's settings (static), for documentation. */
-const struct ecrm_option *ecrm_pipeline_campaign_options(void);
 
 /* The enabled instance NAME of KIND, or NULL. */
 struct ecrm_instance *ecrm_pipeline_find(struct ecrm_pipeline *p,

@@ -56,6 +56,22 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err)
     return rc;
 }
 
+const char *ecrm_reason_name(enum ecrm_reason r)
+{
+    static const char *const names[ECRM_NREASONS] = {
+        "no_consent", "capped",        "quiet_hours",
+        "budget",     "control_group", "invalid_address",
+        "forgotten",  "no_items",      "too_long"};
+    return (unsigned)r < ECRM_NREASONS ? names[r] : "?";
+}
+
+void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason)
+{
+    run->msgs.suppressed++;
+    if ((unsigned)reason < ECRM_NREASONS)
+        run->msgs.by_reason[reason]++;
+}
+
 void ecrm_run_fail(struct ecrm_run_ctx *run, int code)
 {
     /* Keep the first, most specific, failure. */
@@ -174,13 +190,20 @@ static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
                     "},\"messages\":{\"planned\":%llu,\"sent\":%llu,"
                     "\"failed\":%llu,\"retry\":%llu,\"suppressed\":%llu,"
                     "\"skipped_duplicate\":%llu,\"capped\":%llu,"
-                    "\"delayed_quiet_hours\":%llu},\"stages\":{",
+                    "\"delayed_quiet_hours\":%llu,\"unknown_resent\":%llu,"
+                    "\"suppressed_by_reason\":{",
                     (unsigned long long)m->planned, (unsigned long long)m->sent,
                     (unsigned long long)m->failed, (unsigned long long)m->retry,
                     (unsigned long long)m->suppressed,
                     (unsigned long long)m->skipped_duplicate,
-                    (unsigned long long)m->capped,
-                    (unsigned long long)m->quiet_hours);
+                    (unsigned long long)m->by_reason[ECRM_REASON_CAPPED],
+                    (unsigned long long)m->quiet_hours,
+                    (unsigned long long)m->unknown_resent);
+    for (int r = 0; r < ECRM_NREASONS; r++)
+        ecrm_buf_printf(b, "%s\"%s\":%llu", r ? "," : "",
+                        ecrm_reason_name((enum ecrm_reason)r),
+                        (unsigned long long)m->by_reason[r]);
+    ecrm_buf_puts(b, "}},\"stages\":{");
     first = 1;
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!run->stage_ran[s])
@@ -214,6 +237,22 @@ static void summary_text(struct ecrm_run_ctx *run, FILE *f)
             (unsigned long long)m->suppressed,
             (unsigned long long)m->skipped_duplicate,
             run->dry_run ? " (dry run: nothing written)" : "");
+    if (m->suppressed) {
+        const char *sep = "suppressed: ";
+        for (int r = 0; r < ECRM_NREASONS; r++)
+            if (m->by_reason[r]) {
+                fprintf(f, "%s%llu %s", sep,
+                        (unsigned long long)m->by_reason[r],
+                        ecrm_reason_name((enum ecrm_reason)r));
+                sep = ", ";
+            }
+        fputc('\n', f);
+    }
+    if (m->quiet_hours)
+        fprintf(f,
+                "deferred to the end of quiet hours: %llu (planned, "
+                "not suppressed)\n",
+                (unsigned long long)m->quiet_hours);
 }
 
 typedef int (*stage_fn)(struct ecrm_run_ctx *run);

@@ -38,11 +38,32 @@ enum ecrm_exit {
     ECRM_EX_TEMPFAIL = 75
 };
 
+/* Why a message was suppressed: the outbox row's reason. */
+enum ecrm_reason {
+    ECRM_REASON_NO_CONSENT = 0,  /* no grant for any channel (or revoked) */
+    ECRM_REASON_CAPPED,          /* over a frequency cap */
+    ECRM_REASON_QUIET_HOURS,     /* in quiet hours, on_quiet_hours: suppress */
+    ECRM_REASON_BUDGET,          /* the campaign's budget is spent */
+    ECRM_REASON_CONTROL_GROUP,   /* held out for measurement */
+    ECRM_REASON_INVALID_ADDRESS, /* consent, but no address a channel takes */
+    ECRM_REASON_FORGOTTEN,       /* the customer was forgotten */
+    ECRM_REASON_NO_ITEMS,        /* the personalizer had nothing to offer */
+    ECRM_REASON_TOO_LONG,        /* over the channel's size limit */
+    ECRM_NREASONS
+};
+
+/* "no_consent", "capped", ...: the name stored in outbox.reason. */
+const char *ecrm_reason_name(enum ecrm_reason r);
+
 struct ecrm_msg_stats {
     uint64_t planned, sent, failed, retry, suppressed, skipped_duplicate;
-    uint64_t capped;       /* of suppressed: over a frequency cap */
-    uint64_t quiet_hours;  /* of planned: delayed to the end of the night */
+    uint64_t by_reason[ECRM_NREASONS]; /* of suppressed */
+    uint64_t quiet_hours;    /* of planned: deferred to the end of the night */
+    uint64_t unknown_resent; /* unknown messages queued again */
 };
+
+/* Count one suppression for REASON. */
+void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason);
 
 /* State shared by the stages of one run. */
 struct ecrm_run_ctx {

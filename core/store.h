@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 6
+#define ECRM_STORE_SCHEMA_VERSION 7
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -142,23 +142,41 @@ int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,
                         size_t len);
 
 /* ---- audience, recommendations, outbox ---------------------------------- */
+/* Consent channels one audience query can ask about. */
+#define ECRM_CONTACT_CHANNELS 4
+
+/* What the planner asks of every customer. */
+struct ecrm_contact_query {
+    /* consent channels ("email", "sms", ...), NULL-padded */
+    const char *channels[ECRM_CONTACT_CHANNELS];
+    const char *purpose;
+    const char *preferred_attr; /* profile attribute to read, or NULL */
+    /* 1: order by value (net spend in [VALUE_SINCE, VALUE_UNTIL)), highest
+     * first, then by id; 0: by id, value not computed */
+    int by_value;
+    int64_t value_since, value_until;
+};
+
 struct ecrm_contact {
     int64_t customer_id;
     const char *external_id;
-    const char *name;    /* may be NULL */
-    const char *address; /* e-mail or phone for the channel, may be NULL */
-    int consent;         /* 1 when the latest consent for channel+purpose is
-                            a grant, 0 otherwise (never asked or revoked) */
-    const char *tz;      /* the customer's time zone, may be NULL */
+    const char *name;  /* may be NULL */
+    const char *email; /* may be NULL */
+    const char *phone; /* may be NULL */
+    const char *tz;    /* the customer's time zone, may be NULL */
+    /* 1 when the latest consent for the query's channel i and purpose is a
+     * grant, 0 otherwise (never asked or revoked) */
+    int consent[ECRM_CONTACT_CHANNELS];
+    const char *preferred; /* the preferred_attr attribute, may be NULL */
+    double value;          /* when the query asked for it */
 };
 typedef int (*ecrm_contact_cb)(void *arg, const struct ecrm_contact *c);
 
-/* Stream every customer (ordered by id) with the address used by
- * CHANNEL ("email" -> email, "sms" -> phone) and the state of its consent
- * for CHANNEL and PURPOSE. */
-int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
-                             const char *purpose, ecrm_contact_cb cb,
-                             void *arg);
+/* Stream every customer as Q asks (ordered by id, or by value then id).
+ * Returns ECRM_OK, ECRM_FAIL, or the callback's non-zero value. */
+int ecrm_store_iter_contacts(struct ecrm_store *s,
+                             const struct ecrm_contact_query *q,
+                             ecrm_contact_cb cb, void *arg);
 
 /* Replace PERSONALIZER's stored recommendations for CUSTOMER_ID. */
 int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
@@ -177,6 +195,9 @@ enum ecrm_outbox_state {
 /* "planned", "sending", ... */
 const char *ecrm_outbox_state_name(enum ecrm_outbox_state st);
 
+/* One ledger row. The planner fills every field but id and attempts; the
+ * claim hands them out filled from the row (variant, reason, cost and
+ * segments excepted: delivery does not need them). */
 struct ecrm_outbox_msg {
     int64_t id;
     const char *key; /* UNIQUE (campaign, customer, channel, period) */
@@ -191,36 +212,89 @@ struct ecrm_outbox_msg {
     const char *html;
     int64_t planned_at;
     int attempts;
+    /* schema 7 */
+    enum ecrm_outbox_state state; /* of a plan: PLANNED or SUPPRESSED */
+    const char *reason;           /* SUPPRESSED: why (no_consent, ...) */
+    const char *variant;          /* NULL when the campaign has none */
+    int has_cost;                 /* 0: cost unknown (stored NULL) */
+    double cost;                  /* in the campaign's currency unit */
+    int64_t segments;             /* SMS parts; 0 = not counted (NULL) */
 };
 
 /* Whether a row with KEY exists. */
 int ecrm_store_outbox_exists(struct ecrm_store *s, const char *key,
                              int *exists);
-/* Insert M in state PLANNED unless its key exists; *INSERTED tells which.
+
+/* The decision already in the ledger for (CAMPAIGN, CUSTOMER_ID, PERIOD)
+ * on any channel. One campaign gives a customer at most one row per
+ * period: a message on one channel, or a suppression. */
+struct ecrm_outbox_prior {
+    int found;  /* 0: nothing yet */
+    int64_t id; /* the row */
+    enum ecrm_outbox_state state;
+    char reason[32]; /* "" unless suppressed with a reason */
+};
+int ecrm_store_outbox_prior(struct ecrm_store *s, const char *campaign,
+                            int64_t customer_id, const char *period,
+                            struct ecrm_outbox_prior *out, char *err);
+
+/* Insert M (state PLANNED or SUPPRESSED with its reason) unless its key or
+ * its (campaign, customer, channel, period) exists; *INSERTED tells which.
  * (id and attempts of M are ignored.) */
 int ecrm_store_outbox_plan(struct ecrm_store *s, int64_t run_id,
                            const struct ecrm_outbox_msg *m, int *inserted,
                            char *err);
-/* Atomically move the oldest PLANNED (or RETRY due at NOW) message of
- * CHANNEL to SENDING, attempts + 1, and hand it to CB. Returns ECRM_OK
- * after CB ran, ECRM_RETRY when there is nothing to claim, ECRM_FAIL on
- * error. */
-typedef int (*ecrm_outbox_cb)(void *arg, const struct ecrm_outbox_msg *m);
+/* Replace the SUPPRESSED row ID by M (a new decision of the same campaign,
+ * customer and period, possibly on another channel: key and channel
+ * change with it). *DONE is 0 when row ID is no longer suppressed, which
+ * leaves it alone. */
+int ecrm_store_outbox_revise(struct ecrm_store *s, int64_t run_id, int64_t id,
+                             const struct ecrm_outbox_msg *m, int *done,
+                             char *err);
+
+/* Messages claimed for delivery: owned copies, freed with
+ * ecrm_outbox_batch_free(). */
+struct ecrm_outbox_batch {
+    struct ecrm_outbox_msg *m;
+    size_t n, cap;
+};
+void ecrm_outbox_batch_free(struct ecrm_outbox_batch *b);
+
+/* Atomically move up to LIMIT of the oldest due messages of CHANNEL
+ * (PLANNED with planned_at <= NOW, or RETRY due at NOW) to SENDING,
+ * attempts + 1, and append copies of them to OUT (emptied first). In
+ * autocommit mode the claim is committed when this returns; inside a
+ * transaction, by the caller's commit, which must happen before any of
+ * them is handed to a server. Returns ECRM_OK (OUT->n > 0), ECRM_RETRY
+ * when there is nothing to claim, ECRM_FAIL on error. */
 int ecrm_store_outbox_claim(struct ecrm_store *s, const char *channel,
-                            int64_t now, ecrm_outbox_cb cb, void *arg,
-                            char *err);
-/* Record the outcome of message ID: new STATE, the provider's id or the
- * error text (either may be NULL), and NEXT_ATTEMPT for RETRY. */
-int ecrm_store_outbox_mark(struct ecrm_store *s, int64_t id,
-                           enum ecrm_outbox_state state,
-                           const char *provider_id, const char *error,
-                           int64_t next_attempt, int64_t now, char *err);
+                            int64_t now, size_t limit,
+                            struct ecrm_outbox_batch *out, char *err);
+
+/* The outcome of one delivery attempt. */
+struct ecrm_outbox_outcome {
+    int64_t id;
+    enum ecrm_outbox_state state;
+    const char *provider_id; /* may be NULL: keeps the stored one */
+    const char *error;       /* the server's answer, may be NULL */
+    const char *reason;      /* SUPPRESSED: why */
+    int64_t next_attempt;    /* RETRY: when */
+};
+/* Record outcome O at NOW. */
+int ecrm_store_outbox_mark(struct ecrm_store *s,
+                           const struct ecrm_outbox_outcome *o, int64_t now,
+                           char *err);
 /* Turn every message still SENDING into UNKNOWN: a process died between
  * claiming it and recording the outcome, so whether it went out cannot be
  * known. Call it only while no other process delivers (under the pipeline
  * lock), before claiming. */
 int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
                                     char *err);
+/* Queue the UNKNOWN messages of CAMPAIGN for another attempt (RETRY, due
+ * at NOW): for campaigns configured with `on_unknown: resend`. *N (may be
+ * NULL) receives how many. */
+int ecrm_store_outbox_resend_unknown(struct ecrm_store *s, const char *campaign,
+                                     int64_t now, int64_t *n, char *err);
 /* How many messages to customer CID count against the contact policy's
  * frequency caps (planned, sending, sent, retry or unknown; any campaign
  * and channel) with planned_at >= SINCE[i], for i = 0..2, into N[i].
@@ -231,6 +305,35 @@ int ecrm_store_outbox_recent(struct ecrm_store *s, int64_t cid,
 /* Messages of CAMPAIGN (NULL = all) in STATE. */
 int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
                                 enum ecrm_outbox_state state);
+
+/* ---- campaigns (store_campaign.c) ---------------------------------------- */
+/* What `campaigns` keeps of a campaign, updated at each plan. Zero means
+ * "none" (stored NULL) for GOAL_DAYS and both budgets. */
+struct ecrm_campaign_record {
+    const char *name;
+    int64_t run_id, now;
+    int64_t goal_days;
+    int64_t budget_messages;
+    double budget_cost;
+};
+int ecrm_store_campaign_touch(struct ecrm_store *s,
+                              const struct ecrm_campaign_record *r, char *err);
+
+/* What CAMPAIGN has spent: messages and the sum of their known costs, over
+ * the messages that are or may be out (planned, sending, sent, retry,
+ * unknown), in PERIOD only when PERIOD is not NULL. */
+int ecrm_store_campaign_spent(struct ecrm_store *s, const char *campaign,
+                              const char *period, int64_t *messages,
+                              double *cost, char *err);
+
+/* The arm of CUSTOMER_ID in CAMPAIGN: the stored one, or PROPOSED (a
+ * variant name or "control") stored now with assigned_at = NOW. The
+ * stored name is copied into VARIANT (LEN bytes); *CREATED (may be NULL)
+ * is 1 when this call stored it. */
+int ecrm_store_assignment(struct ecrm_store *s, const char *campaign,
+                          int64_t customer_id, const char *proposed,
+                          int64_t now, char *variant, size_t len, int *created,
+                          char *err);
 
 /* ---- offline evaluation ------------------------------------------------- */
 /* Called with one customer's net quantity of one item (purchases minus
@@ -270,9 +373,8 @@ struct ecrm_seg_watermarks {
  * is 1 (and *IDS empty) when no watermark was ever stored: everything is
  * new. Profile edits of existing customers are not seen here (no id moves):
  * the segment stage compares profile signatures instead. */
-int ecrm_store_seg_changed(struct ecrm_store *s,
-                           struct ecrm_seg_watermarks *wm, int64_t **ids,
-                           size_t *n, int *first, char *err);
+int ecrm_store_seg_changed(struct ecrm_store *s, struct ecrm_seg_watermarks *wm,
+                           int64_t **ids, size_t *n, int *first, char *err);
 int ecrm_store_seg_set_watermarks(struct ecrm_store *s,
                                   const struct ecrm_seg_watermarks *wm,
                                   char *err);
@@ -311,8 +413,8 @@ void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w);
 
 /* Mark as left at NOW the current members of SEGMENT whose customer no
  * longer exists (forgotten, merged away); *LEFT (may be NULL) = how many. */
-int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment,
-                         int64_t now, int64_t *left, char *err);
+int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment, int64_t now,
+                         int64_t *left, char *err);
 
 /* Recompute the RFM cuts over every customer with orders from
  * customer_derived, store them (store_meta 'segment.rfm') and return them
@@ -335,9 +437,9 @@ struct ecrm_seg_state {
     char fingerprint[512]; /* expression and what it was evaluated with */
     int64_t evaluated_at;  /* that run's clock */
     int64_t run_id;
-    int64_t members;  /* current members */
-    int64_t entered;  /* entered in that run */
-    int64_t left;     /* left in that run */
+    int64_t members;   /* current members */
+    int64_t entered;   /* entered in that run */
+    int64_t left;      /* left in that run */
     int64_t evaluated; /* customers evaluated in that run */
     int full;          /* 1 when that run evaluated every customer */
 };
@@ -349,8 +451,7 @@ int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
                              const char *expression,
                              const struct ecrm_seg_state *in, char *err);
 /* Current members of SEGMENT into *N. */
-int ecrm_store_seg_count(struct ecrm_store *s, const char *segment,
-                         int64_t *n);
+int ecrm_store_seg_count(struct ecrm_store *s, const char *segment, int64_t *n);
 
 struct ecrm_seg_member {
     int64_t customer_id;

@@ -57,6 +57,13 @@ enum ecrm_stmt_id {
     ECRM_ST_CONSENT_NOW,
     ECRM_ST_EVENT_ADD_MULTI, /* EVBUF_ROWS anonymous events at once */
     ECRM_ST_OB_RECENT,
+    /* campaigns (issue 6): store_outbox.c, store_campaign.c */
+    ECRM_ST_OB_PRIOR,
+    ECRM_ST_OB_REVISE,
+    ECRM_ST_OB_RESEND,
+    ECRM_ST_CAMPAIGN_SPENT,
+    ECRM_ST_ASSIGN_GET,
+    ECRM_ST_ASSIGN_PUT,
     ECRM_ST_COUNT
 };
 

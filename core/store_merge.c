@@ -139,6 +139,12 @@ static const struct {
     /* a row colliding with one of KEEP's stays on GONE (the ledger) */
     {"UPDATE OR IGNORE outbox SET customer_id = ?1 WHERE customer_id = ?2",
      "moving messages"},
+    /* KEEP's campaign arm wins; GONE's goes with GONE when KEEP has one */
+    {"UPDATE OR IGNORE campaign_assignments SET customer_id = ?1"
+     " WHERE customer_id = ?2",
+     "moving campaign assignments"},
+    {"DELETE FROM campaign_assignments WHERE customer_id = ?2",
+     "dropping campaign assignments"},
     /* KEEP's empty profile fields from GONE's */
     {"UPDATE customers SET"
      " email = coalesce(email, (SELECT email FROM customers WHERE id = ?2)),"

@@ -153,36 +153,64 @@ int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,
                        len);
 }
 
-int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
-                             const char *purpose, ecrm_contact_cb cb, void *arg)
+/* The state of the latest consent of customer c for channel ?K and the
+ * purpose ?5; the correlated subquery walks consents_latest backwards:
+ * one index seek per customer. */
+#define CONSENT_COL(k)                                                         \
+    " CASE WHEN ?" #k " IS NULL THEN 0 ELSE coalesce((SELECT k.state"          \
+    "  FROM consents k WHERE k.customer_id = c.id AND k.channel = ?" #k        \
+    "  AND k.purpose = ?5 ORDER BY k.time DESC, k.id DESC LIMIT 1), 0) END,"
+#define CONTACT_COLUMNS                                                        \
+    "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.tz," CONSENT_COL( \
+        1) CONSENT_COL(2) CONSENT_COL(3)                                       \
+        CONSENT_COL(4) " (SELECT a.value FROM customer_attrs a WHERE "         \
+                       "a.customer_id = c.id"                                  \
+                       "  AND a.key = ?6),"
+/* Net spend in [?7, ?8): returns count as negative, as in the profile. */
+#define CONTACT_VALUE                                                          \
+    " (SELECT coalesce(sum(CASE WHEN o.is_return AND l.amount > 0"             \
+    "   THEN -l.amount ELSE l.amount END), 0)"                                 \
+    "  FROM orders o JOIN order_lines l ON l.order_id = o.id"                  \
+    "  WHERE o.customer_id = c.id AND o.time >= ?7 AND o.time < ?8) AS v"
+
+int ecrm_store_iter_contacts(struct ecrm_store *s,
+                             const struct ecrm_contact_query *q,
+                             ecrm_contact_cb cb, void *arg)
 {
     sqlite3_stmt *st;
     struct ecrm_contact c;
     int step, rc = ECRM_OK;
 
-    if (!channel || !purpose || !cb)
+    if (!q || !q->purpose || !cb)
         return ECRM_FAIL;
-    /* The correlated subquery walks consents_latest backwards: one index
-     * seek per customer, and the result streams in customer order. */
-    st = prepare(s, "SELECT c.id, c.external_id, c.name,"
-                    " CASE ?1 WHEN 'email' THEN c.email"
-                    "  WHEN 'sms' THEN c.phone END, c.tz,"
-                    " coalesce((SELECT k.state FROM consents k"
-                    "  WHERE k.customer_id = c.id AND k.channel = ?1"
-                    "  AND k.purpose = ?2"
-                    "  ORDER BY k.time DESC, k.id DESC LIMIT 1), 0)"
-                    " FROM customers c ORDER BY c.id");
+    /* By id, the rows stream in primary key order without a sort; by
+     * value, sqlite sorts (id breaks ties, so the order is stable). */
+    st = prepare(s, q->by_value ? CONTACT_COLUMNS CONTACT_VALUE
+                        " FROM customers c ORDER BY v DESC, c.id"
+                                : CONTACT_COLUMNS
+                        " 0 FROM customers c ORDER BY c.id");
     if (!st)
         return ECRM_FAIL;
-    ecrm_bind_text(st, 1, channel);
-    ecrm_bind_text(st, 2, purpose);
+    for (int i = 0; i < ECRM_CONTACT_CHANNELS; i++)
+        ecrm_bind_text(st, 1 + i, q->channels[i]);
+    ecrm_bind_text(st, 5, q->purpose);
+    ecrm_bind_text(st, 6, q->preferred_attr);
+    if (q->by_value) {
+        sqlite3_bind_int64(st, 7, q->value_since);
+        sqlite3_bind_int64(st, 8, q->value_until);
+    }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         c.customer_id = sqlite3_column_int64(st, 0);
         c.external_id = (const char *)sqlite3_column_text(st, 1);
         c.name = (const char *)sqlite3_column_text(st, 2);
-        c.address = (const char *)sqlite3_column_text(st, 3);
-        c.tz = (const char *)sqlite3_column_text(st, 4);
-        c.consent = sqlite3_column_int(st, 5) == ECRM_CONSENT_GRANTED;
+        c.email = (const char *)sqlite3_column_text(st, 3);
+        c.phone = (const char *)sqlite3_column_text(st, 4);
+        c.tz = (const char *)sqlite3_column_text(st, 5);
+        for (int i = 0; i < ECRM_CONTACT_CHANNELS; i++)
+            c.consent[i] =
+                sqlite3_column_int(st, 6 + i) == ECRM_CONSENT_GRANTED;
+        c.preferred = (const char *)sqlite3_column_text(st, 10);
+        c.value = sqlite3_column_double(st, 11);
         rc = cb(arg, &c);
         if (rc != 0)
             goto out;

@@ -24,6 +24,8 @@
  *   5  profiles and segments: derived attributes, segment membership
  *      history, segment state, trigger campaigns
  *   6  contact policy: recent messages by customer
+ *   7  campaigns (issue 6): A/B and control assignments, suppression
+ *      reasons, costs and SMS segments per message, goals and budgets
  */
 #include "store_internal.h"
 
@@ -227,6 +229,26 @@ static const char *const migrations[] = {
     /* 6 */
     /* The contact policy counts a customer's recent messages. */
     "CREATE INDEX outbox_customer ON outbox(customer_id, planned_at);",
+    /* 7 (issue 6) */
+    /* Who a campaign targeted and in which arm: written when a customer
+     * is first assigned, never changed (so that conversions are measured
+     * against a stable split, whatever the weights become). */
+    "CREATE TABLE campaign_assignments ("
+    " campaign TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+    " variant TEXT NOT NULL, assigned_at INTEGER NOT NULL,"
+    " PRIMARY KEY (campaign, customer_id)) WITHOUT ROWID;"
+    /* variant: NULL without variants; reason: why a row is suppressed;
+     * cost: planned, in the campaign's unit; segments: SMS parts. */
+    "ALTER TABLE outbox ADD COLUMN variant TEXT;"
+    "ALTER TABLE outbox ADD COLUMN reason TEXT;"
+    "ALTER TABLE outbox ADD COLUMN cost REAL;"
+    "ALTER TABLE outbox ADD COLUMN segments INTEGER;"
+    "ALTER TABLE campaigns ADD COLUMN goal_days INTEGER;"
+    "ALTER TABLE campaigns ADD COLUMN budget_messages INTEGER;"
+    "ALTER TABLE campaigns ADD COLUMN budget_cost REAL;"
+    /* Earlier versions wrote the reason of a suppression into error. */
+    "UPDATE outbox SET reason = error WHERE state = 5"
+    " AND error IN ('no_consent', 'forgotten');",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

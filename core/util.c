@@ -165,3 +165,14 @@ int ecrm_mkdir_p(const char *path, unsigned mode)
     free(p);
     return rc;
 }
+
+int ecrm_valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}

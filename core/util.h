@@ -26,6 +26,10 @@ char *ecrm_dirname(const char *path);
 /* PATH itself when absolute or BASE is NULL, else BASE/PATH; caller frees. */
 char *ecrm_path_join(const char *base, const char *path);
 
+/* Whether S can name an instance, a campaign or a variant: 1 to 64
+ * letters, digits, '_' and '-'. */
+int ecrm_valid_name(const char *s);
+
 /* Create directory PATH and its parents with MODE; 0 or -1 (errno set). */
 int ecrm_mkdir_p(const char *path, unsigned mode);
 

@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <ltdl.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -965,6 +966,27 @@ int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,
     }
     const struct ecrm_channel_ops *ops = m->desc->ops;
     return ops->deliver(m->ctx, msg, provider_id, err);
+}
+
+int mock_prepare(struct mock_host *m, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err)
+{
+    err[0] = '\0';
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->units = 1;
+    out->cost = NAN;
+    if (!m->desc || m->desc->kind != ECRM_KIND_CHANNEL || !m->ctx) {
+        snprintf(err, ECRM_ERRMAX, "no channel loaded");
+        return ECRM_FAIL;
+    }
+    const struct ecrm_channel_ops *ops = m->desc->ops;
+    if (!ECRM_HAS_MEMBER(ops, struct ecrm_channel_ops, prepare) ||
+        !ops->prepare) {
+        snprintf(err, ECRM_ERRMAX, "the channel has no prepare()");
+        return ECRM_FAIL;
+    }
+    return ops->prepare(m->ctx, msg, out, err);
 }
 
 void mock_add_purchase(struct mock_host *m, int64_t customer_id,

@@ -199,6 +199,12 @@ int mock_recommend(struct mock_host *m, int64_t customer_id, size_t k,
 int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,
                  char *provider_id, char *err);
 
+/* Call the loaded channel's prepare() (ABI 1.1) on MSG with OUT preset
+ * as the core does (units 1, segments 0, cost NaN). ECRM_FAIL with err
+ * when there is no channel or it has no prepare(). */
+int mock_prepare(struct mock_host *m, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err);
+
 /* Add a purchase served by iter_purchases() (filtered by since/until,
  * ordered by customer then time as the store does) and
  * iter_customer_purchases(). */

@@ -29,7 +29,7 @@ extern "C" {
 
 #define ECRM_PLUGIN_MAGIC 0x4543524dU /* "ECRM" */
 #define ECRM_ABI_MAJOR 1
-#define ECRM_ABI_MINOR 0
+#define ECRM_ABI_MINOR 1
 
 /* Size of the error buffer handed to every operation that can fail. */
 #define ECRM_ERRMAX 512
@@ -416,6 +416,20 @@ struct ecrm_personalizer_ops {
                      struct ecrm_reco *out, size_t *n, char *err);
 };
 
+/* What a channel tells the planner about a message (ABI 1.1): see
+ * ecrm_channel_ops.prepare. The core sets size and presets units = 1,
+ * segments = 0, cost = NaN, encoding = "" and reason = NULL. */
+struct ecrm_prepared {
+    uint32_t size;
+    int64_t units;     /* billable units: 1, or the SMS segments */
+    int64_t segments;  /* SMS segments, 0 for channels that do not split */
+    double cost;       /* the channel's own price for it, NaN when none */
+    char encoding[16]; /* "GSM-7", "UCS-2", or "" */
+    /* On ECRM_FAIL: a static string, "invalid_address" (this channel
+     * cannot reach the address) or "too_long" (over a size limit). */
+    const char *reason;
+};
+
 struct ecrm_channel_ops {
     uint32_t size;
     /* Consent channel this plugin needs ("email" or "sms"); also picks the
@@ -426,6 +440,18 @@ struct ecrm_channel_ops {
      * transient failures, ECRM_FAIL for permanent ones, err set. */
     int (*deliver)(void *ctx, const struct ecrm_message *msg, char *provider_id,
                    char *err);
+
+    /* --- ABI 1.1: read only when ECRM_HAS_MEMBER(ops, struct
+     * ecrm_channel_ops, prepare) --- */
+    /* Optional (may be NULL). Look at MSG at planning time, before it is
+     * stored, exactly as deliver() will see it: whether the channel can
+     * reach MSG->to, and what the message costs (SMS segments, after any
+     * text the channel adds). MSG->text is NULL when the planner only asks
+     * about the address. Fills OUT. Returns ECRM_OK when the message can
+     * go, or ECRM_FAIL with OUT->reason and err set. Must not send or
+     * write anything. */
+    int (*prepare)(void *ctx, const struct ecrm_message *msg,
+                   struct ecrm_prepared *out, char *err);
 };
 
 /* ---------------------------------------------------------------------------

@@ -304,6 +304,17 @@ int mime_addr_ok(const char *addr)
     return 1;
 }
 
+int mime_prepare(void *ctx, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err)
+{
+    (void)ctx;
+    if (msg->to && mime_addr_ok(msg->to))
+        return ECRM_OK;
+    out->reason = "invalid_address";
+    snprintf(err, ECRM_ERRMAX, "not a deliverable e-mail address");
+    return ECRM_FAIL;
+}
+
 int mime_domain_ok(const char *domain)
 {
     char probe[MIME_ADDR_MAX + 3];
