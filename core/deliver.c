@@ -14,6 +14,10 @@
  * the server yet. The batch is therefore kept to what the channel
  * delivers in about half a second (at least 1, at most 256 messages),
  * measured as it goes: a slow server gets small batches.
+ *
+ * Consent is checked again in the transaction that claims a message, so at
+ * most one batch (about half a second) before the server sees it: a
+ * revoke since planning suppresses it there and then.
  */
 #include "config.h"
 
@@ -81,9 +85,9 @@ static const char *campaign_purpose(struct ecrm_run_ctx *run,
 }
 
 /* Send one claimed message; its outcome goes to OUT (recorded with the
- * next commit). ECRM_FAIL only when the store failed. */
-static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
-                       const struct ecrm_outbox_msg *c, struct outcome *out)
+ * next commit). */
+static void deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
+                        const struct ecrm_outbox_msg *c, struct outcome *out)
 {
     const struct ecrm_channel_ops *ops = ch->mod->desc->ops;
     struct ecrm_message msg = {
@@ -98,27 +102,9 @@ static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
         .campaign = c->campaign,
         .time = run->now,
     };
-    char serr[ECRM_ERRMAX];
     memset(&out->o, 0, sizeof out->o);
     out->o.id = c->id;
     out->provider[0] = out->error[0] = '\0';
-    /* Consent is checked again at the last moment: it may have been
-     * revoked (by a source, a reply, an admin) since the message was
-     * planned, and a revoke always wins. */
-    int granted = 0;
-    if (ecrm_store_consent_current(
-            run->store, c->customer_id, ops->consent_channel,
-            campaign_purpose(run, c->campaign), &granted, serr) != ECRM_OK) {
-        ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", serr);
-        return ECRM_FAIL;
-    }
-    if (!granted) {
-        ecrm_run_suppressed(run, ECRM_REASON_NO_CONSENT);
-        out->o.state = ECRM_OUTBOX_SUPPRESSED;
-        out->o.reason = ecrm_reason_name(ECRM_REASON_NO_CONSENT);
-        out->o.error = out->o.reason; /* where older readers look */
-        return ECRM_OK;
-    }
     int rc = ops->deliver(ch->ctx, &msg, out->provider, out->error);
     if (rc == ECRM_OK) {
         out->o.state = ECRM_OUTBOX_SENT;
@@ -140,28 +126,61 @@ static int deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
                      out->error);
         ecrm_run_fail(run, ECRM_EX_UNAVAILABLE);
     }
+}
+
+/* Check the consent of every message of B again (inside the claiming
+ * transaction): those revoked since planning are suppressed at once and
+ * flagged in REVOKED. */
+static int recheck_consents(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
+                            const struct ecrm_outbox_batch *b,
+                            unsigned char *revoked, char *err)
+{
+    const struct ecrm_channel_ops *ops = ch->mod->desc->ops;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct ecrm_outbox_msg *m = &b->m[i];
+        int granted = 0;
+        if (ecrm_store_consent_current(
+                run->store, m->customer_id, ops->consent_channel,
+                campaign_purpose(run, m->campaign), &granted, err) != ECRM_OK)
+            return ECRM_FAIL;
+        revoked[i] = !granted;
+        if (granted)
+            continue;
+        const char *why = ecrm_reason_name(ECRM_REASON_NO_CONSENT);
+        struct ecrm_outbox_outcome o = {.id = m->id,
+                                        .state = ECRM_OUTBOX_SUPPRESSED,
+                                        .reason = why,
+                                        .error = why}; /* older readers */
+        if (ecrm_store_outbox_mark(run->store, &o, run->now, err) != ECRM_OK)
+            return ECRM_FAIL;
+        ecrm_run_suppressed(run, ECRM_REASON_NO_CONSENT);
+    }
     return ECRM_OK;
 }
 
 /* In one transaction: record the N outcomes in OUT, then claim the next
- * batch of up to LIMIT messages into B. Returns ECRM_OK (B has messages),
- * ECRM_RETRY (nothing left; the outcomes are committed) or ECRM_FAIL
- * (nothing committed). */
-static int commit_and_claim(struct ecrm_run_ctx *run, const char *channel,
+ * batch of up to LIMIT messages into B and check their consents (REVOKED
+ * flags those suppressed). Returns ECRM_OK (B has messages), ECRM_RETRY
+ * (nothing left; the outcomes are committed) or ECRM_FAIL (nothing
+ * committed). */
+static int commit_and_claim(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
                             const struct outcome *out, size_t n, size_t limit,
-                            struct ecrm_outbox_batch *b)
+                            struct ecrm_outbox_batch *b, unsigned char *revoked)
 {
     char err[ECRM_ERRMAX];
     int rc = ecrm_store_begin(run->store, err);
     for (size_t i = 0; rc == ECRM_OK && i < n; i++)
-        rc = ecrm_store_outbox_mark(run->store, &out[i].o, run->now, err);
+        if (out[i].o.id)
+            rc = ecrm_store_outbox_mark(run->store, &out[i].o, run->now, err);
     int claimed = ECRM_FAIL;
     if (rc == ECRM_OK) {
-        claimed = ecrm_store_outbox_claim(run->store, channel, run->now, limit,
+        claimed = ecrm_store_outbox_claim(run->store, ch->name, run->now, limit,
                                           b, err);
         if (claimed == ECRM_FAIL)
             rc = ECRM_FAIL;
     }
+    if (rc == ECRM_OK && claimed == ECRM_OK)
+        rc = recheck_consents(run, ch, b, revoked, err);
     if (rc == ECRM_OK)
         rc = ecrm_store_commit(run->store, err);
     else if (ecrm_store_in_tx(run->store))
@@ -193,18 +212,20 @@ static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
     }
     struct ecrm_outbox_batch b = {0};
     struct outcome *out = calloc(BATCH_MAX, sizeof *out);
+    unsigned char revoked[BATCH_MAX];
     if (!out)
         abort();
     size_t n = 0, limit = BATCH_FIRST;
     uint64_t done = 0;
     int rc;
-    while ((rc = commit_and_claim(run, ch->name, out, n, limit, &b)) ==
+    while ((rc = commit_and_claim(run, ch, out, n, limit, &b, revoked)) ==
            ECRM_OK) {
         double t0 = mono();
-        for (n = 0; n < b.n && rc == ECRM_OK; n++)
-            rc = deliver_one(run, ch, &b.m[n], &out[n]);
-        if (rc != ECRM_OK)
-            break; /* the batch stays "sending": unknown next run */
+        for (n = 0; n < b.n; n++) {
+            out[n].o.id = 0; /* nothing to record */
+            if (!revoked[n])
+                deliver_one(run, ch, &b.m[n], &out[n]);
+        }
         limit = next_limit(n, mono() - t0);
         done += n;
         ecrm_progress("deliver: %s: %llu messages", ch->name,
@@ -253,6 +274,12 @@ int ecrm_deliver_stage(struct ecrm_run_ctx *run)
         return ECRM_FAIL;
     }
     srandom((unsigned)(time(NULL) ^ (run->run_id << 16)));
+    char err[ECRM_ERRMAX];
+    if (ecrm_store_cache_limit(run->store, ECRM_STREAM_CACHE_KIB, err) !=
+        ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        return ECRM_FAIL;
+    }
     if (sweep(run) != ECRM_OK)
         return ECRM_FAIL;
     for (size_t i = 0; i < run->p->ninst; i++) {

@@ -40,6 +40,11 @@
 #include <time.h>
 
 #define MAX_ITEMS 50
+/* Decisions per transaction: a campaign's plan commits as it goes, so that
+ * memory and the WAL stay bounded whatever the audience (every decision
+ * stands on its own: a run that dies half-way leaves the rest to the next
+ * one, which skips what is decided). */
+#define PLAN_COMMIT_EVERY 1000
 
 struct plan_ctx {
     struct ecrm_run_ctx *run;
@@ -61,6 +66,8 @@ struct plan_ctx {
     int64_t spent_messages;
     double spent_cost;
     int budget_out;
+    int own_tx;           /* the plan's transactions are its own */
+    unsigned uncommitted; /* decisions written since the last commit */
 };
 
 /* One customer's decision in the making. */
@@ -229,6 +236,8 @@ static int write_decision(struct plan_ctx *pc, const struct decision *dc,
             : ecrm_store_outbox_plan(run->store, run->run_id, m, written, err);
     if (rc != ECRM_OK)
         ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
+    else
+        pc->uncommitted++;
     return rc;
 }
 
@@ -576,9 +585,8 @@ static int decided(const struct ecrm_outbox_prior *p)
                         !strcmp(p->reason, "forgotten"));
 }
 
-static int plan_contact(void *arg, const struct ecrm_contact *ct)
+static int decide(struct plan_ctx *pc, const struct ecrm_contact *ct)
 {
-    struct plan_ctx *pc = arg;
     struct ecrm_run_ctx *run = pc->run;
     char err[ECRM_ERRMAX];
     enum ecrm_reason why;
@@ -619,6 +627,24 @@ static int plan_contact(void *arg, const struct ecrm_contact *ct)
     if (quiet && run->msgs.planned > before)
         run->msgs.quiet_hours++;
     return rc;
+}
+
+/* The audience iterator's callback: decide, and commit now and then. */
+static int plan_contact(void *arg, const struct ecrm_contact *ct)
+{
+    struct plan_ctx *pc = arg;
+    char err[ECRM_ERRMAX];
+    int rc = decide(pc, ct);
+    if (rc != 0 || !pc->own_tx || pc->uncommitted < PLAN_COMMIT_EVERY)
+        return rc;
+    /* the audience's read statement goes on across the commit */
+    if (ecrm_store_commit(pc->run->store, err) != ECRM_OK ||
+        ecrm_store_begin(pc->run->store, err) != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        return -1;
+    }
+    pc->uncommitted = 0;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -673,7 +699,7 @@ static int plan_setup(struct plan_ctx *pc)
     return ECRM_OK;
 }
 
-/* Walk C's audience in its transaction. */
+/* Walk C's audience, in transactions of PLAN_COMMIT_EVERY decisions. */
 static int plan_audience(struct plan_ctx *pc)
 {
     struct ecrm_campaign *c = pc->c;
@@ -723,6 +749,7 @@ static int plan_campaign(struct ecrm_run_ctx *run, struct ecrm_campaign *c)
     struct plan_ctx pc = {.run = run, .c = c, .period = period};
     pc.tctx = ecrm_tpl_ctx_new();
     int own_tx = !ecrm_store_in_tx(run->store);
+    pc.own_tx = own_tx;
     int rc = ECRM_OK;
     if (own_tx && ecrm_store_begin(run->store, err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
@@ -755,6 +782,12 @@ out:
 
 int ecrm_plan_stage(struct ecrm_run_ctx *run)
 {
+    char err[ECRM_ERRMAX];
+    if (ecrm_store_cache_limit(run->store, ECRM_STREAM_CACHE_KIB, err) !=
+        ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        return ECRM_FAIL;
+    }
     for (size_t i = 0; i < run->p->ncampaigns; i++)
         if (plan_campaign(run, run->p->campaigns[i]) != ECRM_OK)
             return ECRM_FAIL;

@@ -38,6 +38,10 @@ enum ecrm_exit {
     ECRM_EX_TEMPFAIL = 75
 };
 
+/* The page cache of the stages that stream messages (plan, deliver),
+ * in KiB: enough for the indexes they walk, flat in the audience. */
+#define ECRM_STREAM_CACHE_KIB 8192
+
 /* Why a message was suppressed: the outbox row's reason. */
 enum ecrm_reason {
     ECRM_REASON_NO_CONSENT = 0,  /* no grant for any channel (or revoked) */

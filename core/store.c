@@ -253,6 +253,14 @@ void ecrm_store_rollback(struct ecrm_store *s)
     ecrm_store_events_discard(s);
 }
 
+int ecrm_store_cache_limit(struct ecrm_store *s, int kib, char *err)
+{
+    char sql[64];
+    /* our own integer, not input: PRAGMA takes no parameters */
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", kib > 0 ? -kib : -1);
+    return exec(s, sql, err);
+}
+
 int ecrm_store_in_tx(struct ecrm_store *s)
 {
     return s && s->in_tx;

@@ -39,6 +39,12 @@ void ecrm_store_rollback(struct ecrm_store *s);
 /* Non-zero while a transaction is open. */
 int ecrm_store_in_tx(struct ecrm_store *s);
 
+/* Let the page cache hold at most KIB KiB (PRAGMA cache_size). The store
+ * opens with a large cache for bulk ingestion; stages that stream (plan,
+ * deliver) lower it so that their memory stays flat in the number of
+ * messages. */
+int ecrm_store_cache_limit(struct ecrm_store *s, int kib, char *err);
+
 /* ---- runs --------------------------------------------------------------- */
 /* Record the start of a run of PIPELINE at NOW; *RUN_ID receives its id. */
 int ecrm_store_run_begin(struct ecrm_store *s, const char *pipeline,
@@ -178,7 +184,9 @@ int ecrm_store_iter_contacts(struct ecrm_store *s,
                              const struct ecrm_contact_query *q,
                              ecrm_contact_cb cb, void *arg);
 
-/* Replace PERSONALIZER's stored recommendations for CUSTOMER_ID. */
+/* Replace PERSONALIZER's stored recommendations for CUSTOMER_ID. Outside
+ * a transaction it is all or nothing; inside one, a failure leaves the
+ * transaction for the caller to roll back. */
 int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
                           const char *personalizer, int64_t customer_id,
                           const struct ecrm_reco *recos, size_t n, char *err);

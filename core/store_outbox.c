@@ -50,30 +50,34 @@ int ecrm_store_outbox_prior(struct ecrm_store *s, const char *campaign,
 {
     memset(out, 0, sizeof *out);
     /* The UNIQUE (campaign, customer_id, channel, period) index serves the
-     * lookup. A message wins over a suppression should both exist (rows
-     * written before schema 7 could). */
+     * lookup; at most a row per channel comes back. A message wins over a
+     * suppression should both exist (rows written before schema 7 could);
+     * chosen here rather than by ORDER BY, which would cost a sorter. */
     sqlite3_stmt *st = ecrm_store_stmt(
         s, ECRM_ST_OB_PRIOR,
         "SELECT id, state, reason FROM outbox WHERE campaign = ?1"
-        " AND customer_id = ?2 AND period = ?3"
-        " ORDER BY state = 5, id LIMIT 1",
+        " AND customer_id = ?2 AND period = ?3",
         err);
     if (!st)
         return ECRM_FAIL;
     ecrm_bind_text(st, 1, campaign);
     sqlite3_bind_int64(st, 2, customer_id);
     ecrm_bind_text(st, 3, period ? period : "");
-    int step = sqlite3_step(st), rc = ECRM_OK;
-    if (step == SQLITE_ROW) {
+    int step, rc = ECRM_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        enum ecrm_outbox_state state =
+            (enum ecrm_outbox_state)sqlite3_column_int(st, 1);
+        if (out->found && (state == ECRM_OUTBOX_SUPPRESSED ||
+                           out->state != ECRM_OUTBOX_SUPPRESSED))
+            continue;
         const char *r = (const char *)sqlite3_column_text(st, 2);
         out->found = 1;
         out->id = sqlite3_column_int64(st, 0);
-        out->state = (enum ecrm_outbox_state)sqlite3_column_int(st, 1);
-        if (r)
-            snprintf(out->reason, sizeof out->reason, "%s", r);
-    } else if (step != SQLITE_DONE) {
-        rc = ecrm_store_sqlfail(s, err, "looking up a campaign's decision");
+        out->state = state;
+        snprintf(out->reason, sizeof out->reason, "%s", r ? r : "");
     }
+    if (step != SQLITE_DONE)
+        rc = ecrm_store_sqlfail(s, err, "looking up a campaign's decision");
     sqlite3_reset(st);
     return rc;
 }

@@ -80,15 +80,25 @@ int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
     int rc;
     if (!cb)
         return ECRM_FAIL;
-    st = prepare(s, PURCHASE_COLUMNS
-                 " WHERE o.customer_id = ?1 AND (?2 = 0 OR o.time < ?2)"
-                 " ORDER BY o.time, o.id, l.line_no");
+    /* Called once per customer by personalizers, so the statement is
+     * cached; a call from inside its own callback, while the cached one
+     * is still stepping, gets a statement of its own. */
+    static const char sql[] =
+        PURCHASE_COLUMNS " WHERE o.customer_id = ?1 AND (?2 = 0 OR o.time < ?2)"
+                         " ORDER BY o.time, o.id, l.line_no";
+    sqlite3_stmt *cached = s->st[ECRM_ST_CUST_PURCHASES];
+    int own = cached && sqlite3_stmt_busy(cached);
+    st = own ? prepare(s, sql)
+             : ecrm_store_stmt(s, ECRM_ST_CUST_PURCHASES, sql, NULL);
     if (!st)
         return ECRM_FAIL;
     sqlite3_bind_int64(st, 1, customer_id);
     sqlite3_bind_int64(st, 2, until);
     rc = run_purchases(st, cb, arg);
-    sqlite3_finalize(st);
+    if (own)
+        sqlite3_finalize(st);
+    else
+        sqlite3_reset(st);
     return rc;
 }
 
@@ -221,6 +231,17 @@ out:
     return rc;
 }
 
+/* Run the cached one-step statement ID (SQL). */
+static int step_cached(struct ecrm_store *s, enum ecrm_stmt_id id,
+                       const char *sql)
+{
+    sqlite3_stmt *st = ecrm_store_stmt(s, id, sql, NULL);
+    int rc = st && sqlite3_step(st) == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+    if (st)
+        sqlite3_reset(st);
+    return rc;
+}
+
 /* Insert recos[0..n) for (PERSONALIZER, CUSTOMER_ID) after deleting the old
  * ones; inside the caller's savepoint. */
 static int replace_recos(struct ecrm_store *s, int64_t run_id,
@@ -283,19 +304,22 @@ int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
                                     "required");
     if (n && !recos)
         return ecrm_store_errf(err, "recommendations: none given");
-    /* A savepoint makes delete + inserts one unit both inside and outside
-     * the caller's transaction. */
-    if (sqlite3_exec(s->db, "SAVEPOINT ecrm_recos", NULL, NULL, NULL) !=
-        SQLITE_OK)
+    /* Inside the caller's transaction, a failure is the caller's to roll
+     * back (the planner does); outside, a savepoint makes delete + inserts
+     * one unit. */
+    if (ecrm_store_in_tx(s))
+        return replace_recos(s, run_id, personalizer, customer_id, recos, n,
+                             err);
+    if (step_cached(s, ECRM_ST_RECO_SAVEPOINT, "SAVEPOINT ecrm_recos") !=
+        ECRM_OK)
         return ecrm_store_sqlfail(s, err, "saving recommendations");
     if (replace_recos(s, run_id, personalizer, customer_id, recos, n, err) !=
         ECRM_OK) {
-        sqlite3_exec(s->db, "ROLLBACK TO ecrm_recos; RELEASE ecrm_recos", NULL,
-                     NULL, NULL);
+        step_cached(s, ECRM_ST_RECO_UNDO, "ROLLBACK TO ecrm_recos");
+        step_cached(s, ECRM_ST_RECO_RELEASE, "RELEASE ecrm_recos");
         return ECRM_FAIL;
     }
-    if (sqlite3_exec(s->db, "RELEASE ecrm_recos", NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (step_cached(s, ECRM_ST_RECO_RELEASE, "RELEASE ecrm_recos") != ECRM_OK)
         return ecrm_store_sqlfail(s, err, "saving recommendations");
     return ECRM_OK;
 }
