@@ -775,15 +775,28 @@ int ecrm_store_add_consent(struct ecrm_store *s,
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, time))
         return ecrm_store_errf(err, "consent: record too small");
-    if (!ecrm_store_is_set(r->external_id) || !ecrm_store_is_set(r->channel) ||
-        !ecrm_store_is_set(r->purpose))
-        return ecrm_store_errf(err, "consent: external_id, channel and "
-                                    "purpose are required");
+    int by_identity = !ecrm_store_is_set(r->external_id) &&
+                      ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, identity) &&
+                      ecrm_store_is_set(r->identity_kind) &&
+                      ecrm_store_is_set(r->identity);
+    if ((!by_identity && !ecrm_store_is_set(r->external_id)) ||
+        !ecrm_store_is_set(r->channel) || !ecrm_store_is_set(r->purpose))
+        return ecrm_store_errf(err, "consent: external_id (or an identity), "
+                                    "channel and purpose are required");
     if (r->state != ECRM_CONSENT_GRANTED && r->state != ECRM_CONSENT_REVOKED)
         return ecrm_store_errf(err, "consent: state must be granted or "
                                     "revoked");
-    if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
+    if (by_identity) {
+        if (ecrm_store_ident_lookup(s, r->identity_kind, r->identity, &cid,
+                                    err) != ECRM_OK)
+            return ECRM_FAIL;
+        if (!cid)
+            return ecrm_store_errf(err, "no customer with this %.20s",
+                                   r->identity_kind);
+    } else if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) !=
+               ECRM_OK) {
         return ECRM_FAIL;
+    }
     /* A forgotten address comes back only by an explicit admin grant: a
      * source's grant is kept as evidence but recorded as a revoke. */
     int state = r->state == ECRM_CONSENT_GRANTED;

@@ -129,6 +129,8 @@ static void free_consent(void *p)
     free(c->purpose);
     free(c->source);
     free(c->evidence);
+    free(c->identity_kind);
+    free(c->identity);
 }
 
 static void free_event(void *p)
@@ -384,14 +386,40 @@ static int h_emit_order_line(const struct ecrm_host *h,
     return ECRM_OK;
 }
 
+/* Whether KIND:VALUE is one of M's known identities. */
+static int identity_known(const struct mock_host *m, const char *kind,
+                          const char *value)
+{
+    size_t kl = strlen(kind);
+    for (size_t i = 0; m->known_identities && m->known_identities[i]; i++) {
+        const char *k = m->known_identities[i];
+        if (!strncmp(k, kind, kl) && k[kl] == ':' && !strcmp(k + kl + 1, value))
+            return 1;
+    }
+    return 0;
+}
+
 static int h_emit_consent(const struct ecrm_host *h,
                           const struct ecrm_consent_rec *r, char *err)
 {
-    if (!r->external_id || !r->channel || !r->purpose) {
+    int by_identity = !r->external_id &&
+                      ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, identity) &&
+                      r->identity_kind && r->identity;
+    if ((!r->external_id && !by_identity) || !r->channel || !r->purpose) {
         snprintf(err, ECRM_ERRMAX, "consent without customer or channel");
         return ECRM_FAIL;
     }
+    if (by_identity &&
+        !identity_known(MOCK(h), r->identity_kind, r->identity)) {
+        snprintf(err, ECRM_ERRMAX, "no customer with this %s",
+                 r->identity_kind);
+        return ECRM_FAIL;
+    }
     struct mock_consent *c = vec_push(&MOCK(h)->consents);
+    if (by_identity) {
+        c->identity_kind = xdup(r->identity_kind);
+        c->identity = xdup(r->identity);
+    }
     c->external_id = xdup(r->external_id);
     c->channel = xdup(r->channel);
     c->purpose = xdup(r->purpose);

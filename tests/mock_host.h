@@ -73,6 +73,7 @@ struct mock_consent {
     char *external_id, *channel, *purpose, *source, *evidence;
     enum ecrm_consent_state state;
     int64_t time;
+    char *identity_kind, *identity; /* ABI 1.1: instead of external_id */
 };
 struct mock_event {
     char *external_id, *visitor_key, *type, *sku, *session, *url, *referrer,
@@ -144,6 +145,10 @@ struct mock_host {
     int (*other_recommend)(void *arg, int64_t customer_id, size_t k,
                            struct ecrm_reco *out, size_t *n, char *err);
     void *other_arg;
+    /* Identities ("phone:+447700900123") that belong to a customer: a
+     * consent emitted by identity (ABI 1.1) must name one of them, as the
+     * store insists. NULL-terminated, not owned; NULL: none. */
+    const char *const *known_identities;
 
     /* --- the loaded plugin (private) ---------------------------------- */
     char *base_dir;

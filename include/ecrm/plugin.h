@@ -163,6 +163,11 @@ struct ecrm_consent_rec {
     const char *source;   /* "registration", "survey", "unsubscribe", ... */
     const char *evidence; /* free text kept as proof */
     int64_t time;         /* when it was given or withdrawn */
+    /* ABI 1.1: with external_id NULL, the customer who owns this identity
+     * ("phone": E.164, "email"), e.g. the sender of an SMS reply. An
+     * identity nobody owns is an error (nobody is created from it). */
+    const char *identity_kind;
+    const char *identity;
 };
 
 struct ecrm_event_rec {
