@@ -399,8 +399,8 @@ static Suite *sms_suite(void)
     tcase_add_test(tc, test_timeout_and_refused);
     tcase_add_test(tc, test_invalid_phone);
     tcase_add_test(tc, test_max_segments_and_opt_out);
-    tcase_add_test(tc, test_dry_run);
     tcase_add_test(tc, test_prepare);
+    tcase_add_test(tc, test_dry_run);
     suite_add_tcase(s, tc);
     TCase *tg = tcase_create("gsm7");
     tcase_add_test(tg, test_gsm7);
