@@ -260,17 +260,22 @@ int ecrm_store_outbox_revise(struct ecrm_store *s, int64_t run_id, int64_t id,
                              const struct ecrm_outbox_msg *m, int *done,
                              char *err);
 
-/* Messages claimed for delivery: owned copies, freed with
+/* Messages claimed for delivery: owned copies, valid until the next claim
+ * into the same batch; zero-initialise it, free it with
  * ecrm_outbox_batch_free(). */
 struct ecrm_outbox_batch {
     struct ecrm_outbox_msg *m;
     size_t n, cap;
+    /* private: message i's strings live in one block, kept for the next
+     * claim (delivery claims hundreds of messages a second) */
+    char **block;
+    size_t *block_cap;
 };
 void ecrm_outbox_batch_free(struct ecrm_outbox_batch *b);
 
 /* Atomically move up to LIMIT of the oldest due messages of CHANNEL
  * (PLANNED with planned_at <= NOW, or RETRY due at NOW) to SENDING,
- * attempts + 1, and append copies of them to OUT (emptied first). In
+ * attempts + 1, and put copies of them in OUT (emptied first). In
  * autocommit mode the claim is committed when this returns; inside a
  * transaction, by the caller's commit, which must happen before any of
  * them is handed to a server. Returns ECRM_OK (OUT->n > 0), ECRM_RETRY

@@ -200,60 +200,88 @@ out:
 
 void ecrm_outbox_batch_free(struct ecrm_outbox_batch *b)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        struct ecrm_outbox_msg *m = &b->m[i];
-        free((char *)m->key);
-        free((char *)m->campaign);
-        free((char *)m->channel);
-        free((char *)m->period);
-        free((char *)m->address);
-        free((char *)m->name);
-        free((char *)m->subject);
-        free((char *)m->text);
-        free((char *)m->html);
-    }
+    for (size_t i = 0; i < b->cap; i++)
+        free(b->block[i]);
+    free(b->block);
+    free(b->block_cap);
     free(b->m);
     memset(b, 0, sizeof *b);
 }
 
-static const char *dup_col(sqlite3_stmt *st, int col, int *oom)
+/* Room for one more message in B. */
+static int batch_grow(struct ecrm_outbox_batch *b)
 {
-    const char *v = (const char *)sqlite3_column_text(st, col);
-    char *d = v ? strdup(v) : NULL;
-    if (v && !d)
-        *oom = 1;
-    return d;
+    if (b->n < b->cap)
+        return ECRM_OK;
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    struct ecrm_outbox_msg *m = realloc(b->m, cap * sizeof *m);
+    if (m)
+        b->m = m;
+    char **blk = realloc(b->block, cap * sizeof *blk);
+    if (blk)
+        b->block = blk;
+    size_t *bc = realloc(b->block_cap, cap * sizeof *bc);
+    if (bc)
+        b->block_cap = bc;
+    if (!m || !blk || !bc)
+        return ECRM_FAIL;
+    for (size_t i = b->cap; i < cap; i++) {
+        b->block[i] = NULL;
+        b->block_cap[i] = 0;
+    }
+    b->cap = cap;
+    return ECRM_OK;
 }
 
-/* Append the claimed row under ST to B. */
+/* Columns of the claim statement copied as strings, and where each goes. */
+static const int claim_text_cols[9] = {1, 2, 4, 5, 6, 7, 8, 9, 10};
+
+static const char **claim_field(struct ecrm_outbox_msg *m, int i)
+{
+    const char **f[9] = {&m->key,     &m->campaign, &m->channel,
+                         &m->period,  &m->address,  &m->name,
+                         &m->subject, &m->text,     &m->html};
+    return f[i];
+}
+
+/* Append the claimed row under ST to B: its strings copied into the
+ * message's block, grown only when too small. */
 static int copy_claimed(sqlite3_stmt *st, struct ecrm_outbox_batch *b)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        struct ecrm_outbox_msg *v = realloc(b->m, cap * sizeof *v);
-        if (!v)
+    if (batch_grow(b) != ECRM_OK)
+        return ECRM_FAIL;
+    size_t i = b->n, need = 0;
+    for (int k = 0; k < 9; k++)
+        need += (size_t)sqlite3_column_bytes(st, claim_text_cols[k]) + 1;
+    if (need > b->block_cap[i]) {
+        char *blk = realloc(b->block[i], need);
+        if (!blk)
             return ECRM_FAIL;
-        b->m = v;
-        b->cap = cap;
+        b->block[i] = blk;
+        b->block_cap[i] = need;
     }
     struct ecrm_outbox_msg *m = &b->m[b->n++];
-    int oom = 0;
     memset(m, 0, sizeof *m);
+    char *p = b->block[i];
+    for (int k = 0; k < 9; k++) {
+        const char *v =
+            (const char *)sqlite3_column_text(st, claim_text_cols[k]);
+        size_t len = (size_t)sqlite3_column_bytes(st, claim_text_cols[k]);
+        if (!v) {
+            *claim_field(m, k) = NULL;
+            continue;
+        }
+        memcpy(p, v, len);
+        p[len] = '\0';
+        *claim_field(m, k) = p;
+        p += len + 1;
+    }
     m->id = sqlite3_column_int64(st, 0);
-    m->key = dup_col(st, 1, &oom);
-    m->campaign = dup_col(st, 2, &oom);
     m->customer_id = sqlite3_column_int64(st, 3);
-    m->channel = dup_col(st, 4, &oom);
-    m->period = dup_col(st, 5, &oom);
-    m->address = dup_col(st, 6, &oom);
-    m->name = dup_col(st, 7, &oom);
-    m->subject = dup_col(st, 8, &oom);
-    m->text = dup_col(st, 9, &oom);
-    m->html = dup_col(st, 10, &oom);
     m->planned_at = sqlite3_column_int64(st, 11);
     m->attempts = sqlite3_column_int(st, 12);
     m->state = ECRM_OUTBOX_SENDING;
-    return oom ? ECRM_FAIL : ECRM_OK;
+    return ECRM_OK;
 }
 
 static int by_order(const void *a, const void *b)
@@ -271,7 +299,7 @@ int ecrm_store_outbox_claim(struct ecrm_store *s, const char *channel,
     sqlite3_stmt *st;
     int step, rc = ECRM_FAIL;
 
-    ecrm_outbox_batch_free(out);
+    out->n = 0;
     if (!channel || limit == 0)
         return ecrm_store_errf(err, "outbox: channel and a limit required");
     /* One statement picks and flips the rows under sqlite's write lock, so
@@ -310,7 +338,7 @@ int ecrm_store_outbox_claim(struct ecrm_store *s, const char *channel,
 out:
     sqlite3_reset(st);
     if (rc == ECRM_FAIL)
-        ecrm_outbox_batch_free(out);
+        out->n = 0;
     return rc;
 }
 
