@@ -34,6 +34,19 @@ struct recsrc_opts {
     int64_t batch;
 };
 
+/* The options of a plugin config C whose members have these same names
+ * (path, format, delimiter, header, columns, time_format,
+ * timezone_offset, batch). */
+#define RECSRC_OPTS_OF(c)                                                      \
+    ((struct recsrc_opts){.path = (c)->path,                                   \
+                          .format = (c)->format,                               \
+                          .delimiter = (c)->delimiter,                         \
+                          .header = (c)->header,                               \
+                          .columns = &(c)->columns,                            \
+                          .time_format = (c)->time_format,                     \
+                          .timezone_offset = (c)->timezone_offset,             \
+                          .batch = (c)->batch})
+
 /* One value of a record: TEXT (NULL when absent, empty or JSON null),
  * JSON (TEXT is a JSON number, literal or nested value, not a string) and
  * its 1-based column (0 when unknown). */

@@ -161,14 +161,7 @@ static int events_init(const struct ecrm_host *h, void *conf, void **ctx,
                      c->type_map.keys[i], c->type_map.values[i]);
             return ECRM_FAIL;
         }
-    const struct recsrc_opts so = {.path = c->path,
-                                   .format = c->format,
-                                   .delimiter = c->delimiter,
-                                   .header = c->header,
-                                   .columns = &c->columns,
-                                   .time_format = c->time_format,
-                                   .timezone_offset = c->timezone_offset,
-                                   .batch = c->batch};
+    const struct recsrc_opts so = RECSRC_OPTS_OF(c);
     if (recsrc_new(&e->src, h, &so,
                    c->type ? fields_default_type : fields_typed, F_COUNT,
                    err) != ECRM_OK)

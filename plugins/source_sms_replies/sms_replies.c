@@ -308,14 +308,7 @@ static int replies_init(const struct ecrm_host *h, void *conf, void **ctx,
         snprintf(err, ECRM_ERRMAX, "stop_words: at least one word is needed");
         return ECRM_FAIL;
     }
-    const struct recsrc_opts so = {.path = c->path,
-                                   .format = c->format,
-                                   .delimiter = c->delimiter,
-                                   .header = c->header,
-                                   .columns = &c->columns,
-                                   .time_format = c->time_format,
-                                   .timezone_offset = c->timezone_offset,
-                                   .batch = c->batch};
+    const struct recsrc_opts so = RECSRC_OPTS_OF(c);
     return recsrc_new(&r->src, h, &so, fields, F_COUNT, err);
 }
 
