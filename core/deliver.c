@@ -275,8 +275,7 @@ int ecrm_deliver_stage(struct ecrm_run_ctx *run)
     }
     srandom((unsigned)(time(NULL) ^ (run->run_id << 16)));
     char err[ECRM_ERRMAX];
-    if (ecrm_store_cache_limit(run->store, ECRM_STREAM_CACHE_KIB, err) !=
-        ECRM_OK) {
+    if (ecrm_store_cache(run->store, ECRM_STREAM_CACHE_KIB, err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
         return ECRM_FAIL;
     }

@@ -21,13 +21,6 @@ static struct ecrm_store *store(const struct ecrm_host *h)
     return self(h)->run->store;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void h_log(const struct ecrm_host *h, enum ecrm_log_level lvl,
                   const char *fmt, ...)
 {
@@ -323,10 +316,10 @@ int ecrm_instance_train(struct ecrm_instance *in, char *err)
     if (ecrm_instance_init(in, err) != ECRM_OK)
         return ECRM_FAIL;
     const struct ecrm_personalizer_ops *ops = in->mod->desc->ops;
-    double t0 = mono();
+    double t0 = ecrm_mono();
     err[0] = '\0';
     int rc = ops->train(in->ctx, err);
-    in->seconds += mono() - t0;
+    in->seconds += ecrm_mono() - t0;
     if (rc != ECRM_OK) {
         if (!err[0])
             snprintf(err, ECRM_ERRMAX, "train failed");

@@ -39,14 +39,16 @@ static const struct command commands[] = {
      "plugins' schemas and compiles the templates; the store is not opened.\n"
      "Exit 0 when valid, 65 with every error listed (FILE:LINE:COL: ...).\n"},
     {"plugins", ecrm_cli_plugins, "list plugins or describe one",
-     "usage: ecrm plugins [--describe NAME] [--json | --man] [--plugin-dir DIR]\n"
+     "usage: ecrm plugins [--describe NAME] [--json | --man] [--plugin-dir "
+     "DIR]\n"
      "Lists every plugin on the search path (--plugin-dir, $ECRM_PLUGIN_PATH,\n"
      "then " ECRM_PKGLIBDIR ") with kind, version and description; --describe\n"
      "prints one plugin's options from its schema. NAME is a plugin name or\n"
      "KIND:NAME. --man prints every plugin's options as roff, the way\n"
      "ecrm-pipeline(5) is generated at build time.\n"},
     {"customer", ecrm_cli_customer, "show, export or forget a customer",
-     "usage: ecrm customer show ID [--json] [--limit N] [-p PIPELINE | --db FILE]\n"
+     "usage: ecrm customer show ID [--json] [--limit N] [-p PIPELINE | --db "
+     "FILE]\n"
      "       ecrm customer export ID [--out FILE] [-p PIPELINE | --db FILE]\n"
      "       ecrm customer forget ID --yes [-p PIPELINE | --db FILE]\n"
      "ID is an external id, an e-mail, a phone number or #STORE_ID. show\n"
@@ -78,9 +80,11 @@ static const struct command commands[] = {
      "RFC 8058 one-click POSTs) only has to call this command.\n"},
     {"sample", ecrm_cli_sample, "generate deterministic sample data",
      "usage: ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]\n"
-     "                   [--seed N] [--start DATE] [--end DATE]\n"
+     "                   [--events N] [--seed N] [--start DATE] [--end DATE]\n"
      "                   [--email-consent SHARE] [--sms-consent SHARE]\n"
-     "Writes customers.csv and orders.csv into DIR (default: sample).\n"},
+     "Writes customers.csv, orders.csv and events.csv (N web and behaviour\n"
+     "events for the events source, default none) into DIR (default:\n"
+     "sample).\n"},
     {"evaluate", ecrm_cli_evaluate, "measure a personalizer offline",
      "usage: ecrm evaluate PIPELINE.yaml --personalizer NAME --split DATE\n"
      "                     [--k N] [--json] [--plugin-dir DIR]\n"

@@ -783,8 +783,7 @@ out:
 int ecrm_plan_stage(struct ecrm_run_ctx *run)
 {
     char err[ECRM_ERRMAX];
-    if (ecrm_store_cache_limit(run->store, ECRM_STREAM_CACHE_KIB, err) !=
-        ECRM_OK) {
+    if (ecrm_store_cache(run->store, ECRM_STREAM_CACHE_KIB, err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
         return ECRM_FAIL;
     }

@@ -79,13 +79,6 @@ void ecrm_run_fail(struct ecrm_run_ctx *run, int code)
         run->exit_code = code;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
 {
     char err[ECRM_ERRMAX] = "";
@@ -95,10 +88,10 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
         return;
     }
     const struct ecrm_source_ops *ops = in->mod->desc->ops;
-    double t0 = mono();
+    double t0 = ecrm_mono();
     ecrm_progress("ingest: %s", in->name);
     int rc = ops->read(in->ctx, err);
-    in->seconds += mono() - t0;
+    in->seconds += ecrm_mono() - t0;
     if (rc == ECRM_OK && !run->dry_run && ecrm_store_in_tx(run->store) &&
         ecrm_store_commit(run->store, err) != ECRM_OK)
         rc = ECRM_FAIL;
@@ -265,10 +258,10 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!(mask & (1u << s)))
             continue;
-        double t0 = mono();
+        double t0 = ecrm_mono();
         ecrm_log(ECRM_LOG_INFO, NULL, "stage %s", stage_names[s]);
         int rc = fns[s](run);
-        run->stage_seconds[s] = mono() - t0;
+        run->stage_seconds[s] = ecrm_mono() - t0;
         run->stage_ran[s] = 1;
         if (rc != ECRM_OK) {
             ecrm_run_fail(run, ECRM_EX_SOFTWARE);

@@ -137,7 +137,7 @@ static int configure(struct ecrm_store *s, int memory, char *err)
      * limit gives the disk space back once a checkpoint has reset the WAL.
      * Durability is unchanged: WAL with synchronous = NORMAL. */
     if (exec(s, "PRAGMA synchronous = NORMAL", err) != ECRM_OK ||
-        exec(s, "PRAGMA cache_size = -65536", err) != ECRM_OK ||
+        ecrm_store_cache(s, 0, err) != ECRM_OK ||
         exec(s, "PRAGMA wal_autocheckpoint = 8192", err) != ECRM_OK ||
         exec(s, "PRAGMA journal_size_limit = 33554432", err) != ECRM_OK ||
         exec(s, "PRAGMA temp_store = MEMORY", err) != ECRM_OK ||
@@ -253,17 +253,18 @@ void ecrm_store_rollback(struct ecrm_store *s)
     ecrm_store_events_discard(s);
 }
 
-int ecrm_store_cache_limit(struct ecrm_store *s, int kib, char *err)
-{
-    char sql[64];
-    /* our own integer, not input: PRAGMA takes no parameters */
-    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", kib > 0 ? -kib : -1);
-    return exec(s, sql, err);
-}
-
 int ecrm_store_in_tx(struct ecrm_store *s)
 {
     return s && s->in_tx;
+}
+
+int ecrm_store_cache(struct ecrm_store *s, int kib, char *err)
+{
+    char pragma[64];
+    /* PRAGMA takes no parameters; KIB is an integer, not input. */
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d",
+             kib > 0 ? kib : 65536);
+    return exec(s, pragma, err);
 }
 
 /* ---- runs --------------------------------------------------------------- */

@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 7
+#define ECRM_STORE_SCHEMA_VERSION 8
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -39,11 +39,12 @@ void ecrm_store_rollback(struct ecrm_store *s);
 /* Non-zero while a transaction is open. */
 int ecrm_store_in_tx(struct ecrm_store *s);
 
-/* Let the page cache hold at most KIB KiB (PRAGMA cache_size). The store
- * opens with a large cache for bulk ingestion; stages that stream (plan,
- * deliver) lower it so that their memory stays flat in the number of
- * messages. */
-int ecrm_store_cache_limit(struct ecrm_store *s, int kib, char *err);
+/* Size the page cache to KIB kibibytes; 0: the default, 64 MiB, which
+ * keeps the indexes a bulk load touches in memory between commits. Work
+ * that reads scattered pages about once each does better with a small
+ * cache: a big one allocates (and faults in) fresh memory for every page
+ * read. Returns ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_cache(struct ecrm_store *s, int kib, char *err);
 
 /* ---- runs --------------------------------------------------------------- */
 /* Record the start of a run of PIPELINE at NOW; *RUN_ID receives its id. */
@@ -121,6 +122,13 @@ int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
  * "merged:<id>". Clears the store's lookup caches. Returns ECRM_OK or
  * ECRM_FAIL with ERR (then, inside a caller's transaction, the caller
  * rolls back). */
+/* The external-id prefixes of the empty shells that merging and
+ * forgetting leave behind ("merged:<id>", "forgotten:<id>"): outbox
+ * anchors that take no part in merges or segments. */
+#define ECRM_SHELL_MERGED "merged:"
+#define ECRM_SHELL_FORGOTTEN "forgotten:"
+/* Whether EXTERNAL_ID (may be NULL) names such a shell. */
+int ecrm_store_is_shell(const char *external_id);
 int ecrm_store_merge_customers(struct ecrm_store *s, int64_t keep, int64_t gone,
                                const char *reason, int64_t now, char *err);
 /* Only record a merge row (KEPT, MERGED (0 = an anonymous visitor),
@@ -362,6 +370,43 @@ int ecrm_store_iter_customer_items(struct ecrm_store *s, int64_t since,
                                    int64_t until, ecrm_customer_item_cb cb,
                                    void *arg);
 
+/* ---- whole-table scans for the segment stage (store_history.c) ----------
+ * Each function reads one table in rowid order (sequential pages) and hands
+ * every row to its callback in H (only the one it uses must be set);
+ * H->ARG is passed back. A callback returns 0 to go on; a non-zero value
+ * stops the scan and is returned. Strings live during the call only.
+ * Otherwise ECRM_OK, or ECRM_FAIL with ERR. */
+struct ecrm_history_scan {
+    void *arg;
+    /* ecrm_store_scan_customers: every customer id, ascending */
+    int (*customer)(void *arg, int64_t id);
+    /* ecrm_store_scan_orders: CUSTOMER_ID 0 = none (anonymous, forgotten) */
+    int (*order)(void *arg, int64_t id, int64_t customer_id, int64_t time,
+                 int is_return);
+    /* ecrm_store_scan_lines: AMOUNT as stored (unknown = 0) */
+    int (*line)(void *arg, int64_t order_id, int64_t item_id, double amount);
+    /* ecrm_store_scan_events: events with a customer; URL may be NULL */
+    int (*event)(void *arg, int64_t customer_id, int64_t time, const char *type,
+                 const char *url);
+};
+int ecrm_store_scan_customers(struct ecrm_store *s,
+                              const struct ecrm_history_scan *h, char *err);
+int ecrm_store_scan_orders(struct ecrm_store *s,
+                           const struct ecrm_history_scan *h, char *err);
+int ecrm_store_scan_lines(struct ecrm_store *s,
+                          const struct ecrm_history_scan *h, char *err);
+int ecrm_store_scan_events(struct ecrm_store *s,
+                           const struct ecrm_history_scan *h, char *err);
+/* The orders of the N customers CIDS only, to H->order in ascending id
+ * order; *ORDER_IDS (caller frees) and *NORDERS receive their ids. */
+int ecrm_store_scan_orders_of(struct ecrm_store *s, const int64_t *cids,
+                              size_t n, const struct ecrm_history_scan *h,
+                              int64_t **order_ids, size_t *norders, char *err);
+/* The lines of the N orders ORDER_IDS (ascending) only, to H->line. */
+int ecrm_store_scan_lines_of(struct ecrm_store *s, const int64_t *order_ids,
+                             size_t n, const struct ecrm_history_scan *h,
+                             char *err);
+
 /* ---- segments and derived attributes (store_segment.c) -------------------
  * Tables of schema version 5: customer_derived (one row per customer,
  * profile.h says what), segment_members (one row per membership period:
@@ -374,20 +419,38 @@ struct ecrm_derived;
 struct ecrm_derived_view;
 struct ecrm_rfm;
 
-/* The largest ids the segment stage has seen. */
+/* The largest ids the segment stage has seen, and the number of the
+ * refresh (1, 2, ...). CATALOGUE: some item's category or SKU changed
+ * since (read, not stored). */
 struct ecrm_seg_watermarks {
-    int64_t lines, events, customers, merges;
+    int64_t refresh, lines, events, customers, merges;
+    int catalogue;
 };
 
-/* Customers changed since the stored watermarks: new order lines, events,
- * customers or merges (either side). *IDS (sorted, unique; caller frees)
- * and *N receive them; *WM the current maxima, to be stored with
+/* A changed customer and what changed: ECRM_FACTS_PROFILE, _ATTRS,
+ * _LINES, _EVENTS bits (profile.h); ECRM_SEG_CHANGED_ALL for a new, merged
+ * or deleted customer. */
+struct ecrm_seg_change {
+    int64_t customer_id;
+    unsigned what;
+};
+#define ECRM_SEG_CHANGED_ALL 71u /* profile, attributes, lines, events */
+
+/* Customers changed since the stored watermarks: new order lines (what
+ * changed: lines), events (events), customers or merges on either side
+ * (all), and those in the change log that triggers keep (edited profiles
+ * and attributes, history moved between customers, deleted customers;
+ * schema 7). *OUT (sorted by customer, one entry each; caller frees) and
+ * *N receive them, *LOGGED how many the log named; *WM the current maxima
+ * and the next refresh number, to be stored with
  * ecrm_store_seg_set_watermarks() once the changes are processed. *FIRST
- * is 1 (and *IDS empty) when no watermark was ever stored: everything is
- * new. Profile edits of existing customers are not seen here (no id moves):
- * the segment stage compares profile signatures instead. */
+ * is 1 (and *OUT empty) when no watermark was ever stored: everything is
+ * new. */
 int ecrm_store_seg_changed(struct ecrm_store *s, struct ecrm_seg_watermarks *wm,
-                           int64_t **ids, size_t *n, int *first, char *err);
+                           struct ecrm_seg_change **out, size_t *n,
+                           size_t *logged, int *first, char *err);
+/* Store WM and empty the change logs (call in the transaction that read
+ * them). */
 int ecrm_store_seg_set_watermarks(struct ecrm_store *s,
                                   const struct ecrm_seg_watermarks *wm,
                                   char *err);
@@ -406,6 +469,20 @@ int ecrm_store_facts_next(struct ecrm_fact_cursor *c, struct ecrm_facts *f);
  * query each (how incremental runs read only changed customers). */
 int ecrm_store_facts_load(struct ecrm_fact_cursor *c, struct ecrm_facts *f,
                           int64_t cid, unsigned mask, char *err);
+/* Point reads of events (ecrm_store_facts_load) take only those at or
+ * after SINCE (INT64_MIN, the default: all), for evaluations whose event
+ * aggregates all have windows starting there or later. */
+void ecrm_store_facts_events_since(struct ecrm_fact_cursor *c, int64_t since);
+/* The time of customer CID's latest event into *TIME (0: none), from the
+ * index alone. ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_last_visit(struct ecrm_fact_cursor *c, int64_t cid,
+                          int64_t *time, char *err);
+/* The I-th current membership (customer *CID, segment *SEGMENT, valid
+ * until the cursor is closed) that a walk with ECRM_FACTS_MEMBERS met
+ * without a customer row (gone customers, for the caller to retire): 1, or
+ * 0 past the last. Complete once ecrm_store_facts_next() returned 0. */
+int ecrm_store_facts_orphan(const struct ecrm_fact_cursor *c, size_t i,
+                            int64_t *cid, const char **segment);
 void ecrm_store_facts_close(struct ecrm_fact_cursor *c);
 
 /* Writes of the segment stage, with statements prepared once. */
@@ -419,21 +496,19 @@ int ecrm_store_seg_write(struct ecrm_seg_writer *w, const char *segment,
 /* Replace CID's stored derived attributes with D. */
 int ecrm_store_seg_write_derived(struct ecrm_seg_writer *w, int64_t cid,
                                  const struct ecrm_derived *d, char *err);
-/* Record CID's new profile signature. */
-int ecrm_store_seg_write_sig(struct ecrm_seg_writer *w, int64_t cid,
-                             uint64_t sig, char *err);
 void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w);
 
-/* Mark as left at NOW the current members of SEGMENT whose customer no
- * longer exists (forgotten, merged away); *LEFT (may be NULL) = how many. */
-int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment, int64_t now,
-                         int64_t *left, char *err);
-
-/* Recompute the RFM cuts over every customer with orders from
- * customer_derived, store them (store_meta 'segment.rfm') and return them
- * in OUT. */
-int ecrm_store_rfm_compute(struct ecrm_store *s, struct ecrm_rfm *out,
-                           char *err);
+/* The RFM figures (recency = last_order, frequency = orders_count,
+ * monetary = total_spent: FIG[0..2]) of every customer with orders, from
+ * customer_derived, handed to CB (0 to go on). Returns ECRM_OK, ECRM_FAIL
+ * with ERR, or CB's non-zero value. */
+typedef int (*ecrm_rfm_figure_cb)(void *arg, int64_t cid, const double fig[3]);
+int ecrm_store_rfm_figures(struct ecrm_store *s, ecrm_rfm_figure_cb cb,
+                           void *arg, char *err);
+/* Store the RFM cuts R (store_meta 'segment.rfm'), for the next refresh
+ * and for ecrm_store_derived_get(). */
+int ecrm_store_rfm_put(struct ecrm_store *s, const struct ecrm_rfm *r,
+                       char *err);
 /* The stored RFM cuts; ECRM_FAIL (OUT zeroed) when none. */
 int ecrm_store_rfm_get(struct ecrm_store *s, struct ecrm_rfm *out);
 
@@ -455,6 +530,7 @@ struct ecrm_seg_state {
     int64_t left;      /* left in that run */
     int64_t evaluated; /* customers evaluated in that run */
     int full;          /* 1 when that run evaluated every customer */
+    int64_t refresh;   /* that refresh's number (ecrm_seg_watermarks) */
 };
 /* ECRM_OK with OUT filled, ECRM_FAIL (OUT zeroed) when never evaluated. */
 int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,

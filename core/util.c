@@ -176,3 +176,10 @@ int ecrm_valid_name(const char *s)
             return 0;
     return 1;
 }
+
+double ecrm_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -33,4 +33,7 @@ int ecrm_valid_name(const char *s);
 /* Create directory PATH and its parents with MODE; 0 or -1 (errno set). */
 int ecrm_mkdir_p(const char *path, unsigned mode);
 
+/* Seconds on the monotonic clock (for measuring durations). */
+double ecrm_mono(void);
+
 #endif /* ECRM_CORE_UTIL_H */
