@@ -1,19 +1,20 @@
 /*
  * Every customer's order and event history in memory, for the segment
  * stage's bulk pass (segment_run.c): the passes that derive or evaluate
- * every customer read each table once, sequentially
- * (store_history.c), and join the rows here, instead of asking the store
- * for one customer's history at a time (an indexed lookup per customer,
- * order and line: slow and random on a big store).
+ * every customer read each table once, sequentially (store_history.c),
+ * and join the rows here, instead of asking the store for one customer's
+ * history at a time (an indexed lookup per customer, order and line: slow
+ * and random on a big store). The same structure holds the lines of the
+ * few customers an incremental refresh derives, read in file order.
  *
  * Order lines are kept (a compact 16-byte record each and a 4-byte entry
  * of a per-customer list: about 100 MB for 5M lines) because derived
- * attributes (favourite
- * categories, the median gap between orders) and the order aggregates of
- * segment expressions need a customer's lines together. Events are not
- * kept: a pass over them computes each customer's last visit and the value
- * of every event aggregate (visited(), events()) of the segments at the
- * run's clock, which is all that evaluation needs of them.
+ * attributes (favourite categories, the median gap between orders) and
+ * the order aggregates of segment expressions need a customer's lines
+ * together. Events are not kept: a pass over them computes each customer's
+ * last visit and the value of every event aggregate (visited(), events())
+ * of the segments at the run's clock, which is all that evaluation needs
+ * of them.
  */
 #ifndef ECRM_CORE_HISTORY_H
 #define ECRM_CORE_HISTORY_H
@@ -67,10 +68,8 @@ struct ecrm_history {
     double *pre_value;
 };
 
-/* Parts of the history to read (ECRM_FACTS_LINES, ECRM_FACTS_EVENTS of
- * profile.h). */
-
-/* Read the customers and the PARTS of their history from S into H (zeroed
+/* Read the customers and the PARTS of their history (ECRM_FACTS_LINES,
+ * ECRM_FACTS_EVENTS of profile.h) from S into H (zeroed
  * by the caller; free with ecrm_history_free, also after a failure). With
  * events, the NPRE event aggregates PRE (visited(), events() nodes of the
  * segments; borrowed for H's life) are computed at clock NOW. Returns
