@@ -462,7 +462,15 @@ START_TEST(test_evaluate_features)
     ASSERT_MEMBERS("visited(\"/product/*\", last 2 days)", "F1");
     ASSERT_MEMBERS("events(\"ticket_opened\", last 30 days) >= 2", "M1");
     ASSERT_MEMBERS("events(\"ticket_opened\", last 14 days) = 1", "M1");
+    /* windows in hours and years; date arithmetic gives days */
+    ASSERT_MEMBERS("visited(last 48 hours)", "F1,M2");
+    ASSERT_MEMBERS("spent(last 2 years) > 600", "M4");
+    ASSERT_MEMBERS("spent(last 1 year) > 600", ""); /* January 2025 is out */
+    ASSERT_MEMBERS("now - last_order > 100", "F1");
+    /* profile fields and attributes, by name or attr() */
+    ASSERT_MEMBERS("name = \"M3\" or attr(\"children\") = 0", "F1,M3");
     /* derived attributes */
+    ASSERT_MEMBERS("last_visit >= date(\"2026-01-13\")", "F1,M2");
     ASSERT_MEMBERS("orders_count = 2 and total_spent = 650", "M4");
     ASSERT_MEMBERS("avg_spent = 50", "F1");
     ASSERT_MEMBERS("days_since_last_visit <= 2", "F1,M2");
