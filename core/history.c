@@ -20,8 +20,7 @@ static void *xalloc(void *p, size_t n, size_t size)
     return q;
 }
 
-/* ---- id -> index ----------------------------------------------------------
- */
+/* ---- id -> index --------------------------------------------------------- */
 
 static void index_push(struct ecrm_hist_index *x, size_t *cap, int64_t id)
 {

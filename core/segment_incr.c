@@ -109,8 +109,7 @@ static void events_from(const struct ecrm_refresh *r,
         events_from(r, e->list[i], from);
 }
 
-/* ---- derived attributes ----------------------------------------------------
- */
+/* ---- derived attributes -------------------------------------------------- */
 
 /* Load the lines of the customers whose orders changed into R->changed. */
 static int load_changed_lines(struct ecrm_refresh *r)
@@ -192,8 +191,7 @@ int ecrm_refresh_derive_changed(struct ecrm_refresh *r)
     return ECRM_OK;
 }
 
-/* ---- RFM ------------------------------------------------------------------
- */
+/* ---- RFM ----------------------------------------------------------------- */
 
 struct figures {
     int64_t *cid;
@@ -295,8 +293,7 @@ int ecrm_refresh_rfm(struct ecrm_refresh *r)
     return rc == ECRM_OK ? ECRM_OK : ECRM_FAIL;
 }
 
-/* ---- evaluation ------------------------------------------------------------
- */
+/* ---- evaluation ---------------------------------------------------------- */
 
 /* ecrm_seg_ctx.load for R->f, the customer being evaluated. */
 static int load_part(void *arg, unsigned part)
@@ -318,14 +315,9 @@ static int load_part(void *arg, unsigned part)
  * with the old cuts. */
 static int evaluate_one(struct ecrm_refresh *r, unsigned what, unsigned dims)
 {
-    struct ecrm_seg_ctx ctx = {.set = r->set,
-                               .f = &r->f,
-                               .rfm = &r->rfm,
-                               .items = &r->items,
-                               .now = r->o->now,
-                               .memo = r->memo,
-                               .load = load_part,
-                               .load_arg = r};
+    struct ecrm_seg_ctx ctx = ecrm_refresh_ctx(r);
+    ctx.load = load_part;
+    ctx.load_arg = r;
     struct ecrm_seg_ctx before = ctx;
     int any = 0;
     before.rfm = &r->old_rfm;

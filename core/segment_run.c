@@ -117,8 +117,18 @@ static int load_history(struct ecrm_refresh *r)
                              r->err);
 }
 
-/* ---- shared by both passes -------------------------------------------------
- */
+/* ---- shared by both passes ----------------------------------------------- */
+
+struct ecrm_seg_ctx ecrm_refresh_ctx(struct ecrm_refresh *r)
+{
+    struct ecrm_seg_ctx ctx = {.set = r->set,
+                               .f = &r->f,
+                               .rfm = &r->rfm,
+                               .items = &r->items,
+                               .now = r->o->now,
+                               .memo = r->memo};
+    return ctx;
+}
 
 int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
                                const struct ecrm_derived *d)
@@ -216,15 +226,10 @@ static int from_history(struct ecrm_refresh *r, const double **pre)
 static int evaluate_one(struct ecrm_refresh *r, const unsigned char *which,
                         const double *pre_value)
 {
-    struct ecrm_seg_ctx ctx = {.set = r->set,
-                               .f = &r->f,
-                               .rfm = &r->rfm,
-                               .items = &r->items,
-                               .now = r->o->now,
-                               .memo = r->memo,
-                               .pre = r->pre,
-                               .pre_value = pre_value,
-                               .npre = pre_value ? r->npre : 0};
+    struct ecrm_seg_ctx ctx = ecrm_refresh_ctx(r);
+    ctx.pre = r->pre;
+    ctx.pre_value = pre_value;
+    ctx.npre = pre_value ? r->npre : 0;
     memset(r->memo, -1, r->n);
     for (size_t i = 0; i < r->n; i++)
         if (which[i] &&

@@ -52,6 +52,8 @@ struct ecrm_refresh {
     char *err;
 };
 
+/* An evaluation context for R->f at R's clock with the new RFM cuts. */
+struct ecrm_seg_ctx ecrm_refresh_ctx(struct ecrm_refresh *r);
 /* Store customer CID's derived attributes D (counted in the stats). */
 int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
                                const struct ecrm_derived *d);
