@@ -103,6 +103,36 @@ static const struct command commands[] = {
      "the last run and its expression; count: its current members; show:\n"
      "its members (external id, name, e-mail, when they entered). Reads\n"
      "what the last `ecrm run` (segment stage) stored.\n"},
+    {"report", ecrm_cli_report, "reports: a run, a campaign, an audit, ...",
+     "usage: ecrm report PIPELINE.yaml run [--run ID]\n"
+     "       ecrm report PIPELINE.yaml campaign NAME [--days N]\n"
+     "                   [--confidence P]\n"
+     "       ecrm report PIPELINE.yaml audit [--campaign NAME] [--since DATE]\n"
+     "                   [--until DATE] [--by LIST]\n"
+     "       ecrm report PIPELINE.yaml customers [--by LIST]\n"
+     "       ecrm report PIPELINE.yaml web [--since DATE] [--until DATE]\n"
+     "                   [--limit N] [--depth N]\n"
+     "  output: aligned text (default), --json, --csv, or --html FILE (one\n"
+     "  self-contained page with SVG charts; - for stdout); --table NAME\n"
+     "  prints one table only. --db FILE reads that store instead of the\n"
+     "  pipeline's (then PIPELINE is left out). --now TIME sets the clock.\n"
+     "run: sources, quarantine reasons, segments, recommendation coverage,\n"
+     "messages by state, reason, channel and campaign, budgets, seconds per\n"
+     "stage (the latest run, or --run ID).\n"
+     "campaign: each variant against the control group: recipients,\n"
+     "delivered, opt-outs, converters within the goal window (--days\n"
+     "overrides it) and their revenue, conversion with Wilson intervals,\n"
+     "absolute uplift with Newcombe's hybrid score interval, relative\n"
+     "uplift with the Katz interval, and a verdict.\n"
+     "audit: reach and frequency per campaign and channel, and who was\n"
+     "contacted against all customers by gender, age band, country and\n"
+     "income band (or --by LIST).\n"
+     "customers: RFM grid, value bands and deciles, segments, and a pivot\n"
+     "by --by LIST (default gender,age_band): gender, age_band, country,\n"
+     "city, tz, income_band, buyer, email_consent, sms_consent, segment or\n"
+     "any attribute name.\n"
+     "web: sessions, landing pages, referrers, search keywords, site\n"
+     "searches and the most common navigation paths (--depth pages).\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -10,6 +10,7 @@
 #include "plan.h"
 #include "segment.h"
 #include "store.h"
+#include "store_report.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -150,6 +151,54 @@ static int stage_personalize(struct ecrm_run_ctx *run)
     return ECRM_OK;
 }
 
+static int reco_json(void *arg, const char *personalizer, int64_t customers)
+{
+    struct ecrm_buf *b = arg;
+    if (b->p[b->len - 1] != '{')
+        ecrm_buf_putc(b, ',');
+    ecrm_json_str(b, personalizer);
+    ecrm_buf_printf(b, ":%lld", (long long)customers);
+    return 0;
+}
+
+/* What the report of this run needs from the store at its end (later runs
+ * change it): the sizes of the segments this run evaluated, and how many
+ * customers got recommendations from each personalizer, out of all. */
+static void summary_store_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
+{
+    char err[ECRM_ERRMAX];
+    const struct ecrm_segset *set = run->p->segments;
+    int64_t customers = 0;
+    if (run->stage_ran[ECRM_STAGE_SEGMENT] && set) {
+        ecrm_buf_puts(b, ",\"segments\":{");
+        int first = 1;
+        for (size_t i = 0; i < set->n; i++) {
+            struct ecrm_seg_state st;
+            if (ecrm_store_seg_state_get(run->store, set->segs[i]->name, &st) !=
+                    ECRM_OK ||
+                st.run_id != run->run_id)
+                continue;
+            if (!first)
+                ecrm_buf_putc(b, ',');
+            first = 0;
+            ecrm_json_str(b, set->segs[i]->name);
+            ecrm_buf_printf(b,
+                            ":{\"members\":%lld,\"entered\":%lld,"
+                            "\"left\":%lld}",
+                            (long long)st.members, (long long)st.entered,
+                            (long long)st.left);
+        }
+        ecrm_buf_putc(b, '}');
+    }
+    if (!run->stage_ran[ECRM_STAGE_PLAN])
+        return;
+    ecrm_buf_puts(b, ",\"recommendations\":{");
+    if (ecrm_store_report_reco_coverage(run->store, run->run_id, reco_json, b,
+                                        &customers, err) != ECRM_OK)
+        ecrm_log(ECRM_LOG_WARN, NULL, "store: %s", err);
+    ecrm_buf_printf(b, "},\"customers\":%lld", (long long)customers);
+}
+
 static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
 {
     char ts[32];
@@ -205,7 +254,9 @@ static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
                         stage_names[s], run->stage_seconds[s]);
         first = 0;
     }
-    ecrm_buf_puts(b, "}}");
+    ecrm_buf_putc(b, '}');
+    summary_store_json(run, b);
+    ecrm_buf_putc(b, '}');
 }
 
 static void summary_text(struct ecrm_run_ctx *run, FILE *f)

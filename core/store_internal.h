@@ -200,4 +200,16 @@ static inline int ecrm_bind_id(sqlite3_stmt *st, int i, int64_t v)
     return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
 }
 
+/* Reports (store_report.c): bind the named parameters (:run, :campaign,
+ * :days, :since, :until, :now, :limit, :depth) of ST that A provides (A
+ * may be NULL: all zero), and append the rows of ST, bound and not yet
+ * stepped, to T: column i of the result to column i of T, typed as
+ * stored. ECRM_OK, or ECRM_FAIL with ERR (also when the counts of columns
+ * differ). */
+struct ecrm_rq_args;
+struct ecrm_table;
+void ecrm_store_report_bind(sqlite3_stmt *st, const struct ecrm_rq_args *a);
+int ecrm_store_report_fill(struct ecrm_store *s, sqlite3_stmt *st,
+                           struct ecrm_table *t, char *err);
+
 #endif /* ECRM_CORE_STORE_INTERNAL_H */

@@ -36,4 +36,9 @@ int ecrm_mkdir_p(const char *path, unsigned mode);
 /* Seconds on the monotonic clock (for measuring durations). */
 double ecrm_mono(void);
 
+/* Write LEN bytes of DATA to PATH atomically (a temporary file beside
+ * it, fsync, rename) with mode 0600. Returns 0, or -1 with errno set
+ * (nothing is left behind). */
+int ecrm_write_atomic(const char *path, const char *data, size_t len);
+
 #endif /* ECRM_CORE_UTIL_H */
