@@ -26,6 +26,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_customer.h"
+#include "store_report.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -217,6 +218,9 @@ static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
         abort();
     size_t n = 0, limit = BATCH_FIRST;
     uint64_t done = 0;
+    int64_t due = ecrm_store_report_due(run->store, ch->name, run->now);
+    char label[160];
+    snprintf(label, sizeof label, "deliver: %s", ch->name);
     int rc;
     while ((rc = commit_and_claim(run, ch, out, n, limit, &b, revoked)) ==
            ECRM_OK) {
@@ -228,8 +232,8 @@ static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
         }
         limit = next_limit(n, mono() - t0);
         done += n;
-        ecrm_progress("deliver: %s: %llu messages", ch->name,
-                      (unsigned long long)done);
+        ecrm_progress_count(label, "messages", done,
+                            due > 0 ? (uint64_t)due : 0);
     }
     ecrm_outbox_batch_free(&b);
     free(out);

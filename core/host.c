@@ -162,9 +162,13 @@ static void h_count(const struct ecrm_host *h, enum ecrm_stat which, uint64_t n)
 {
     struct ecrm_source_stats *s = &self(h)->stats;
     switch (which) {
-    case ECRM_STAT_READ:
+    case ECRM_STAT_READ: {
+        char label[160];
         s->read += n;
+        snprintf(label, sizeof label, "ingest: %s", self(h)->name);
+        ecrm_progress_count(label, "records", s->read, 0);
         break;
+    }
     case ECRM_STAT_ACCEPTED:
         s->accepted += n;
         break;

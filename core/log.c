@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum ecrm_log_level log_level = ECRM_LOG_WARN;
 static int use_syslog;
 static int progress = -1; /* -1: decide from isatty() on first use */
 static int progress_open;
+/* The measure of ecrm_progress_count(): its label, start and last draw. */
+static char meter_label[128];
+static double meter_t0, meter_drawn;
 
 void ecrm_log_set_level(enum ecrm_log_level level)
 {
@@ -90,4 +94,58 @@ void ecrm_progress_done(void)
         return;
     fputc('\n', stderr);
     progress_open = 0;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* N with thousands separators into BUF. */
+static const char *grouped(uint64_t n, char *buf, size_t len)
+{
+    char digits[32];
+    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+    size_t o = 0;
+    for (int i = 0; i < nd && o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void ecrm_progress_count(const char *label, const char *unit, uint64_t done,
+                         uint64_t total)
+{
+    if (!ecrm_log_progress_enabled())
+        return;
+    double now = mono();
+    if (strncmp(label, meter_label, sizeof meter_label - 1) != 0) {
+        snprintf(meter_label, sizeof meter_label, "%s", label);
+        meter_t0 = now;
+        meter_drawn = 0;
+    }
+    if (now - meter_drawn < 0.2 && !(total && done >= total))
+        return;
+    meter_drawn = now;
+    double secs = now - meter_t0, rate = secs > 0 ? (double)done / secs : 0;
+    char d[32], t[32], r[32], eta[32] = "";
+    grouped(done, d, sizeof d);
+    grouped((uint64_t)rate, r, sizeof r);
+    if (total && rate > 0 && done < total) {
+        uint64_t left = (uint64_t)((double)(total - done) / rate + 0.5);
+        snprintf(eta, sizeof eta, ", ETA %llu:%02llu",
+                 (unsigned long long)(left / 60),
+                 (unsigned long long)(left % 60));
+    }
+    if (total)
+        ecrm_progress("%s: %s of %s %s (%.0f%%), %s/s%s", label, d,
+                      grouped(total, t, sizeof t), unit,
+                      100.0 * (double)done / (double)total, r, eta);
+    else
+        ecrm_progress("%s: %s %s, %s/s", label, d, unit, r);
 }

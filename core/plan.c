@@ -68,6 +68,7 @@ struct plan_ctx {
     int budget_out;
     int own_tx;           /* the plan's transactions are its own */
     unsigned uncommitted; /* decisions written since the last commit */
+    char label[160];      /* of the progress line */
 };
 
 /* One customer's decision in the making. */
@@ -537,9 +538,7 @@ static int plan_message(struct plan_ctx *pc, struct decision *dc)
     run->msgs.planned++;
     if (run->dry_run && run->out)
         print_planned(pc, dc, &m);
-    if ((run->msgs.planned & 255) == 0)
-        ecrm_progress("plan: %s: %llu messages", c->name,
-                      (unsigned long long)run->msgs.planned);
+    ecrm_progress_count(pc->label, "messages", run->msgs.planned, 0);
     return 0;
 }
 
@@ -747,6 +746,7 @@ static int plan_campaign(struct ecrm_run_ctx *run, struct ecrm_campaign *c)
     }
     ecrm_plan_period(c->conf.recurrence, run->now, period, sizeof period);
     struct plan_ctx pc = {.run = run, .c = c, .period = period};
+    snprintf(pc.label, sizeof pc.label, "plan: %s", c->name);
     pc.tctx = ecrm_tpl_ctx_new();
     int own_tx = !ecrm_store_in_tx(run->store);
     pc.own_tx = own_tx;

@@ -361,7 +361,16 @@ static struct ecrm_chart *add_chart(struct ecrm_report *r,
                                     const char *title,
                                     const struct ecrm_table *t)
 {
-    struct ecrm_chart *c = &add_block(r, ECRM_BLOCK_CHART)->chart;
+    struct ecrm_block *b = add_block(r, ECRM_BLOCK_CHART);
+    /* A chart of the table just added goes before it: people see the
+     * picture first, then the figures. */
+    if (r->nblocks >= 2 && b[-1].kind == ECRM_BLOCK_TABLE && b[-1].table == t) {
+        struct ecrm_block tb = b[-1];
+        b[-1] = *b;
+        *b = tb;
+        b--;
+    }
+    struct ecrm_chart *c = &b->chart;
     c->kind = kind;
     c->title = ecrm_strdup(title);
     c->t = t;

@@ -107,6 +107,13 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
         return;
     }
     const struct ecrm_source_stats *s = &in->stats;
+    ecrm_log(ECRM_LOG_INFO, NULL,
+             "[source:%s] read %llu: accepted %llu, quarantined %llu, "
+             "filtered %llu, in %.3f s",
+             in->name, (unsigned long long)s->read,
+             (unsigned long long)s->accepted,
+             (unsigned long long)s->quarantined,
+             (unsigned long long)s->filtered, in->seconds);
     if (s->quarantined)
         ecrm_log(ECRM_LOG_WARN, NULL,
                  "[source:%s] %llu of %llu records quarantined", in->name,
@@ -301,6 +308,19 @@ static void summary_text(struct ecrm_run_ctx *run, FILE *f)
 
 typedef int (*stage_fn)(struct ecrm_run_ctx *run);
 
+/* What each stage does, for --verbose. */
+static const char *const stage_what[ECRM_NSTAGES] = {
+    "each enabled source reads what is new since its checkpoint; records "
+    "and checkpoint commit together, bad records are quarantined",
+    "derived attributes and segment membership of the customers that "
+    "changed (with --full: of everyone)",
+    "each enabled personalizer trains from the store",
+    "each campaign in its window takes its audience, keeps those whose "
+    "consent is a grant and who are under the contact caps, asks its "
+    "personalizer, renders the templates and writes the outbox",
+    "each channel sends the messages due in the outbox, checking consent "
+    "again first; failures are retried later or marked failed"};
+
 static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
 {
     static const stage_fn fns[ECRM_NSTAGES] = {
@@ -310,10 +330,14 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
         if (!(mask & (1u << s)))
             continue;
         double t0 = ecrm_mono();
-        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s", stage_names[s]);
+        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s: %s", stage_names[s],
+                 stage_what[s]);
         int rc = fns[s](run);
         run->stage_seconds[s] = ecrm_mono() - t0;
         run->stage_ran[s] = 1;
+        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s: done in %.3f s%s",
+                 stage_names[s], run->stage_seconds[s],
+                 rc == ECRM_OK ? "" : ", failed");
         if (rc != ECRM_OK) {
             ecrm_run_fail(run, ECRM_EX_SOFTWARE);
             return ECRM_FAIL;

@@ -136,9 +136,8 @@ int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
     if (ecrm_store_seg_write_derived(r->w, cid, d, r->err) != ECRM_OK)
         return ECRM_FAIL;
     r->stats->derived++;
-    if ((r->stats->derived & 0xffff) == 0)
-        ecrm_progress("segment: derived attributes of %llu customers",
-                      (unsigned long long)r->stats->derived);
+    ecrm_progress_count("segment: derived attributes", "customers",
+                        r->stats->derived, 0);
     return ECRM_OK;
 }
 
@@ -237,9 +236,8 @@ static int evaluate_one(struct ecrm_refresh *r, const unsigned char *which,
                 r, r->f.customer_id, i, ecrm_seg_member(&ctx, i),
                 ecrm_facts_is_member(&r->f, r->set->segs[i]->name)) != ECRM_OK)
             return ECRM_FAIL;
-    if ((++r->stats->evaluated & 0xffff) == 0)
-        ecrm_progress("segment: %llu customers evaluated",
-                      (unsigned long long)r->stats->evaluated);
+    ecrm_progress_count("segment: evaluated", "customers",
+                        ++r->stats->evaluated, 0);
     return ECRM_OK;
 }
 

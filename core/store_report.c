@@ -415,3 +415,24 @@ int ecrm_store_report_campaign_info(struct ecrm_store *s, const char *name,
     sqlite3_finalize(st);
     return rc;
 }
+
+int64_t ecrm_store_report_due(struct ecrm_store *s, const char *channel,
+                              int64_t now)
+{
+    /* the claim's own condition (store_outbox.c), counted */
+    sqlite3_stmt *st =
+        prepare(s,
+                "SELECT count(*) FROM outbox WHERE channel = ?1"
+                " AND ((state = 0 AND planned_at <= ?2)"
+                " OR (state = 3 AND coalesce(next_attempt, 0) <= ?2))",
+                "outbox", NULL);
+    int64_t n = -1;
+    if (!st)
+        return -1;
+    ecrm_bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, now);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}

@@ -145,4 +145,9 @@ int ecrm_store_report_reco_coverage(struct ecrm_store *s, int64_t run_id,
                                     ecrm_reco_cov_cb cb, void *arg,
                                     int64_t *customers, char *err);
 
+/* How many messages of CHANNEL are due at NOW (planned, or to retry):
+ * the total of the deliver stage's progress line. -1 on error. */
+int64_t ecrm_store_report_due(struct ecrm_store *s, const char *channel,
+                              int64_t now);
+
 #endif /* ECRM_CORE_STORE_REPORT_H */
