@@ -1,8 +1,9 @@
 /*
  * Reports as aligned text tables, for a terminal and for mail from cron.
  * Numbers are right-aligned, text left-aligned; widths count UTF-8 code
- * points. Control characters in the data are shown as '?', so a customer
- * name or a logged search term cannot move the terminal's cursor.
+ * points. Control characters and invalid UTF-8 in the data are shown as
+ * '?', so a customer name or a logged search term cannot move the
+ * terminal's cursor.
  */
 #include "report.h"
 
@@ -19,18 +20,31 @@ static size_t width(const char *s)
     return w;
 }
 
+/* Replace, in place, control characters and bytes that are not valid
+ * UTF-8 with '?' (the string never grows). */
 static void sanitize(char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+    size_t avail = strlen(s);
+    while (*s) {
+        size_t n = ecrm_utf8_seqlen((const unsigned char *)s, avail);
+        if (n == 0 || (unsigned char)*s < 0x20 || *s == 0x7f) {
             *s = '?';
+            n = 1;
+        }
+        s += n;
+        avail -= n;
+    }
 }
 
-/* Write S with control characters shown as '?'. */
+/* Write S cleaned as by sanitize(). */
 static void put_clean(FILE *out, const char *s)
 {
-    for (; *s; s++)
-        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+    char *copy = strdup(s ? s : "");
+    if (!copy)
+        abort();
+    sanitize(copy);
+    fputs(copy, out);
+    free(copy);
 }
 
 static int numeric_col(const struct ecrm_table *t, size_t col)
