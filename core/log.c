@@ -13,9 +13,14 @@ static enum ecrm_log_level log_level = ECRM_LOG_WARN;
 static int use_syslog;
 static int progress = -1; /* -1: decide from isatty() on first use */
 static int progress_open;
-/* The measure of ecrm_progress_count(): its label, start and last draw. */
-static char meter_label[128];
+/* The measure of ecrm_progress_count(): its label and unit, the last
+ * count and total, when it started and was last drawn, and whether the
+ * last count is not drawn yet (drawn when the line ends). */
+static char meter_label[128], meter_unit[32];
+static uint64_t meter_done, meter_total;
 static double meter_t0, meter_drawn;
+static int meter_pending;
+static void meter_draw(double now);
 
 void ecrm_log_set_level(enum ecrm_log_level level)
 {
@@ -90,6 +95,10 @@ void ecrm_progress(const char *fmt, ...)
 
 void ecrm_progress_done(void)
 {
+    if (meter_pending) {
+        meter_pending = 0;
+        meter_draw(-1);
+    }
     if (!progress_open)
         return;
     fputc('\n', stderr);
@@ -118,6 +127,32 @@ static const char *grouped(uint64_t n, char *buf, size_t len)
     return buf;
 }
 
+/* Draw the meter's line; NOW < 0: the current time. */
+static void meter_draw(double now)
+{
+    if (now < 0)
+        now = mono();
+    meter_drawn = now;
+    double secs = now - meter_t0;
+    double rate = secs > 0 ? (double)meter_done / secs : 0;
+    char d[32], t[32], r[32], eta[32] = "";
+    grouped(meter_done, d, sizeof d);
+    grouped((uint64_t)rate, r, sizeof r);
+    if (meter_total && rate > 0 && meter_done < meter_total) {
+        uint64_t left =
+            (uint64_t)((double)(meter_total - meter_done) / rate + 0.5);
+        snprintf(eta, sizeof eta, ", ETA %llu:%02llu",
+                 (unsigned long long)(left / 60),
+                 (unsigned long long)(left % 60));
+    }
+    if (meter_total)
+        ecrm_progress("%s: %s of %s %s (%.0f%%), %s/s%s", meter_label, d,
+                      grouped(meter_total, t, sizeof t), meter_unit,
+                      100.0 * (double)meter_done / (double)meter_total, r, eta);
+    else
+        ecrm_progress("%s: %s %s, %s/s", meter_label, d, meter_unit, r);
+}
+
 void ecrm_progress_count(const char *label, const char *unit, uint64_t done,
                          uint64_t total)
 {
@@ -125,27 +160,18 @@ void ecrm_progress_count(const char *label, const char *unit, uint64_t done,
         return;
     double now = mono();
     if (strncmp(label, meter_label, sizeof meter_label - 1) != 0) {
+        if (meter_pending)
+            meter_draw(now); /* the last count of the previous measure */
         snprintf(meter_label, sizeof meter_label, "%s", label);
-        meter_t0 = now;
-        meter_drawn = 0;
+        meter_t0 = meter_drawn = now;
     }
-    if (now - meter_drawn < 0.2 && !(total && done >= total))
+    snprintf(meter_unit, sizeof meter_unit, "%s", unit);
+    meter_done = done;
+    meter_total = total;
+    meter_pending = 1;
+    /* the first line after 0.2 s: a short stage shows its end only */
+    if (now - meter_drawn < 0.2)
         return;
-    meter_drawn = now;
-    double secs = now - meter_t0, rate = secs > 0 ? (double)done / secs : 0;
-    char d[32], t[32], r[32], eta[32] = "";
-    grouped(done, d, sizeof d);
-    grouped((uint64_t)rate, r, sizeof r);
-    if (total && rate > 0 && done < total) {
-        uint64_t left = (uint64_t)((double)(total - done) / rate + 0.5);
-        snprintf(eta, sizeof eta, ", ETA %llu:%02llu",
-                 (unsigned long long)(left / 60),
-                 (unsigned long long)(left % 60));
-    }
-    if (total)
-        ecrm_progress("%s: %s of %s %s (%.0f%%), %s/s%s", label, d,
-                      grouped(total, t, sizeof t), unit,
-                      100.0 * (double)done / (double)total, r, eta);
-    else
-        ecrm_progress("%s: %s %s, %s/s", label, d, unit, r);
+    meter_pending = 0;
+    meter_draw(now);
 }

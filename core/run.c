@@ -93,6 +93,7 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
     ecrm_progress("ingest: %s", in->name);
     int rc = ops->read(in->ctx, err);
     in->seconds += ecrm_mono() - t0;
+    ecrm_progress_done(); /* one line per source */
     if (rc == ECRM_OK && !run->dry_run && ecrm_store_in_tx(run->store) &&
         ecrm_store_commit(run->store, err) != ECRM_OK)
         rc = ECRM_FAIL;

@@ -1,0 +1,44 @@
+# Sourced by the report tests: make_shop DIR builds a small shop in DIR
+# (the sample customers and orders, a web log of 40 visits, two segments)
+# as DIR/shop.yaml, runs it once at 2025-06-01T10:00:00Z, and assigns the
+# customers of campaign "welcome" to variant B or the control group (a
+# third) with a 30-day goal. The assignments use issue 6's schema; while
+# this tree lacks it, tests/fixtures/report_contract.sql adds its tables
+# to this test store.
+make_shop() {
+    D=$1
+    mkdir -p "$D"
+    cp -r "$top_srcdir/etc/templates" "$D/"
+    "$ECRM" sample --out "$D/sample" --customers 120 --items 40 --orders 900
+    "$PYTHON" - "$D/access.log" <<'PY'
+import sys, time
+pages = ["/", "/product/SKU1", "/product/SKU2", "/category/shoes",
+         "/search?q=red+shoes", "/cart/add?sku=SKU1", "/checkout/complete"]
+refs = ["https://www.google.com/search?q=buy+shoes",
+        "https://www.bing.com/search?q=red+shoes",
+        "https://news.example.org/a", "-"]
+t0 = 1748736000  # 2025-06-01
+with open(sys.argv[1], "w") as f:
+    for v in range(40):
+        t = t0 + v * 3600
+        for k in range(1 + v % 4):
+            ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t + k * 60))
+            user = "C%06d" % (v % 10 + 1) if v % 3 == 0 else "-"
+            ref = refs[v % 4] if k == 0 else "https://shop.example.com/"
+            f.write('10.0.0.%d - %s [%s] "GET %s HTTP/1.1" 200 512 "%s" "Mozilla/5.0"\n'
+                    % (v + 1, user, ts, pages[(v + k) % len(pages)], ref))
+PY
+    sed -e 's/^personalizers:$/  web:\n    plugin: weblog\n    path: access.log\n    login_is_customer: true\n\npersonalizers:/' \
+        "$top_srcdir/etc/demo.yaml" > "$D/shop.yaml"
+    printf 'segments:\n  buyers: orders_count > 0\n  big_spenders: total_spent > 1500\n' >> "$D/shop.yaml"
+    "$ECRM" run "$D/shop.yaml" --now 2025-06-01T10:00:00Z || return 1
+    if [ "$(sqlite3 "$D/demo.db" "select count(*) from sqlite_master where name = 'campaign_assignments'")" = 0 ]; then
+        sqlite3 "$D/demo.db" < "$top_srcdir/tests/fixtures/report_contract.sql"
+    fi
+    sqlite3 "$D/demo.db" <<'SQL'
+INSERT INTO campaign_assignments(campaign, customer_id, variant, assigned_at)
+SELECT 'welcome', id, CASE WHEN id % 3 = 0 THEN 'control' ELSE 'B' END,
+       1748772000 FROM customers;
+UPDATE campaigns SET goal_days = 30, budget_messages = 1000 WHERE name = 'welcome';
+SQL
+}
