@@ -147,6 +147,37 @@ void ecrm_table_text(struct ecrm_table *t, size_t col, const char *v)
     ecrm_table_set_text(t, t->nrows - 1, col, v);
 }
 
+size_t ecrm_table_keyed_row(struct ecrm_table *t, const char *key)
+{
+    key = key ? key : "";
+    for (size_t i = 0; i < t->nrows; i++) {
+        const char *k = ecrm_table_cell(t, i, 0)->s;
+        if (!strcmp(k ? k : "", key))
+            return i;
+    }
+    size_t row = ecrm_table_add_row(t);
+    ecrm_table_set_text(t, row, 0, key);
+    for (size_t c = 1; c < t->ncols; c++)
+        ecrm_table_set_int(t, row, c, 0);
+    return row;
+}
+
+void ecrm_table_add_int(struct ecrm_table *t, size_t row, size_t col, int64_t v)
+{
+    const struct ecrm_cell *c = ecrm_table_cell(t, row, col);
+    if (c->kind == ECRM_CELL_NUM)
+        ecrm_table_set_num(t, row, col, c->d + (double)v);
+    else
+        ecrm_table_set_int(t, row, col, ecrm_cell_int(c) + v);
+}
+
+void ecrm_table_add_num(struct ecrm_table *t, size_t row, size_t col, double v)
+{
+    const struct ecrm_cell *c = ecrm_table_cell(t, row, col);
+    double old = c->kind == ECRM_CELL_NULL ? 0 : ecrm_cell_num(c);
+    ecrm_table_set_num(t, row, col, old + v);
+}
+
 const struct ecrm_cell *ecrm_table_cell(const struct ecrm_table *t, size_t row,
                                         size_t col)
 {

@@ -88,6 +88,15 @@ void ecrm_table_int(struct ecrm_table *t, size_t col, int64_t v);
 void ecrm_table_num(struct ecrm_table *t, size_t col, double v);
 void ecrm_table_text(struct ecrm_table *t, size_t col, const char *v);
 
+/* The row of T whose first column is the text KEY (NULL counts as ""),
+ * added when missing with KEY and integer zeros in the other columns. */
+size_t ecrm_table_keyed_row(struct ecrm_table *t, const char *key);
+/* Add V to the number in cell (ROW, COL) (NULL counts as 0); an integer
+ * cell stays an integer when V is one. */
+void ecrm_table_add_int(struct ecrm_table *t, size_t row, size_t col,
+                        int64_t v);
+void ecrm_table_add_num(struct ecrm_table *t, size_t row, size_t col, double v);
+
 /* Cell (ROW, COL); never NULL for indexes in range. */
 const struct ecrm_cell *ecrm_table_cell(const struct ecrm_table *t, size_t row,
                                         size_t col);

@@ -30,17 +30,6 @@ static size_t campaign_names(const struct ecrm_table *t, const char **names)
     return n;
 }
 
-/* The row of T whose column 0 is V, added when missing. */
-static size_t row_of(struct ecrm_table *t, const char *v)
-{
-    for (size_t i = 0; i < t->nrows; i++)
-        if (!strcmp(ecrm_table_cell(t, i, 0)->s, v))
-            return i;
-    size_t row = ecrm_table_add_row(t);
-    ecrm_table_text(t, 0, v);
-    return row;
-}
-
 /* Recipients against customers by DIM, overall and per campaign. */
 static int by_dim(struct ecrm_report *r, struct ecrm_store *s,
                   const struct ecrm_report_opts *o, const char *dim,
@@ -89,8 +78,9 @@ static int by_dim(struct ecrm_report *r, struct ecrm_store *s,
             return ECRM_FAIL;
         }
         for (size_t i = 0; i < c->nrows; i++)
-            ecrm_table_set_int(t, row_of(t, ecrm_table_cell(c, i, 0)->s), 6 + k,
-                               ecrm_cell_int(ecrm_table_cell(c, i, 1)));
+            ecrm_table_set_int(
+                t, ecrm_table_keyed_row(t, ecrm_table_cell(c, i, 0)->s), 6 + k,
+                ecrm_cell_int(ecrm_table_cell(c, i, 1)));
         ecrm_table_free(c);
     }
     ecrm_report_table(r, t);
@@ -136,7 +126,6 @@ struct ecrm_report *ecrm_report_audit(struct ecrm_store *s,
                                       const struct ecrm_report_opts *o,
                                       int *code, char *err)
 {
-    char ts[32];
     struct ecrm_report *r = ecrm_report_new(
         "audit", o->campaign ? "Communication audit of one campaign"
                              : "Communication audit");
@@ -144,12 +133,7 @@ struct ecrm_report *ecrm_report_audit(struct ecrm_store *s,
         ecrm_report_meta(r, "pipeline", "%s", o->pipeline);
     if (o->campaign)
         ecrm_report_meta(r, "campaign", "%s", o->campaign);
-    ecrm_report_meta(r, "from", "%s",
-                     o->since ? ecrm_format_time(o->since, ts, sizeof ts)
-                              : "the first message");
-    ecrm_report_meta(r, "until", "%s",
-                     o->until ? ecrm_format_time(o->until, ts, sizeof ts)
-                              : "now");
+    ecrm_report_period(r, o->since, o->until, "the first message", "now");
     struct ecrm_rq_args a = {
         .campaign = o->campaign, .since = o->since, .until = o->until};
     ecrm_report_heading(r, "Reach and frequency");

@@ -70,6 +70,11 @@ struct ecrm_table *ecrm_report_query(struct ecrm_report *r,
                                      const char *name, const char *title,
                                      const char *spec);
 
+/* The facts "from" and "until" of a report over [SINCE, UNTIL): the
+ * times, or FIRST and LAST when unbounded (0). */
+void ecrm_report_period(struct ecrm_report *r, int64_t since, int64_t until,
+                        const char *first, const char *last);
+
 /* Sum of column COL of T over all rows (NULLs skipped). */
 double ecrm_table_sum(const struct ecrm_table *t, int col);
 

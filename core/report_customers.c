@@ -60,22 +60,9 @@ static void rfm(struct ecrm_report *r, struct ecrm_store *s)
         const char *name =
             rfm_segment((int)ecrm_cell_int(ecrm_table_cell(g, i, 0)),
                         (int)ecrm_cell_int(ecrm_table_cell(g, i, 1)));
-        size_t row = t->nrows;
-        for (size_t j = 0; j < t->nrows; j++)
-            if (!strcmp(ecrm_table_cell(t, j, 0)->s, name))
-                row = j;
-        if (row == t->nrows) {
-            ecrm_table_add_row(t);
-            ecrm_table_text(t, 0, name);
-            ecrm_table_int(t, 1, 0);
-            ecrm_table_num(t, 2, 0);
-        }
-        ecrm_table_set_int(t, row, 1,
-                           ecrm_cell_int(ecrm_table_cell(t, row, 1)) +
-                               ecrm_cell_int(ecrm_table_cell(g, i, 2)));
-        ecrm_table_set_num(t, row, 2,
-                           ecrm_cell_num(ecrm_table_cell(t, row, 2)) +
-                               ecrm_cell_num(ecrm_table_cell(g, i, 3)));
+        size_t row = ecrm_table_keyed_row(t, name);
+        ecrm_table_add_int(t, row, 1, ecrm_cell_int(ecrm_table_cell(g, i, 2)));
+        ecrm_table_add_num(t, row, 2, ecrm_cell_num(ecrm_table_cell(g, i, 3)));
     }
     for (size_t j = 0; j < t->nrows; j++)
         ecrm_table_set_num(
@@ -133,16 +120,7 @@ static struct ecrm_table *crosstab(const struct ecrm_table *raw)
     for (size_t i = 0; i < raw->nrows; i++) {
         const char *a = ecrm_table_cell(raw, i, 0)->s;
         const char *b = ecrm_table_cell(raw, i, 1)->s;
-        size_t row = t->nrows;
-        for (size_t j = 0; j < t->nrows; j++)
-            if (!strcmp(ecrm_table_cell(t, j, 0)->s, a ? a : "unknown"))
-                row = j;
-        if (row == t->nrows) {
-            ecrm_table_add_row(t);
-            ecrm_table_text(t, 0, a ? a : "unknown");
-            for (size_t c = 1; c < t->ncols; c++)
-                ecrm_table_int(t, c, 0);
-        }
+        size_t row = ecrm_table_keyed_row(t, a ? a : "unknown");
         ecrm_table_set_int(t, row, col_for(t, b ? b : "unknown"),
                            ecrm_cell_int(ecrm_table_cell(raw, i, 2)));
     }

@@ -1,5 +1,6 @@
 /* Helpers shared by the report builders. See report_build.h. */
 #include "report_build.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,16 @@ struct ecrm_table *ecrm_report_query(struct ecrm_report *r,
         return NULL;
     }
     return ecrm_report_table(r, t);
+}
+
+void ecrm_report_period(struct ecrm_report *r, int64_t since, int64_t until,
+                        const char *first, const char *last)
+{
+    char ts[32];
+    ecrm_report_meta(r, "from", "%s",
+                     since ? ecrm_format_time(since, ts, sizeof ts) : first);
+    ecrm_report_meta(r, "until", "%s",
+                     until ? ecrm_format_time(until, ts, sizeof ts) : last);
 }
 
 double ecrm_table_sum(const struct ecrm_table *t, int col)

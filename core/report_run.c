@@ -10,7 +10,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #define ACTIVITY_DAYS 30
 
@@ -69,23 +68,12 @@ static void ledger_pivot(struct ecrm_report *r, const struct ecrm_table *l,
     for (int st = 0; st <= ECRM_OUTBOX_UNKNOWN; st++)
         ecrm_table_add_col(t, ecrm_outbox_state_name(st), ECRM_COL_PLAIN);
     for (size_t i = 0; i < l->nrows; i++) {
-        const char *k = ecrm_table_cell(l, i, (size_t)key)->s;
-        size_t row = t->nrows;
-        for (size_t j = 0; j < t->nrows; j++)
-            if (!strcmp(ecrm_table_cell(t, j, 0)->s, k ? k : ""))
-                row = j;
-        if (row == t->nrows) {
-            ecrm_table_add_row(t);
-            ecrm_table_text(t, 0, k ? k : "");
-            for (int st = 0; st <= ECRM_OUTBOX_UNKNOWN; st++)
-                ecrm_table_int(t, 1 + (size_t)st, 0);
-        }
+        size_t row =
+            ecrm_table_keyed_row(t, ecrm_table_cell(l, i, (size_t)key)->s);
         int64_t st = ecrm_cell_int(ecrm_table_cell(l, i, 2));
-        if (st < 0 || st > ECRM_OUTBOX_UNKNOWN)
-            continue;
-        int64_t n = ecrm_cell_int(ecrm_table_cell(t, row, 1 + (size_t)st));
-        ecrm_table_set_int(t, row, 1 + (size_t)st,
-                           n + ecrm_cell_int(ecrm_table_cell(l, i, 3)));
+        if (st >= 0 && st <= ECRM_OUTBOX_UNKNOWN)
+            ecrm_table_add_int(t, row, 1 + (size_t)st,
+                               ecrm_cell_int(ecrm_table_cell(l, i, 3)));
     }
     ecrm_report_table(r, t);
 }

@@ -38,18 +38,13 @@ struct ecrm_report *ecrm_report_web(struct ecrm_store *s,
                                     const struct ecrm_report_opts *o, int *code,
                                     char *err)
 {
-    char ts[32];
     (void)code;
     (void)err;
     struct ecrm_report *r = ecrm_report_new("web", "Web visits");
     if (o->pipeline)
         ecrm_report_meta(r, "pipeline", "%s", o->pipeline);
-    ecrm_report_meta(r, "from", "%s",
-                     o->since ? ecrm_format_time(o->since, ts, sizeof ts)
-                              : "the first session");
-    ecrm_report_meta(r, "until", "%s",
-                     o->until ? ecrm_format_time(o->until, ts, sizeof ts)
-                              : "the last session");
+    ecrm_report_period(r, o->since, o->until, "the first session",
+                       "the last session");
     struct ecrm_rq_args a = {.since = o->since,
                              .until = o->until,
                              .limit = o->limit ? o->limit : 20,

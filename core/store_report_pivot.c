@@ -164,12 +164,14 @@ int ecrm_store_report_pivot(struct ecrm_store *s, const char *const *names,
                         " ON d.customer_id = c.id");
     if (seg)
         ecrm_buf_puts(&sql, SEGMENT_JOIN);
-    ecrm_buf_puts(&sql, " WHERE" REAL_CUSTOMER " GROUP BY ");
-    for (size_t k = 0; k < n; k++)
-        ecrm_buf_printf(&sql, "%s%zu", k ? ", " : "", k + 1);
-    ecrm_buf_puts(&sql, " ORDER BY ");
-    for (size_t k = 0; k < n; k++)
-        ecrm_buf_printf(&sql, "%s%zu", k ? ", " : "", k + 1);
+    ecrm_buf_puts(&sql, " WHERE" REAL_CUSTOMER);
+    for (int by = 0; by < 2; by++) /* GROUP BY 1, 2 ... ORDER BY 1, 2 ... */
+        for (size_t k = 0; k < n; k++)
+            ecrm_buf_printf(&sql, "%s%zu",
+                            k    ? ", "
+                            : by ? " ORDER BY "
+                                 : " GROUP BY ",
+                            k + 1);
     struct ecrm_rq_args a = {.now = now};
     rc = run_dims(s, sql.p, names, n, &a, t, err);
 out:
