@@ -9,6 +9,7 @@
 #include "run.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,30 +18,18 @@
 static const char *const default_dims[] = {"gender", "age_band", "country",
                                            "income_band"};
 
-/* The distinct campaign names of the campaigns table T (column 0), at
- * most MAX_CAMPAIGN_COLS; returns how many. */
-static size_t campaign_names(const struct ecrm_table *t, const char **names)
-{
-    size_t n = 0;
-    for (size_t i = 0; t && i < t->nrows && n < MAX_CAMPAIGN_COLS; i++) {
-        const char *c = ecrm_table_cell(t, i, 0)->s;
-        if (c && (n == 0 || strcmp(names[n - 1], c)))
-            names[n++] = c;
-    }
-    return n;
-}
-
-/* Recipients against customers by DIM, overall and per campaign. */
+/* Recipients against customers by DIM, overall and per campaign (a
+ * column for each of the first MAX_CAMPAIGN_COLS campaigns, unless the
+ * audit is of one campaign). */
 static int by_dim(struct ecrm_report *r, struct ecrm_store *s,
-                  const struct ecrm_report_opts *o, const char *dim,
-                  const char **camps, size_t ncamps, char *err)
+                  const struct ecrm_report_opts *o, const char *dim, char *err)
 {
     char name[96], title[160];
-    struct ecrm_table *all =
-        ecrm_table_new("all", "all", "value,recipients,customers");
+    struct ecrm_table *raw =
+        ecrm_table_new("raw", "raw", "value,campaign,recipients,customers");
     if (ecrm_store_report_reach_by(s, dim, o->campaign, o->since, o->until,
-                                   o->now, all, err) != ECRM_OK) {
-        ecrm_table_free(all);
+                                   o->now, raw, err) != ECRM_OK) {
+        ecrm_table_free(raw);
         return ECRM_FAIL;
     }
     snprintf(name, sizeof name, "reach_%s", dim);
@@ -49,42 +38,42 @@ static int by_dim(struct ecrm_report *r, struct ecrm_store *s,
         name, title,
         "value,customers,base_share:pct,recipients,recipient_share:pct,"
         "reach_rate:pct");
-    for (size_t k = 0; k < ncamps; k++)
-        ecrm_table_add_col(t, camps[k], ECRM_COL_PLAIN);
-    double rtot = ecrm_table_sum(all, 1), ctot = ecrm_table_sum(all, 2);
-    for (size_t i = 0; i < all->nrows; i++) {
-        double rec = ecrm_cell_num(ecrm_table_cell(all, i, 1));
-        double cus = ecrm_cell_num(ecrm_table_cell(all, i, 2));
-        ecrm_table_add_row(t);
-        ecrm_table_text(t, 0, ecrm_table_cell(all, i, 0)->s);
-        ecrm_table_int(t, 1, ecrm_cell_int(ecrm_table_cell(all, i, 2)));
-        ecrm_table_num(t, 2, ctot > 0 ? cus / ctot : 0);
-        ecrm_table_int(t, 3, ecrm_cell_int(ecrm_table_cell(all, i, 1)));
-        if (rtot > 0)
-            ecrm_table_num(t, 4, rec / rtot);
-        if (cus > 0)
-            ecrm_table_num(t, 5, rec / cus);
-        for (size_t k = 0; k < ncamps; k++)
-            ecrm_table_int(t, 6 + k, 0);
-    }
-    ecrm_table_free(all);
-    for (size_t k = 0; k < ncamps; k++) {
-        struct ecrm_table *c =
-            ecrm_table_new("c", "c", "value,recipients,customers");
-        if (ecrm_store_report_reach_by(s, dim, camps[k], o->since, o->until,
-                                       o->now, c, err) != ECRM_OK) {
-            ecrm_table_free(c);
-            ecrm_table_free(t);
-            return ECRM_FAIL;
+    size_t all = 0, ncamps = 0;
+    while (all < raw->nrows &&
+           ecrm_table_cell(raw, all, 1)->kind == ECRM_CELL_NULL)
+        all++;
+    /* a column per campaign, added before any row */
+    for (size_t i = all; !o->campaign && i < raw->nrows; i++) {
+        const char *c = ecrm_table_cell(raw, i, 1)->s;
+        if (ecrm_table_col(t, c) < 0 && ncamps < MAX_CAMPAIGN_COLS) {
+            ecrm_table_add_col(t, c, ECRM_COL_PLAIN);
+            ncamps++;
         }
-        for (size_t i = 0; i < c->nrows; i++)
-            ecrm_table_set_int(
-                t, ecrm_table_keyed_row(t, ecrm_table_cell(c, i, 0)->s), 6 + k,
-                ecrm_cell_int(ecrm_table_cell(c, i, 1)));
-        ecrm_table_free(c);
     }
+    double rtot = 0, ctot = 0;
+    for (size_t i = 0; i < all; i++) {
+        rtot += ecrm_cell_num(ecrm_table_cell(raw, i, 2));
+        ctot += ecrm_cell_num(ecrm_table_cell(raw, i, 3));
+    }
+    for (size_t i = 0; i < all; i++) {
+        double rec = ecrm_cell_num(ecrm_table_cell(raw, i, 2));
+        double cus = ecrm_cell_num(ecrm_table_cell(raw, i, 3));
+        size_t row = ecrm_table_keyed_row(t, ecrm_table_cell(raw, i, 0)->s);
+        ecrm_table_set_int(t, row, 1, (int64_t)cus);
+        ecrm_table_set_num(t, row, 2, ctot > 0 ? cus / ctot : 0);
+        ecrm_table_set_int(t, row, 3, (int64_t)rec);
+        ecrm_table_set_num(t, row, 4, rtot > 0 ? rec / rtot : NAN);
+        ecrm_table_set_num(t, row, 5, cus > 0 ? rec / cus : NAN);
+    }
+    for (size_t i = all; i < raw->nrows; i++) {
+        int col = ecrm_table_col(t, ecrm_table_cell(raw, i, 1)->s);
+        if (col >= 6)
+            ecrm_table_set_int(
+                t, ecrm_table_keyed_row(t, ecrm_table_cell(raw, i, 0)->s),
+                (size_t)col, ecrm_cell_int(ecrm_table_cell(raw, i, 2)));
+    }
+    ecrm_table_free(raw);
     ecrm_report_table(r, t);
-    snprintf(title, sizeof title, "Contacted customers by %s", dim);
     ecrm_report_bar(r, title, t, "value", "recipients", NULL, NULL);
     return ECRM_OK;
 }
@@ -143,7 +132,7 @@ struct ecrm_report *ecrm_report_audit(struct ecrm_store *s,
     if (t && t->nrows)
         ecrm_report_bar(r, "Customers reached by channel", t, "channel",
                         "reach", NULL, NULL);
-    struct ecrm_table *camps = ecrm_report_query(
+    ecrm_report_query(
         r, s, ECRM_RQ_AUDIT_CAMPAIGNS, &a, "campaigns",
         "By campaign and channel",
         "campaign,channel,contacts,reach,frequency,first:time,last:time");
@@ -153,13 +142,11 @@ struct ecrm_report *ecrm_report_audit(struct ecrm_store *s,
     ecrm_report_note(r, "Each table sets the customers contacted in the "
                         "period against all customers; reach_rate is the "
                         "share of a group that was contacted.");
-    const char *names[MAX_CAMPAIGN_COLS];
-    size_t ncamps = o->campaign ? 0 : campaign_names(camps, names);
     const char *const *dims = o->nby ? o->by : default_dims;
     size_t ndims =
         o->nby ? o->nby : sizeof default_dims / sizeof default_dims[0];
     for (size_t i = 0; i < ndims; i++)
-        if (by_dim(r, s, o, dims[i], names, ncamps, err) != ECRM_OK)
+        if (by_dim(r, s, o, dims[i], err) != ECRM_OK)
             return ecrm_report_fail(r, code, ECRM_EX_DATAERR, err, NULL);
     return r;
 }

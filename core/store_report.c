@@ -176,9 +176,11 @@ static const char *const queries[ECRM_RQ_COUNT] = {
         "  ELSE (SELECT max(k) FROM b WHERE k >= 2 AND d.total_spent > lo) END"
         "  AS k, coalesce(d.total_spent, 0) AS spent"
         "  FROM customers c LEFT JOIN customer_derived d"
-        "  ON d.customer_id = c.id WHERE" REAL_CUSTOMER ")"
-        " SELECT b.band, count(v.k), coalesce(sum(v.spent), 0) FROM b"
-        " LEFT JOIN v ON v.k = b.k GROUP BY b.k ORDER BY b.k",
+        "  ON d.customer_id = c.id WHERE" REAL_CUSTOMER "),"
+        " g AS (SELECT k, count(*) AS n, sum(spent) AS spent FROM v"
+        "  GROUP BY k)"
+        " SELECT b.band, coalesce(g.n, 0), coalesce(g.spent, 0) FROM b"
+        " LEFT JOIN g ON g.k = b.k ORDER BY b.k",
     [ECRM_RQ_VALUE_DECILES] =
         "SELECT dec, count(*), min(v), max(v), sum(v),"
         " sum(v) / nullif((SELECT sum(total_spent) FROM customer_derived"

@@ -123,9 +123,12 @@ int ecrm_store_report_pivot(struct ecrm_store *s, const char *const *dims,
                             size_t n, int64_t now, struct ecrm_table *t,
                             char *err);
 
-/* Contacted customers against all customers by dimension DIM: T gets
- * value, recipients, customers for messages sent in [SINCE, UNTIL) (0 =
- * unbounded) of CAMPAIGN (NULL = every campaign). */
+/* Contacted customers against all customers by dimension DIM, for
+ * messages sent in [SINCE, UNTIL) (0 = unbounded) of CAMPAIGN (NULL =
+ * every campaign). T gets value, campaign, recipients, customers: first
+ * the rows of all campaigns together (campaign NULL; customers = all
+ * customers with that value), then a row per value and campaign
+ * (customers NULL). */
 int ecrm_store_report_reach_by(struct ecrm_store *s, const char *dim,
                                const char *campaign, int64_t since,
                                int64_t until, int64_t now, struct ecrm_table *t,

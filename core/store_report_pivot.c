@@ -188,20 +188,27 @@ int ecrm_store_report_reach_by(struct ecrm_store *s, const char *dim,
     int seg = 0, rc = ECRM_FAIL;
     struct ecrm_rq_args a = {
         .campaign = campaign, .since = since, .until = until, .now = now};
-    ecrm_buf_puts(&sql, "WITH r AS (SELECT DISTINCT customer_id FROM outbox"
-                        " WHERE state = 2 AND (:campaign IS NULL OR"
-                        " campaign = :campaign) AND updated >= :since"
-                        " AND (:until = 0 OR updated < :until))"
-                        " SELECT ");
+    /* One pass over the customers (c, materialised) serves the overall
+     * rows and the rows of every campaign. */
+    ecrm_buf_puts(&sql, "WITH r AS (SELECT DISTINCT customer_id, campaign"
+                        " FROM outbox WHERE state = 2 AND (:campaign IS NULL"
+                        " OR campaign = :campaign) AND updated >= :since"
+                        " AND (:until = 0 OR updated < :until)),"
+                        " ra AS (SELECT DISTINCT customer_id FROM r),"
+                        " c AS MATERIALIZED (SELECT c.id, ");
     if (dim_sql(dim, 0, &sql, &seg, err) != ECRM_OK)
         goto out;
-    ecrm_buf_puts(&sql, " AS v, count(r.customer_id), count(*)"
-                        " FROM customers c LEFT JOIN customer_derived d"
-                        " ON d.customer_id = c.id"
-                        " LEFT JOIN r ON r.customer_id = c.id");
+    ecrm_buf_puts(&sql, " AS v FROM customers c LEFT JOIN customer_derived d"
+                        " ON d.customer_id = c.id");
     if (seg)
         ecrm_buf_puts(&sql, SEGMENT_JOIN);
-    ecrm_buf_puts(&sql, " WHERE" REAL_CUSTOMER " GROUP BY v ORDER BY v");
+    ecrm_buf_puts(&sql, " WHERE" REAL_CUSTOMER ")"
+                        " SELECT v, NULL, count(ra.customer_id), count(*)"
+                        " FROM c LEFT JOIN ra ON ra.customer_id = c.id"
+                        " GROUP BY v UNION ALL"
+                        " SELECT c.v, r.campaign, count(*), NULL FROM c"
+                        " JOIN r ON r.customer_id = c.id"
+                        " GROUP BY c.v, r.campaign ORDER BY 2, 1");
     rc = run_dims(s, sql.p, &dim, 1, &a, t, err);
 out:
     ecrm_buf_free(&sql);
