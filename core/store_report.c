@@ -104,7 +104,8 @@ static const char *const queries[ECRM_RQ_COUNT] = {
     /* Intention to treat: every customer assigned counts in their group,
      * delivered or not. A conversion is an order (not a return) in
      * [assigned_at, assigned_at + :days days); an opt-out a marketing
-     * consent revoked at or after the assignment. */
+     * consent revoked at or after the assignment that had been granted
+     * before (a refusal recorded then, never granted, is no opt-out). */
     [ECRM_RQ_CAMPAIGN_GROUPS] =
         "WITH a AS (SELECT customer_id, variant, assigned_at"
         "  FROM campaign_assignments WHERE campaign = :campaign),"
@@ -119,7 +120,11 @@ static const char *const queries[ECRM_RQ_COUNT] = {
         "  GROUP BY a.customer_id),"
         " opt AS (SELECT DISTINCT a.customer_id FROM a JOIN consents c"
         "  ON c.customer_id = a.customer_id AND c.state = 0"
-        "  AND c.purpose = 'marketing' AND c.time >= a.assigned_at)"
+        "  AND c.purpose = 'marketing' AND c.time >= a.assigned_at"
+        "  WHERE EXISTS (SELECT 1 FROM consents g"
+        "   WHERE g.customer_id = c.customer_id AND g.channel = c.channel"
+        "   AND g.purpose = c.purpose AND g.state = 1"
+        "   AND (g.time < c.time OR (g.time = c.time AND g.id < c.id))))"
         " SELECT a.variant, count(*), count(d.customer_id),"
         " count(opt.customer_id), count(conv.customer_id),"
         " coalesce(sum(conv.orders), 0), coalesce(sum(conv.revenue), 0)"
