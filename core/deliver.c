@@ -289,7 +289,10 @@ int ecrm_deliver_stage(struct ecrm_run_ctx *run)
         struct ecrm_instance *in = run->p->inst[i];
         if (in->kind != ECRM_KIND_CHANNEL || !in->enabled)
             continue;
-        if (drain_channel(run, in) != ECRM_OK)
+        struct ecrm_msg_stats before = run->msgs;
+        int rc = drain_channel(run, in);
+        ecrm_run_channel_done(run, in->name, &before);
+        if (rc != ECRM_OK)
             return ECRM_FAIL;
     }
     ecrm_progress_done();

@@ -92,6 +92,10 @@ static void messages(struct ecrm_report *r, struct ecrm_store *s,
                         NULL, NULL);
     ecrm_report_query(r, s, ECRM_RQ_RUN_REASONS, a, "suppressed_reasons",
                       "Suppressed by this run, by reason", "reason,messages");
+    ecrm_report_query(r, s, ECRM_RQ_RUN_DELIVERED, a, "delivered",
+                      "Delivered by this run, by channel (suppressed: "
+                      "consent revoked since planning)",
+                      "channel,sent,failed,retry,suppressed");
     /* The ledger query reads the states as numbers: a table of its own,
      * pivoted twice, then dropped (it is not shown). */
     char err[ECRM_ERRMAX];

@@ -73,6 +73,22 @@ void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason)
         run->msgs.by_reason[reason]++;
 }
 
+void ecrm_run_channel_done(struct ecrm_run_ctx *run, const char *channel,
+                           const struct ecrm_msg_stats *before)
+{
+    struct ecrm_channel_stats *v =
+        realloc(run->chan, (run->nchan + 1) * sizeof *v);
+    if (!v)
+        abort();
+    run->chan = v;
+    v[run->nchan++] = (struct ecrm_channel_stats){
+        .channel = ecrm_strdup(channel),
+        .sent = run->msgs.sent - before->sent,
+        .failed = run->msgs.failed - before->failed,
+        .retry = run->msgs.retry - before->retry,
+        .suppressed = run->msgs.suppressed - before->suppressed};
+}
+
 void ecrm_run_fail(struct ecrm_run_ctx *run, int code)
 {
     /* Keep the first, most specific, failure. */
@@ -195,6 +211,22 @@ static void summary_store_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
                             "\"left\":%lld}",
                             (long long)st.members, (long long)st.entered,
                             (long long)st.left);
+        }
+        ecrm_buf_putc(b, '}');
+    }
+    if (run->nchan) {
+        ecrm_buf_puts(b, ",\"channels\":{");
+        for (size_t i = 0; i < run->nchan; i++) {
+            const struct ecrm_channel_stats *c = &run->chan[i];
+            ecrm_buf_puts(b, i ? "," : "");
+            ecrm_json_str(b, c->channel);
+            ecrm_buf_printf(b,
+                            ":{\"sent\":%llu,\"failed\":%llu,\"retry\":%llu,"
+                            "\"suppressed\":%llu}",
+                            (unsigned long long)c->sent,
+                            (unsigned long long)c->failed,
+                            (unsigned long long)c->retry,
+                            (unsigned long long)c->suppressed);
         }
         ecrm_buf_putc(b, '}');
     }
@@ -401,6 +433,9 @@ out:
         in->ctx = NULL;
     }
     ecrm_store_close(run.store);
+    for (size_t i = 0; i < run.nchan; i++)
+        free(run.chan[i].channel);
+    free(run.chan);
     return run.exit_code;
 }
 

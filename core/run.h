@@ -66,6 +66,12 @@ struct ecrm_msg_stats {
     uint64_t unknown_resent; /* unknown messages queued again */
 };
 
+/* What the deliver stage did through one channel. */
+struct ecrm_channel_stats {
+    char *channel;
+    uint64_t sent, failed, retry, suppressed;
+};
+
 /* Count one suppression for REASON. */
 void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason);
 
@@ -81,7 +87,9 @@ struct ecrm_run_ctx {
     struct ecrm_msg_stats msgs;
     double stage_seconds[ECRM_NSTAGES];
     int stage_ran[ECRM_NSTAGES];
-    int exit_code; /* worst exit code seen so far */
+    int exit_code;                   /* worst exit code seen so far */
+    struct ecrm_channel_stats *chan; /* by channel, for the summary */
+    size_t nchan;
 };
 
 struct ecrm_run_opts {
@@ -104,6 +112,11 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err);
 /* Run a pipeline as described by O. Errors are logged; returns an
  * enum ecrm_exit code. */
 int ecrm_run_pipeline(const struct ecrm_run_opts *o);
+
+/* Record what delivering through CHANNEL did: the change of RUN's
+ * message counters since BEFORE (a copy taken before the channel ran). */
+void ecrm_run_channel_done(struct ecrm_run_ctx *run, const char *channel,
+                           const struct ecrm_msg_stats *before);
 
 /* Raise RUN's exit code to CODE unless a worse one was recorded. */
 void ecrm_run_fail(struct ecrm_run_ctx *run, int code);

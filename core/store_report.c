@@ -64,6 +64,12 @@ static const char *const queries[ECRM_RQ_COUNT] = {
         "SELECT m.key, m.value FROM runs,"
         " json_each(runs.stats, '$.messages.suppressed_by_reason') m"
         " WHERE runs.id = :run AND m.value > 0 ORDER BY m.value DESC, m.key",
+    [ECRM_RQ_RUN_DELIVERED] =
+        "SELECT c.key, json_extract(c.value, '$.sent'),"
+        " json_extract(c.value, '$.failed'), json_extract(c.value, '$.retry'),"
+        " json_extract(c.value, '$.suppressed')"
+        " FROM runs, json_each(runs.stats, '$.channels') c"
+        " WHERE runs.id = :run ORDER BY c.key",
     /* The ledger: what became of the messages this run planned. */
     [ECRM_RQ_RUN_LEDGER] =
         "SELECT campaign, channel, state, count(*) FROM outbox"

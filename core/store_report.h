@@ -25,6 +25,8 @@ enum ecrm_rq {
     ECRM_RQ_RUN_STAGES,     /* stage, seconds */
     ECRM_RQ_RUN_MESSAGES,   /* counter, messages (the run's own) */
     ECRM_RQ_RUN_REASONS,    /* reason, messages: the run's suppressions */
+    ECRM_RQ_RUN_DELIVERED,  /* channel, sent, failed, retry, suppressed:
+                               what the run's deliver stage did */
     ECRM_RQ_RUN_LEDGER,     /* campaign, channel, state (int), messages:
                                the messages the run planned, as they are
                                now */

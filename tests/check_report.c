@@ -477,6 +477,10 @@ START_TEST(run_report)
     const struct ecrm_table *re = table(r, "suppressed_reasons");
     ck_assert_uint_eq(re->nrows, 2); /* zero counts left out */
     ck_assert_str_eq(text(re, 0, "reason"), "control_group");
+    const struct ecrm_table *dl = table(r, "delivered");
+    ck_assert_uint_eq(dl->nrows, 2);
+    ck_assert_double_eq(num(dl, row(dl, "sms", NULL), "retry"), 2);
+    ck_assert_double_eq(num(dl, row(dl, "mail", NULL), "sent"), 65);
     const struct ecrm_table *ch = table(r, "channels");
     ck_assert_double_eq(num(ch, row(ch, "mail", NULL), "sent"), 65);
     ck_assert_double_eq(num(ch, row(ch, "mail", NULL), "suppressed"), 85);

@@ -53,6 +53,8 @@ check "run: counts add up per source" json_ok "$T/run.json" \
 sent=$(sqlite3 "$D/demo.db" "select count(*) from outbox where state = 2")
 check "run: sent messages by channel" json_ok "$T/run.json" \
     "[c['sent'] for c in j['tables']['channels']] == [$sent] or sys.exit(1)"
+check "run: what it delivered by channel" json_ok "$T/run.json" \
+    "[(c['channel'], c['sent']) for c in j['tables']['delivered']] == [('mail', $sent)] or sys.exit(1)"
 check "run: recommendation coverage" json_ok "$T/run.json" \
     "j['tables']['recommendations'][0]['customers'] == $sent or sys.exit(1)"
 check "run: the stages' seconds" json_ok "$T/run.json" \
