@@ -43,11 +43,21 @@ PY
     check "$name: --html prints nothing" test ! -s "$T/$name.html.out"
     check "$name: the HTML file is 0600" test "$(stat -c %a "$T/$name.html")" = 600
     check "$name: HTML has charts" grep -q '<svg class="chart"' "$T/$name.html"
+    check "$name: every chart is well-formed XML with a size" "$PYTHON" - "$T/$name.html" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+page = open(sys.argv[1], encoding="utf-8").read()
+svgs = re.findall(r'<svg class="chart".*?</svg>', page, flags=re.S)
+assert svgs
+for s in svgs:
+    e = ET.fromstring(s)
+    assert float(e.get("width")) > 0 and float(e.get("height")) > 0
+    assert e.find("{http://www.w3.org/2000/svg}title") is not None
+PY
 done
 
 # --- what the reports say
 check "run: sources as the run counted them" json_ok "$T/run.json" \
-    '[s["read"] for s in j["tables"]["sources"] if s["source"] == "web"] == [100] or sys.exit(1)'
+    '[s["read"] for s in j["tables"]["sources"] if s["source"] == "web"] == [101] or sys.exit(1)'
 check "run: counts add up per source" json_ok "$T/run.json" \
     'all(s["read"] == s["accepted"] + s["quarantined"] + s["filtered"] for s in j["tables"]["sources"]) or sys.exit(1)'
 sent=$(sqlite3 "$D/demo.db" "select count(*) from outbox where state = 2")
@@ -76,9 +86,11 @@ check "customers: the RFM grid" json_ok "$T/customers.json" \
     'len(j["tables"]["rfm"]) == 25 or sys.exit(1)'
 check "customers: RFM heat map drawn" grep -q 'data-kind="heat"' "$T/customers.html"
 check "web: sessions of the log" json_ok "$T/web.json" \
-    'j["tables"]["summary"][0]["sessions"] == 40 or sys.exit(1)'
+    'j["tables"]["summary"][0]["sessions"] == 41 or sys.exit(1)'
 check "web: keywords from search engines" json_ok "$T/web.json" \
-    'sorted(k["keywords"] for k in j["tables"]["keywords"]) == ["buy shoes","red shoes"] or sys.exit(1)'
+    'sorted(k["keywords"] for k in j["tables"]["keywords"]) == ["<script>alert(1)</script>","buy shoes","red shoes"] or sys.exit(1)'
+check "web: markup from the log is escaped in HTML" grep -q "&lt;script&gt;alert(1)&lt;/script&gt;" "$T/web.html"
+check "web: no markup from the log in HTML" test "$(grep -c "<script" "$T/web.html")" = 0
 check "campaign: line chart of sends and orders" grep -q 'data-kind="line"' "$T/campaign.html"
 
 # --- options

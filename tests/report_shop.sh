@@ -1,5 +1,6 @@
 # Sourced by the report tests: make_shop DIR builds a small shop in DIR
-# (the sample customers and orders, a web log of 40 visits, two segments)
+# (the sample customers and orders, a web log of 40 visits and one with
+# markup in its search words, two segments)
 # as DIR/shop.yaml, runs it once at 2025-06-01T10:00:00Z, and assigns the
 # customers of campaign "welcome" to variant B or the control group (a
 # third) with a 30-day goal. The assignments use issue 6's schema; while
@@ -27,6 +28,10 @@ with open(sys.argv[1], "w") as f:
             ref = refs[v % 4] if k == 0 else "https://shop.example.com/"
             f.write('10.0.0.%d - %s [%s] "GET %s HTTP/1.1" 200 512 "%s" "Mozilla/5.0"\n'
                     % (v + 1, user, ts, pages[(v + k) % len(pages)], ref))
+    # a hostile visitor: markup in the searched words and in the page
+    ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t0 + 41 * 3600))
+    f.write('10.0.0.99 - - [%s] "GET /search?q=%%3Cscript%%3Ex%%3C%%2Fscript%%3E HTTP/1.1" 200 512 '
+            '"https://www.google.com/search?q=%%3Cscript%%3Ealert(1)%%3C%%2Fscript%%3E" "Mozilla/5.0"\n' % ts)
 PY
     sed -e 's/^personalizers:$/  web:\n    plugin: weblog\n    path: access.log\n    login_is_customer: true\n\npersonalizers:/' \
         "$top_srcdir/etc/demo.yaml" > "$D/shop.yaml"
