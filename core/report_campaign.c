@@ -1,10 +1,10 @@
 /*
  * The campaign report: an experiment read back. Each customer a campaign
  * targeted was assigned once to a variant or to the control group
- * (campaign_assignments, issue 6); the groups are compared by intention to
- * treat: everyone assigned counts in their group, whether or not a
- * message reached them, so that what the campaign changed is measured and
- * not who happened to be reachable. A conversion is an order (not a
+ * (campaign_assignments, written by the plan stage); the groups are
+ * compared by intention to treat: everyone assigned counts in their
+ * group, whether or not a message reached them, so that what the campaign
+ * changed is measured and not who happened to be reachable. A conversion is an order (not a
  * return) within the goal window after the assignment.
  *
  * Statistics (stats.h): each group's conversion rate with its Wilson

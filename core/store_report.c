@@ -89,7 +89,7 @@ static const char *const queries[ECRM_RQ_COUNT] = {
         " nullif(json_extract(runs.stats, '$.customers'), 0)"
         " FROM runs, json_each(runs.stats, '$.recommendations') p"
         " WHERE runs.id = :run ORDER BY p.key",
-    /* Budgets are the campaigns' own (issue 6 schema): what they planned
+    /* Budgets are the campaigns' own (schema 7): what they planned
      * in all runs so far against them. */
     [ECRM_RQ_RUN_BUDGET] =
         "SELECT c.name, (SELECT count(*) FROM outbox o WHERE o.campaign ="

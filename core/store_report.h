@@ -31,13 +31,13 @@ enum ecrm_rq {
                                the messages the run planned, as they are
                                now */
     ECRM_RQ_RUN_SUPPRESSED, /* reason, channel, messages: the run's
-                               suppressed outbox rows (issue 6 schema) */
+                               suppressed outbox rows (schema 7) */
     ECRM_RQ_RUN_SEGMENTS,   /* segment, members, entered, left */
     ECRM_RQ_RUN_RECOS,      /* personalizer, customers, coverage */
     ECRM_RQ_RUN_BUDGET,     /* campaign, messages (ever planned, not
                                suppressed), cost, budget_messages,
                                budget_cost of the campaigns the run
-                               planned for (issue 6 schema) */
+                               planned for (schema 7) */
     /* days in [:since, :until): day, sent, orders */
     ECRM_RQ_ACTIVITY,
     /* a campaign: :campaign, :days (goal window; 0 = none) */
@@ -101,7 +101,7 @@ struct ecrm_run_info {
 int ecrm_store_report_run_info(struct ecrm_store *s, int64_t id,
                                struct ecrm_run_info *out, char *err);
 
-/* A campaign's record (issue 6 schema: goal and budgets). */
+/* A campaign's record (schema 7: goal and budgets). */
 struct ecrm_campaign_info {
     int64_t first_run, last_run;
     int64_t goal_days;                     /* 0 = no goal */

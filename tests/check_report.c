@@ -268,19 +268,6 @@ static void exec_file(sqlite3 *db, const char *name)
     free(sql);
 }
 
-static int has_table(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db,
-                       "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                       " AND name = ?1",
-                       -1, &st, NULL);
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int yes = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return yes;
-}
-
 static void setup(void)
 {
     char err[ECRM_ERRMAX];
@@ -291,8 +278,6 @@ static void setup(void)
     ck_assert_int_eq(ecrm_store_open(dbpath, &store, err), ECRM_OK);
     ecrm_store_close(store);
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-    if (!has_table(db, "campaign_assignments"))
-        exec_file(db, "report_contract.sql");
     exec_file(db, "report_data.sql");
     sqlite3_close(db);
     ck_assert_int_eq(ecrm_store_open(dbpath, &store, err), ECRM_OK);

@@ -75,8 +75,16 @@ check "campaign: control and B" json_ok "$T/campaign.json" \
     '[g["variant"] for g in j["tables"]["groups"]] == ["control","B"] or sys.exit(1)'
 check "campaign: a verdict in words" json_ok "$T/campaign.json" \
     'j["notes"][0].startswith("variant B: ") and " pp, CI [" in j["notes"][0] or sys.exit(1)'
+assigned=$(sqlite3 "$D/demo.db" "select count(*) from campaign_assignments where campaign = 'welcome'")
+check "campaign: the run assigned customers" test "$assigned" -gt 0
 check "campaign: recipients are everyone assigned" json_ok "$T/campaign.json" \
-    'sum(g["recipients"] for g in j["tables"]["groups"]) == 120 or sys.exit(1)'
+    "sum(g['recipients'] for g in j['tables']['groups']) == $assigned or sys.exit(1)"
+check "campaign: the control group got nothing" json_ok "$T/campaign.json" \
+    '[g["delivered"] for g in j["tables"]["groups"] if g["variant"] == "control"] == [0] or sys.exit(1)'
+check "campaign: the run report shows the control group's suppressions" json_ok "$T/run.json" \
+    '[s["messages"] for s in j["tables"]["suppressed"] if s["reason"] == "control_group"][0] > 0 or sys.exit(1)'
+check "run: the budget of the campaign" json_ok "$T/run.json" \
+    "[(b['campaign'], b['budget_messages'], b['messages']) for b in j['tables']['budget']] == [('welcome', 1000, $sent)] or sys.exit(1)"
 check "campaign: text shows the verdict" grep -q "^variant B: [+-][0-9.]* pp, CI \[" "$T/campaign.txt"
 check "audit: reach is the customers sent to" json_ok "$T/audit.json" \
     "[c['reach'] for c in j['tables']['channels'] if c['channel'] == '(all)'] == [$sent] or sys.exit(1)"

@@ -1,11 +1,9 @@
 # Sourced by the report tests: make_shop DIR builds a small shop in DIR
 # (the sample customers and orders, a web log of 40 visits and one with
 # markup in its search words, two segments)
-# as DIR/shop.yaml, runs it once at 2025-06-01T10:00:00Z, and assigns the
-# customers of campaign "welcome" to variant B or the control group (a
-# third) with a 30-day goal. The assignments use issue 6's schema; while
-# this tree lacks it, tests/fixtures/report_contract.sql adds its tables
-# to this test store.
+# as DIR/shop.yaml, with its campaign "welcome" an experiment: variant B
+# against a control group of a third, a 30-day goal and a budget; and
+# runs it once at 2025-06-01T10:00:00Z.
 make_shop() {
     D=$1
     mkdir -p "$D"
@@ -35,15 +33,13 @@ with open(sys.argv[1], "w") as f:
 PY
     sed -e 's/^personalizers:$/  web:\n    plugin: weblog\n    path: access.log\n    login_is_customer: true\n\npersonalizers:/' \
         "$top_srcdir/etc/demo.yaml" > "$D/shop.yaml"
+    cat >> "$D/shop.yaml" <<'Y'
+    goal_days: 30
+    budget_messages: 1000
+    control_percent: 33
+    variants:
+      B: {weight: 1, subject: "{{ customer.first_name }}, picked for you"}
+Y
     printf 'segments:\n  buyers: orders_count > 0\n  big_spenders: total_spent > 1500\n' >> "$D/shop.yaml"
     "$ECRM" run "$D/shop.yaml" --now 2025-06-01T10:00:00Z || return 1
-    if [ "$(sqlite3 "$D/demo.db" "select count(*) from sqlite_master where name = 'campaign_assignments'")" = 0 ]; then
-        sqlite3 "$D/demo.db" < "$top_srcdir/tests/fixtures/report_contract.sql"
-    fi
-    sqlite3 "$D/demo.db" <<'SQL'
-INSERT INTO campaign_assignments(campaign, customer_id, variant, assigned_at)
-SELECT 'welcome', id, CASE WHEN id % 3 = 0 THEN 'control' ELSE 'B' END,
-       1748772000 FROM customers;
-UPDATE campaigns SET goal_days = 30, budget_messages = 1000 WHERE name = 'welcome';
-SQL
 }
