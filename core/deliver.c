@@ -66,13 +66,6 @@ static double rnd01(void)
     return (double)random() / ((double)RAND_MAX + 1.0);
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The consent purpose of CAMPAIGN; marketing when the pipeline no longer
  * has it, the safe assumption. */
 static const char *campaign_purpose(struct ecrm_run_ctx *run,
@@ -224,13 +217,13 @@ static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
     int rc;
     while ((rc = commit_and_claim(run, ch, out, n, limit, &b, revoked)) ==
            ECRM_OK) {
-        double t0 = mono();
+        double t0 = ecrm_mono();
         for (n = 0; n < b.n; n++) {
             out[n].o.id = 0; /* nothing to record */
             if (!revoked[n])
                 deliver_one(run, ch, &b.m[n], &out[n]);
         }
-        limit = next_limit(n, mono() - t0);
+        limit = next_limit(n, ecrm_mono() - t0);
         done += n;
         ecrm_progress_count(label, "messages", done,
                             due > 0 ? (uint64_t)due : 0);

@@ -2,6 +2,7 @@
  * The settings are process-wide on purpose: they come from the command line
  * of the one ecrm process and are read by every module. */
 #include "log.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -105,13 +106,6 @@ void ecrm_progress_done(void)
     progress_open = 0;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* N with thousands separators into BUF. */
 static const char *grouped(uint64_t n, char *buf, size_t len)
 {
@@ -131,7 +125,7 @@ static const char *grouped(uint64_t n, char *buf, size_t len)
 static void meter_draw(double now)
 {
     if (now < 0)
-        now = mono();
+        now = ecrm_mono();
     meter_drawn = now;
     double secs = now - meter_t0;
     double rate = secs > 0 ? (double)meter_done / secs : 0;
@@ -158,7 +152,7 @@ void ecrm_progress_count(const char *label, const char *unit, uint64_t done,
 {
     if (!ecrm_log_progress_enabled())
         return;
-    double now = mono();
+    double now = ecrm_mono();
     if (strncmp(label, meter_label, sizeof meter_label - 1) != 0) {
         if (meter_pending)
             meter_draw(now); /* the last count of the previous measure */
