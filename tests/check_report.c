@@ -268,6 +268,43 @@ static void exec_file(sqlite3 *db, const char *name)
     free(sql);
 }
 
+/* The fixture's RFM figures, collected for ecrm_rfm_compute(). */
+struct figs {
+    double *v[3];
+    size_t n, cap;
+};
+
+static int fig_cb(void *arg, int64_t cid, const double fig[3])
+{
+    struct figs *x = arg;
+    (void)cid;
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 256;
+        for (int d = 0; d < 3; d++) {
+            x->v[d] = realloc(x->v[d], x->cap * sizeof *x->v[d]);
+            ck_assert_ptr_nonnull(x->v[d]);
+        }
+    }
+    for (int d = 0; d < 3; d++)
+        x->v[d][x->n] = fig[d];
+    x->n++;
+    return 0;
+}
+
+/* Compute and store the RFM cuts of the fixture, as a segment stage does. */
+static void store_rfm_cuts(void)
+{
+    char err[ECRM_ERRMAX];
+    struct figs x = {0};
+    struct ecrm_rfm cuts;
+    ck_assert_int_eq(ecrm_store_rfm_figures(store, fig_cb, &x, err), ECRM_OK);
+    ck_assert_uint_gt(x.n, 0);
+    ecrm_rfm_compute(x.v[0], x.v[1], x.v[2], x.n, &cuts);
+    ck_assert_int_eq(ecrm_store_rfm_put(store, &cuts, err), ECRM_OK);
+    for (int d = 0; d < 3; d++)
+        free(x.v[d]);
+}
+
 static void setup(void)
 {
     char err[ECRM_ERRMAX];
@@ -281,8 +318,7 @@ static void setup(void)
     exec_file(db, "report_data.sql");
     sqlite3_close(db);
     ck_assert_int_eq(ecrm_store_open(dbpath, &store, err), ECRM_OK);
-    struct ecrm_rfm cuts;
-    ck_assert_int_eq(ecrm_store_rfm_compute(store, &cuts, err), ECRM_OK);
+    store_rfm_cuts();
 }
 
 static void teardown(void)
