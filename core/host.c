@@ -243,6 +243,18 @@ static int h_session_last(const struct ecrm_host *h, const char *visitor_key,
     return ecrm_store_session_last(store(h), visitor_key, out);
 }
 
+static int64_t h_session_new(const struct ecrm_host *h)
+{
+    char err[ECRM_ERRMAX];
+    int64_t id;
+    if (ensure_tx(h, err) != ECRM_OK ||
+        ecrm_store_session_new(store(h), &id, err) != ECRM_OK) {
+        h_log(h, ECRM_LOG_ERROR, "session_new: %s", err);
+        return 0;
+    }
+    return id;
+}
+
 static int h_emit_survey_answer(const struct ecrm_host *h,
                                 const struct ecrm_survey_answer_rec *r,
                                 char *err)
@@ -290,6 +302,7 @@ void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
         .item_title = h_item_title,
         .emit_session = h_emit_session,
         .session_last = h_session_last,
+        .session_new = h_session_new,
         .emit_survey_answer = h_emit_survey_answer,
         .iter_interactions = h_iter_interactions,
     };

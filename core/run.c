@@ -114,7 +114,8 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
         ecrm_store_commit(run->store, err) != ECRM_OK)
         rc = ECRM_FAIL;
     if (rc != ECRM_OK) {
-        if (!run->dry_run && ecrm_store_in_tx(run->store))
+        /* also when the store rolled back by itself: that resets it */
+        if (!run->dry_run)
             ecrm_store_rollback(run->store);
         ecrm_log(ECRM_LOG_ERROR, NULL, "[source:%s] %s%s", in->name,
                  rc == ECRM_RETRY ? "(will retry next run) " : "",

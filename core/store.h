@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 8
+#define ECRM_STORE_SCHEMA_VERSION 9
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -94,6 +94,10 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
                            const struct ecrm_session_rec *r, char *err);
 int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
                             struct ecrm_session_state *out);
+/* A new visit's id into *ID (see session_new in <ecrm/plugin.h>): greater
+ * than every stored one and every one handed out before by this handle.
+ * ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_session_new(struct ecrm_store *s, int64_t *id, char *err);
 /* Keep one survey answer (the customer is created when unknown). */
 int ecrm_store_add_survey_answer(struct ecrm_store *s,
                                  const struct ecrm_survey_answer_rec *r,

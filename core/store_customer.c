@@ -165,7 +165,7 @@ static const struct section sections[] = {
      " o.customer_id = ?1 ORDER BY o.time DESC, o.id DESC, l.line_no"
      " LIMIT ?2"},
     {"sessions",
-     "SELECT session, " T("start") " AS start, " T(
+     "SELECT coalesce(session, id) AS session, " T("start") " AS start, " T(
          "end") " AS end,"
                 " end - start AS seconds, pages, landing, exit_page, path,"
                 " referrer_host, search_terms, utm_source, utm_medium, "

@@ -131,11 +131,6 @@ void ecrm_store_caches_free(struct ecrm_store *s)
     ecrm_store_idents_free(s);
 }
 
-int ecrm_store_is_set(const char *v)
-{
-    return v && *v;
-}
-
 int64_t ecrm_store_or_now(int64_t t)
 {
     return t ? t : (int64_t)time(NULL);
@@ -661,11 +656,11 @@ static int order_id(struct ecrm_store *s, const struct ecrm_order_line_rec *r,
         if (customer_id) {
             /* rare (a re-import): a one-off statement, values bound */
             sqlite3_stmt *up = NULL;
-            int ok = sqlite3_prepare_v2(
-                         s->db,
-                         "UPDATE orders SET customer_id = ?1"
-                         " WHERE id = ?2 AND customer_id IS NULL",
-                         -1, &up, NULL) == SQLITE_OK;
+            int ok =
+                sqlite3_prepare_v2(s->db,
+                                   "UPDATE orders SET customer_id = ?1"
+                                   " WHERE id = ?2 AND customer_id IS NULL",
+                                   -1, &up, NULL) == SQLITE_OK;
             if (ok) {
                 sqlite3_bind_int64(up, 1, customer_id);
                 sqlite3_bind_int64(up, 2, *id);

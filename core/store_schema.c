@@ -29,6 +29,8 @@
  *   8  segments (issue 4): the logs of changed customers and items that
  *      triggers keep for the segment stage, the refresh a segment was last
  *      evaluated in
+ *   9  sessions named by integer id (events.session_id), text keys
+ *      optional (issue #3)
  */
 #include "store_internal.h"
 
@@ -308,6 +310,45 @@ static const char *const migrations[] = {
     /* The refresh (a counter in store_meta) that last evaluated each
      * segment: one left out of some runs missed their changes. */
     "ALTER TABLE segments ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;",
+    /* 9 (issue #3: web-log ingestion speed) */
+    /* Visits are named by their integer id, which the store hands out
+     * (session_new, ABI 1.2) in the order visits start: the table is
+     * appended to, and the text key with its UNIQUE index (an entry of
+     * ~40 bytes per visit) is no longer written. Sessions of ABI 1.0 and 1.1
+     * sources keep their text key, unique where present: NOT NULL and the
+     * table's UNIQUE constraint go, hence the copy. Events name id-keyed
+     * visits by session_id; events_anonymous_sid plays the part of
+     * events_anonymous for them (an integer, growing with time). */
+    "CREATE TABLE sessions_v7 ("
+    " id INTEGER PRIMARY KEY,"
+    " source TEXT NOT NULL,"
+    " session TEXT,"
+    " customer_id INTEGER,"
+    " visitor_key TEXT, visitor_hash INTEGER,"
+    " start INTEGER NOT NULL, end INTEGER NOT NULL,"
+    " landing TEXT, exit_page TEXT, pages INTEGER NOT NULL DEFAULT 0,"
+    " path TEXT,"
+    " referrer TEXT, referrer_host TEXT, search_terms TEXT,"
+    " utm_source TEXT, utm_medium TEXT, utm_campaign TEXT);"
+    "INSERT INTO sessions_v7 (id, source, session, customer_id, visitor_key,"
+    " visitor_hash, start, end, landing, exit_page, pages, path, referrer,"
+    " referrer_host, search_terms, utm_source, utm_medium, utm_campaign)"
+    " SELECT id, source, session, customer_id, visitor_key, visitor_hash,"
+    " start, end, landing, exit_page, pages, path, referrer, referrer_host,"
+    " search_terms, utm_source, utm_medium, utm_campaign FROM sessions;"
+    "DROP TABLE sessions;"
+    "ALTER TABLE sessions_v7 RENAME TO sessions;"
+    "CREATE UNIQUE INDEX sessions_key ON sessions(session)"
+    " WHERE session IS NOT NULL;"
+    "CREATE INDEX sessions_visitor ON sessions(visitor_hash);"
+    "CREATE INDEX sessions_customer ON sessions(customer_id, start)"
+    " WHERE customer_id IS NOT NULL;"
+    "ALTER TABLE events ADD COLUMN session_id INTEGER;"
+    "CREATE INDEX events_anonymous_sid ON events(session_id)"
+    " WHERE customer_id IS NULL AND session_id IS NOT NULL;"
+    "DROP INDEX events_anonymous_nosession;"
+    "CREATE INDEX events_anonymous_nosession ON events(visitor_key)"
+    " WHERE customer_id IS NULL AND session IS NULL AND session_id IS NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

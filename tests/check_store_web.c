@@ -39,7 +39,7 @@ static int64_t q_int(const char *sql)
     int64_t v = -1;
     /* anonymous events are buffered until commit (or a flush): a raw
      * query sees them only once flushed */
-    ck_assert_msg(ecrm_store_events_flush(s, err) == ECRM_OK, "%s", err);
+    ck_assert_msg(ecrm_store_flush(s, err) == ECRM_OK, "%s", err);
     ck_assert_int_eq(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);

@@ -132,7 +132,8 @@ START_TEST(test_combined)
     ck_assert_str_eq(e->identity, "bob");
     ck_assert_ptr_null(e->external_id);
     ck_assert_uint_eq(strlen(e->visitor_key), 16);
-    ck_assert_ptr_nonnull(e->session);
+    ck_assert_int_gt(e->session_id, 0);
+    ck_assert_ptr_null(e->session);
     ck_assert_uint_eq(m->stats[ECRM_STAT_ACCEPTED], 1);
     counts_add_up();
 }
@@ -369,13 +370,15 @@ START_TEST(test_sessions_split_and_continue)
     ck_assert_str_eq(sess(0)->search_terms, "garden tools");
     ck_assert_int_eq(sess(0)->start, 1700000000);
     ck_assert_int_eq(sess(0)->end, 1700000100);
-    ck_assert_str_ne(sess(0)->session, sess(1)->session);
-    ck_assert_str_eq(ev(2)->session, sess(1)->session);
+    ck_assert_int_ne(sess(0)->id, sess(1)->id);
+    ck_assert_int_eq(ev(0)->session_id, sess(0)->id);
+    ck_assert_int_eq(ev(2)->session_id, sess(1)->id);
     /* next run: within the timeout of the last visit: it continues */
     append("a.log", "3.3.3.3", "-", 1700000100 + 1801 + 600, "/c", "-");
     ck_assert_int_eq(load_read("path: a.log\n"), ECRM_OK);
     ck_assert_uint_eq(m->sessions.n, 3);
-    ck_assert_str_eq(sess(2)->session, sess(1)->session);
+    ck_assert_int_eq(sess(2)->id, sess(1)->id);
+    ck_assert_int_eq(ev(3)->session_id, sess(1)->id);
     ck_assert_int_eq(sess(2)->pages, 1);
     ck_assert_int_ge(m->session_last_calls, 1);
 }

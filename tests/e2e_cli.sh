@@ -5,7 +5,7 @@
 
 # --- version and help
 "$ECRM" --version > "$T/v"; check "--version exits 0" test $? = 0
-check "--version names ecrm and the ABI" grep -q '^ecrm [0-9.]* (plugin ABI 1\.1)$' "$T/v"
+check "--version names ecrm and the ABI" grep -q '^ecrm [0-9.]* (plugin ABI 1\.2)$' "$T/v"
 "$ECRM" help run > "$T/h"; check "help run" grep -q -- '--dry-run' "$T/h"
 expect_code 64 "unknown command" "$ECRM" frobnicate 2>/dev/null
 expect_code 64 "run without file" "$ECRM" run 2>/dev/null

@@ -452,6 +452,8 @@ static int h_emit_event(const struct ecrm_host *h,
         e->identity_kind = xdup(r->identity_kind);
         e->identity = xdup(r->identity);
     }
+    if (ECRM_HAS_MEMBER(r, struct ecrm_event_rec, session_id))
+        e->session_id = r->session_id;
     return ECRM_OK;
 }
 
@@ -636,12 +638,15 @@ static int h_item_title(const struct ecrm_host *h, int64_t item_id, char *buf,
 static int h_emit_session(const struct ecrm_host *h,
                           const struct ecrm_session_rec *r, char *err)
 {
-    if (!r->session || !*r->session) {
-        snprintf(err, ECRM_ERRMAX, "session without key");
+    int64_t id = ECRM_HAS_MEMBER(r, struct ecrm_session_rec, id) ? r->id : 0;
+    if (id < 0 || id > MOCK(h)->last_session_id ||
+        (!id && (!r->session || !*r->session))) {
+        snprintf(err, ECRM_ERRMAX, "session without a key or a valid id");
         return ECRM_FAIL;
     }
     struct mock_session *x = vec_push(&MOCK(h)->sessions);
-    x->session = xdup(r->session);
+    x->id = id;
+    x->session = xdup(id ? NULL : r->session);
     x->external_id = xdup(r->external_id);
     x->visitor_key = xdup(r->visitor_key);
     x->landing = xdup(r->landing);
@@ -657,6 +662,20 @@ static int h_emit_session(const struct ecrm_host *h,
     x->end = r->end;
     x->pages = r->pages;
     return ECRM_OK;
+}
+
+/* Whether parts X and Y belong to the same visit. */
+static int same_visit(const struct mock_session *x,
+                      const struct mock_session *y)
+{
+    if (x->id || y->id)
+        return x->id == y->id;
+    return !strcmp(x->session, y->session);
+}
+
+static int64_t h_session_new(const struct ecrm_host *h)
+{
+    return ++MOCK(h)->last_session_id;
 }
 
 /* The visitor's session with the latest end, its parts merged. */
@@ -675,14 +694,17 @@ static int h_session_last(const struct ecrm_host *h, const char *visitor_key,
     }
     if (!best)
         return ECRM_FAIL;
-    snprintf(out->session, sizeof out->session, "%s", best->session);
+    snprintf(out->session, sizeof out->session, "%s",
+             best->session ? best->session : "");
+    if (ECRM_HAS_MEMBER(out, struct ecrm_session_state, id))
+        out->id = best->id;
     out->start = best->start;
     out->end = best->end;
     out->pages = 0;
     for (size_t i = 0; i < m->sessions.n; i++) {
         const struct mock_session *x =
             MOCK_AT(&m->sessions, struct mock_session, i);
-        if (strcmp(x->session, best->session))
+        if (!same_visit(x, best))
             continue;
         out->start = x->start < out->start ? x->start : out->start;
         out->end = x->end > out->end ? x->end : out->end;
@@ -746,6 +768,7 @@ struct mock_host *mock_new(void)
         .emit_survey_answer = h_emit_survey_answer,
         .emit_session = h_emit_session,
         .session_last = h_session_last,
+        .session_new = h_session_new,
     };
     m->now = 1700000000;
     m->verbose = getenv("MOCK_VERBOSE") != NULL;

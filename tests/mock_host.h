@@ -80,13 +80,16 @@ struct mock_event {
         *terms, *data;
     int64_t time;
     char *identity_kind, *identity;
+    int64_t session_id; /* 0 when not given */
 };
-/* One emit_session() call (a part of a visit, not merged). */
+/* One emit_session() call (a part of a visit, not merged). A visit is
+ * named by ID (from session_new) or, when ID is 0, by SESSION. */
 struct mock_session {
     char *session, *external_id, *visitor_key, *landing, *exit_page, *path,
         *referrer, *referrer_host, *search_terms, *utm_source, *utm_medium,
         *utm_campaign;
     int64_t start, end, pages;
+    int64_t id;
 };
 struct mock_survey_answer {
     char *external_id, *survey, *question, *answer;
@@ -125,7 +128,8 @@ struct mock_host {
      * from them, merged by key like the store; kept by mock_reset_run() */
     struct mock_vec sessions;
     int session_last_calls;
-    struct mock_vec checkpoints;         /* committed: key -> value */
+    int64_t last_session_id;     /* the last id session_new() handed out */
+    struct mock_vec checkpoints; /* committed: key -> value */
     struct mock_vec pending_checkpoints; /* set since the last commit */
     uint64_t stats[3];         /* by enum ecrm_stat, never rolled back */
     uint64_t quarantined;      /* quarantine() calls, never rolled back */
