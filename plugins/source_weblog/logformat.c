@@ -328,21 +328,23 @@ int wl_split_request(struct wl_slice req, struct wl_slice *method,
 
 /* End of a quoted field starting at P: the first unescaped '"' followed by
  * the rest of the closing literal TAIL/TN (or, when the literal closes the
- * format, by a space or the end of the line). NULL when there is none. */
+ * format, by a space or the end of the line). NULL when there is none. A
+ * quote is escaped when an odd number of backslashes precede it (each
+ * backslash escapes the next byte, from the field's start). */
 static const char *quoted_end(const char *p, const char *e, const char *tail,
                               size_t tn, int last)
 {
-    for (; p < e; p++) {
-        if (*p == '\\') {
-            p++;
-            continue;
-        }
-        if (*p != '"')
-            continue;
+    const char *start = p;
+    while (p < e && (p = memchr(p, '"', (size_t)(e - p))) != NULL) {
+        const char *b = p;
+        while (b > start && b[-1] == '\\')
+            b--;
         const char *a = p + 1;
-        if (last ? (a == e || *a == ' ')
-                 : ((size_t)(e - a) >= tn && !memcmp(a, tail, tn)))
+        if (!((p - b) & 1) &&
+            (last ? (a == e || *a == ' ')
+                  : ((size_t)(e - a) >= tn && !memcmp(a, tail, tn))))
             return p;
+        p = a;
     }
     return NULL;
 }
