@@ -132,7 +132,14 @@ struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor)
             return NULL;
     }
     reset(s, visitor);
-    s->seq = t->seq++;
+    /* last in the list of open sessions, which is in order of opening */
+    s->next = NULL;
+    s->prev = t->last;
+    if (t->last)
+        t->last->next = s;
+    else
+        t->first = s;
+    t->last = s;
     size_t i = slot_of(visitor, t->cap);
     while (t->slots[i])
         i = (i + 1) & (t->cap - 1);
@@ -168,16 +175,11 @@ void wl_sessions_close(struct wl_sessions *t, struct wl_session *s)
          i = (i + 1) & (t->cap - 1))
         if (t->slots[i] == s) {
             remove_at(t, i);
+            *(s->prev ? &s->prev->next : &t->first) = s->next;
+            *(s->next ? &s->next->prev : &t->last) = s->prev;
             t->free[t->nfree++] = s; /* room reserved in open() */
             return;
         }
-}
-
-static int by_seq(const void *a, const void *b)
-{
-    const struct wl_session *x = *(struct wl_session *const *)a,
-                            *y = *(struct wl_session *const *)b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Call FN on the open sessions whose end is before CUTOFF (INT64_MAX:
@@ -187,25 +189,15 @@ static int by_seq(const void *a, const void *b)
 static int visit_in_order(struct wl_sessions *t, int64_t cutoff, int close,
                           int (*fn)(void *arg, struct wl_session *s), void *arg)
 {
-    size_t n = 0;
-    if (t->ordercap < t->n) {
-        struct wl_session **no = realloc(t->order, t->n * sizeof *no);
-        if (!no)
-            return -1;
-        t->order = no;
-        t->ordercap = t->n;
-    }
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i] && (cutoff == INT64_MAX || t->slots[i]->end < cutoff))
-            t->order[n++] = t->slots[i];
-    if (n > 1)
-        qsort(t->order, n, sizeof *t->order, by_seq);
-    for (size_t i = 0; i < n; i++) {
-        int rc = fn(arg, t->order[i]);
+    for (struct wl_session *s = t->first, *next; s; s = next) {
+        next = s->next;
+        if (cutoff != INT64_MAX && s->end >= cutoff)
+            continue;
+        int rc = fn(arg, s);
         if (rc < 0)
             return rc;
         if (rc == 0 && close)
-            wl_sessions_close(t, t->order[i]);
+            wl_sessions_close(t, s);
     }
     return 0;
 }
@@ -230,6 +222,7 @@ void wl_sessions_clear(struct wl_sessions *t)
             t->slots[i] = NULL;
         }
     t->n = 0;
+    t->first = t->last = NULL;
 }
 
 static void free_session(struct wl_session *s)
@@ -251,6 +244,5 @@ void wl_sessions_free(struct wl_sessions *t)
         free_session(t->free[i]);
     free(t->free);
     free(t->slots);
-    free(t->order);
     memset(t, 0, sizeof *t);
 }

@@ -44,7 +44,7 @@ struct wl_event {
 
 struct wl_session {
     uint64_t visitor;
-    uint64_t seq; /* order of opening */
+    struct wl_session *prev, *next; /* open sessions, in order of opening */
     char visitor_hex[17];
     int64_t id;         /* the visit's id in the store (session_new) */
     int64_t start, end; /* the whole visit as known so far */
@@ -71,9 +71,7 @@ struct wl_sessions {
     size_t cap, n; /* cap: power of two */
     struct wl_session **free;
     size_t nfree, freecap;
-    struct wl_session **order; /* scratch of sweep/each */
-    size_t ordercap;
-    uint64_t seq; /* sessions opened so far */
+    struct wl_session *first, *last; /* open sessions, oldest first */
 };
 
 /* The open session of VISITOR, or NULL. */
@@ -90,12 +88,12 @@ void wl_sessions_close(struct wl_sessions *t, struct wl_session *s);
 /* Call FN on every open session whose end is before CUTOFF (when CUTOFF is
  * INT64_MAX: every session), in the order they were opened, closing
  * those for which FN returned 0. Stops at the first FN returning < 0 and
- * returns that (-1 also when out of memory); else 0. */
+ * returns that; else 0. */
 int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
                       int (*fn)(void *arg, struct wl_session *s), void *arg);
 
 /* Call FN on every open session (no closing), in the order they were
- * opened. Stops at FN < 0 (or out of memory: -1). */
+ * opened. Stops at FN < 0 and returns that; else 0. */
 int wl_sessions_each(struct wl_sessions *t,
                      int (*fn)(void *arg, struct wl_session *s), void *arg);
 

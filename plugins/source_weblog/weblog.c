@@ -273,13 +273,10 @@ static int emit_cb(void *arg, struct wl_session *s)
 static int emit_visits(struct weblog *w, int64_t cutoff, int keep, char *err)
 {
     struct emit_ctx e = {w, err};
-    err[0] = '\0';
-    if ((keep ? wl_sessions_each(&w->sess, emit_cb, &e)
-              : wl_sessions_sweep(&w->sess, cutoff, emit_cb, &e)) >= 0)
-        return ECRM_OK;
-    if (!err[0])
-        snprintf(err, ECRM_ERRMAX, "out of memory");
-    return ECRM_FAIL;
+    return (keep ? wl_sessions_each(&w->sess, emit_cb, &e)
+                 : wl_sessions_sweep(&w->sess, cutoff, emit_cb, &e)) < 0
+               ? ECRM_FAIL
+               : ECRM_OK;
 }
 
 static void hex16(char *out, uint64_t v)
@@ -476,8 +473,8 @@ static int parse_line(struct weblog *w, const struct wl_line *l,
         return reject(w, l, 0, "no request URL in the line", err);
     }
     struct wl_slice ua = p->f[WL_F_AGENT];
-    r->agent_hash = wl_fnv1a(WL_FNV_SEED, ua.p ? ua.p : "", ua.n);
-    if (present(ua) && wl_filter_is_bot(&w->filter, ua, r->agent_hash | 1))
+    int bot = wl_filter_agent(&w->filter, ua, &r->agent_hash);
+    if (bot && present(ua))
         return w->n_filtered++, 0;
     wl_url_split(r->uri, &r->path, &r->query);
     if (wl_filter_is_static(&w->filter, r->path))
