@@ -384,6 +384,43 @@ START_TEST(test_sessions_split_and_continue)
 }
 END_TEST
 
+/* A visit keeps its events until it is emitted; a long one is emitted in
+ * parts (every WL_HOLD_EVENTS events, 64), all under the same id, with
+ * every event once and in order. */
+START_TEST(test_long_visit_in_parts)
+{
+    char path[32];
+    for (int i = 0; i < 150; i++) {
+        snprintf(path, sizeof path, "/p/%d", i);
+        append("a.log", "8.8.8.8", "-", 1700000000 + 10 * i, path, "-");
+        if (i % 50 == 0) /* another visitor in between */
+            append("a.log", "8.8.8.9", "-", 1700000000 + 10 * i, "/x", "-");
+    }
+    ck_assert_int_eq(load_read("path: a.log\n"), ECRM_OK);
+    ck_assert_uint_eq(m->events.n, 153);
+    int64_t id = ev(0)->session_id, pages = 0, parts = 0, next = 0;
+    for (size_t i = 0; i < m->sessions.n; i++)
+        if (sess(i)->id == id) {
+            pages += sess(i)->pages;
+            parts++;
+        }
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(pages, 150);
+    ck_assert_int_ge(parts, 3);
+    for (size_t i = 0; i < m->events.n; i++) {
+        if (strcmp(ev(i)->url, "/x") == 0) {
+            ck_assert_int_ne(ev(i)->session_id, id);
+            continue;
+        }
+        ck_assert_int_eq(ev(i)->session_id, id);
+        snprintf(path, sizeof path, "/p/%lld", (long long)next++);
+        ck_assert_str_eq(ev(i)->url, path);
+    }
+    ck_assert_int_eq(next, 150);
+    counts_add_up();
+}
+END_TEST
+
 START_TEST(test_session_timeout_option)
 {
     append("a.log", "3.3.3.3", "-", 1700000000, "/a", "-");
@@ -556,6 +593,27 @@ START_TEST(test_quarantine_reasons)
 }
 END_TEST
 
+/* Apache writes a quote inside a header as \\" and a backslash as \\\\: an
+ * escaped quote does not end the field, one after an escaped backslash
+ * does. */
+START_TEST(test_escaped_quotes)
+{
+    mock_write_file(dir, "a.log",
+                    "1.1.1.1 - - " TS " \"GET /a HTTP/1.1\" 200 1 \"-\" "
+                    "\"Agent \\\"quoted\\\" \\\\\"\n"
+                    "1.1.1.2 - - " TS " \"GET /b HTTP/1.1\" 200 1 \"-\" "
+                    "\"Agent \\\"open\\\"\n",
+                    0);
+    ck_assert_int_eq(load_read("path: a.log\n"), ECRM_OK);
+    ck_assert_uint_eq(m->events.n, 1);
+    ck_assert_str_eq(ev(0)->url, "/a");
+    ck_assert_uint_eq(m->quarantined, 1);
+    ck_assert_str_eq(q(0)->reason, "unterminated quoted field");
+    ck_assert_int_eq(q(0)->line, 2);
+    counts_add_up();
+}
+END_TEST
+
 START_TEST(test_invalid_utf8)
 {
     mock_write_file(dir, "a.log",
@@ -594,6 +652,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_gzip_glob);
     tcase_add_test(t, test_sessions_split_and_continue);
     tcase_add_test(t, test_session_timeout_option);
+    tcase_add_test(t, test_long_visit_in_parts);
+    tcase_add_test(t, test_escaped_quotes);
     tcase_add_test(t, test_search_engines);
     tcase_add_test(t, test_utm);
     tcase_add_test(t, test_identity_order_and_anonymous);
