@@ -190,6 +190,62 @@ START_TEST(test_custom_cookie_duration)
 }
 END_TEST
 
+/* The custom format the issue names, with %D and %v after the headers,
+ * and Apache's "%m %U%q %H" spelling of the request with the virtual
+ * host first. */
+START_TEST(test_custom_issue_format)
+{
+    mock_write_file(dir, "a.log",
+                    "10.0.0.1 - - " TS
+                    " \"GET /search?q=red+shoes HTTP/1.1\" 200 512 "
+                    "\"https://www.bing.com/search?q=trainers\" \"" UA "\" "
+                    "\"theme=dark; sid=abc42\" 1234 shop.example\n",
+                    0);
+    mock_write_file(dir, "b.log",
+                    "shop.example 10.0.0.2 - alice " TS
+                    " \"GET /product/S%2F9?utm_source="
+                    "news HTTP/1.1\" 200 77 \"-\" \"" UA "\" 55\n"
+                    "shop.example 10.0.0.3 - - " TS " \"GET /checkout/complete "
+                    "HTTP/1.1\" 200 77 \"-\" \"" UA "\" 56\n",
+                    0);
+    ck_assert_int_eq(
+        load_read("path: a.log\n"
+                  "format: '%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" "
+                  "\"%{User-agent}i\" \"%{Cookie}i\" %D %v'\n"
+                  "identity: [user, 'cookie:sid']\n"),
+        ECRM_OK);
+    ck_assert_uint_eq(m->events.n, 1);
+    ck_assert_str_eq(ev(0)->type, "search");
+    ck_assert_str_eq(ev(0)->terms, "red shoes");
+    ck_assert_str_eq(ev(0)->referrer, "www.bing.com");
+    ck_assert_str_eq(ev(0)->identity_kind, "cookie");
+    ck_assert_str_eq(ev(0)->identity, "abc42");
+    ck_assert_str_eq(sess(0)->search_terms, "trainers");
+    counts_add_up();
+    mock_free(m);
+    m = mock_new();
+    mock_set_base_dir(m, dir);
+    ck_assert_int_eq(load_read("path: b.log\n"
+                               "format: '%v %h %l %u %t \"%m %U%q %H\" %>s %b "
+                               "\"%{Referer}i\" \"%{User-agent}i\" %D'\n"),
+                     ECRM_OK);
+    ck_assert_uint_eq(m->quarantined, 0);
+    ck_assert_uint_eq(m->events.n, 2);
+    ck_assert_str_eq(ev(0)->type, "view");
+    ck_assert_str_eq(ev(0)->sku, "S/9");
+    ck_assert_str_eq(ev(0)->url, "/product/S%2F9?utm_source=news");
+    ck_assert_str_eq(ev(0)->identity, "alice");
+    ck_assert_str_eq(ev(0)->data, "{\"utm_source\":\"news\"}");
+    ck_assert_str_eq(ev(1)->type, "checkout");
+    ck_assert_str_eq(ev(1)->url, "/checkout/complete");
+    /* other directives still need a separator */
+    ck_assert_int_eq(mock_load(m, "source", "weblog",
+                               "path: b.log\nformat: '%h%u %t %r'\n", err),
+                     ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "separator"));
+}
+END_TEST
+
 START_TEST(test_unknown_directive)
 {
     ck_assert_int_eq(mock_load(m, "source", "weblog",
@@ -642,6 +698,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_common);
     tcase_add_test(t, test_vhost_combined);
     tcase_add_test(t, test_custom_cookie_duration);
+    tcase_add_test(t, test_custom_issue_format);
     tcase_add_test(t, test_unknown_directive);
     tcase_add_test(t, test_timezones);
     tcase_add_test(t, test_logstalgia_trailing_field);

@@ -205,7 +205,11 @@ int wl_format_compile(struct wl_format *f, const char *spec, char *err,
             f->ops[i - 1].text[f->ops[i - 1].n - 1] == '"' &&
             f->ops[i + 1].literal && f->ops[i + 1].text[0] == '"')
             o->quoted = 1;
-        if (i + 1 < f->nops && !f->ops[i + 1].literal) {
+        /* %U%q is how Apache writes a request's URL: the path ends at
+         * '?'; any other pair of directives has to be separated */
+        if (i + 1 < f->nops && !f->ops[i + 1].literal &&
+            !(o->id == WL_F_PATH && f->ops[i + 1].id == WL_F_QUERY &&
+              (i + 2 == f->nops || f->ops[i + 2].literal))) {
             snprintf(err, errlen,
                      "format: two directives without a "
                      "separator between them");
@@ -417,6 +421,12 @@ int wl_format_parse(struct wl_format *f, const char *line, size_t len,
                 *reason = "unterminated quoted field";
                 goto bad;
             }
+        } else if (next && !next->literal) {
+            /* %U of %U%q: up to the query, or to what follows %q */
+            const struct wl_op *after = i + 2 < f->nops ? &f->ops[i + 2] : NULL;
+            char stop = after ? after->text[0] : ' ';
+            for (end = p; end < e && *end != '?' && *end != stop; end++)
+                ;
         } else {
             char stop = next ? next->text[0] : ' ';
             end = memchr(p, stop, (size_t)(e - p));
