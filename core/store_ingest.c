@@ -45,16 +45,23 @@ static uint64_t hash_str(const char *s)
     return fnv1a(0xcbf29ce484222325ULL, s, strlen(s));
 }
 
-static struct ecrm_idmap_slot *idmap_find(struct ecrm_idmap *m, const char *key)
+/* The slot of KEY (hash H), or NULL. The stored hashes spare reading the
+ * keys of other slots (each its own allocation). */
+static struct ecrm_idmap_slot *idmap_find_h(struct ecrm_idmap *m,
+                                            const char *key, uint64_t h)
 {
     size_t i;
     if (!m->cap)
         return NULL;
-    for (i = hash_str(key) & (m->cap - 1); m->slots[i].key;
-         i = (i + 1) & (m->cap - 1))
-        if (strcmp(m->slots[i].key, key) == 0)
+    for (i = h & (m->cap - 1); m->slots[i].key; i = (i + 1) & (m->cap - 1))
+        if (m->slots[i].hash == h && strcmp(m->slots[i].key, key) == 0)
             return &m->slots[i];
     return NULL;
+}
+
+static struct ecrm_idmap_slot *idmap_find(struct ecrm_idmap *m, const char *key)
+{
+    return idmap_find_h(m, key, hash_str(key));
 }
 
 static void idmap_clear(struct ecrm_idmap *m)
@@ -78,7 +85,8 @@ static void idmap_free(struct ecrm_idmap *m)
 static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
                       uint64_t sig)
 {
-    struct ecrm_idmap_slot *slot = idmap_find(m, key);
+    uint64_t h = hash_str(key);
+    struct ecrm_idmap_slot *slot = idmap_find_h(m, key, h);
     size_t i;
     if (slot) {
         slot->id = id;
@@ -95,7 +103,7 @@ static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
         for (size_t j = 0; j < m->cap; j++) {
             if (!m->slots[j].key)
                 continue;
-            for (i = hash_str(m->slots[j].key) & (ncap - 1); ns[i].key;
+            for (i = m->slots[j].hash & (ncap - 1); ns[i].key;
                  i = (i + 1) & (ncap - 1))
                 ;
             ns[i] = m->slots[j];
@@ -104,12 +112,12 @@ static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
         m->slots = ns;
         m->cap = ncap;
     }
-    for (i = hash_str(key) & (m->cap - 1); m->slots[i].key;
-         i = (i + 1) & (m->cap - 1))
+    for (i = h & (m->cap - 1); m->slots[i].key; i = (i + 1) & (m->cap - 1))
         ;
     m->slots[i].key = strdup(key);
     if (!m->slots[i].key)
         return;
+    m->slots[i].hash = h;
     m->slots[i].id = id;
     m->slots[i].sig = sig;
     m->n++;

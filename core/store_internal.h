@@ -83,7 +83,8 @@ enum ecrm_stmt_id {
  * values last written, so an unchanged item is not rewritten). Open
  * addressing, linear probing; never shrinks, cleared when full. */
 struct ecrm_idmap_slot {
-    char *key; /* owned; NULL = empty slot */
+    char *key;     /* owned; NULL = empty slot */
+    uint64_t hash; /* of key */
     int64_t id;
     uint64_t sig;
 };

@@ -110,6 +110,29 @@ static void reset(struct wl_session *s, uint64_t visitor)
     }
 }
 
+/* Put S last in the list of open sessions (oldest activity first). */
+static void append(struct wl_sessions *t, struct wl_session *s)
+{
+    s->next = NULL;
+    s->prev = t->last;
+    *(t->last ? &t->last->next : &t->first) = s;
+    t->last = s;
+}
+
+static void unlink_session(struct wl_sessions *t, struct wl_session *s)
+{
+    *(s->prev ? &s->prev->next : &t->first) = s->next;
+    *(s->next ? &s->next->prev : &t->last) = s->prev;
+}
+
+void wl_sessions_touch(struct wl_sessions *t, struct wl_session *s)
+{
+    if (t->last != s) {
+        unlink_session(t, s);
+        append(t, s);
+    }
+}
+
 struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor)
 {
     struct wl_session *s;
@@ -132,14 +155,7 @@ struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor)
             return NULL;
     }
     reset(s, visitor);
-    /* last in the list of open sessions, which is in order of opening */
-    s->next = NULL;
-    s->prev = t->last;
-    if (t->last)
-        t->last->next = s;
-    else
-        t->first = s;
-    t->last = s;
+    append(t, s);
     size_t i = slot_of(visitor, t->cap);
     while (t->slots[i])
         i = (i + 1) & (t->cap - 1);
@@ -175,24 +191,25 @@ void wl_sessions_close(struct wl_sessions *t, struct wl_session *s)
          i = (i + 1) & (t->cap - 1))
         if (t->slots[i] == s) {
             remove_at(t, i);
-            *(s->prev ? &s->prev->next : &t->first) = s->next;
-            *(s->next ? &s->next->prev : &t->last) = s->prev;
+            unlink_session(t, s);
             t->free[t->nfree++] = s; /* room reserved in open() */
             return;
         }
 }
 
-/* Call FN on the open sessions whose end is before CUTOFF (INT64_MAX:
- * all), in the order they were opened, and close those for which FN
- * returned 0 when CLOSE. Visits that are emitted together reach the
- * store in the order of their first lines. */
+/* Call FN on the open sessions, least recently active first, and close
+ * those for which FN returned 0 when CLOSE. With a CUTOFF other than
+ * INT64_MAX, stop at the first session whose end is not before it: a
+ * sweep only looks at the visits that may have ended (a line whose time
+ * goes backwards may leave one behind: it is caught later, and visit_for
+ * ends it on its next request anyway). */
 static int visit_in_order(struct wl_sessions *t, int64_t cutoff, int close,
                           int (*fn)(void *arg, struct wl_session *s), void *arg)
 {
     for (struct wl_session *s = t->first, *next; s; s = next) {
         next = s->next;
         if (cutoff != INT64_MAX && s->end >= cutoff)
-            continue;
+            break;
         int rc = fn(arg, s);
         if (rc < 0)
             return rc;

@@ -44,7 +44,7 @@ struct wl_event {
 
 struct wl_session {
     uint64_t visitor;
-    struct wl_session *prev, *next; /* open sessions, in order of opening */
+    struct wl_session *prev, *next; /* open sessions, by last activity */
     char visitor_hex[17];
     int64_t id;         /* the visit's id in the store (session_new) */
     int64_t start, end; /* the whole visit as known so far */
@@ -71,7 +71,7 @@ struct wl_sessions {
     size_t cap, n; /* cap: power of two */
     struct wl_session **free;
     size_t nfree, freecap;
-    struct wl_session *first, *last; /* open sessions, oldest first */
+    struct wl_session *first, *last; /* least recently active first */
 };
 
 /* The open session of VISITOR, or NULL. */
@@ -82,18 +82,21 @@ struct wl_session *wl_sessions_get(const struct wl_sessions *t,
  * zeroed, buffers emptied. NULL on out-of-memory. */
 struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor);
 
+/* Note a request of S: it becomes the most recently active. */
+void wl_sessions_touch(struct wl_sessions *t, struct wl_session *s);
+
 /* Remove S from the map and keep it for reuse. */
 void wl_sessions_close(struct wl_sessions *t, struct wl_session *s);
 
-/* Call FN on every open session whose end is before CUTOFF (when CUTOFF is
- * INT64_MAX: every session), in the order they were opened, closing
- * those for which FN returned 0. Stops at the first FN returning < 0 and
- * returns that; else 0. */
+/* Call FN on the open sessions that ended before CUTOFF (INT64_MAX: every
+ * session), least recently active first, closing those for which FN
+ * returned 0; the walk stops at the first session active since CUTOFF.
+ * Stops at the first FN returning < 0 and returns that; else 0. */
 int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
                       int (*fn)(void *arg, struct wl_session *s), void *arg);
 
-/* Call FN on every open session (no closing), in the order they were
- * opened. Stops at FN < 0 and returns that; else 0. */
+/* Call FN on every open session (no closing), least recently active
+ * first. Stops at FN < 0 and returns that; else 0. */
 int wl_sessions_each(struct wl_sessions *t,
                      int (*fn)(void *arg, struct wl_session *s), void *arg);
 

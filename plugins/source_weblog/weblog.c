@@ -306,8 +306,10 @@ static struct wl_session *visit_for(struct weblog *w, uint64_t visitor,
         wl_sessions_close(&w->sess, s);
         s = NULL;
     }
-    if (s)
+    if (s) {
+        wl_sessions_touch(&w->sess, s);
         return s;
+    }
     if (!(s = wl_sessions_open(&w->sess, visitor))) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
         return NULL;
