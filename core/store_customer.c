@@ -485,6 +485,9 @@ int ecrm_store_forget(struct ecrm_store *s, int64_t cid, int64_t now, char *err)
         "DELETE FROM customer_derived WHERE customer_id = ?1",
         "UPDATE events SET customer_id = NULL, visitor_key = NULL"
         " WHERE customer_id = ?1",
+        /* no trace of the visitor links its sessions any more */
+        "DELETE FROM session_visitors WHERE session_id IN"
+        " (SELECT id FROM sessions WHERE customer_id = ?1)",
         "UPDATE sessions SET customer_id = NULL, visitor_key = NULL,"
         " visitor_hash = NULL WHERE customer_id = ?1",
         "UPDATE orders SET customer_id = NULL WHERE customer_id = ?1",

@@ -299,16 +299,18 @@ static int attach_visitor(struct ecrm_store *s, const char *vkey,
         {ECRM_ST_EVENTS_ATTACH_SID,
          "UPDATE events SET customer_id = ?1"
          " WHERE customer_id IS NULL AND session_id IS NOT NULL"
-         " AND session_id IN (SELECT id FROM sessions"
-         "  WHERE visitor_hash = ?4 AND visitor_key = ?2 UNION ALL SELECT ?5)"
+         " AND session_id IN (SELECT session_id FROM session_visitors"
+         "  WHERE visitor_hash = ?4 UNION ALL SELECT ?5)"
          " AND visitor_key = ?2",
          "attaching a visitor's events"},
         /* sessions with a text key (sources of ABI 1.0) */
         {ECRM_ST_EVENTS_ATTACH,
          "UPDATE events SET customer_id = ?1"
          " WHERE customer_id IS NULL AND session IS NOT NULL"
-         " AND session IN (SELECT session FROM sessions"
-         "  WHERE visitor_hash = ?4 AND visitor_key = ?2 UNION ALL SELECT ?3)"
+         " AND session IN (SELECT s.session FROM session_visitors v"
+         "  JOIN sessions s ON s.id = v.session_id"
+         "  WHERE v.visitor_hash = ?4 AND s.visitor_key = ?2"
+         "  UNION ALL SELECT ?3)"
          " AND visitor_key = ?2",
          "attaching a visitor's events"},
         {ECRM_ST_EVENTS_ATTACH_NOSESSION,
@@ -318,8 +320,9 @@ static int attach_visitor(struct ecrm_store *s, const char *vkey,
          "attaching a visitor's events"},
         {ECRM_ST_SESSIONS_ATTACH,
          "UPDATE sessions SET customer_id = ?1"
-         " WHERE visitor_hash = ?4 AND visitor_key = ?2"
-         " AND customer_id IS NULL",
+         " WHERE id IN (SELECT session_id FROM session_visitors"
+         "  WHERE visitor_hash = ?4)"
+         " AND visitor_key = ?2 AND customer_id IS NULL",
          "attaching a visitor's sessions"},
     };
     /* the visitor's buffered anonymous rows must be in the tables */

@@ -76,6 +76,8 @@ enum ecrm_stmt_id {
     ECRM_ST_SESSION_ADD_ANON,  /* one buffered anonymous session */
     ECRM_ST_SESSION_ADD_NEW,   /* a new visit with a customer */
     ECRM_ST_SESSION_MERGE_ID,  /* a later part of a visit */
+    ECRM_ST_VISITORS_ADD_MULTI,
+    ECRM_ST_VISITORS_ADD,
     ECRM_ST_COUNT
 };
 
@@ -116,6 +118,14 @@ struct ecrm_store {
      * written by ecrm_store_flush before commit and before any statement
      * that reads or updates anonymous rows; dropped by rollback. */
     struct ecrm_rowbuf *events_buf, *sessions_buf;
+    /* The (visitor_hash, session id) pairs of the sessions stored since
+     * the last flush, inserted into session_visitors in key order by
+     * ecrm_store_visitors_flush (store_web.c), through visitors_buf. */
+    struct ecrm_vpair {
+        int64_t hash, id;
+    } * vpend;
+    size_t nvpend, capvpend;
+    struct ecrm_rowbuf *visitors_buf;
     /* Session ids (store_web.c): the next one to hand out, the largest
      * one stored (or buffered), and whether both were checked against
      * the table in the open transaction. */
@@ -188,9 +198,14 @@ int ecrm_rowbuf_flush(struct ecrm_store *s, struct ecrm_rowbuf *b, char *err);
 void ecrm_rowbuf_discard(struct ecrm_rowbuf *b);
 void ecrm_rowbuf_free(struct ecrm_rowbuf *b);
 
-/* Insert every buffered row of S (sessions, then events). ECRM_OK or
- * ECRM_FAIL with ERR; the buffers are empty either way. */
+/* Insert every buffered row of S (sessions, their visitors, then
+ * events). ECRM_OK or ECRM_FAIL with ERR; the buffers are empty either
+ * way. */
 int ecrm_store_flush(struct ecrm_store *s, char *err);
+/* Insert the pending (visitor, session) pairs into session_visitors, in
+ * key order (store_web.c). ECRM_OK or ECRM_FAIL with ERR (may be NULL);
+ * nothing is pending afterwards either way. */
+int ecrm_store_visitors_flush(struct ecrm_store *s, char *err);
 /* Drop the buffered rows (rollback), or free the buffers (close). */
 void ecrm_store_bufs_discard(struct ecrm_store *s);
 void ecrm_store_bufs_free(struct ecrm_store *s);
@@ -268,11 +283,11 @@ static inline int ecrm_bind_num(sqlite3_stmt *st, int i, double v)
                        : sqlite3_bind_null(st, i);
 }
 /* The indexed stand-in for a session's visitor key (sessions.visitor_hash,
- * store_web.c, store_events.c): a 64-bit FNV-1a of the key. An integer
- * index entry is half the size of the 16-character key's and compares
- * without memcmp, which matters for the one index a web log writes at
- * random. Queries also compare visitor_key, so a collision costs nothing
- * but a row read. */
+ * session_visitors; store_web.c, store_events.c): a 64-bit FNV-1a of the
+ * key. An integer key is half the size of the 16-character key and
+ * compares without memcmp, which matters for the one table a web log
+ * writes at random. Queries also compare visitor_key, so a collision
+ * costs nothing but a row read. */
 static inline int64_t ecrm_store_visitor_hash(const char *key)
 {
     uint64_t h = 0xcbf29ce484222325ULL;

@@ -10,6 +10,7 @@
 #include "store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The customer of session R: its external_id, or the customer its visitor
@@ -103,6 +104,70 @@ static const struct ecrm_rowbuf_spec by_key = {
     .ncols = 18,
     .what = "storing a session"};
 
+/* ---- a visitor's sessions ----------------------------------------------
+ * session_visitors maps a visitor (hash) to its sessions. Its keys are
+ * random: written with every session they would cost a seek to a random
+ * page each (and the cache misses that go with it, a quarter of the time
+ * of a web log at 1M lines). The pairs are gathered instead and written
+ * at the commit, or before a lookup, sorted: neighbours share pages. */
+
+#define VPEND_MAX (1u << 16) /* pairs held at most (1 MiB) */
+
+static const struct ecrm_rowbuf_spec visitor_pairs = {
+    .multi = ECRM_ST_VISITORS_ADD_MULTI,
+    .single = ECRM_ST_VISITORS_ADD,
+    .head = "INSERT OR IGNORE INTO session_visitors(visitor_hash, session_id)"
+            " VALUES ",
+    .row = "(?,?)",
+    .tail = "",
+    .ncols = 2,
+    .what = "storing visitors"};
+
+static int by_pair(const void *a, const void *b)
+{
+    const struct ecrm_vpair *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int ecrm_store_visitors_flush(struct ecrm_store *s, char *err)
+{
+    int rc = ECRM_OK;
+    if (s->nvpend > 1)
+        qsort(s->vpend, s->nvpend, sizeof *s->vpend, by_pair);
+    for (size_t i = 0; i < s->nvpend && rc == ECRM_OK; i++) {
+        const struct ecrm_val v[] = {ecrm_val_int(s->vpend[i].hash),
+                                     ecrm_val_int(s->vpend[i].id)};
+        rc = ecrm_rowbuf_add(s, &s->visitors_buf, &visitor_pairs, v, err);
+    }
+    if (rc == ECRM_OK)
+        rc = ecrm_rowbuf_flush(s, s->visitors_buf, err);
+    else
+        s->tx_failed = 1; /* the pairs not added are lost */
+    s->nvpend = 0;
+    return rc;
+}
+
+/* Remember that session ID is VISITOR_KEY's. */
+static int visitor_pair(struct ecrm_store *s, const char *visitor_key,
+                        int64_t id, char *err)
+{
+    if (s->nvpend == s->capvpend) {
+        size_t nc = s->capvpend ? s->capvpend * 2 : 4096;
+        struct ecrm_vpair *np = realloc(s->vpend, nc * sizeof *np);
+        if (!np)
+            return ecrm_store_errf(err, "out of memory");
+        s->vpend = np;
+        s->capvpend = nc;
+    }
+    s->vpend[s->nvpend++] =
+        (struct ecrm_vpair){ecrm_store_visitor_hash(visitor_key), id};
+    if (s->nvpend >= VPEND_MAX || !s->in_tx)
+        return ecrm_store_visitors_flush(s, err);
+    return ECRM_OK;
+}
+
 /* Every id comes from s->next_session, so an id handed out and not yet
  * stored is never taken by another row, and an id above s->max_session
  * names no stored visit. Both are checked against the table once per
@@ -140,6 +205,7 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
                            const struct ecrm_session_rec *r, char *err)
 {
     int64_t cid, start, end, id = 0;
+    int rc;
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_session_rec, utm_campaign))
         return ecrm_store_errf(err, "session: record too small");
@@ -186,11 +252,13 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
         ecrm_val_opt(spec == &by_key ? r->session : NULL),
         ecrm_val_id(cid)};
     if (spec == &new_one && !cid && s->in_tx)
-        return ecrm_rowbuf_add(s, &s->sessions_buf, &new_anon, v, err);
+        rc = ecrm_rowbuf_add(s, &s->sessions_buf, &new_anon, v, err);
     /* the parts of a visit merge in the order they came */
-    if (ecrm_rowbuf_flush(s, s->sessions_buf, err) != ECRM_OK)
-        return ECRM_FAIL;
-    return ecrm_rowbuf_exec(s, spec, v, err);
+    else if ((rc = ecrm_rowbuf_flush(s, s->sessions_buf, err)) == ECRM_OK)
+        rc = ecrm_rowbuf_exec(s, spec, v, err);
+    if (rc == ECRM_OK && vk)
+        rc = visitor_pair(s, r->visitor_key, id, err);
+    return rc;
 }
 
 int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
@@ -202,13 +270,15 @@ int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
         !ecrm_store_is_set(visitor_key))
         return ECRM_FAIL;
     /* the visits stored so far include the buffered ones */
-    if (ecrm_rowbuf_flush(s, s->sessions_buf, NULL) != ECRM_OK)
+    if (ecrm_store_flush(s, NULL) != ECRM_OK)
         return ECRM_FAIL;
-    /* sessions_visitor (visitor_hash) finds the visitor's few sessions */
+    /* session_visitors finds the visitor's few sessions */
     st = ecrm_store_stmt(s, ECRM_ST_SESSION_LAST,
-                         "SELECT session, start, end, pages, id FROM sessions"
-                         " WHERE visitor_hash = ?2 AND visitor_key = ?1"
-                         " ORDER BY end DESC LIMIT 1",
+                         "SELECT s.session, s.start, s.end, s.pages, s.id"
+                         " FROM session_visitors v JOIN sessions s"
+                         " ON s.id = v.session_id"
+                         " WHERE v.visitor_hash = ?2 AND s.visitor_key = ?1"
+                         " ORDER BY s.end DESC LIMIT 1",
                          NULL);
     if (!st)
         return ECRM_FAIL;

@@ -5,6 +5,7 @@
  * text session keys (schema 6).
  */
 #include "store.h"
+#include "store_customer.h"
 #include "store_internal.h"
 
 #include <check.h>
@@ -401,6 +402,16 @@ START_TEST(test_attach_by_session_id)
                            " WHERE customer_id IS NOT NULL"),
                      3);
     ck_assert_int_eq(q_int("SELECT count(*) FROM customer_merges"), 1);
+    /* forgetting the customer leaves nothing that ties the visits to
+     * the visitor */
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 3);
+    int64_t cid = q_int("SELECT id FROM customers WHERE external_id = 'c9'");
+    ck_assert_msg(ecrm_store_forget(s, cid, 10000, err) == ECRM_OK, "%s", err);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 0);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"
+                           " WHERE visitor_key IS NOT NULL"
+                           " OR visitor_hash IS NOT NULL"),
+                     0);
 }
 END_TEST
 
@@ -464,12 +475,21 @@ START_TEST(test_migration_from_text_keys)
     snprintf(p6, sizeof p6, "%s/v6.db", dir);
     ck_assert_int_eq(sqlite3_open(p6, &db), SQLITE_OK);
     ck_assert_msg(ecrm_store_migrate_to(db, 6, err) == ECRM_OK, "%s", err);
+    sqlite3_stmt *ins;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO sessions(id, source, session,"
+                           " visitor_key, visitor_hash, start, end, landing,"
+                           " exit_page, pages, path) VALUES (41, 'web',"
+                           " '100-vk', 'vk', ?1, 100, 160, '/a', '/b', 2,"
+                           " '/a' || char(10) || '/b')",
+                           -1, &ins, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(ins, 1, ecrm_store_visitor_hash("vk"));
+    ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_finalize(ins);
     ck_assert_int_eq(
         sqlite3_exec(db,
-                     "INSERT INTO sessions(id, source, session, visitor_key,"
-                     " visitor_hash, start, end, landing, exit_page, pages,"
-                     " path) VALUES (41, 'web', '100-vk', 'vk', 0, 100, 160,"
-                     " '/a', '/b', 2, '/a' || char(10) || '/b');"
                      "INSERT INTO events(visitor_key, type, time, session)"
                      " VALUES ('vk', 'page', 100, '100-vk'),"
                      " ('vk', 'page', 160, '100-vk');",
@@ -478,16 +498,7 @@ START_TEST(test_migration_from_text_keys)
     sqlite3_close(db);
     ck_assert_msg(ecrm_store_open(p6, &s6, err) == ECRM_OK, "%s", err);
     ck_assert_int_eq(ecrm_store_schema_version(s6), ECRM_STORE_SCHEMA_VERSION);
-    /* visitor_hash as the store computes it, for session_last */
     ck_assert_int_eq(ecrm_store_begin(s6, err), ECRM_OK);
-    sqlite3_stmt *up;
-    ck_assert_int_eq(sqlite3_prepare_v2(s6->db,
-                                        "UPDATE sessions SET visitor_hash = ?1",
-                                        -1, &up, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(up, 1, ecrm_store_visitor_hash("vk"));
-    ck_assert_int_eq(sqlite3_step(up), SQLITE_DONE);
-    sqlite3_finalize(up);
     ck_assert_int_eq(ecrm_store_session_last(s6, "vk", &st), ECRM_OK);
     ck_assert_str_eq(st.session, "100-vk");
     ck_assert_int_eq(st.id, 41);
