@@ -111,7 +111,8 @@ static const struct ecrm_rowbuf_spec by_key = {
  * of a web log at 1M lines). The pairs are gathered instead and written
  * at the commit, or before a lookup, sorted: neighbours share pages. */
 
-#define VPEND_MAX (1u << 16) /* pairs held at most (1 MiB) */
+#define VPEND_MAX                                                              \
+    (1u << 16) /* pairs held at most (2 MiB with the sort's room) */
 
 static const struct ecrm_rowbuf_spec visitor_pairs = {
     .multi = ECRM_ST_VISITORS_ADD_MULTI,
@@ -123,19 +124,31 @@ static const struct ecrm_rowbuf_spec visitor_pairs = {
     .ncols = 2,
     .what = "storing visitors"};
 
-static int by_pair(const void *a, const void *b)
+/* Order the N pending pairs by the top 12 bits of their hash (a counting
+ * sort, using the spare half of the array): that is all the order the
+ * B-tree needs, as keys that close share leaf pages, and it costs a pass
+ * instead of qsort's n log n comparisons. */
+static void order_pairs(struct ecrm_vpair *v, size_t n)
 {
-    const struct ecrm_vpair *x = a, *y = b;
-    if (x->hash != y->hash)
-        return x->hash < y->hash ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    static const int shift = 52;
+    size_t count[1 << 12] = {0};
+    struct ecrm_vpair *out = v + n; /* capvpend >= 2 * n */
+    for (size_t i = 0; i < n; i++)
+        count[(uint64_t)v[i].hash >> shift]++;
+    for (size_t b = 0, at = 0; b < sizeof count / sizeof *count; b++) {
+        size_t c = count[b];
+        count[b] = at;
+        at += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[count[(uint64_t)v[i].hash >> shift]++] = v[i];
+    memcpy(v, out, n * sizeof *v);
 }
 
 int ecrm_store_visitors_flush(struct ecrm_store *s, char *err)
 {
     int rc = ECRM_OK;
-    if (s->nvpend > 1)
-        qsort(s->vpend, s->nvpend, sizeof *s->vpend, by_pair);
+    order_pairs(s->vpend, s->nvpend);
     for (size_t i = 0; i < s->nvpend && rc == ECRM_OK; i++) {
         const struct ecrm_val v[] = {ecrm_val_int(s->vpend[i].hash),
                                      ecrm_val_int(s->vpend[i].id)};
@@ -153,8 +166,9 @@ int ecrm_store_visitors_flush(struct ecrm_store *s, char *err)
 static int visitor_pair(struct ecrm_store *s, const char *visitor_key,
                         int64_t id, char *err)
 {
-    if (s->nvpend == s->capvpend) {
-        size_t nc = s->capvpend ? s->capvpend * 2 : 4096;
+    /* room for twice the pairs: order_pairs sorts through the rest */
+    if (2 * (s->nvpend + 1) > s->capvpend) {
+        size_t nc = s->capvpend ? s->capvpend * 2 : 8192;
         struct ecrm_vpair *np = realloc(s->vpend, nc * sizeof *np);
         if (!np)
             return ecrm_store_errf(err, "out of memory");
