@@ -130,18 +130,20 @@ static const struct ecrm_rowbuf_spec visitor_pairs = {
  * instead of qsort's n log n comparisons. */
 static void order_pairs(struct ecrm_vpair *v, size_t n)
 {
-    static const int shift = 52;
-    size_t count[1 << 12] = {0};
+    enum { SHIFT = 52 };
+    if (n < 2)
+        return; /* (and v may be NULL) */
+    size_t count[1 << (64 - SHIFT)] = {0};
     struct ecrm_vpair *out = v + n; /* capvpend >= 2 * n */
     for (size_t i = 0; i < n; i++)
-        count[(uint64_t)v[i].hash >> shift]++;
+        count[(uint64_t)v[i].hash >> SHIFT]++;
     for (size_t b = 0, at = 0; b < sizeof count / sizeof *count; b++) {
         size_t c = count[b];
         count[b] = at;
         at += c;
     }
     for (size_t i = 0; i < n; i++)
-        out[count[(uint64_t)v[i].hash >> shift]++] = v[i];
+        out[count[(uint64_t)v[i].hash >> SHIFT]++] = v[i];
     memcpy(v, out, n * sizeof *v);
 }
 
