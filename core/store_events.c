@@ -303,7 +303,7 @@ static int attach_visitor(struct ecrm_store *s, const char *vkey,
          "  WHERE visitor_hash = ?4 UNION ALL SELECT ?5)"
          " AND visitor_key = ?2",
          "attaching a visitor's events"},
-        /* sessions with a text key (sources of ABI 1.0) */
+        /* sessions with a text key (sources before ABI 1.2) */
         {ECRM_ST_EVENTS_ATTACH,
          "UPDATE events SET customer_id = ?1"
          " WHERE customer_id IS NULL AND session IS NOT NULL"
@@ -427,7 +427,7 @@ static int event_customer(struct ecrm_store *s, const struct ecrm_event_rec *r,
  * inserted many at a time (store_rowbuf.c). Merging or forgetting a
  * customer never touches them, so nothing but attach_visitor (which
  * flushes first) and the commit need to see them. An event with a
- * customer or a text session key (a source of ABI 1.0), or outside a
+ * customer or a text session key (a source before ABI 1.2), or outside a
  * transaction, flushes the buffer and is inserted at once, so ids keep
  * the order of arrival. The buffer's rows leave out the columns that are
  * NULL there. */

@@ -312,13 +312,13 @@ static const char *const migrations[] = {
     "ALTER TABLE segments ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;",
     /* 9 (issue #3: web-log ingestion speed) */
     /* Visits are named by their integer id, which the store hands out
-     * (session_new, ABI 1.2) in the order visits start: the table is
+     * (session_new, ABI 1.2) as a source first stores them: the table is
      * appended to, and the text key with its UNIQUE index (an entry of
-     * ~40 bytes per visit) is no longer written. Sessions of ABI 1.0 and 1.1
-     * sources keep their text key, unique where present: NOT NULL and the
-     * table's UNIQUE constraint go, hence the copy. Events name id-keyed
-     * visits by session_id; events_anonymous_sid plays the part of
-     * events_anonymous for them (an integer, growing with time). */
+     * ~40 bytes per visit) is no longer written. Sessions of sources
+     * before ABI 1.2 keep their text key, unique where present: NOT NULL
+     * and the table's UNIQUE constraint go, hence the copy. Events name
+     * id-keyed visits by session_id; events_anonymous_sid plays the part
+     * of events_anonymous for them (an integer, growing with time). */
     "CREATE TABLE sessions_v7 ("
     " id INTEGER PRIMARY KEY,"
     " source TEXT NOT NULL,"

@@ -1,7 +1,7 @@
 /*
  * Web sessions (visits). A source emits a visit in parts as it sees it
  * (a part per commit, another when the visit continues in a later run);
- * the parts share the id (or, from sources of ABI 1.0, the text key) and
+ * the parts share the id (or, from sources before ABI 1.2, the text key) and
  * are merged here: start and end widen, pages
  * add up, the path is appended, the exit page is the latest part's, and
  * landing page and origin (referrer, search terms, UTM) stay those of the
@@ -78,7 +78,7 @@ static const struct ecrm_rowbuf_spec new_anon = {
     .what = "storing sessions"};
 /* The rest go one at a time (multi is not used): a new visit with a
  * customer, a later part of a visit named by id, a visit named by a text
- * key (sources of ABI 1.0). */
+ * key (sources before ABI 1.2). */
 static const struct ecrm_rowbuf_spec new_one = {
     .multi = ECRM_ST_SESSION_ADD_NEW,
     .single = ECRM_ST_SESSION_ADD_NEW,

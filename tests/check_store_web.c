@@ -265,7 +265,7 @@ START_TEST(test_event_batches)
 }
 END_TEST
 
-/* Visits named by id (ABI 1.1): numbered by the store above every stored
+/* Visits named by id (ABI 1.2): numbered by the store above every stored
  * one, stored whole when new, merged by id when continued, found again by
  * session_last with their id. */
 START_TEST(test_session_ids)
@@ -319,7 +319,7 @@ START_TEST(test_session_ids)
     ck_assert_int_eq(st.id, id1);
     ck_assert_str_eq(st.session, "");
     ck_assert_int_eq(st.pages, 3);
-    /* a state of ABI 1.0 (no id member) is still answered */
+    /* a state from before ABI 1.2 (no id member) is still answered */
     struct ecrm_session_state old = {
         .size = offsetof(struct ecrm_session_state, id)};
     ck_assert_int_eq(ecrm_store_session_last(s, "v1", &old), ECRM_OK);

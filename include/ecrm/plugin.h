@@ -29,8 +29,9 @@ extern "C" {
 
 #define ECRM_PLUGIN_MAGIC 0x4543524dU /* "ECRM" */
 #define ECRM_ABI_MAJOR 1
-#define ECRM_ABI_MINOR 2 /* 1: channel prepare(), consent identities;
-                           * 2: session ids (session_new) */
+#define ECRM_ABI_MINOR                                                         \
+    2 /* 1: channel prepare(), consent identities;                             \
+       * 2: session ids (session_new) */
 
 /* Size of the error buffer handed to every operation that can fail. */
 #define ECRM_ERRMAX 512
@@ -189,14 +190,14 @@ struct ecrm_event_rec {
      * and the anonymous history of visitor_key merges into it. */
     const char *identity_kind;
     const char *identity;
-    /* ABI 1.1: the session as the store's id (from host->session_new or
+    /* ABI 1.2: the session as the store's id (from host->session_new or
      * session_last), instead of the text key `session`; 0 = none. */
     int64_t session_id;
 };
 
 /* One web session (a visit), or the part of it seen in this run: a source
  * emits it again as the visit goes on and the store merges the parts. A
- * visit is named by its id (ABI 1.1, cheaper to store and index) or, from
+ * visit is named by its id (ABI 1.2, cheaper to store and index) or, from
  * older sources, by a text key. */
 struct ecrm_session_rec {
     uint32_t size;
@@ -212,7 +213,7 @@ struct ecrm_session_rec {
     const char *referrer_host;
     const char *search_terms; /* from a search engine referrer */
     const char *utm_source, *utm_medium, *utm_campaign;
-    /* ABI 1.1: the visit's id from host->session_new (or session_last);
+    /* ABI 1.2: the visit's id from host->session_new (or session_last);
      * when set, it names the visit and `session` may be NULL. */
     int64_t id;
 };
@@ -222,7 +223,7 @@ struct ecrm_session_state {
     uint32_t size;
     char session[128]; /* its text key, "" when it has only an id */
     int64_t start, end, pages;
-    int64_t id; /* ABI 1.1: its id (every stored visit has one) */
+    int64_t id; /* ABI 1.2: its id (every stored visit has one) */
 };
 
 /* One answer to one survey question, kept as given. */
@@ -408,7 +409,7 @@ struct ecrm_host {
     int (*iter_interactions)(const struct ecrm_host *h, int64_t since,
                              int64_t until, ecrm_interaction_cb cb, void *arg);
 
-    /* --- ABI 1.1 (check with ECRM_HAS_MEMBER(h, struct ecrm_host, ...)) */
+    /* --- ABI 1.2 (check with ECRM_HAS_MEMBER(h, struct ecrm_host, ...)) */
     /* A new visit's id (> 0), never handed out before, or 0 when the store
      * failed. The visit must be emitted (emit_session with this id) before
      * the next commit(); its events carry the id in session_id. */

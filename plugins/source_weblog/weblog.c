@@ -142,7 +142,7 @@ static int weblog_init(const struct ecrm_host *h, void *conf, void **ctx,
     w->timeout = c->session_timeout;
     if (!ECRM_HAS_MEMBER(h, struct ecrm_host, session_new)) {
         snprintf(err, ECRM_ERRMAX,
-                 "the host is older than ABI 1.1 "
+                 "the host is older than ABI 1.2 "
                  "(no session_new)");
         return ECRM_FAIL;
     }
