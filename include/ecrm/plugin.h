@@ -29,9 +29,9 @@ extern "C" {
 
 #define ECRM_PLUGIN_MAGIC 0x4543524dU /* "ECRM" */
 #define ECRM_ABI_MAJOR 1
-#define ECRM_ABI_MINOR                                                         \
-    2 /* 1: channel prepare(), consent identities;                             \
-       * 2: session ids (session_new) */
+/* Minor versions: 1 channel prepare(), consent identities; 2 session ids
+ * (session_new). */
+#define ECRM_ABI_MINOR 2
 
 /* Size of the error buffer handed to every operation that can fail. */
 #define ECRM_ERRMAX 512
