@@ -59,6 +59,13 @@ int ecrm_cli_segment(int argc, char **argv);
  * (no secret, no store). */
 int ecrm_cli_unsubscribe(int argc, char **argv);
 
+/* ecrm report PIPELINE run|campaign NAME|audit|customers|web [options]
+ * (cli_report.c): reports from the store as text, JSON, CSV or one HTML
+ * file. Returns 0, EX_USAGE (64), EX_DATAERR (65: bad pipeline, no such
+ * run or campaign), EX_UNAVAILABLE (69: no store), EX_SOFTWARE (70) or
+ * EX_CANTCREAT (73: the HTML file cannot be written). */
+int ecrm_cli_report(int argc, char **argv);
+
 /* The usage text of COMMAND ("" when there is no such command); static. */
 const char *ecrm_cli_usage(const char *command);
 

@@ -10,6 +10,7 @@
 #include "store_customer.h"
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -233,21 +234,12 @@ static int write_out(const char *path, const struct ecrm_buf *b)
         fputs(ecrm_buf_str(b), stdout);
         return ECRM_EX_OK;
     }
-    struct ecrm_buf tmp = ECRM_BUF_INIT;
-    ecrm_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp.p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int ok = fd >= 0 &&
-             write(fd, b->p ? b->p : "", b->len) == (ssize_t)b->len &&
-             fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    ok = ok && rename(tmp.p, path) == 0;
-    if (!ok) {
-        ecrm_log(ECRM_LOG_ERROR, NULL, "cannot write %s", path);
-        unlink(tmp.p);
+    if (ecrm_write_atomic(path, b->p ? b->p : "", b->len) != 0) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "cannot write %s: %s", path,
+                 strerror(errno));
+        return ECRM_EX_CANTCREAT;
     }
-    ecrm_buf_free(&tmp);
-    return ok ? ECRM_EX_OK : ECRM_EX_CANTCREAT;
+    return ECRM_EX_OK;
 }
 
 static int show(struct ecrm_store *s, int64_t cid, const struct opts *o,

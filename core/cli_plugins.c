@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "campaign.h"
 #include "loader.h"
 #include "log.h"
 #include "pipeline.h"
@@ -146,12 +147,26 @@ int ecrm_cli_plugins(int argc, char **argv)
             c.man = 1;
             break;
         case 'c': /* the core's own schemas, for ecrm-pipeline(5) */
+            ecrm_schema_describe(ecrm_campaign_options(), stdout,
+                                 ECRM_DESCRIBE_MAN);
+            fputs(".TP\n.B variants\n(map) A/B variants: variant names "
+                  "(not \\(dqcontrol\\(dq) mapped to the options below. "
+                  "Each targeted customer is assigned once, by a hash of "
+                  "the campaign and the customer, to the control group or "
+                  "a variant; the assignment is stored and never "
+                  "changes.\n.RS\n",
+                  stdout);
+            ecrm_schema_describe(ecrm_campaign_variant_options(), stdout,
+                                 ECRM_DESCRIBE_MAN);
+            fputs(".RE\n", stdout);
+            return ECRM_EX_OK;
         case 'C':
+            ecrm_schema_describe(ecrm_policy_options(), stdout,
+                                 ECRM_DESCRIBE_MAN);
+            return ECRM_EX_OK;
         case 'E':
-            ecrm_schema_describe(opt == 'c'   ? ecrm_pipeline_campaign_options()
-                                 : opt == 'C' ? ecrm_policy_options()
-                                              : ecrm_export_options(),
-                                 stdout, ECRM_DESCRIBE_MAN);
+            ecrm_schema_describe(ecrm_export_options(), stdout,
+                                 ECRM_DESCRIBE_MAN);
             return ECRM_EX_OK;
         case 'P':
             plugin_dir = optarg;

@@ -51,6 +51,20 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
     return EX_USAGE;
 }
 
+/* Option --NAME's value S as a count in [MIN, MAX] into *OUT: 0, or -1
+ * after the usage error. */
+static int count_opt(const char *name, const char *s, long long min,
+                     long long max, long *out)
+{
+    long long v;
+    if (parse_num(s, min, max, &v)) {
+        usage_error("--%s: not a number in %lld..%lld: %s", name, min, max, s);
+        return -1;
+    }
+    *out = (long)v;
+    return 0;
+}
+
 int ecrm_cli_sample(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -58,6 +72,7 @@ int ecrm_cli_sample(int argc, char **argv)
         {"customers", required_argument, NULL, 'c'},
         {"items", required_argument, NULL, 'i'},
         {"orders", required_argument, NULL, 'r'},
+        {"events", required_argument, NULL, 'e'},
         {"seed", required_argument, NULL, 's'},
         {"start", required_argument, NULL, 'S'},
         {"end", required_argument, NULL, 'E'},
@@ -69,7 +84,6 @@ int ecrm_cli_sample(int argc, char **argv)
     struct ecrm_sample_stats st;
     const char *out = "sample";
     char err[512];
-    long long v;
     int opt;
 
     ecrm_sample_defaults(&o);
@@ -80,24 +94,20 @@ int ecrm_cli_sample(int argc, char **argv)
             out = optarg;
             break;
         case 'c':
-            if (parse_num(optarg, 1, 99999999, &v))
-                return usage_error("--customers: not a number in "
-                                   "1..99999999: %s",
-                                   optarg);
-            o.customers = (long)v;
+            if (count_opt("customers", optarg, 1, 99999999, &o.customers))
+                return EX_USAGE;
             break;
         case 'i':
-            if (parse_num(optarg, 1, 9999999, &v))
-                return usage_error("--items: not a number in 1..9999999: %s",
-                                   optarg);
-            o.items = (long)v;
+            if (count_opt("items", optarg, 1, 9999999, &o.items))
+                return EX_USAGE;
             break;
         case 'r':
-            if (parse_num(optarg, 0, 999999999, &v))
-                return usage_error("--orders: not a number in 0..999999999: "
-                                   "%s",
-                                   optarg);
-            o.orders = (long)v;
+            if (count_opt("orders", optarg, 0, 999999999, &o.orders))
+                return EX_USAGE;
+            break;
+        case 'e':
+            if (count_opt("events", optarg, 0, 999999999, &o.events))
+                return EX_USAGE;
             break;
         case 's':
             if (parse_seed(optarg, &o.seed))
@@ -145,9 +155,10 @@ int ecrm_cli_sample(int argc, char **argv)
         return EX_CANTCREAT;
     }
     if (isatty(STDOUT_FILENO))
-        printf("wrote %s/customers.csv (%ld customers) and %s/orders.csv "
-               "(%ld orders, %ld lines; %ld returns, %ld lines)\n",
+        printf("wrote %s/customers.csv (%ld customers), %s/orders.csv "
+               "(%ld orders, %ld lines; %ld returns, %ld lines) and "
+               "%s/events.csv (%ld events)\n",
                out, st.customers, out, st.orders, st.order_lines, st.returns,
-               st.return_lines);
+               st.return_lines, out, st.events);
     return EX_OK;
 }

@@ -9,8 +9,11 @@
 
 /* Deliver every due message of every enabled channel. Messages left in
  * "sending" by a run that died are first marked "unknown" (never resent
- * automatically: they may have gone out). Returns ECRM_OK, or ECRM_FAIL when
- * the store failed (the run's exit code is raised for channel errors). */
+ * automatically: they may have gone out), then those of campaigns with
+ * `on_unknown: resend` are queued again. Outcomes are committed in
+ * batches (see deliver.c for what a crash then leaves "unknown"). Returns
+ * ECRM_OK, or ECRM_FAIL when the store failed (the run's exit code is
+ * raised for channel errors). */
 int ecrm_deliver_stage(struct ecrm_run_ctx *run);
 
 /* Seconds to wait before attempt ATTEMPTS + 1: capped exponential backoff

@@ -277,13 +277,6 @@ static struct popitem *popularity(const struct pairs *before, size_t *n)
 /* ------------------------------------------------------------------------
  * Running it
  */
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Ask IN (or, when NULL, the popularity list POP) for every user's list
  * and score them into SIDE. Returns ECRM_OK or ECRM_FAIL (logged). */
 static int eval_side(struct ecrm_instance *in, const struct popitem *pop,
@@ -306,10 +299,10 @@ static int eval_side(struct ecrm_instance *in, const struct popitem *pop,
         const struct evuser *u = &t->users[i];
         size_t n = 0;
         if (in) {
-            double t0 = mono();
+            double t0 = ecrm_mono();
             int r =
                 ecrm_instance_recommend(in, u->customer_id, k, out, &n, err);
-            side->recommend_s += mono() - t0;
+            side->recommend_s += ecrm_mono() - t0;
             if (r != ECRM_OK) {
                 ecrm_log(ECRM_LOG_ERROR, NULL,
                          "[personalizer:%s] customer %lld: %s", in->name,
@@ -319,12 +312,12 @@ static int eval_side(struct ecrm_instance *in, const struct popitem *pop,
             for (size_t j = 0; j < n; j++)
                 rec[j] = out[j].item_id;
         } else {
-            double t0 = mono();
+            double t0 = ecrm_mono();
             for (size_t j = 0; j < npop && n < k; j++)
                 if (!bsearch(&pop[j].id, u->seen, u->nseen, sizeof(*u->seen),
                              id_cmp))
                     rec[n++] = pop[j].id;
-            side->recommend_s += mono() - t0;
+            side->recommend_s += ecrm_mono() - t0;
         }
         struct ecrm_eval_user m;
         ecrm_eval_user(rec, n, k, u->truth, u->ntruth, &m);
@@ -362,9 +355,9 @@ static struct ecrm_instance *find_popular(struct ecrm_pipeline *p,
 static int train_timed(struct ecrm_instance *in, double *seconds)
 {
     char err[ECRM_ERRMAX];
-    double t0 = mono();
+    double t0 = ecrm_mono();
     int rc = ecrm_instance_train(in, err);
-    *seconds = mono() - t0;
+    *seconds = ecrm_mono() - t0;
     if (rc != ECRM_OK)
         ecrm_log(ECRM_LOG_ERROR, NULL, "[personalizer:%s] %s", in->name, err);
     return rc;
@@ -423,9 +416,9 @@ static int eval_locked(const struct ecrm_eval_opts *o, struct ecrm_pipeline *p,
     } else {
         ecrm_strlcpy(r->baseline.name, "(popularity)",
                      sizeof(r->baseline.name));
-        double t0 = mono();
+        double t0 = ecrm_mono();
         pop = popularity(&t.before, &npop);
-        r->baseline.train_s = mono() - t0;
+        r->baseline.train_s = ecrm_mono() - t0;
         if (!pop) {
             ecrm_log(ECRM_LOG_ERROR, NULL, "evaluate: out of memory");
             code = ECRM_EX_SOFTWARE;

@@ -22,13 +22,6 @@ static struct ecrm_store *store(const struct ecrm_host *h)
     return self(h)->run->store;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void h_log(const struct ecrm_host *h, enum ecrm_log_level lvl,
                   const char *fmt, ...)
 {
@@ -170,9 +163,13 @@ static void h_count(const struct ecrm_host *h, enum ecrm_stat which, uint64_t n)
 {
     struct ecrm_source_stats *s = &self(h)->stats;
     switch (which) {
-    case ECRM_STAT_READ:
+    case ECRM_STAT_READ: {
+        char label[160];
         s->read += n;
+        snprintf(label, sizeof label, "ingest: %s", self(h)->name);
+        ecrm_progress_count(label, "records", s->read, 0);
         break;
+    }
     case ECRM_STAT_ACCEPTED:
         s->accepted += n;
         break;
@@ -251,6 +248,18 @@ static int h_session_last(const struct ecrm_host *h, const char *visitor_key,
                           struct ecrm_session_state *out)
 {
     return ecrm_store_session_last(store(h), visitor_key, out);
+}
+
+static int64_t h_session_new(const struct ecrm_host *h)
+{
+    char err[ECRM_ERRMAX];
+    int64_t id;
+    if (ensure_tx(h, err) != ECRM_OK ||
+        ecrm_store_session_new(store(h), &id, err) != ECRM_OK) {
+        h_log(h, ECRM_LOG_ERROR, "session_new: %s", err);
+        return 0;
+    }
+    return id;
 }
 
 static int h_emit_survey_answer(const struct ecrm_host *h,
@@ -334,6 +343,7 @@ void ecrm_host_setup(struct ecrm_instance *in, struct ecrm_run_ctx *run)
         .item_title = h_item_title,
         .emit_session = h_emit_session,
         .session_last = h_session_last,
+        .session_new = h_session_new,
         .emit_survey_answer = h_emit_survey_answer,
         .iter_interactions = h_iter_interactions,
         .expr_eval = h_expr_eval,
@@ -385,10 +395,10 @@ int ecrm_instance_train(struct ecrm_instance *in, char *err)
     if (ecrm_instance_init(in, err) != ECRM_OK)
         return ECRM_FAIL;
     const struct ecrm_personalizer_ops *ops = in->mod->desc->ops;
-    double t0 = mono();
+    double t0 = ecrm_mono();
     err[0] = '\0';
     int rc = ops->train(in->ctx, err);
-    in->seconds += mono() - t0;
+    in->seconds += ecrm_mono() - t0;
     if (rc != ECRM_OK) {
         if (!err[0])
             snprintf(err, ECRM_ERRMAX, "train failed");

@@ -193,12 +193,12 @@ int ecrm_plugin_check(const struct ecrm_plugin *p, enum ecrm_kind kind,
     /* The ops of ABI 1.0; members added later are read only when the
      * table's size covers them. */
     uint32_t ops_size = *(const uint32_t *)p->ops;
-    size_t ops_min =
-        kind == ECRM_KIND_SOURCE ? sizeof(struct ecrm_source_ops)
-        : kind == ECRM_KIND_PERSONALIZER
-            ? offsetof(struct ecrm_personalizer_ops, recommend) +
-                  sizeof(((struct ecrm_personalizer_ops *)0)->recommend)
-            : sizeof(struct ecrm_channel_ops);
+    size_t ops_min = kind == ECRM_KIND_SOURCE ? sizeof(struct ecrm_source_ops)
+                     /* similar() and refine() came with ABI 1.3: optional */
+                     : kind == ECRM_KIND_PERSONALIZER
+                         ? offsetof(struct ecrm_personalizer_ops, similar)
+                         /* prepare() came with ABI 1.1: optional */
+                         : offsetof(struct ecrm_channel_ops, prepare);
     if (ops_size < ops_min) {
         snprintf(err, ECRM_ERRMAX,
                  "%s ops table too small: %u bytes, ABI %u.%u needs %zu",

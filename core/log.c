@@ -2,16 +2,26 @@
  * The settings are process-wide on purpose: they come from the command line
  * of the one ecrm process and are read by every module. */
 #include "log.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum ecrm_log_level log_level = ECRM_LOG_WARN;
 static int use_syslog;
 static int progress = -1; /* -1: decide from isatty() on first use */
 static int progress_open;
+/* The measure of ecrm_progress_count(): its label and unit, the last
+ * count and total, when it started and was last drawn, and whether the
+ * last count is not drawn yet (drawn when the line ends). */
+static char meter_label[128], meter_unit[32];
+static uint64_t meter_done, meter_total;
+static double meter_t0, meter_drawn;
+static int meter_pending;
+static void meter_draw(double now);
 
 void ecrm_log_set_level(enum ecrm_log_level level)
 {
@@ -86,8 +96,76 @@ void ecrm_progress(const char *fmt, ...)
 
 void ecrm_progress_done(void)
 {
+    if (meter_pending) {
+        meter_pending = 0;
+        meter_draw(-1);
+    }
     if (!progress_open)
         return;
     fputc('\n', stderr);
     progress_open = 0;
+}
+
+/* N with thousands separators into BUF. */
+static const char *grouped(uint64_t n, char *buf, size_t len)
+{
+    char digits[32];
+    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+    size_t o = 0;
+    for (int i = 0; i < nd && o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Draw the meter's line; NOW < 0: the current time. */
+static void meter_draw(double now)
+{
+    if (now < 0)
+        now = ecrm_mono();
+    meter_drawn = now;
+    double secs = now - meter_t0;
+    double rate = secs > 0 ? (double)meter_done / secs : 0;
+    char d[32], t[32], r[32], eta[32] = "";
+    grouped(meter_done, d, sizeof d);
+    grouped((uint64_t)rate, r, sizeof r);
+    if (meter_total && rate > 0 && meter_done < meter_total) {
+        uint64_t left =
+            (uint64_t)((double)(meter_total - meter_done) / rate + 0.5);
+        snprintf(eta, sizeof eta, ", ETA %llu:%02llu",
+                 (unsigned long long)(left / 60),
+                 (unsigned long long)(left % 60));
+    }
+    if (meter_total)
+        ecrm_progress("%s: %s of %s %s (%.0f%%), %s/s%s", meter_label, d,
+                      grouped(meter_total, t, sizeof t), meter_unit,
+                      100.0 * (double)meter_done / (double)meter_total, r, eta);
+    else
+        ecrm_progress("%s: %s %s, %s/s", meter_label, d, meter_unit, r);
+}
+
+void ecrm_progress_count(const char *label, const char *unit, uint64_t done,
+                         uint64_t total)
+{
+    if (!ecrm_log_progress_enabled())
+        return;
+    double now = ecrm_mono();
+    if (strncmp(label, meter_label, sizeof meter_label - 1) != 0) {
+        if (meter_pending)
+            meter_draw(now); /* the last count of the previous measure */
+        snprintf(meter_label, sizeof meter_label, "%s", label);
+        meter_t0 = meter_drawn = now;
+    }
+    snprintf(meter_unit, sizeof meter_unit, "%s", unit);
+    meter_done = done;
+    meter_total = total;
+    meter_pending = 1;
+    /* the first line after 0.2 s: a short stage shows its end only */
+    if (now - meter_drawn < 0.2)
+        return;
+    meter_pending = 0;
+    meter_draw(now);
 }

@@ -8,6 +8,7 @@
 
 #include <ecrm/plugin.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 /* Messages up to LEVEL are printed (default ECRM_LOG_WARN). */
 void ecrm_log_set_level(enum ecrm_log_level level);
@@ -26,6 +27,13 @@ void ecrm_vlog(enum ecrm_log_level level, const char *prefix, const char *fmt,
 
 /* A progress line on the TTY ("\r...", no newline); no-op off a TTY. */
 void ecrm_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A progress line for a count, on a TTY only: "LABEL: 12,345 UNIT,
+ * 4,567/s" and, when TOTAL > 0, "LABEL: 12,345 of 50,000 UNIT (24%),
+ * 4,567/s, ETA 0:07". The rate is measured from the first call with this
+ * LABEL (a new label starts a new measure); the line is redrawn at most
+ * five times a second, so callers may call it for every row. */
+void ecrm_progress_count(const char *label, const char *unit, uint64_t done,
+                         uint64_t total);
 /* End the current progress line, if any. */
 void ecrm_progress_done(void);
 

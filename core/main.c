@@ -81,9 +81,11 @@ static const struct command commands[] = {
      "RFC 8058 one-click POSTs) only has to call this command.\n"},
     {"sample", ecrm_cli_sample, "generate deterministic sample data",
      "usage: ecrm sample [--out DIR] [--customers N] [--items N] [--orders N]\n"
-     "                   [--seed N] [--start DATE] [--end DATE]\n"
+     "                   [--events N] [--seed N] [--start DATE] [--end DATE]\n"
      "                   [--email-consent SHARE] [--sms-consent SHARE]\n"
-     "Writes customers.csv and orders.csv into DIR (default: sample).\n"},
+     "Writes customers.csv, orders.csv and events.csv (N web and behaviour\n"
+     "events for the events source, default none) into DIR (default:\n"
+     "sample).\n"},
     {"evaluate", ecrm_cli_evaluate, "measure a personalizer offline",
      "usage: ecrm evaluate PIPELINE.yaml --personalizer NAME --split DATE\n"
      "                     [--k N] [--json] [--plugin-dir DIR]\n"
@@ -122,6 +124,37 @@ static const struct command commands[] = {
      "the last run and its expression; count: its current members; show:\n"
      "its members (external id, name, e-mail, when they entered). Reads\n"
      "what the last `ecrm run` (segment stage) stored.\n"},
+    {"report", ecrm_cli_report, "reports: a run, a campaign, an audit, ...",
+     "usage: ecrm report PIPELINE.yaml run [--run ID]\n"
+     "       ecrm report PIPELINE.yaml campaign NAME [--days N]\n"
+     "                   [--confidence P]\n"
+     "       ecrm report PIPELINE.yaml audit [--campaign NAME] [--since DATE]\n"
+     "                   [--until DATE] [--by LIST]\n"
+     "       ecrm report PIPELINE.yaml customers [--by LIST]\n"
+     "       ecrm report PIPELINE.yaml web [--since DATE] [--until DATE]\n"
+     "                   [--limit N] [--depth N]\n"
+     "  output: aligned text (default), --json, --csv, or --html FILE (one\n"
+     "  self-contained page with SVG charts; - for stdout); --table NAME\n"
+     "  prints one table only. --db FILE reads that store instead of the\n"
+     "  pipeline's (then PIPELINE is left out). --now TIME sets the clock.\n"
+     "run: sources, quarantine reasons, segments, recommendation coverage,\n"
+     "messages by state, reason, channel and campaign, budgets, seconds per\n"
+     "stage (the latest run, or --run ID).\n"
+     "campaign: each variant against the control group: recipients,\n"
+     "delivered, opt-outs (a consent granted before and revoked after the\n"
+     "assignment), converters within the goal window (--days\n"
+     "overrides it) and their revenue, conversion with Wilson intervals,\n"
+     "absolute uplift with Newcombe's hybrid score interval, relative\n"
+     "uplift with the Katz interval, and a verdict.\n"
+     "audit: reach and frequency per campaign and channel, and who was\n"
+     "contacted against all customers by gender, age band, country and\n"
+     "income band (or --by LIST).\n"
+     "customers: RFM grid, value bands and deciles, segments, and a pivot\n"
+     "by --by LIST (default gender,age_band): gender, age_band, country,\n"
+     "city, tz, income_band, buyer, email_consent, sms_consent, segment or\n"
+     "any attribute name.\n"
+     "web: sessions, landing pages, referrers, search keywords, site\n"
+     "searches and the most common navigation paths (--depth pages).\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "pipeline.h"
+#include "campaign.h"
 #include "host.h"
 #include "plugin_conf.h"
 #include "schema.h"
@@ -13,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TEMPLATE_MAX (1024 * 1024)
 
 static const char *const top_keys[] = {
     "store",     "sources",        "personalizers", "channels", "segments",
@@ -30,54 +29,6 @@ static const struct ecrm_option store_options[] = {
      "database file, relative to the pipeline file's directory"},
     {0}};
 
-#define CC(m) offsetof(struct ecrm_campaign_conf, m)
-static const struct ecrm_option campaign_options[] = {
-    {"segment", ECRM_OPT_STRING, "all", 0, CC(segment),
-     "customers addressed: a segment of the segments section, or 'all' = "
-     "every customer (consent still applies)"},
-    {"trigger", ECRM_OPT_STRING, "always", 0, CC(trigger),
-     "always: every member; entered: only members who entered the segment "
-     "since the campaign last planned"},
-    {"personalizer", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, CC(personalizer),
-     "personalizer instance that chooses the items"},
-    {"items", ECRM_OPT_INT, "3", 0, CC(items), "items per message (1-50)"},
-    {"channel", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, CC(channel),
-     "channel instance that delivers"},
-    {"purpose", ECRM_OPT_STRING, "marketing", 0, CC(purpose),
-     "consent purpose required: marketing or service"},
-    {"subject", ECRM_OPT_STRING, NULL, 0, CC(subject),
-     "subject template (e-mail channels)"},
-    {"template", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, CC(template_path),
-     "plain-text body template file, relative to the pipeline"},
-    {"html_template", ECRM_OPT_STRING, NULL, 0, CC(html_template_path),
-     "HTML body template file (values are HTML-escaped)"},
-    {"recurrence", ECRM_OPT_STRING, "once", 0, CC(recurrence),
-     "once per customer, or daily, weekly, monthly"},
-    {"start", ECRM_OPT_STRING, NULL, 0, CC(start),
-     "first day of the campaign window (ISO 8601)"},
-    {"end", ECRM_OPT_STRING, NULL, 0, CC(end),
-     "end of the campaign window, exclusive (ISO 8601)"},
-    {"enabled", ECRM_OPT_BOOL, "true", 0, CC(enabled),
-     "false keeps the campaign defined but idle"},
-    {0}};
-#undef CC
-
-const struct ecrm_option *ecrm_pipeline_campaign_options(void)
-{
-    return campaign_options;
-}
-
-/* Variables a campaign template may use (checked by `ecrm check`). */
-static const char *const tpl_vars[] = {"customer.name",
-                                       "customer.first_name",
-                                       "customer.external_id",
-                                       "customer.address",
-                                       "campaign.name",
-                                       "items",
-                                       NULL};
-static const char *const tpl_item_fields[] = {"title", "sku",  "reason",
-                                              "score", "rank", NULL};
-
 static void add_instance(struct ecrm_pipeline *p, struct ecrm_instance *in)
 {
     struct ecrm_instance **v = realloc(p->inst, (p->ninst + 1) * sizeof *v);
@@ -92,24 +43,13 @@ static int scalar_is(const struct ecrm_node *n)
     return n && n->type == ECRM_NODE_SCALAR;
 }
 
-static int valid_instance_name(const char *s)
-{
-    if (!*s || strlen(s) > 64)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
 static void load_instance(struct ecrm_pipeline *p, struct ecrm_loader *l,
                           enum ecrm_kind kind, const struct ecrm_pair *pair,
                           struct ecrm_diag *d)
 {
     const char *name = pair->key->value;
     const struct ecrm_node *map = pair->value;
-    if (!valid_instance_name(name)) {
+    if (!ecrm_valid_name(name)) {
         ecrm_diag_add(d, pair->key,
                       "invalid %s name '%s' (use letters, digits, _ and -)",
                       ecrm_kind_name(kind), name);
@@ -206,176 +146,6 @@ static void load_section(struct ecrm_pipeline *p, struct ecrm_loader *l,
         load_instance(p, l, kind, &sec->pairs[i], d);
 }
 
-static char *read_small_file(const char *path, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, ECRM_ERRMAX, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(TEMPLATE_MAX + 1);
-    if (!buf)
-        abort();
-    size_t n = fread(buf, 1, TEMPLATE_MAX + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || n > TEMPLATE_MAX) {
-        snprintf(err, ECRM_ERRMAX, "%s: %s", path,
-                 bad ? "read error" : "larger than 1 MiB");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static struct ecrm_tpl *compile_template(struct ecrm_pipeline *p,
-                                         const struct ecrm_node *at,
-                                         const char *file, const char *text,
-                                         struct ecrm_diag *d)
-{
-    struct ecrm_tpl *tpl = NULL;
-    char err[ECRM_ERRMAX];
-    char *path = NULL, *owned = NULL;
-    if (file) {
-        path = ecrm_path_join(p->dir, file);
-        owned = read_small_file(path, err);
-        if (!owned) {
-            ecrm_diag_add(d, at, "template: %s", err);
-            goto out;
-        }
-        text = owned;
-    }
-    size_t before = d->n;
-    if (ecrm_tpl_compile(path ? path : "subject", text, &tpl, d) != 0 ||
-        ecrm_tpl_check_vars(tpl, tpl_vars, tpl_item_fields, d) != 0) {
-        if (d->n == before)
-            ecrm_diag_add(d, at, "template %s is invalid", path ? path : "");
-        ecrm_tpl_free(tpl);
-        tpl = NULL;
-    }
-out:
-    free(path);
-    free(owned);
-    return tpl;
-}
-
-static void resolve_campaign(struct ecrm_pipeline *p, struct ecrm_campaign *c,
-                             struct ecrm_diag *d)
-{
-    struct ecrm_campaign_conf *cc = &c->conf;
-    const struct ecrm_node *at;
-    if (cc->personalizer) {
-        c->personalizer =
-            ecrm_pipeline_find(p, ECRM_KIND_PERSONALIZER, cc->personalizer);
-        if (!c->personalizer)
-            ecrm_diag_add(d, ecrm_node_get(c->node, "personalizer"),
-                          "no enabled personalizer named '%s'",
-                          cc->personalizer);
-    }
-    if (cc->channel) {
-        c->channel = ecrm_pipeline_find(p, ECRM_KIND_CHANNEL, cc->channel);
-        if (!c->channel)
-            ecrm_diag_add(d, ecrm_node_get(c->node, "channel"),
-                          "no enabled channel named '%s'", cc->channel);
-    }
-    if (cc->segment && strcmp(cc->segment, "all") != 0) {
-        c->segment = ecrm_segset_find(p->segments, cc->segment, NULL);
-        if (!c->segment)
-            ecrm_diag_add(d, ecrm_node_get(c->node, "segment"),
-                          "unknown segment '%s' (define it under "
-                          "'segments', or use 'all')",
-                          cc->segment);
-    }
-    if (cc->trigger && strcmp(cc->trigger, "always") &&
-        strcmp(cc->trigger, "entered"))
-        ecrm_diag_add(d, ecrm_node_get(c->node, "trigger"),
-                      "'trigger' must be always or entered, got '%s'",
-                      cc->trigger);
-    c->trigger_entered = cc->trigger && !strcmp(cc->trigger, "entered");
-    if (c->trigger_entered && !c->segment)
-        ecrm_diag_add(d, ecrm_node_get(c->node, "trigger"),
-                      "'trigger: entered' needs a 'segment' other than all");
-    if (cc->items < 1 || cc->items > 50)
-        ecrm_diag_add(d, ecrm_node_get(c->node, "items"),
-                      "'items' must be between 1 and 50, got %lld",
-                      (long long)cc->items);
-    if (cc->purpose && strcmp(cc->purpose, "marketing") &&
-        strcmp(cc->purpose, "service"))
-        ecrm_diag_add(d, ecrm_node_get(c->node, "purpose"),
-                      "'purpose' must be marketing or service, got '%s'",
-                      cc->purpose);
-    if (cc->recurrence && strcmp(cc->recurrence, "once") &&
-        strcmp(cc->recurrence, "daily") && strcmp(cc->recurrence, "weekly") &&
-        strcmp(cc->recurrence, "monthly"))
-        ecrm_diag_add(d, ecrm_node_get(c->node, "recurrence"),
-                      "'recurrence' must be once, daily, weekly or monthly, "
-                      "got '%s'",
-                      cc->recurrence);
-    if (cc->start && ecrm_parse_time(cc->start, &c->start) != 0)
-        ecrm_diag_add(d, ecrm_node_get(c->node, "start"),
-                      "'start' is not an ISO 8601 date: '%s'", cc->start);
-    if (cc->end && ecrm_parse_time(cc->end, &c->end) != 0)
-        ecrm_diag_add(d, ecrm_node_get(c->node, "end"),
-                      "'end' is not an ISO 8601 date: '%s'", cc->end);
-    if (c->channel &&
-        !strcmp(((const struct ecrm_channel_ops *)c->channel->mod->desc->ops)
-                    ->consent_channel,
-                "email") &&
-        !cc->subject)
-        ecrm_diag_add(d, c->node,
-                      "campaign '%s' sends e-mail: 'subject' is "
-                      "required",
-                      c->name);
-    if ((at = ecrm_node_get(c->node, "subject")) && cc->subject)
-        c->subject_tpl = compile_template(p, at, NULL, cc->subject, d);
-    if ((at = ecrm_node_get(c->node, "template")) && cc->template_path)
-        c->text_tpl = compile_template(p, at, cc->template_path, NULL, d);
-    if ((at = ecrm_node_get(c->node, "html_template")) &&
-        cc->html_template_path)
-        c->html_tpl = compile_template(p, at, cc->html_template_path, NULL, d);
-}
-
-static void load_campaigns(struct ecrm_pipeline *p, struct ecrm_diag *d)
-{
-    const struct ecrm_node *sec = ecrm_node_get(p->root, "campaigns");
-    if (!sec)
-        return;
-    if (sec->type != ECRM_NODE_MAP) {
-        ecrm_diag_add(d, sec,
-                      "'campaigns' must be a mapping of campaign "
-                      "names to settings");
-        return;
-    }
-    for (size_t i = 0; i < sec->n; i++) {
-        const struct ecrm_pair *pr = &sec->pairs[i];
-        if (!valid_instance_name(pr->key->value)) {
-            ecrm_diag_add(d, pr->key, "invalid campaign name '%s'",
-                          pr->key->value);
-            continue;
-        }
-        if (pr->value->type != ECRM_NODE_MAP) {
-            ecrm_diag_add(d, pr->value, "campaign '%s' must be a mapping",
-                          pr->key->value);
-            continue;
-        }
-        struct ecrm_campaign *c = calloc(1, sizeof *c);
-        if (!c)
-            abort();
-        c->name = ecrm_strdup(pr->key->value);
-        c->node = pr->value;
-        struct ecrm_campaign **v =
-            realloc(p->campaigns, (p->ncampaigns + 1) * sizeof *v);
-        if (!v)
-            abort();
-        p->campaigns = v;
-        p->campaigns[p->ncampaigns++] = c;
-        if (ecrm_schema_bind(campaign_options, pr->value, pr->key, NULL,
-                             &c->conf, d) == 0)
-            resolve_campaign(p, c, d);
-    }
-}
-
 /* A personalizer named by export option KEY of E (empty: none). */
 static struct ecrm_instance *
 export_personalizer(struct ecrm_pipeline *p, struct ecrm_export_entry *e,
@@ -445,7 +215,7 @@ static void load_exports(struct ecrm_pipeline *p, struct ecrm_diag *d)
     }
     for (size_t i = 0; i < sec->n; i++) {
         const struct ecrm_pair *pr = &sec->pairs[i];
-        if (!valid_instance_name(pr->key->value) ||
+        if (!ecrm_valid_name(pr->key->value) ||
             pr->value->type != ECRM_NODE_MAP) {
             ecrm_diag_add(d, pr->key,
                           "export '%s' needs a valid name and a mapping",
@@ -572,7 +342,7 @@ ecrm_pipeline_load(const char *path, struct ecrm_loader *l, struct ecrm_diag *d)
     for (size_t i = 0; i < p->ninst; i++)
         if (p->inst[i]->kind == ECRM_KIND_PERSONALIZER && p->inst[i]->enabled)
             check_references(p, p->inst[i], d);
-    load_campaigns(p, d);
+    ecrm_campaigns_load(p, d);
     load_exports(p, d);
     if (d->n > before)
         goto fail;
@@ -596,15 +366,8 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->ncampaigns; i++) {
-        struct ecrm_campaign *c = p->campaigns[i];
-        ecrm_tpl_free(c->subject_tpl);
-        ecrm_tpl_free(c->text_tpl);
-        ecrm_tpl_free(c->html_tpl);
-        ecrm_schema_free(campaign_options, &c->conf);
-        free(c->name);
-        free(c);
-    }
+    for (size_t i = 0; i < p->ncampaigns; i++)
+        ecrm_campaign_free(p->campaigns[i]);
     free(p->campaigns);
     for (size_t i = 0; i < p->nexports; i++) {
         ecrm_schema_free(ecrm_export_options(), &p->exports[i]->conf);

@@ -15,6 +15,7 @@
 #ifndef ECRM_CORE_PIPELINE_H
 #define ECRM_CORE_PIPELINE_H
 
+#include "campaign.h"
 #include "conf.h"
 #include "export.h"
 #include "loader.h"
@@ -50,35 +51,6 @@ struct ecrm_instance {
     struct ecrm_run_ctx *run; /* set while a run uses the instance */
     struct ecrm_source_stats stats;
     double seconds; /* time spent in its operations */
-};
-
-/* A campaign's settings, bound from the core's own schema. */
-struct ecrm_campaign_conf {
-    char *segment;
-    char *personalizer;
-    int64_t items;
-    char *channel;
-    char *purpose;
-    char *subject;
-    char *template_path;
-    char *html_template_path;
-    char *recurrence;
-    char *start;
-    char *end;
-    int enabled;
-    char *trigger; /* "always" or "entered" */
-};
-
-struct ecrm_campaign {
-    char *name;
-    const struct ecrm_node *node;
-    struct ecrm_campaign_conf conf;
-    int64_t start, end; /* window, 0 = open */
-    struct ecrm_instance *personalizer;
-    struct ecrm_instance *channel;
-    struct ecrm_tpl *subject_tpl, *text_tpl, *html_tpl;
-    struct ecrm_segment *segment; /* NULL: all customers */
-    int trigger_entered; /* only members who entered since the last plan */
 };
 
 /* One entry of the `exports` section (export.h). */
@@ -123,9 +95,6 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p);
  * plugin is loaded): for commands that only need the database. Returns a
  * path the caller frees, or NULL with the reasons in D. */
 char *ecrm_pipeline_store_path(const char *path, struct ecrm_diag *d);
-
-/* The schema of a campaign's settings (static), for documentation. */
-const struct ecrm_option *ecrm_pipeline_campaign_options(void);
 
 /* The enabled instance NAME of KIND, or NULL. */
 struct ecrm_instance *ecrm_pipeline_find(struct ecrm_pipeline *p,

@@ -1,6 +1,6 @@
 /*
  * A plugin instance's configuration: its YAML mapping bound to the
- * plugin's schema (with the record schemas and expressions of ABI 1.1),
+ * plugin's schema (with the record schemas and expressions of ABI 1.3),
  * then checked by the plugin's own validate(), every problem reported at
  * its FILE:LINE:COL. Shared by the pipeline loader (so `ecrm check` sees
  * what a run sees) and the plugin tests' mock host.
@@ -13,7 +13,7 @@
 
 struct ecrm_segset;
 
-/* DESC's record schemas, or NULL when it has none or predates ABI 1.1. */
+/* DESC's record schemas, or NULL when it has none or predates ABI 1.3. */
 const struct ecrm_record_type *
 ecrm_plugin_records(const struct ecrm_plugin *desc);
 

@@ -36,6 +36,7 @@ void ecrm_facts_reset(struct ecrm_facts *f)
     f->arena_len = 0;
     f->arena_cap = b ? ARENA_BLOCK : 0;
     f->customer_id = 0;
+    f->shell = 0;
     f->loaded = 0;
     f->external_id = f->name = f->email = f->gender = f->birth_date = NULL;
     f->city = f->country = NULL;
@@ -158,13 +159,20 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Scratch arrays of the derivation: on the stack for the usual customer,
+ * one heap block for a big history (never one allocation per element: a
+ * bulk pass derives a million customers). */
+#define SCRATCH 64
+
 /* Top categories by net spend into OUT->fav. A customer's categories are
  * few, so a linear table beats hashing. */
 static void favourites(const struct ecrm_facts *f,
                        const struct ecrm_item_table *items,
                        struct ecrm_derived *out)
 {
-    struct cat_spend *v = NULL;
+    struct cat_spend buf[SCRATCH];
+    struct cat_spend *v =
+        f->nlines > SCRATCH ? xrealloc(NULL, f->nlines * sizeof *v) : buf;
     size_t n = 0;
     for (size_t i = 0; i < f->nlines; i++) {
         const struct ecrm_fact_line *l = &f->lines[i];
@@ -178,7 +186,6 @@ static void favourites(const struct ecrm_facts *f,
         while (j < n && strcmp(v[j].cat, cat) != 0)
             j++;
         if (j == n) {
-            v = xrealloc(v, (n + 1) * sizeof *v);
             v[n].cat = cat;
             v[n].spend = 0;
             n++;
@@ -193,14 +200,20 @@ static void favourites(const struct ecrm_facts *f,
             out->fav[k][ECRM_FAV_LEN - 1] = '\0';
             k++;
         }
-    free(v);
+    if (v != buf)
+        free(v);
 }
 
 /* Orders: distinct order ids of non-return lines, their times, and the
  * median gap between consecutive order times. */
 static void orders(const struct ecrm_facts *f, struct ecrm_derived *out)
 {
-    int64_t *times = NULL;
+    /* times of the orders, then the gaps between them */
+    int64_t buf[2 * SCRATCH];
+    int64_t *times = f->nlines > SCRATCH
+                         ? xrealloc(NULL, 2 * f->nlines * sizeof *times)
+                         : buf;
+    int64_t *gaps = times + (times == buf ? SCRATCH : f->nlines);
     size_t n = 0;
     int64_t last_id = 0;
     int have = 0;
@@ -213,7 +226,6 @@ static void orders(const struct ecrm_facts *f, struct ecrm_derived *out)
             continue;
         have = 1;
         last_id = l->order_id;
-        times = xrealloc(times, (n + 1) * sizeof *times);
         times[n++] = l->time;
     }
     out->orders_count = (int64_t)n;
@@ -223,7 +235,6 @@ static void orders(const struct ecrm_facts *f, struct ecrm_derived *out)
         out->last_order = times[n - 1];
     }
     if (n >= 2) {
-        int64_t *gaps = xrealloc(NULL, (n - 1) * sizeof *gaps);
         for (size_t i = 1; i < n; i++)
             gaps[i - 1] = times[i] - times[i - 1];
         if (n - 1 > 1) /* qsort(NULL, 0, ...) is undefined */
@@ -231,9 +242,9 @@ static void orders(const struct ecrm_facts *f, struct ecrm_derived *out)
         size_t m = n - 1;
         out->median_gap = m % 2 ? (double)gaps[m / 2]
                                 : ((double)gaps[m / 2 - 1] + gaps[m / 2]) / 2;
-        free(gaps);
     }
-    free(times);
+    if (times != buf)
+        free(times);
 }
 
 void ecrm_profile_compute(const struct ecrm_facts *f,
@@ -247,38 +258,7 @@ void ecrm_profile_compute(const struct ecrm_facts *f,
     for (size_t i = 0; i < f->nevents; i++)
         if (f->events[i].time > out->last_visit)
             out->last_visit = f->events[i].time;
-    out->profile_sig = ecrm_profile_sig(f);
     out->computed_at = now;
-}
-
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    /* A separator byte that cannot occur in text keeps ("ab","c") and
-     * ("a","bc") apart; NULL hashes differently from "". */
-    if (s)
-        for (; *s; s++)
-            h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    h = (h ^ (s ? 0xffu : 0xfeu)) * 0x100000001b3ull;
-    return h;
-}
-
-uint64_t ecrm_profile_sig(const struct ecrm_facts *f)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv(h, f->external_id);
-    h = fnv(h, f->name);
-    h = fnv(h, f->email);
-    h = fnv(h, f->gender);
-    h = fnv(h, f->birth_date);
-    h = fnv(h, f->city);
-    h = fnv(h, f->country);
-    for (size_t i = 0; i < f->nattrs; i++) {
-        h = fnv(h, f->attrs[i].key);
-        h = fnv(h, f->attrs[i].value);
-    }
-    /* sqlite stores signed 64-bit integers: keep the top bit clear so the
-     * value round-trips unchanged. */
-    return h & 0x7fffffffffffffffull;
 }
 
 int ecrm_profile_age(const char *bd, int64_t now)
@@ -327,10 +307,44 @@ double ecrm_profile_spent(const struct ecrm_facts *f, int64_t since,
 
 /* ---- RFM ---------------------------------------------------------------- */
 
-static int cmp_dbl(const void *a, const void *b)
+/* Reorder V[lo..hi] so that V[k] holds the value it would have sorted,
+ * smaller or equal ones before it and greater or equal ones after
+ * (Hoare's selection with a median-of-three pivot; linear on average,
+ * where sorting a million figures would not be). */
+static void select_kth(double *v, size_t lo, size_t hi, size_t k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        double a = v[lo], b = v[mid], c = v[hi];
+        double pivot = a < b ? (b < c   ? b
+                                : a < c ? c
+                                        : a)
+                             : (a < c   ? a
+                                : b < c ? c
+                                        : b);
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return; /* between the halves: equal to the pivot */
+    }
 }
 
 void ecrm_rfm_compute(double *recency, double *frequency, double *monetary,
@@ -342,12 +356,15 @@ void ecrm_rfm_compute(double *recency, double *frequency, double *monetary,
     if (!n)
         return;
     for (int d = 0; d < 3; d++) {
-        if (n > 1) /* qsort(NULL, 0, ...) is undefined */
-            qsort(dims[d], n, sizeof(double), cmp_dbl);
+        /* The cuts in increasing order, each selection within the part
+         * the previous one left above it. */
+        size_t from = 0;
         for (int k = 1; k <= 4; k++) {
             /* ceil(k n / 5)-th smallest, 1-based */
-            size_t idx = ((size_t)k * n + 4) / 5;
-            out->cut[d][k - 1] = dims[d][idx - 1];
+            size_t idx = ((size_t)k * n + 4) / 5 - 1;
+            select_kth(dims[d], from, n - 1, idx);
+            out->cut[d][k - 1] = dims[d][idx];
+            from = idx;
         }
     }
 }

@@ -9,8 +9,7 @@
  * returns subtract), first_order / last_order (times of orders),
  * favourite categories (the top 3 by net spend, ties by name), last_visit
  * (time of the latest event of any type), median_gap (median time between
- * consecutive orders, needs >= 2 orders), profile_sig (a hash of the
- * profile and attributes: how the segment stage notices edited profiles).
+ * consecutive orders, needs >= 2 orders).
  *
  * Computed at a clock NOW (never stored, so they cannot go stale):
  *   age                    full years since birth_date (UTC)
@@ -45,15 +44,18 @@ enum {
     ECRM_FACTS_EVENTS = 4,
     ECRM_FACTS_DERIVED = 8,
     ECRM_FACTS_PROFILE = 64,
-    ECRM_FACTS_MEMBERS = 128
+    ECRM_FACTS_MEMBERS = 128,
+    /* of the derived attributes, only the RFM figures are set (known,
+     * orders_count, total_spent, last_order) */
+    ECRM_FACTS_FIGURES = 256
 };
 
-/* One order line of a customer (returns have negative amounts). */
+/* One order line of a customer (returns have negative amounts). ORDER_ID
+ * tells orders apart within one customer's facts. */
 struct ecrm_fact_line {
     int64_t order_id;
     int64_t time;
-    int64_t item_id;
-    double quantity;
+    int64_t item_id; /* -1: unknown */
     double amount;
     int is_return;
 };
@@ -76,9 +78,8 @@ struct ecrm_derived {
     double total_spent;
     int64_t first_order, last_order; /* 0 = none */
     char fav[ECRM_FAV_MAX][ECRM_FAV_LEN];
-    int64_t last_visit;   /* 0 = none */
-    double median_gap;    /* seconds; 0 = fewer than 2 orders */
-    uint64_t profile_sig; /* see ecrm_profile_sig */
+    int64_t last_visit; /* 0 = none */
+    double median_gap;  /* seconds; 0 = fewer than 2 orders */
     int64_t computed_at;
 };
 
@@ -88,6 +89,7 @@ struct ecrm_derived {
  * row; they are valid until the next customer. */
 struct ecrm_facts {
     int64_t customer_id;
+    int shell; /* what is left of a customer merged away or forgotten */
     unsigned loaded;
     const char *external_id, *name, *email, *gender, *birth_date, *city,
         *country;
@@ -141,14 +143,10 @@ int ecrm_facts_is_member(const struct ecrm_facts *f, const char *name);
 const char *ecrm_facts_attr(const struct ecrm_facts *f, const char *key);
 
 /* Compute F's stored derived attributes from its lines and events into
- * OUT (known = 1, profile_sig = ecrm_profile_sig(F), computed_at = NOW).
- * ITEMS gives categories. */
+ * OUT (known = 1, computed_at = NOW). ITEMS gives categories. */
 void ecrm_profile_compute(const struct ecrm_facts *f,
                           const struct ecrm_item_table *items, int64_t now,
                           struct ecrm_derived *out);
-
-/* A 64-bit FNV-1a hash of F's profile fields and attributes. */
-uint64_t ecrm_profile_sig(const struct ecrm_facts *f);
 
 /* Full years between BIRTH_DATE ("YYYY-MM-DD...") and NOW; -1 when
  * unknown or not a date. */
@@ -162,7 +160,7 @@ double ecrm_profile_spent(const struct ecrm_facts *f, int64_t since,
                           int64_t until);
 
 /* Compute the cuts of OUT from the figures of N customers with orders
- * (the arrays are sorted in place). */
+ * (the arrays are reordered in place). */
 void ecrm_rfm_compute(double *recency, double *frequency, double *monetary,
                       size_t n, struct ecrm_rfm *out);
 /* The 1-5 score of figure V in dimension DIM, 0 when R has no customers. */

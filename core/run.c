@@ -11,6 +11,7 @@
 #include "plan.h"
 #include "segment.h"
 #include "store.h"
+#include "store_report.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -57,18 +58,43 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err)
     return rc;
 }
 
+const char *ecrm_reason_name(enum ecrm_reason r)
+{
+    static const char *const names[ECRM_NREASONS] = {
+        "no_consent", "capped",        "quiet_hours",
+        "budget",     "control_group", "invalid_address",
+        "forgotten",  "no_items",      "too_long"};
+    return (unsigned)r < ECRM_NREASONS ? names[r] : "?";
+}
+
+void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason)
+{
+    run->msgs.suppressed++;
+    if ((unsigned)reason < ECRM_NREASONS)
+        run->msgs.by_reason[reason]++;
+}
+
+void ecrm_run_channel_done(struct ecrm_run_ctx *run, const char *channel,
+                           const struct ecrm_msg_stats *before)
+{
+    struct ecrm_channel_stats *v =
+        realloc(run->chan, (run->nchan + 1) * sizeof *v);
+    if (!v)
+        abort();
+    run->chan = v;
+    v[run->nchan++] = (struct ecrm_channel_stats){
+        .channel = ecrm_strdup(channel),
+        .sent = run->msgs.sent - before->sent,
+        .failed = run->msgs.failed - before->failed,
+        .retry = run->msgs.retry - before->retry,
+        .suppressed = run->msgs.suppressed - before->suppressed};
+}
+
 void ecrm_run_fail(struct ecrm_run_ctx *run, int code)
 {
     /* Keep the first, most specific, failure. */
     if (run->exit_code == ECRM_EX_OK)
         run->exit_code = code;
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
@@ -80,15 +106,17 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
         return;
     }
     const struct ecrm_source_ops *ops = in->mod->desc->ops;
-    double t0 = mono();
+    double t0 = ecrm_mono();
     ecrm_progress("ingest: %s", in->name);
     int rc = ops->read(in->ctx, err);
-    in->seconds += mono() - t0;
+    in->seconds += ecrm_mono() - t0;
+    ecrm_progress_done(); /* one line per source */
     if (rc == ECRM_OK && !run->dry_run && ecrm_store_in_tx(run->store) &&
         ecrm_store_commit(run->store, err) != ECRM_OK)
         rc = ECRM_FAIL;
     if (rc != ECRM_OK) {
-        if (!run->dry_run && ecrm_store_in_tx(run->store))
+        /* also when the store rolled back by itself: that resets it */
+        if (!run->dry_run)
             ecrm_store_rollback(run->store);
         ecrm_log(ECRM_LOG_ERROR, NULL, "[source:%s] %s%s", in->name,
                  rc == ECRM_RETRY ? "(will retry next run) " : "",
@@ -98,6 +126,13 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
         return;
     }
     const struct ecrm_source_stats *s = &in->stats;
+    ecrm_log(ECRM_LOG_INFO, NULL,
+             "[source:%s] read %llu: accepted %llu, quarantined %llu, "
+             "filtered %llu, in %.3f s",
+             in->name, (unsigned long long)s->read,
+             (unsigned long long)s->accepted,
+             (unsigned long long)s->quarantined,
+             (unsigned long long)s->filtered, in->seconds);
     if (s->quarantined)
         ecrm_log(ECRM_LOG_WARN, NULL,
                  "[source:%s] %llu of %llu records quarantined", in->name,
@@ -166,6 +201,70 @@ static int stage_export(struct ecrm_run_ctx *run)
     return ECRM_OK;
 }
 
+static int reco_json(void *arg, const char *personalizer, int64_t customers)
+{
+    struct ecrm_buf *b = arg;
+    if (b->p[b->len - 1] != '{')
+        ecrm_buf_putc(b, ',');
+    ecrm_json_str(b, personalizer);
+    ecrm_buf_printf(b, ":%lld", (long long)customers);
+    return 0;
+}
+
+/* What the report of this run needs from the store at its end (later runs
+ * change it): the sizes of the segments this run evaluated, and how many
+ * customers got recommendations from each personalizer, out of all. */
+static void summary_store_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
+{
+    char err[ECRM_ERRMAX];
+    const struct ecrm_segset *set = run->p->segments;
+    int64_t customers = 0;
+    if (run->stage_ran[ECRM_STAGE_SEGMENT] && set) {
+        ecrm_buf_puts(b, ",\"segments\":{");
+        int first = 1;
+        for (size_t i = 0; i < set->n; i++) {
+            struct ecrm_seg_state st;
+            if (ecrm_store_seg_state_get(run->store, set->segs[i]->name, &st) !=
+                    ECRM_OK ||
+                st.run_id != run->run_id)
+                continue;
+            if (!first)
+                ecrm_buf_putc(b, ',');
+            first = 0;
+            ecrm_json_str(b, set->segs[i]->name);
+            ecrm_buf_printf(b,
+                            ":{\"members\":%lld,\"entered\":%lld,"
+                            "\"left\":%lld}",
+                            (long long)st.members, (long long)st.entered,
+                            (long long)st.left);
+        }
+        ecrm_buf_putc(b, '}');
+    }
+    if (run->nchan) {
+        ecrm_buf_puts(b, ",\"channels\":{");
+        for (size_t i = 0; i < run->nchan; i++) {
+            const struct ecrm_channel_stats *c = &run->chan[i];
+            ecrm_buf_puts(b, i ? "," : "");
+            ecrm_json_str(b, c->channel);
+            ecrm_buf_printf(b,
+                            ":{\"sent\":%llu,\"failed\":%llu,\"retry\":%llu,"
+                            "\"suppressed\":%llu}",
+                            (unsigned long long)c->sent,
+                            (unsigned long long)c->failed,
+                            (unsigned long long)c->retry,
+                            (unsigned long long)c->suppressed);
+        }
+        ecrm_buf_putc(b, '}');
+    }
+    if (!run->stage_ran[ECRM_STAGE_PLAN])
+        return;
+    ecrm_buf_puts(b, ",\"recommendations\":{");
+    if (ecrm_store_report_reco_coverage(run->store, run->run_id, reco_json, b,
+                                        &customers, err) != ECRM_OK)
+        ecrm_log(ECRM_LOG_WARN, NULL, "store: %s", err);
+    ecrm_buf_printf(b, "},\"customers\":%lld", (long long)customers);
+}
+
 static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
 {
     char ts[32];
@@ -199,13 +298,20 @@ static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
                     "},\"messages\":{\"planned\":%llu,\"sent\":%llu,"
                     "\"failed\":%llu,\"retry\":%llu,\"suppressed\":%llu,"
                     "\"skipped_duplicate\":%llu,\"capped\":%llu,"
-                    "\"delayed_quiet_hours\":%llu},\"stages\":{",
+                    "\"delayed_quiet_hours\":%llu,\"unknown_resent\":%llu,"
+                    "\"suppressed_by_reason\":{",
                     (unsigned long long)m->planned, (unsigned long long)m->sent,
                     (unsigned long long)m->failed, (unsigned long long)m->retry,
                     (unsigned long long)m->suppressed,
                     (unsigned long long)m->skipped_duplicate,
-                    (unsigned long long)m->capped,
-                    (unsigned long long)m->quiet_hours);
+                    (unsigned long long)m->by_reason[ECRM_REASON_CAPPED],
+                    (unsigned long long)m->quiet_hours,
+                    (unsigned long long)m->unknown_resent);
+    for (int r = 0; r < ECRM_NREASONS; r++)
+        ecrm_buf_printf(b, "%s\"%s\":%llu", r ? "," : "",
+                        ecrm_reason_name((enum ecrm_reason)r),
+                        (unsigned long long)m->by_reason[r]);
+    ecrm_buf_puts(b, "}},\"stages\":{");
     first = 1;
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!run->stage_ran[s])
@@ -214,7 +320,9 @@ static void summary_json(struct ecrm_run_ctx *run, struct ecrm_buf *b)
                         stage_names[s], run->stage_seconds[s]);
         first = 0;
     }
-    ecrm_buf_puts(b, "}}");
+    ecrm_buf_putc(b, '}');
+    summary_store_json(run, b);
+    ecrm_buf_putc(b, '}');
 }
 
 static void summary_text(struct ecrm_run_ctx *run, FILE *f)
@@ -239,9 +347,40 @@ static void summary_text(struct ecrm_run_ctx *run, FILE *f)
             (unsigned long long)m->suppressed,
             (unsigned long long)m->skipped_duplicate,
             run->dry_run ? " (dry run: nothing written)" : "");
+    if (m->suppressed) {
+        const char *sep = "suppressed: ";
+        for (int r = 0; r < ECRM_NREASONS; r++)
+            if (m->by_reason[r]) {
+                fprintf(f, "%s%llu %s", sep,
+                        (unsigned long long)m->by_reason[r],
+                        ecrm_reason_name((enum ecrm_reason)r));
+                sep = ", ";
+            }
+        fputc('\n', f);
+    }
+    if (m->quiet_hours)
+        fprintf(f,
+                "deferred to the end of quiet hours: %llu (planned, "
+                "not suppressed)\n",
+                (unsigned long long)m->quiet_hours);
 }
 
 typedef int (*stage_fn)(struct ecrm_run_ctx *run);
+
+/* What each stage does, for --verbose. */
+static const char *const stage_what[ECRM_NSTAGES] = {
+    "each enabled source reads what is new since its checkpoint; records "
+    "and checkpoint commit together, bad records are quarantined",
+    "derived attributes and segment membership of the customers that "
+    "changed (with --full: of everyone)",
+    "each enabled personalizer trains from the store",
+    "each entry of exports writes recommendations, similar items and "
+    "bundles for the web shop (replaced atomically)",
+    "each campaign in its window takes its audience, keeps those whose "
+    "consent is a grant and who are under the contact caps, asks its "
+    "personalizer, renders the templates and writes the outbox",
+    "each channel sends the messages due in the outbox, checking consent "
+    "again first; failures are retried later or marked failed"};
 
 static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
 {
@@ -251,11 +390,15 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
     for (int s = 0; s < ECRM_NSTAGES; s++) {
         if (!(mask & (1u << s)))
             continue;
-        double t0 = mono();
-        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s", stage_names[s]);
+        double t0 = ecrm_mono();
+        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s: %s", stage_names[s],
+                 stage_what[s]);
         int rc = fns[s](run);
-        run->stage_seconds[s] = mono() - t0;
+        run->stage_seconds[s] = ecrm_mono() - t0;
         run->stage_ran[s] = 1;
+        ecrm_log(ECRM_LOG_INFO, NULL, "stage %s: done in %.3f s%s",
+                 stage_names[s], run->stage_seconds[s],
+                 rc == ECRM_OK ? "" : ", failed");
         if (rc != ECRM_OK) {
             ecrm_run_fail(run, ECRM_EX_SOFTWARE);
             return ECRM_FAIL;
@@ -311,6 +454,9 @@ out:
         ecrm_store_rollback(run.store);
     ecrm_host_teardown(&run);
     ecrm_store_close(run.store);
+    for (size_t i = 0; i < run.nchan; i++)
+        free(run.chan[i].channel);
+    free(run.chan);
     return run.exit_code;
 }
 

@@ -40,11 +40,42 @@ enum ecrm_exit {
     ECRM_EX_TEMPFAIL = 75
 };
 
+/* The page cache of the stages that stream messages (plan, deliver),
+ * in KiB: enough for the indexes they walk, flat in the audience. */
+#define ECRM_STREAM_CACHE_KIB 8192
+
+/* Why a message was suppressed: the outbox row's reason. */
+enum ecrm_reason {
+    ECRM_REASON_NO_CONSENT = 0,  /* no grant for any channel (or revoked) */
+    ECRM_REASON_CAPPED,          /* over a frequency cap */
+    ECRM_REASON_QUIET_HOURS,     /* in quiet hours, on_quiet_hours: suppress */
+    ECRM_REASON_BUDGET,          /* the campaign's budget is spent */
+    ECRM_REASON_CONTROL_GROUP,   /* held out for measurement */
+    ECRM_REASON_INVALID_ADDRESS, /* consent, but no address a channel takes */
+    ECRM_REASON_FORGOTTEN,       /* the customer was forgotten */
+    ECRM_REASON_NO_ITEMS,        /* the personalizer had nothing to offer */
+    ECRM_REASON_TOO_LONG,        /* over the channel's size limit */
+    ECRM_NREASONS
+};
+
+/* "no_consent", "capped", ...: the name stored in outbox.reason. */
+const char *ecrm_reason_name(enum ecrm_reason r);
+
 struct ecrm_msg_stats {
     uint64_t planned, sent, failed, retry, suppressed, skipped_duplicate;
-    uint64_t capped;      /* of suppressed: over a frequency cap */
-    uint64_t quiet_hours; /* of planned: delayed to the end of the night */
+    uint64_t by_reason[ECRM_NREASONS]; /* of suppressed */
+    uint64_t quiet_hours;    /* of planned: deferred to the end of the night */
+    uint64_t unknown_resent; /* unknown messages queued again */
 };
+
+/* What the deliver stage did through one channel. */
+struct ecrm_channel_stats {
+    char *channel;
+    uint64_t sent, failed, retry, suppressed;
+};
+
+/* Count one suppression for REASON. */
+void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason);
 
 /* State shared by the stages of one run. */
 struct ecrm_run_ctx {
@@ -58,7 +89,9 @@ struct ecrm_run_ctx {
     struct ecrm_msg_stats msgs;
     double stage_seconds[ECRM_NSTAGES];
     int stage_ran[ECRM_NSTAGES];
-    int exit_code; /* worst exit code seen so far */
+    int exit_code;                   /* worst exit code seen so far */
+    struct ecrm_channel_stats *chan; /* by channel, for the summary */
+    size_t nchan;
     /* What host->expr_eval() keeps (made on first use, freed by
      * ecrm_host_teardown). */
     struct ecrm_expr_env *exprs;
@@ -84,6 +117,11 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err);
 /* Run a pipeline as described by O. Errors are logged; returns an
  * enum ecrm_exit code. */
 int ecrm_run_pipeline(const struct ecrm_run_opts *o);
+
+/* Record what delivering through CHANNEL did: the change of RUN's
+ * message counters since BEFORE (a copy taken before the channel ran). */
+void ecrm_run_channel_done(struct ecrm_run_ctx *run, const char *channel,
+                           const struct ecrm_msg_stats *before);
 
 /* Raise RUN's exit code to CODE unless a worse one was recorded. */
 void ecrm_run_fail(struct ecrm_run_ctx *run, int code);

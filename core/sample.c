@@ -786,6 +786,37 @@ static long pick_item(const struct gen *g, struct rng *r, int k)
     return g->by_cat[k][lo];
 }
 
+/* The time of the K-th of N records spread evenly over the period, in
+ * order (*PREV: the previous one's), so no sort is needed. */
+static int64_t spread_time(const struct ecrm_sample_opts *o, struct rng *r,
+                           long k, long n, int64_t *prev)
+{
+    int64_t span = o->end - o->start;
+    int64_t t = o->start +
+                (int64_t)(((double)k + rng_unit(r)) * (double)span / (double)n);
+    if (t < *prev)
+        t = *prev;
+    if (t > o->end)
+        t = o->end;
+    *prev = t;
+    return t;
+}
+
+/* A customer registered by T; older customers are more active. */
+static long pick_customer(const struct gen *g, struct rng *r, int64_t t)
+{
+    const struct ecrm_sample_opts *o = g->o;
+    int64_t eligible = (t - g->reg_start) * (int64_t)o->customers / g->reg_span;
+    if (eligible < 1)
+        eligible = 1;
+    if (eligible > o->customers)
+        eligible = o->customers;
+    if (rng_unit(r) < 0.6)
+        return (long)rng_below(r, (uint64_t)eligible);
+    double u = rng_unit(r);
+    return (long)((double)eligible * u * u);
+}
+
 /* ------------------------------------------------------------------------
  * orders.csv
  */
@@ -899,7 +930,7 @@ static int write_orders(const struct gen *g, FILE *f,
     struct heap h = {0};
     struct row r = {.n = 0};
     uint64_t seq = 0;
-    int64_t span = o->end - o->start, prev = o->start;
+    int64_t prev = o->start;
     int rc = -1;
 
     fputs("order_id,line,customer_id,sku,title,category,quantity,unit_price,"
@@ -912,30 +943,10 @@ static int write_orders(const struct gen *g, FILE *f,
         long items[5], qty[5];
 
         rng_init(&rg, o->seed, 4, (uint64_t)k);
-        /* evenly spread, in order: no sort needed */
-        int64_t t = o->start + (int64_t)(((double)k + rng_unit(&rg)) *
-                                         (double)span / (double)o->orders);
-        if (t < prev)
-            t = prev;
-        if (t > o->end)
-            t = o->end;
-        prev = t;
+        int64_t t = spread_time(o, &rg, k, o->orders, &prev);
         flush_returns(g, &h, t, &r, f, st);
 
-        /* only customers registered by then; older ones buy more */
-        int64_t eligible =
-            (t - g->reg_start) * (int64_t)o->customers / g->reg_span;
-        if (eligible < 1)
-            eligible = 1;
-        if (eligible > o->customers)
-            eligible = o->customers;
-        long ci;
-        if (rng_unit(&rg) < 0.6) {
-            ci = (long)rng_below(&rg, (uint64_t)eligible);
-        } else {
-            double u = rng_unit(&rg);
-            ci = (long)((double)eligible * u * u);
-        }
+        long ci = pick_customer(g, &rg, t);
         make_customer(g, ci, &c);
         category_weights(g, &c, w);
 
@@ -990,6 +1001,108 @@ out:
 }
 
 /* ------------------------------------------------------------------------
+ * events.csv: what customers do besides ordering, for the `events` source
+ * (page views of products, categories, the home page and searches, cart
+ * additions, newsletter clicks, service tickets, contest entries).
+ * Product and category pages follow the customer's category preferences,
+ * so browsing carries the same signal as buying.
+ */
+enum ev_kind {
+    EV_PRODUCT,
+    EV_CATEGORY,
+    EV_HOME,
+    EV_SEARCH,
+    EV_CART,
+    EV_NEWSLETTER,
+    EV_TICKET,
+    EV_CONTEST,
+    NEV
+};
+
+static const double ev_weights[NEV] = {50, 15, 6, 6, 8, 9, 3, 3};
+
+/* One event of customer CI at T into R. */
+static void write_event(const struct gen *g, struct rng *rg, long ci, int64_t t,
+                        struct row *r, FILE *f)
+{
+    struct customer c;
+    double w[NCAT];
+    int y, m, d;
+    long it = -1;
+    enum ev_kind kind = (enum ev_kind)rng_pick(rg, ev_weights, NEV);
+    int cat = 0;
+    if (kind == EV_PRODUCT || kind == EV_CATEGORY || kind == EV_SEARCH ||
+        kind == EV_CART) {
+        make_customer(g, ci, &c);
+        category_weights(g, &c, w);
+        cat = (int)rng_pick(rg, w, NCAT);
+        if (kind == EV_PRODUCT || kind == EV_CART)
+            it = pick_item(g, rg, cat);
+    }
+    put_id(r, 'C', ci + 1, 6);
+    putch(r, ',');
+    switch (kind) {
+    case EV_PRODUCT:
+        put(r, "page_view,/product/");
+        put_id(r, 'S', it + 1, 6);
+        break;
+    case EV_CATEGORY:
+        put(r, "page_view,/category/");
+        put(r, cats[cat].name);
+        break;
+    case EV_HOME:
+        put(r, "page_view,/");
+        break;
+    case EV_SEARCH:
+        put(r, "page_view,/search?q=");
+        put(r, cats[cat].name);
+        break;
+    case EV_CART:
+        put(r, "add_to_cart,/cart/add");
+        break;
+    case EV_NEWSLETTER: /* one issue a month */
+        civil_from_days(floor_div(t, 86400), &y, &m, &d);
+        put(r, "newsletter_click,/newsletter/");
+        put_pad(r, y, 4);
+        putch(r, '-');
+        put_pad(r, m, 2);
+        break;
+    case EV_TICKET:
+        put(r, "ticket_opened,");
+        break;
+    default: /* one contest a quarter */
+        civil_from_days(floor_div(t, 86400), &y, &m, &d);
+        put(r, "contest_entry,/contest/");
+        put_pad(r, y, 4);
+        put(r, "-q");
+        put_long(r, (m - 1) / 3 + 1);
+        break;
+    }
+    putch(r, ',');
+    if (it >= 0)
+        put_id(r, 'S', it + 1, 6);
+    putch(r, ',');
+    put_time(r, t);
+    end_row(r, f);
+}
+
+static void write_events(const struct gen *g, FILE *f,
+                         struct ecrm_sample_stats *st)
+{
+    const struct ecrm_sample_opts *o = g->o;
+    struct row r = {.n = 0};
+    int64_t prev = o->start;
+    fputs("customer_id,type,url,sku,occurred_at\n", f);
+    for (long k = 0; k < o->events; k++) {
+        struct rng rg;
+        rng_init(&rg, o->seed, 5, (uint64_t)k);
+        int64_t t = spread_time(o, &rg, k, o->events, &prev);
+        write_event(g, &rg, pick_customer(g, &rg, t), t, &r, f);
+        st->events++;
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Public functions
  */
 void ecrm_sample_defaults(struct ecrm_sample_opts *o)
@@ -999,6 +1112,7 @@ void ecrm_sample_defaults(struct ecrm_sample_opts *o)
     o->customers = 200;
     o->items = 300;
     o->orders = 1000;
+    o->events = 0;
     o->start = 1735689600; /* 2025-01-01T00:00:00Z */
     o->end = 1767225599;   /* 2025-12-31T23:59:59Z */
     o->email_consent_rate = 0.7;
@@ -1015,6 +1129,8 @@ static int check_opts(const struct ecrm_sample_opts *o, char *err,
         snprintf(err, errlen, "items must be between 1 and 9999999");
     else if (o->orders < 0 || o->orders > 999999999)
         snprintf(err, errlen, "orders must be between 0 and 999999999");
+    else if (o->events < 0 || o->events > 999999999)
+        snprintf(err, errlen, "events must be between 0 and 999999999");
     else if (o->start >= o->end || o->start < 0 ||
              o->end - o->start > 100LL * 366 * 86400)
         snprintf(err, errlen,
@@ -1033,7 +1149,7 @@ int ecrm_sample_generate_ex(const char *dir, const struct ecrm_sample_opts *o,
                             size_t errlen)
 {
     struct gen g = {.o = o};
-    struct ecrm_atomic_file cw = {0}, ow = {0};
+    struct ecrm_atomic_file cw = {0}, ow = {0}, ew = {0};
     struct ecrm_sample_stats st = {0};
     struct row r = {.n = 0};
     int rc = ECRM_SAMPLE_EIO, ok = 0;
@@ -1075,8 +1191,14 @@ int ecrm_sample_generate_ex(const char *dir, const struct ecrm_sample_opts *o,
         goto out;
     if (write_orders(&g, ow.f, &st, err, errlen))
         goto out;
-    ok = 1;
     if (ecrm_atomic_close(&ow, 1, err, errlen))
+        goto out;
+
+    if (out_open(&ew, dir, "events.csv", err, errlen))
+        goto out;
+    write_events(&g, ew.f, &st);
+    ok = 1;
+    if (ecrm_atomic_close(&ew, 1, err, errlen))
         goto out;
     if (stats)
         *stats = st;
@@ -1085,6 +1207,7 @@ out:
     if (!ok) {
         ecrm_atomic_close(&cw, 0, err, errlen);
         ecrm_atomic_close(&ow, 0, err, errlen);
+        ecrm_atomic_close(&ew, 0, err, errlen);
     }
     free(g.items);
     for (int k = 0; k < NCAT; k++) {

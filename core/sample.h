@@ -15,11 +15,21 @@
  * quantities and come 1-30 days after their order)
  *   order_id,line,customer_id,sku,title,category,quantity,unit_price,
  *   currency,ordered_at
+ * events.csv (sorted by occurred_at; for the `events` source)
+ *   customer_id,type,url,sku,occurred_at
+ *   page_view of /product/SKU (with its sku), /category/NAME, / and
+ *   /search?q=NAME; add_to_cart (/cart/add, with a sku);
+ *   newsletter_click (/newsletter/YYYY-MM); ticket_opened (no url);
+ *   contest_entry (/contest/YYYY-qN). Shares: 50% product views, 15%
+ *   category pages, 6% home, 6% searches, 8% cart, 9% newsletter, 3%
+ *   tickets, 3% contests. Only the header when there are no events.
  *
  * The data has signal for personalizers: womenswear is mostly bought by
  * women, menswear by men, toys by customers with children, travel and music
  * by the young, garden by the old; popularity within a category is
- * Zipf-like.
+ * Zipf-like. Browsing (product and category pages, searches, the cart)
+ * follows the same preferences, and older customers are more active in
+ * both files.
  */
 #ifndef ECRM_CORE_SAMPLE_H
 #define ECRM_CORE_SAMPLE_H
@@ -32,6 +42,7 @@ struct ecrm_sample_opts {
     long customers;            /* >= 1 */
     long items;                /* >= 1 */
     long orders;               /* >= 0, not counting returns */
+    long events;               /* >= 0, rows of events.csv */
     int64_t start, end;        /* order times, unix seconds, start < end */
     double email_consent_rate; /* share of email_marketing=yes, 0..1 */
     double sms_consent_rate;   /* share of sms_marketing=yes, 0..1 */
@@ -44,6 +55,7 @@ struct ecrm_sample_stats {
     long order_lines;  /* lines of orders */
     long returns;      /* return orders ("R...") */
     long return_lines; /* lines of return orders */
+    long events;       /* rows of events.csv */
 };
 
 /* Return codes of ecrm_sample_generate(). */
@@ -54,12 +66,12 @@ enum {
 };
 
 /* Fill O with the defaults: seed 42, 200 customers, 300 items, 1000
- * orders, 2025-01-01T00:00:00Z to 2025-12-31T23:59:59Z, 70% email and
- * 40% SMS marketing consent. */
+ * orders, no events, 2025-01-01T00:00:00Z to 2025-12-31T23:59:59Z, 70% email
+ * and 40% SMS marketing consent. */
 void ecrm_sample_defaults(struct ecrm_sample_opts *o);
 
-/* Write customers.csv and orders.csv into DIR (created with mode 0700 and
- * its parents when missing; files get mode 0600 and replace older ones
+/* Write customers.csv, orders.csv and events.csv into DIR (created with mode
+ * 0700 and its parents when missing; files get mode 0600 and replace older ones
  * atomically). O is only read. On failure ERR (ERRLEN bytes) says why.
  * Returns ECRM_SAMPLE_OK, ECRM_SAMPLE_EINVAL or ECRM_SAMPLE_EIO. */
 int ecrm_sample_generate(const char *dir, const struct ecrm_sample_opts *o,

@@ -667,19 +667,51 @@ static void describe_text(const struct ecrm_option *opts,
 
 /* Write S escaped for roff: backslashes doubled as \e, hyphens as \-, and a
  * leading dot or quote neutralised so text never becomes a request. */
+/* The code point of the UTF-8 sequence at *S (advanced past it), or -1
+ * for a byte that starts no valid sequence (skipped). */
+static long utf8_char(const unsigned char **s)
+{
+    const unsigned char *p = *s;
+    int n = p[0] >= 0xf0 && p[0] <= 0xf4   ? 3
+            : p[0] >= 0xe0                 ? 2
+            : p[0] >= 0xc2 && p[0] <= 0xdf ? 1
+                                           : -1;
+    long c = n == 3 ? p[0] & 0x07 : n == 2 ? p[0] & 0x0f : p[0] & 0x1f;
+    *s = p + 1;
+    for (int i = 1; i <= n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return -1;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if (n < 0)
+        return -1;
+    *s = p + n + 1;
+    return c;
+}
+
 void ecrm_roff_puts(const char *s, FILE *f)
 {
     if (*s == '.' || *s == '\'')
         fputs("\\&", f);
-    for (; *s; s++) {
-        if (*s == '\\')
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p >= 0x80) { /* groff reads bytes: name the character */
+            long c = utf8_char(&p);
+            if (c < 0)
+                fputc('?', f);
+            else
+                fprintf(f, "\\[u%04lX]", c);
+            continue;
+        }
+        if (*p == '\\')
             fputs("\\e", f);
-        else if (*s == '-')
+        else if (*p == '-')
             fputs("\\-", f);
-        else if (*s == '\n')
+        else if (*p == '\n')
             fputs(" ", f);
         else
-            fputc(*s, f);
+            fputc(*p, f);
+        p++;
     }
 }
 

@@ -78,7 +78,7 @@ enum ecrm_seg_field {
     ECRM_F_NAME,
     ECRM_F_EMAIL,
     ECRM_F_EXTERNAL_ID,
-    ECRM_F_AGE,
+    ECRM_F_AGE, /* the profile's fields come first, up to age */
     ECRM_F_ORDERS_COUNT,
     ECRM_F_TOTAL_SPENT,
     ECRM_F_AVG_SPENT,
@@ -271,6 +271,20 @@ struct ecrm_seg_ctx {
     const struct ecrm_item_table *items; /* category/sku of item ids */
     int64_t now;
     signed char *memo;
+    /* Event aggregates counted in advance for this customer (the bulk
+     * pass, history.h): the value of node PRE[k] is PRE_VALUE[k]; others
+     * are counted over F's events. NPRE 0: none. */
+    const struct ecrm_seg_expr *const *pre;
+    const double *pre_value;
+    size_t npre;
+    /* When set, called before a part of F (an ECRM_FACTS_* bit of
+     * profile.h) that F->loaded lacks is first read, to read it: so an
+     * evaluation reads only what the expressions it reaches need (and
+     * ends early, `and` and `or` short-circuit). Returns 0, or -1 (then
+     * FAILED is set and the evaluation's results are void). */
+    int (*load)(void *arg, unsigned part);
+    void *load_arg;
+    int failed;
 };
 
 /* Whether customer C->f is a member of segment INDEX (0 or 1), evaluating
@@ -280,6 +294,16 @@ int ecrm_seg_member(struct ecrm_seg_ctx *c, size_t index);
 /* Whether expression E holds for customer C->f (0 or 1), evaluating the
  * segments it references through C->set and C->memo. */
 int ecrm_seg_eval_expr(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e);
+/* The start of aggregate E's window ("last 30 days") at NOW, 0 for all
+ * time. */
+int64_t ecrm_seg_window_start(const struct ecrm_seg_expr *e, int64_t now);
+
+/* Whether an event at TIME of TYPE (not NULL) at URL (may be NULL) counts
+ * for the event aggregate E (visited() or events()) whose window starts at
+ * FROM (ecrm_seg_window_start) at clock NOW: 1 or 0. */
+int ecrm_seg_event_counts(const struct ecrm_seg_expr *e, int64_t from,
+                          int64_t now, int64_t time, const char *type,
+                          const char *url);
 
 /* Glob match: '*' any run of bytes, '?' one byte; 1 on match. */
 int ecrm_seg_glob(const char *pattern, const char *s);
@@ -300,32 +324,51 @@ struct ecrm_seg_opts {
 
 /* What one refresh did (for logs, tests and the benchmark). */
 struct ecrm_seg_stats {
-    uint64_t changed;          /* customers with new history (ids) */
+    uint64_t changed;          /* changed customers (0 when all derived) */
+    uint64_t profiles_changed; /* of them, from the change log */
+    uint64_t rfm_moved;        /* customers whose scores new cuts moved */
     uint64_t derived;          /* customer_derived rows rewritten */
-    uint64_t customers;        /* customers walked in pass 2 */
-    uint64_t profiles_changed; /* noticed by their signature */
+    uint64_t customers;        /* customers walked by a bulk pass (0: only
+                                  changed customers were read) */
     uint64_t evaluated;        /* customers for whom segments ran */
     uint64_t entered, left;    /* membership changes, all segments */
     size_t full_segments;      /* segments evaluated for everyone */
+    /* seconds spent reading changes and the bulk history, deriving,
+     * computing RFM cuts, evaluating, and storing the segments' state */
+    double read_s, derive_s, rfm_s, evaluate_s, finish_s;
 };
 
 /* Refresh derived attributes and the membership of every segment of SET
  * (may be NULL: derived attributes only) in one transaction (or in the
  * caller's). The incremental rule:
- *   - derived attributes are recomputed for customers with order lines,
- *     events, merges or a profile newer than the id watermarks of the last
- *     refresh (all customers on the first refresh or with O->full);
- *   - a customer whose history or profile (by signature) changed is
- *     re-evaluated for every segment;
+ *   - changed customers are those with order lines, events, customers or
+ *     merges above the id watermarks of the last refresh, plus those in
+ *     the change log that triggers keep (edited profiles and attributes,
+ *     history moved to or from them, deleted customers);
+ *   - derived attributes are recomputed for the changed customers (for
+ *     everyone on the first refresh, with O->full, or when an item's
+ *     category or SKU changed since the last refresh: every segment is
+ *     then evaluated for everyone too);
+ *   - the RFM cuts are recomputed from everyone's figures, and the
+ *     customers whose score in some dimension the new cuts move are
+ *     found (when a segment not evaluated in full uses RFM scores);
+ *   - for a changed customer, a segment is re-evaluated when what changed
+ *     (profile, attributes, orders, events) is something its value reads,
+ *     when it reads an RFM score the new cuts moved for the customer, or
+ *     when a segment it references changed membership for the customer
+ *     just now (segment_incr.c); a new or merged customer is evaluated for
+ *     every segment, one that no longer exists leaves them all;
  *   - a segment is re-evaluated for every customer when O->full, when it
- *     was never evaluated or its expression changed, when it depends on
- *     the clock (now, windows, age, ...) and O->now differs from the clock
- *     of its last evaluation, when it uses RFM scores and the cuts moved,
- *     or when a segment it references is.
- * So repeated runs at one clock touch only what changed, and a run at a
- * later clock is exact for time windows at the cost of re-reading what
- * clock-dependent segments need. Returns ECRM_OK or ECRM_FAIL with ERR
- * (ECRM_ERRMAX bytes); STATS (may be NULL) receives the counters. */
+ *     was never evaluated, its expression changed or it was left out of
+ *     the previous refresh, when it depends on the clock (now, windows,
+ *     age, days since, churn risk, value) and O->now differs from the
+ *     clock of its last evaluation, or when a segment it references is.
+ * So repeated runs at one clock touch only what changed, and a run at
+ * another clock is exact for everything time-dependent at the cost of a
+ * bulk pass over what the clock-dependent segments need. Forgotten
+ * customers and the shells of merged ones belong to no segment. Returns
+ * ECRM_OK or ECRM_FAIL with ERR (ECRM_ERRMAX bytes); STATS (may be NULL)
+ * receives the counters. */
 int ecrm_segments_refresh(struct ecrm_store *s, const struct ecrm_segset *set,
                           const struct ecrm_seg_opts *o,
                           struct ecrm_seg_stats *stats, char *err);

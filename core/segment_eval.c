@@ -207,13 +207,31 @@ static const char *text_of(struct val v)
 
 static struct val eval(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e);
 
+/* Whether part PART of the facts can be read, after loading it on demand
+ * (see ecrm_seg_ctx.load). */
+static int have(struct ecrm_seg_ctx *c, unsigned part)
+{
+    if (!c->load || (c->f->loaded & part))
+        return 1;
+    if (c->load(c->load_arg, part) != 0) {
+        c->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int64_t ecrm_seg_window_start(const struct ecrm_seg_expr *e, int64_t now)
+{
+    if (!e->window)
+        return 0;
+    return ecrm_seg_time_add(now, -e->window->months, -e->window->secs);
+}
+
 /* The start of E's window at C->now (0 = all time). */
 static int64_t since(const struct ecrm_seg_ctx *c,
                      const struct ecrm_seg_expr *e)
 {
-    if (!e->window)
-        return 0;
-    return ecrm_seg_time_add(c->now, -e->window->months, -e->window->secs);
+    return ecrm_seg_window_start(e, c->now);
 }
 
 static int line_matches(const struct ecrm_seg_ctx *c,
@@ -242,6 +260,8 @@ static struct val order_agg(struct ecrm_seg_ctx *c,
     const struct ecrm_facts *f = c->f;
     int64_t from = since(c, e);
     double spent = 0;
+    if (!have(c, ECRM_FACTS_LINES))
+        return null_val;
     int64_t n = 0, last = 0;
     int have = 0, bought = 0;
     for (size_t i = 0; i < f->nlines; i++) {
@@ -268,27 +288,62 @@ static struct val order_agg(struct ecrm_seg_ctx *c,
     }
 }
 
+int ecrm_seg_event_counts(const struct ecrm_seg_expr *e, int64_t from,
+                          int64_t now, int64_t time, const char *type,
+                          const char *url)
+{
+    if ((from && time < from) || time > now)
+        return 0;
+    if (!e->filter)
+        return 1;
+    if (e->agg == ECRM_AGG_VISITED)
+        return url && ecrm_seg_glob(e->filter, url);
+    return strcmp(type, e->filter) == 0;
+}
+
 static struct val event_agg(struct ecrm_seg_ctx *c,
                             const struct ecrm_seg_expr *e)
 {
     const struct ecrm_facts *f = c->f;
-    int64_t from = since(c, e);
-    int64_t n = 0;
-    for (size_t i = 0; i < f->nevents; i++) {
-        const struct ecrm_fact_event *ev = &f->events[i];
-        if ((from && ev->time < from) || ev->time > c->now)
-            continue;
-        if (e->filter) {
-            if (e->agg == ECRM_AGG_VISITED
-                    ? !ev->url || !ecrm_seg_glob(e->filter, ev->url)
-                    : strcmp(ev->type, e->filter) != 0)
+    double n = 0;
+    size_t k = 0;
+    while (k < c->npre && c->pre[k] != e)
+        k++;
+    if (k < c->npre) {
+        n = c->pre_value[k]; /* counted in advance (history.c) */
+    } else if (!have(c, ECRM_FACTS_EVENTS)) {
+        return null_val;
+    } else {
+        int64_t from = since(c, e);
+        for (size_t i = 0; i < f->nevents; i++) {
+            const struct ecrm_fact_event *ev = &f->events[i];
+            if (!ecrm_seg_event_counts(e, from, c->now, ev->time, ev->type,
+                                       ev->url))
                 continue;
+            n++;
+            if (e->agg == ECRM_AGG_VISITED)
+                break; /* one is enough */
         }
-        if (e->agg == ECRM_AGG_VISITED)
-            return boolean(1);
-        n++;
     }
-    return e->agg == ECRM_AGG_VISITED ? boolean(0) : num((double)n);
+    return e->agg == ECRM_AGG_VISITED ? boolean(n > 0) : num(n);
+}
+
+/* Whether field FL reads only the RFM figures of the derived attributes
+ * (ECRM_FACTS_FIGURES). */
+static int figure(enum ecrm_seg_field fl)
+{
+    switch (fl) {
+    case ECRM_F_ORDERS_COUNT:
+    case ECRM_F_TOTAL_SPENT:
+    case ECRM_F_AVG_SPENT:
+    case ECRM_F_LAST_ORDER:
+    case ECRM_F_RFM_R:
+    case ECRM_F_RFM_F:
+    case ECRM_F_RFM_M:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static struct val field(struct ecrm_seg_ctx *c, enum ecrm_seg_field fl)
@@ -296,6 +351,13 @@ static struct val field(struct ecrm_seg_ctx *c, enum ecrm_seg_field fl)
     const struct ecrm_facts *f = c->f;
     const struct ecrm_derived *d = &f->d;
     int a;
+    unsigned part = ECRM_FACTS_DERIVED;
+    if (fl <= ECRM_F_AGE)
+        part = ECRM_FACTS_PROFILE;
+    else if (figure(fl) && (f->loaded & ECRM_FACTS_FIGURES))
+        part = ECRM_FACTS_FIGURES; /* the RFM figures are enough */
+    if (!have(c, part) || (fl == ECRM_F_VALUE && !have(c, ECRM_FACTS_LINES)))
+        return null_val;
     switch (fl) {
     case ECRM_F_GENDER:
         return str(f->gender);
@@ -391,6 +453,8 @@ static struct val eval(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e)
         return field(c, e->field);
     case ECRM_SX_ATTR:
     case ECRM_SX_NAME:
+        if (!have(c, ECRM_FACTS_ATTRS))
+            return null_val;
         return str(ecrm_facts_attr(c->f, e->str));
     case ECRM_SX_SEGREF:
         return boolean(ecrm_seg_member(c, e->seg));
@@ -442,10 +506,10 @@ int ecrm_seg_member(struct ecrm_seg_ctx *c, size_t index)
     if (index >= c->set->n)
         return 0;
     if (c->memo[index] < 0) {
-        /* No customer row: a customer merged away or forgotten belongs to
-         * no segment. */
-        c->memo[index] =
-            c->f->customer_id && truthy(eval(c, c->set->segs[index]->expr));
+        /* No customer row, or the empty shell of a customer merged away
+         * or forgotten: no segment. */
+        c->memo[index] = c->f->customer_id && !c->f->shell &&
+                         truthy(eval(c, c->set->segs[index]->expr));
     }
     return c->memo[index];
 }

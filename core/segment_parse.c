@@ -902,17 +902,6 @@ static int order_set(struct ecrm_segset *set, struct ecrm_diag *d)
     return rc;
 }
 
-static int valid_name(const char *s)
-{
-    if (!*s || strlen(s) > 64)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
 /* The scalar holding the expression of segment PAIR, or NULL after an
  * error: a string, or a mapping with `where` (and `description`). */
 static const struct ecrm_node *expression_node(const struct ecrm_pair *pr,
@@ -964,7 +953,7 @@ int ecrm_segset_load(const struct ecrm_node *sec, struct ecrm_segset **out,
     for (size_t i = 0; sec && i < sec->n; i++) {
         const struct ecrm_pair *pr = &sec->pairs[i];
         const char *name = pr->key->value;
-        if (!valid_name(name) || !strcmp(name, "all")) {
+        if (!ecrm_valid_name(name) || !strcmp(name, "all")) {
             ecrm_diag_add(d, pr->key,
                           !strcmp(name, "all")
                               ? "'all' is reserved (every customer)"

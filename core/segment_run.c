@@ -1,24 +1,31 @@
 /*
  * The segment stage: refresh derived attributes, then materialise segment
- * membership. See segment.h (ecrm_segments_refresh) for the rules of what
- * is re-evaluated.
+ * membership. See segment.h (ecrm_segments_refresh) for what is
+ * re-evaluated when.
  *
- * Pass 1 (derived attributes) reads the history of the customers whose
- * history changed since the watermarks (or of everyone on a full run) and
- * rewrites their customer_derived rows; then the RFM cuts are recomputed.
- * Pass 2 walks every customer's profile, attributes and derived row (a
- * narrow sequential read, also how profile edits are noticed through the
- * signature), evaluates the segments that must be re-evaluated for the
- * customer, and writes only the differences to segment_members.
+ * Customers are read in one of two ways:
+ *   changed  only the customers that changed (and those whose RFM scores
+ *            new cuts move), with the parts of their history they need
+ *            (segment_incr.c): repeated runs at one clock;
+ *   bulk     when every customer must be derived (the first refresh,
+ *            --full) or some segment evaluated for everyone (a new
+ *            expression, a clock-dependent segment at a new clock): each
+ *            table is read once in storage order into memory (history.h)
+ *            and the customers are walked in id order, their profile,
+ *            attributes, derived attributes and memberships merged from
+ *            ordered streams (ecrm_store_facts_next).
+ *
+ * Steps: changed customers (id watermarks, the change log); their derived
+ * attributes (everyone's in bulk); RFM cuts from every customer's figures;
+ * evaluation; only the differences are written to segment_members; the
+ * segments' state and the watermarks; all in one transaction.
  */
 #include "config.h"
 
-#include "segment.h"
+#include "segment_run.h"
 
 #include "log.h"
-#include "profile.h"
 #include "run.h"
-#include "store.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -30,30 +37,16 @@ _Static_assert((int)ECRM_SEG_NEED_ATTRS == (int)ECRM_FACTS_ATTRS &&
                    (int)ECRM_SEG_NEED_EVENTS == (int)ECRM_FACTS_EVENTS &&
                    (int)ECRM_SEG_NEED_DERIVED == (int)ECRM_FACTS_DERIVED,
                "segment needs are fact parts");
+_Static_assert(ECRM_SEG_CHANGED_ALL == (ECRM_FACTS_PROFILE | ECRM_FACTS_ATTRS |
+                                        ECRM_FACTS_LINES | ECRM_FACTS_EVENTS),
+               "a change of everything is a change of every part");
+
+/* The page cache of an incremental refresh (see ecrm_store_cache). */
+#define INCREMENTAL_CACHE_KIB 4096
 
 #define FACT_PARTS                                                             \
     (ECRM_FACTS_ATTRS | ECRM_FACTS_LINES | ECRM_FACTS_EVENTS |                 \
      ECRM_FACTS_DERIVED)
-
-struct refresh {
-    struct ecrm_store *s;
-    const struct ecrm_segset *set;
-    const struct ecrm_seg_opts *o;
-    struct ecrm_seg_stats *stats;
-    struct ecrm_item_table items;
-    struct ecrm_rfm rfm;
-    struct ecrm_seg_writer *w;
-    struct ecrm_fact_cursor *cur;
-    struct ecrm_facts f;
-    struct ecrm_facts gone; /* a changed customer with no row any more */
-    int64_t *ids;           /* changed customers, sorted */
-    size_t nids;
-    int first;           /* no watermark yet: everything is new */
-    unsigned char *full; /* per segment: evaluate for every customer */
-    int64_t *entered, *left;
-    signed char *memo;
-    char *err;
-};
 
 static int item_cb(void *arg, int64_t id, const char *sku, const char *cat)
 {
@@ -61,81 +54,27 @@ static int item_cb(void *arg, int64_t id, const char *sku, const char *cat)
     return 0;
 }
 
-/* Pass 1: derived attributes of the changed customers (all when FULL). */
-static int derive(struct refresh *r, int full)
+static void *xcalloc(size_t n, size_t size)
 {
-    unsigned parts = ECRM_FACTS_PROFILE | ECRM_FACTS_ATTRS | ECRM_FACTS_LINES |
-                     ECRM_FACTS_EVENTS;
-    struct ecrm_derived d;
-    int rc;
-    if (ecrm_store_facts_open(r->s, full ? parts : 0, &r->cur, r->err))
-        return ECRM_FAIL;
-    for (size_t i = 0;; i++) {
-        if (full) {
-            rc = ecrm_store_facts_next(r->cur, &r->f);
-            if (rc <= 0)
-                break;
-        } else {
-            if (i >= r->nids)
-                break;
-            ecrm_facts_reset(&r->f);
-            if (ecrm_store_facts_load(r->cur, &r->f, r->ids[i], parts,
-                                      r->err) != ECRM_OK) {
-                rc = -1;
-                break;
-            }
-            if (!r->f.customer_id) /* gone: pass 2 retires it */
-                continue;
-        }
-        ecrm_profile_compute(&r->f, &r->items, r->o->now, &d);
-        if (ecrm_store_seg_write_derived(r->w, r->f.customer_id, &d, r->err) !=
-            ECRM_OK) {
-            rc = -1;
-            break;
-        }
-        r->stats->derived++;
-        if ((r->stats->derived & 0xffff) == 0)
-            ecrm_progress("segment: derived attributes of %llu customers",
-                          (unsigned long long)r->stats->derived);
-        rc = 0;
-    }
-    ecrm_store_facts_close(r->cur);
-    r->cur = NULL;
-    if (rc < 0 && !r->err[0])
-        snprintf(r->err, ECRM_ERRMAX, "reading customer facts failed");
-    return rc < 0 ? ECRM_FAIL : ECRM_OK;
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort();
+    return p;
 }
 
-/* The fingerprint of segment I: its text, plus the RFM cuts when it
- * depends on them (new cuts can move anyone's scores). */
-static void fingerprint(const struct refresh *r, size_t i, char *buf,
-                        size_t len)
-{
-    const struct ecrm_segment *g = r->set->segs[i];
-    int n = snprintf(buf, len, "%s", g->text);
-    if ((g->needs & ECRM_SEG_RFM) && n >= 0 && (size_t)n < len) {
-        size_t at = (size_t)n;
-        at += (size_t)snprintf(buf + at, len - at, "\n#rfm %lld",
-                               (long long)r->rfm.n);
-        for (int d = 0; d < 3; d++)
-            for (int k = 0; k < 4 && at < len; k++)
-                at += (size_t)snprintf(buf + at, len - at, " %.17g",
-                                       r->rfm.cut[d][k]);
-    }
-}
+/* ---- planning ------------------------------------------------------------ */
 
 /* Which segments are evaluated for every customer this run. */
-static void plan_full(struct refresh *r)
+static void plan_full(struct ecrm_refresh *r)
 {
-    char fp[512];
-    for (size_t i = 0; i < r->set->n; i++) {
+    for (size_t i = 0; i < r->n; i++) {
         const struct ecrm_segment *g = r->set->segs[i];
         struct ecrm_seg_state st;
         int known = ecrm_store_seg_state_get(r->s, g->name, &st) == ECRM_OK;
-        fingerprint(r, i, fp, sizeof fp);
         r->full[i] =
-            r->o->full || r->first || !known ||
-            strcmp(st.fingerprint, fp) != 0 ||
+            r->derive_all || !known || strcmp(st.fingerprint, g->text) != 0 ||
+            /* left out of the last refresh: it missed its changes */
+            st.refresh != r->wm.refresh - 1 ||
             ((g->needs & ECRM_SEG_CLOCK) && st.evaluated_at != r->o->now);
         /* Segments come after those they reference. */
         for (size_t j = 0; j < g->ndeps; j++)
@@ -146,171 +85,369 @@ static void plan_full(struct refresh *r)
     }
 }
 
-/* Compare the evaluation of segment I for F with its stored membership
- * and record the difference. */
-static int settle(struct refresh *r, const struct ecrm_facts *f, size_t i,
-                  int member)
+/* Every event aggregate (visited(), events()) of expression E into R->pre. */
+static void collect_pre(struct ecrm_refresh *r, const struct ecrm_seg_expr *e)
 {
-    const char *name = r->set->segs[i]->name;
-    int was = ecrm_facts_is_member(f, name);
-    if (member == was)
-        return ECRM_OK;
-    if (member)
-        r->entered[i]++;
-    else
-        r->left[i]++;
-    return ecrm_store_seg_write(r->w, name, f->customer_id, member, r->o->now,
-                                r->o->run_id, r->err);
-}
-
-/* A changed customer that no longer exists leaves every segment. */
-static int retire(struct refresh *r, int64_t cid)
-{
-    ecrm_facts_reset(&r->gone);
-    if (ecrm_store_facts_load(r->cur, &r->gone, cid, ECRM_FACTS_MEMBERS,
-                              r->err) != ECRM_OK)
-        return ECRM_FAIL;
-    r->gone.customer_id = cid;
-    for (size_t i = 0; i < r->set->n; i++)
-        if (settle(r, &r->gone, i, 0) != ECRM_OK)
-            return ECRM_FAIL;
-    return ECRM_OK;
-}
-
-/* Pass 2: evaluate and record membership differences. */
-static int evaluate(struct refresh *r)
-{
-    unsigned all = ECRM_FACTS_PROFILE | ECRM_FACTS_ATTRS | ECRM_FACTS_DERIVED;
-    unsigned every = ECRM_FACTS_MEMBERS;
-    int any_full = 0, rc;
-    size_t j = 0;
-    for (size_t i = 0; i < r->set->n; i++) {
-        every |= r->set->segs[i]->needs & FACT_PARTS;
-        if (r->full[i]) {
-            any_full = 1;
-            all |= (r->set->segs[i]->needs & FACT_PARTS) | ECRM_FACTS_MEMBERS;
-        }
+    if (!e)
+        return;
+    if (e->kind == ECRM_SX_AGG && e->agg > ECRM_AGG_BOUGHT) {
+        r->pre = realloc(r->pre, (r->npre + 1) * sizeof *r->pre);
+        if (!r->pre)
+            abort();
+        r->pre[r->npre++] = e;
     }
+    collect_pre(r, e->a);
+    collect_pre(r, e->b);
+    collect_pre(r, e->c);
+    for (size_t i = 0; i < e->nlist; i++)
+        collect_pre(r, e->list[i]);
+}
+
+/* The bulk pass reads what deriving everyone or the full segments need. */
+static int load_history(struct ecrm_refresh *r)
+{
+    unsigned parts = r->derive_all ? ECRM_SEG_HISTORY_PARTS : 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->full[i])
+            parts |= r->set->segs[i]->needs & ECRM_SEG_HISTORY_PARTS;
+    if (parts & ECRM_FACTS_EVENTS)
+        for (size_t i = 0; i < r->n; i++)
+            collect_pre(r, r->set->segs[i]->expr);
+    return ecrm_history_load(&r->h, r->s, parts, r->pre, r->npre, r->o->now,
+                             r->err);
+}
+
+/* ---- shared by both passes ----------------------------------------------- */
+
+struct ecrm_seg_ctx ecrm_refresh_ctx(struct ecrm_refresh *r)
+{
     struct ecrm_seg_ctx ctx = {.set = r->set,
                                .f = &r->f,
                                .rfm = &r->rfm,
                                .items = &r->items,
                                .now = r->o->now,
                                .memo = r->memo};
-    if (ecrm_store_facts_open(r->s, all, &r->cur, r->err) != ECRM_OK)
+    return ctx;
+}
+
+int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
+                               const struct ecrm_derived *d)
+{
+    if (ecrm_store_seg_write_derived(r->w, cid, d, r->err) != ECRM_OK)
+        return ECRM_FAIL;
+    r->stats->derived++;
+    ecrm_progress_count("segment: derived attributes", "customers",
+                        r->stats->derived, 0);
+    return ECRM_OK;
+}
+
+int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
+                        int member, int was)
+{
+    if (member == was)
+        return ECRM_OK;
+    if (member)
+        r->entered[i]++;
+    else
+        r->left[i]++;
+    return ecrm_store_seg_write(r->w, r->set->segs[i]->name, cid, member,
+                                r->o->now, r->o->run_id, r->err);
+}
+
+int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid)
+{
+    ecrm_facts_reset(&r->gone);
+    if (ecrm_store_facts_load(r->cur, &r->gone, cid, ECRM_FACTS_MEMBERS,
+                              r->err) != ECRM_OK)
+        return ECRM_FAIL;
+    for (size_t i = 0; i < r->n; i++)
+        if (ecrm_refresh_settle(
+                r, cid, i, 0,
+                ecrm_facts_is_member(&r->gone, r->set->segs[i]->name)) !=
+            ECRM_OK)
+            return ECRM_FAIL;
+    return ECRM_OK;
+}
+
+/* ---- the bulk pass ------------------------------------------------------- */
+
+/* Customer I's derived attributes from the history: its lines are added
+ * to R->f. */
+static void derive_from_history(struct ecrm_refresh *r, size_t i,
+                                struct ecrm_derived *d)
+{
+    ecrm_history_lines(&r->h, i, &r->f);
+    ecrm_profile_compute(&r->f, &r->items, r->o->now, d);
+    d->last_visit = r->h.last_visit ? r->h.last_visit[i] : 0;
+}
+
+/* Derived attributes of everyone, from the history. */
+static int derive_all(struct ecrm_refresh *r)
+{
+    struct ecrm_derived d;
+    for (size_t i = 0; i < r->h.n; i++) {
+        ecrm_facts_reset(&r->f);
+        derive_from_history(r, i, &d);
+        if (ecrm_refresh_write_derived(r, r->h.ids[i], &d) != ECRM_OK)
+            return ECRM_FAIL;
+    }
+    return ECRM_OK;
+}
+
+/* Put customer R->f's history into it from the bulk history (lines,
+ * derived attributes when everyone is derived) and point *PRE at its event
+ * aggregates (NULL: none read). Returns 0 when the history lacks the
+ * customer (then nothing was added). */
+static int from_history(struct ecrm_refresh *r, const double **pre)
+{
+    struct ecrm_derived d;
+    size_t i = ecrm_history_find(&r->h, r->f.customer_id);
+    *pre = NULL;
+    if (i == (size_t)-1)
+        return 0;
+    if (r->derive_all) {
+        derive_from_history(r, i, &d);
+        r->f.d = d;
+        r->f.loaded |= ECRM_FACTS_DERIVED;
+    } else if (r->h.off) {
+        ecrm_history_lines(&r->h, i, &r->f);
+    }
+    if (r->h.last_visit) {
+        r->f.loaded |= ECRM_FACTS_EVENTS; /* as aggregates */
+        *pre = ecrm_history_pre(&r->h, i);
+    }
+    return 1;
+}
+
+/* Evaluate for customer R->f the segments marked in WHICH, with the event
+ * aggregates PRE_VALUE (NULL: counted over its events), and record the
+ * differences. */
+static int evaluate_one(struct ecrm_refresh *r, const unsigned char *which,
+                        const double *pre_value)
+{
+    struct ecrm_seg_ctx ctx = ecrm_refresh_ctx(r);
+    ctx.pre = r->pre;
+    ctx.pre_value = pre_value;
+    ctx.npre = pre_value ? r->npre : 0;
+    memset(r->memo, -1, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        if (which[i] &&
+            ecrm_refresh_settle(
+                r, r->f.customer_id, i, ecrm_seg_member(&ctx, i),
+                ecrm_facts_is_member(&r->f, r->set->segs[i]->name)) != ECRM_OK)
+            return ECRM_FAIL;
+    ecrm_progress_count("segment: evaluated", "customers",
+                        ++r->stats->evaluated, 0);
+    return ECRM_OK;
+}
+
+/* Memberships whose customer has no row (met by the walk) end. */
+static int retire_orphans(struct ecrm_refresh *r)
+{
+    int64_t cid;
+    const char *name;
+    size_t i;
+    for (size_t k = 0; ecrm_store_facts_orphan(r->cur, k, &cid, &name); k++)
+        if (ecrm_segset_find(r->set, name, &i) &&
+            ecrm_refresh_settle(r, cid, i, 0, 1) != ECRM_OK)
+            return ECRM_FAIL;
+    return ECRM_OK;
+}
+
+/* The customers the walk evaluates for every segment: the changed ones
+ * and those whose scores moved, sorted, unique; *N their number. */
+static int64_t *walk_ids(const struct ecrm_refresh *r, size_t *n)
+{
+    int64_t *v = xcalloc(r->nids + r->nmoved, sizeof *v);
+    size_t j = 0, m = 0, k = 0;
+    while (j < r->nids || m < r->nmoved) {
+        int64_t a = j < r->nids ? r->ids[j].customer_id : INT64_MAX;
+        int64_t b = m < r->nmoved ? r->moved[m] : INT64_MAX;
+        v[k++] = a < b ? a : b;
+        j += a <= b;
+        m += b <= a;
+    }
+    *n = k;
+    return v;
+}
+
+/* Walk every customer; the changed ones are evaluated for every segment,
+ * the others for the segments evaluated in full. */
+static int walk(struct ecrm_refresh *r, const int64_t *ids, size_t nids)
+{
+    unsigned every =
+        ECRM_FACTS_PROFILE | ECRM_FACTS_DERIVED | ECRM_FACTS_MEMBERS;
+    size_t j = 0;
+    int rc;
+    for (size_t i = 0; i < r->n; i++)
+        every |= r->set->segs[i]->needs & FACT_PARTS;
+    unsigned streams = ECRM_FACTS_PROFILE | ECRM_FACTS_MEMBERS |
+                       (every & ECRM_FACTS_ATTRS) |
+                       (r->derive_all ? 0 : ECRM_FACTS_DERIVED);
+    ecrm_store_facts_close(r->cur);
+    if (ecrm_store_facts_open(r->s, streams, &r->cur, r->err) != ECRM_OK)
         return ECRM_FAIL;
     while ((rc = ecrm_store_facts_next(r->cur, &r->f)) > 0) {
         int64_t cid = r->f.customer_id;
-        int changed = r->first || !r->f.d.known;
+        int changed = 0;
         r->stats->customers++;
-        for (; j < r->nids && r->ids[j] < cid; j++)
-            if (retire(r, r->ids[j]) != ECRM_OK)
-                goto fail;
-        if (j < r->nids && r->ids[j] == cid) {
+        for (; j < nids && ids[j] < cid; j++)
+            if (ecrm_refresh_retire(r, ids[j]) != ECRM_OK)
+                return ECRM_FAIL;
+        if (j < nids && ids[j] == cid) {
             changed = 1;
             j++;
         }
-        uint64_t sig = ecrm_profile_sig(&r->f);
-        if (r->f.d.known && sig != r->f.d.profile_sig) {
-            if (ecrm_store_seg_write_sig(r->w, cid, sig, r->err) != ECRM_OK)
-                goto fail;
-            r->stats->profiles_changed++;
-            changed = 1;
-        }
-        if (!changed && !any_full)
-            continue;
-        if (changed &&
+        const double *pre;
+        int known = from_history(r, &pre);
+        /* A changed customer is evaluated for every segment: read what
+         * the history does not hold (parts already there are kept). The
+         * walk and the history read one snapshot, so every customer is
+         * known; reading point-wise otherwise keeps that an assumption. */
+        if ((changed || !known) &&
             ecrm_store_facts_load(r->cur, &r->f, cid, every, r->err) != ECRM_OK)
-            goto fail;
-        memset(r->memo, -1, r->set->n);
-        for (size_t i = 0; i < r->set->n; i++)
-            if ((changed || r->full[i]) &&
-                settle(r, &r->f, i, ecrm_seg_member(&ctx, i)) != ECRM_OK)
-                goto fail;
-        r->stats->evaluated++;
-        if ((r->stats->evaluated & 0xffff) == 0)
-            ecrm_progress("segment: %llu customers evaluated",
-                          (unsigned long long)r->stats->evaluated);
+            return ECRM_FAIL;
+        if (evaluate_one(r, changed ? r->all : r->full, pre) != ECRM_OK)
+            return ECRM_FAIL;
     }
     if (rc < 0) {
         snprintf(r->err, ECRM_ERRMAX, "reading customer facts failed");
-        goto fail;
+        return ECRM_FAIL;
     }
-    for (; j < r->nids; j++)
-        if (retire(r, r->ids[j]) != ECRM_OK)
-            goto fail;
-    ecrm_store_facts_close(r->cur);
-    r->cur = NULL;
-    return ECRM_OK;
-fail:
-    ecrm_store_facts_close(r->cur);
-    r->cur = NULL;
-    return ECRM_FAIL;
+    for (; j < nids; j++)
+        if (ecrm_refresh_retire(r, ids[j]) != ECRM_OK)
+            return ECRM_FAIL;
+    return retire_orphans(r);
 }
 
-/* Retire members of customers gone from full segments, store the state. */
-static int finish(struct refresh *r)
+static int evaluate_all(struct ecrm_refresh *r)
 {
-    char fp[512];
-    for (size_t i = 0; i < r->set->n; i++) {
+    size_t n;
+    int64_t *ids = walk_ids(r, &n);
+    int rc = walk(r, ids, n);
+    free(ids);
+    return rc;
+}
+
+/* ---- the refresh --------------------------------------------------------- */
+
+/* Store each segment's state and the watermarks. */
+static int finish(struct ecrm_refresh *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
         const struct ecrm_segment *g = r->set->segs[i];
-        int64_t gone = 0;
-        if (r->full[i] &&
-            ecrm_store_seg_sweep(r->s, g->name, r->o->now, &gone, r->err))
-            return ECRM_FAIL;
         struct ecrm_seg_state st = {.evaluated_at = r->o->now,
                                     .run_id = r->o->run_id,
                                     .entered = r->entered[i],
-                                    .left = r->left[i] + gone,
-                                    .full = r->full[i]};
+                                    .left = r->left[i],
+                                    .full = r->full[i],
+                                    .refresh = r->wm.refresh};
         st.evaluated = r->full[i] ? (int64_t)r->stats->customers
                                   : (int64_t)r->stats->evaluated;
-        fingerprint(r, i, fp, sizeof fp);
-        ecrm_strlcpy(st.fingerprint, fp, sizeof st.fingerprint);
+        ecrm_strlcpy(st.fingerprint, g->text, sizeof st.fingerprint);
         if (ecrm_store_seg_state_put(r->s, g->name, g->text, &st, r->err))
             return ECRM_FAIL;
         r->stats->entered += (uint64_t)st.entered;
         r->stats->left += (uint64_t)st.left;
     }
-    return ECRM_OK;
+    return ecrm_store_seg_set_watermarks(r->s, &r->wm, r->err);
 }
 
-static int refresh(struct refresh *r)
+/* Add the seconds since *T to *TO and restart *T. */
+static void lap(double *t, double *to)
 {
-    struct ecrm_seg_watermarks wm;
-    int full_derive;
+    double now = ecrm_mono();
+    *to += now - *t;
+    *t = now;
+}
+
+static int setup(struct ecrm_refresh *r)
+{
+    size_t n = r->n, logged;
     if (ecrm_store_iter_items(r->s, item_cb, &r->items) != ECRM_OK) {
         snprintf(r->err, ECRM_ERRMAX, "reading items failed");
         return ECRM_FAIL;
     }
-    if (ecrm_store_seg_changed(r->s, &wm, &r->ids, &r->nids, &r->first,
-                               r->err) != ECRM_OK ||
+    if (ecrm_store_seg_changed(r->s, &r->wm, &r->ids, &r->nids, &logged,
+                               &r->first, r->err) != ECRM_OK ||
         ecrm_store_seg_writer_open(r->s, &r->w, r->err) != ECRM_OK)
         return ECRM_FAIL;
-    full_derive = r->o->full || r->first;
-    r->stats->changed = full_derive ? 0 : r->nids;
-    if (derive(r, full_derive) != ECRM_OK ||
-        ecrm_store_rfm_compute(r->s, &r->rfm, r->err) != ECRM_OK ||
-        ecrm_store_seg_set_watermarks(r->s, &wm, r->err) != ECRM_OK)
-        return ECRM_FAIL;
-    /* After a full derive every profile signature is fresh: nothing
-     * else can have changed. */
-    if (full_derive) {
+    /* A recategorised item changes what its buyers bought. */
+    r->derive_all = r->o->full || r->first || r->wm.catalogue;
+    r->stats->changed = r->derive_all ? 0 : r->nids;
+    r->stats->profiles_changed = r->derive_all ? 0 : logged;
+    if (r->derive_all) { /* everyone is derived and evaluated */
         free(r->ids);
         r->ids = NULL;
         r->nids = 0;
     }
-    size_t n = r->set ? r->set->n : 0;
-    r->full = calloc(n + 1, 1);
-    r->memo = calloc(n + 1, 1);
-    r->entered = calloc(n + 1, sizeof *r->entered);
-    r->left = calloc(n + 1, sizeof *r->left);
-    if (!r->full || !r->memo || !r->entered || !r->left)
-        abort();
+    r->full = xcalloc(n, 1);
+    r->all = xcalloc(n, 1);
+    memset(r->all, 1, n);
+    r->flipped = xcalloc(n, 1);
+    r->memo = xcalloc(n, 1);
+    r->entered = xcalloc(n, sizeof *r->entered);
+    r->left = xcalloc(n, sizeof *r->left);
     plan_full(r);
-    if (evaluate(r) != ECRM_OK || finish(r) != ECRM_OK)
-        return ECRM_FAIL;
     return ECRM_OK;
+}
+
+static int refresh(struct ecrm_refresh *r)
+{
+    struct ecrm_seg_stats *st = r->stats;
+    double t = ecrm_mono();
+    if (setup(r) != ECRM_OK)
+        return ECRM_FAIL;
+    int bulk = r->derive_all || memchr(r->full, 1, r->n) != NULL;
+    if (bulk && load_history(r) != ECRM_OK)
+        return ECRM_FAIL;
+    /* Changed customers' pages are scattered and read about once each: a
+     * small page cache recycles its memory instead of growing. */
+    if ((!bulk &&
+         ecrm_store_cache(r->s, INCREMENTAL_CACHE_KIB, r->err) != ECRM_OK) ||
+        ecrm_store_facts_open(r->s, 0, &r->cur, r->err) != ECRM_OK)
+        return ECRM_FAIL;
+    lap(&t, &st->read_s);
+    if ((r->derive_all ? derive_all(r) : ecrm_refresh_derive_changed(r)) !=
+        ECRM_OK)
+        return ECRM_FAIL;
+    lap(&t, &st->derive_s);
+    if (ecrm_refresh_rfm(r) != ECRM_OK)
+        return ECRM_FAIL;
+    lap(&t, &st->rfm_s);
+    if ((bulk ? evaluate_all(r) : ecrm_refresh_evaluate_changed(r)) != ECRM_OK)
+        return ECRM_FAIL;
+    lap(&t, &st->evaluate_s);
+    int rc = finish(r);
+    lap(&t, &st->finish_s);
+    return rc;
+}
+
+static void refresh_free(struct ecrm_refresh *r)
+{
+    ecrm_store_facts_close(r->cur);
+    ecrm_store_seg_writer_close(r->w);
+    ecrm_history_free(&r->h);
+    ecrm_history_free(&r->changed);
+    ecrm_facts_free(&r->f);
+    ecrm_facts_free(&r->gone);
+    ecrm_item_table_free(&r->items);
+    free(r->ids);
+    free(r->derived);
+    free(r->derived_ok);
+    free(r->moved);
+    free(r->moved_dims);
+    free(r->moved_fig);
+    free(r->full);
+    free(r->all);
+    free(r->depends);
+    free(r->rfm_dims);
+    free(r->flipped);
+    free(r->memo);
+    free(r->old_memo);
+    free(r->entered);
+    free(r->left);
+    free(r->pre);
 }
 
 int ecrm_segments_refresh(struct ecrm_store *s, const struct ecrm_segset *set,
@@ -319,32 +456,31 @@ int ecrm_segments_refresh(struct ecrm_store *s, const struct ecrm_segset *set,
 {
     static const struct ecrm_segset none = {0};
     struct ecrm_seg_stats dummy;
-    struct refresh r = {.s = s,
-                        .set = set ? set : &none,
-                        .o = o,
-                        .stats = stats ? stats : &dummy,
-                        .err = err};
+    struct ecrm_refresh r = {.s = s,
+                             .set = set ? set : &none,
+                             .o = o,
+                             .stats = stats ? stats : &dummy,
+                             .err = err};
     int own_tx = !ecrm_store_in_tx(s), rc;
+    r.n = r.set->n;
     memset(r.stats, 0, sizeof *r.stats);
     err[0] = '\0';
     if (own_tx && ecrm_store_begin(s, err) != ECRM_OK)
         return ECRM_FAIL;
     rc = refresh(&r);
+    ecrm_store_facts_close(r.cur);
+    r.cur = NULL;
+    if (ecrm_store_cache(s, 0, rc == ECRM_OK ? err : NULL) != ECRM_OK)
+        rc = ECRM_FAIL;
     if (own_tx) {
         if (rc == ECRM_OK)
             rc = ecrm_store_commit(s, err);
         else
             ecrm_store_rollback(s);
     }
-    ecrm_store_seg_writer_close(r.w);
-    ecrm_facts_free(&r.f);
-    ecrm_facts_free(&r.gone);
-    ecrm_item_table_free(&r.items);
-    free(r.ids);
-    free(r.full);
-    free(r.memo);
-    free(r.entered);
-    free(r.left);
+    if (rc != ECRM_OK && !err[0])
+        snprintf(err, ECRM_ERRMAX, "refreshing segments failed");
+    refresh_free(&r);
     ecrm_progress_done();
     return rc;
 }
@@ -362,11 +498,16 @@ int ecrm_segment_stage(struct ecrm_run_ctx *run)
         return ECRM_OK;
     }
     ecrm_log(ECRM_LOG_INFO, NULL,
-             "segment: derived attributes of %llu customers, %llu of %llu "
-             "customers evaluated (%zu segments in full), %llu entered, "
-             "%llu left",
+             "segment: %llu changed customers, %llu moved by new RFM cuts; "
+             "derived attributes of %llu; %llu evaluated (%s; %zu segments "
+             "in full); %llu entered, %llu left; seconds: read %.2f, derive "
+             "%.2f, RFM %.2f, evaluate %.2f, state %.2f",
+             (unsigned long long)st.changed, (unsigned long long)st.rfm_moved,
              (unsigned long long)st.derived, (unsigned long long)st.evaluated,
-             (unsigned long long)st.customers, st.full_segments,
-             (unsigned long long)st.entered, (unsigned long long)st.left);
+             st.customers ? "every customer read in bulk"
+                          : "changed customers read one by one",
+             st.full_segments, (unsigned long long)st.entered,
+             (unsigned long long)st.left, st.read_s, st.derive_s, st.rfm_s,
+             st.evaluate_s, st.finish_s);
     return ECRM_OK;
 }

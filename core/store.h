@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 7
+#define ECRM_STORE_SCHEMA_VERSION 10
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -38,6 +38,13 @@ int ecrm_store_commit(struct ecrm_store *s, char *err);
 void ecrm_store_rollback(struct ecrm_store *s);
 /* Non-zero while a transaction is open. */
 int ecrm_store_in_tx(struct ecrm_store *s);
+
+/* Size the page cache to KIB kibibytes; 0: the default, 64 MiB, which
+ * keeps the indexes a bulk load touches in memory between commits. Work
+ * that reads scattered pages about once each does better with a small
+ * cache: a big one allocates (and faults in) fresh memory for every page
+ * read. Returns ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_cache(struct ecrm_store *s, int kib, char *err);
 
 /* ---- runs --------------------------------------------------------------- */
 /* Record the start of a run of PIPELINE at NOW; *RUN_ID receives its id. */
@@ -87,6 +94,10 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
                            const struct ecrm_session_rec *r, char *err);
 int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
                             struct ecrm_session_state *out);
+/* A new visit's id into *ID (see session_new in <ecrm/plugin.h>): greater
+ * than every stored one and every one handed out before by this handle.
+ * ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_session_new(struct ecrm_store *s, int64_t *id, char *err);
 /* Keep one survey answer (the customer is created when unknown). */
 int ecrm_store_add_survey_answer(struct ecrm_store *s,
                                  const struct ecrm_survey_answer_rec *r,
@@ -115,6 +126,13 @@ int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
  * "merged:<id>". Clears the store's lookup caches. Returns ECRM_OK or
  * ECRM_FAIL with ERR (then, inside a caller's transaction, the caller
  * rolls back). */
+/* The external-id prefixes of the empty shells that merging and
+ * forgetting leave behind ("merged:<id>", "forgotten:<id>"): outbox
+ * anchors that take no part in merges or segments. */
+#define ECRM_SHELL_MERGED "merged:"
+#define ECRM_SHELL_FORGOTTEN "forgotten:"
+/* Whether EXTERNAL_ID (may be NULL) names such a shell. */
+int ecrm_store_is_shell(const char *external_id);
 int ecrm_store_merge_customers(struct ecrm_store *s, int64_t keep, int64_t gone,
                                const char *reason, int64_t now, char *err);
 /* Only record a merge row (KEPT, MERGED (0 = an anonymous visitor),
@@ -171,25 +189,45 @@ int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,
                         size_t len);
 
 /* ---- audience, recommendations, outbox ---------------------------------- */
+/* Consent channels one audience query can ask about. */
+#define ECRM_CONTACT_CHANNELS 4
+
+/* What the planner asks of every customer. */
+struct ecrm_contact_query {
+    /* consent channels ("email", "sms", ...), NULL-padded */
+    const char *channels[ECRM_CONTACT_CHANNELS];
+    const char *purpose;
+    const char *preferred_attr; /* profile attribute to read, or NULL */
+    /* 1: order by value (net spend in [VALUE_SINCE, VALUE_UNTIL)), highest
+     * first, then by id; 0: by id, value not computed */
+    int by_value;
+    int64_t value_since, value_until;
+};
+
 struct ecrm_contact {
     int64_t customer_id;
     const char *external_id;
-    const char *name;    /* may be NULL */
-    const char *address; /* e-mail or phone for the channel, may be NULL */
-    int consent;         /* 1 when the latest consent for channel+purpose is
-                            a grant, 0 otherwise (never asked or revoked) */
-    const char *tz;      /* the customer's time zone, may be NULL */
+    const char *name;  /* may be NULL */
+    const char *email; /* may be NULL */
+    const char *phone; /* may be NULL */
+    const char *tz;    /* the customer's time zone, may be NULL */
+    /* 1 when the latest consent for the query's channel i and purpose is a
+     * grant, 0 otherwise (never asked or revoked) */
+    int consent[ECRM_CONTACT_CHANNELS];
+    const char *preferred; /* the preferred_attr attribute, may be NULL */
+    double value;          /* when the query asked for it */
 };
 typedef int (*ecrm_contact_cb)(void *arg, const struct ecrm_contact *c);
 
-/* Stream every customer (ordered by id) with the address used by
- * CHANNEL ("email" -> email, "sms" -> phone) and the state of its consent
- * for CHANNEL and PURPOSE. */
-int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
-                             const char *purpose, ecrm_contact_cb cb,
-                             void *arg);
+/* Stream every customer as Q asks (ordered by id, or by value then id).
+ * Returns ECRM_OK, ECRM_FAIL, or the callback's non-zero value. */
+int ecrm_store_iter_contacts(struct ecrm_store *s,
+                             const struct ecrm_contact_query *q,
+                             ecrm_contact_cb cb, void *arg);
 
-/* Replace PERSONALIZER's stored recommendations for CUSTOMER_ID. */
+/* Replace PERSONALIZER's stored recommendations for CUSTOMER_ID. Outside
+ * a transaction it is all or nothing; inside one, a failure leaves the
+ * transaction for the caller to roll back. */
 int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
                           const char *personalizer, int64_t customer_id,
                           const struct ecrm_reco *recos, size_t n, char *err);
@@ -206,6 +244,9 @@ enum ecrm_outbox_state {
 /* "planned", "sending", ... */
 const char *ecrm_outbox_state_name(enum ecrm_outbox_state st);
 
+/* One ledger row. The planner fills every field but id and attempts; the
+ * claim hands them out filled from the row (variant, reason, cost and
+ * segments excepted: delivery does not need them). */
 struct ecrm_outbox_msg {
     int64_t id;
     const char *key; /* UNIQUE (campaign, customer, channel, period) */
@@ -220,36 +261,94 @@ struct ecrm_outbox_msg {
     const char *html;
     int64_t planned_at;
     int attempts;
+    /* schema 7 */
+    enum ecrm_outbox_state state; /* of a plan: PLANNED or SUPPRESSED */
+    const char *reason;           /* SUPPRESSED: why (no_consent, ...) */
+    const char *variant;          /* NULL when the campaign has none */
+    int has_cost;                 /* 0: cost unknown (stored NULL) */
+    double cost;                  /* in the campaign's currency unit */
+    int64_t segments;             /* SMS parts; 0 = not counted (NULL) */
 };
 
 /* Whether a row with KEY exists. */
 int ecrm_store_outbox_exists(struct ecrm_store *s, const char *key,
                              int *exists);
-/* Insert M in state PLANNED unless its key exists; *INSERTED tells which.
+
+/* The decision already in the ledger for (CAMPAIGN, CUSTOMER_ID, PERIOD)
+ * on any channel. One campaign gives a customer at most one row per
+ * period: a message on one channel, or a suppression. */
+struct ecrm_outbox_prior {
+    int found;  /* 0: nothing yet */
+    int64_t id; /* the row */
+    enum ecrm_outbox_state state;
+    char reason[32]; /* "" unless suppressed with a reason */
+};
+int ecrm_store_outbox_prior(struct ecrm_store *s, const char *campaign,
+                            int64_t customer_id, const char *period,
+                            struct ecrm_outbox_prior *out, char *err);
+
+/* Insert M (state PLANNED or SUPPRESSED with its reason) unless its key or
+ * its (campaign, customer, channel, period) exists; *INSERTED tells which.
  * (id and attempts of M are ignored.) */
 int ecrm_store_outbox_plan(struct ecrm_store *s, int64_t run_id,
                            const struct ecrm_outbox_msg *m, int *inserted,
                            char *err);
-/* Atomically move the oldest PLANNED (or RETRY due at NOW) message of
- * CHANNEL to SENDING, attempts + 1, and hand it to CB. Returns ECRM_OK
- * after CB ran, ECRM_RETRY when there is nothing to claim, ECRM_FAIL on
- * error. */
-typedef int (*ecrm_outbox_cb)(void *arg, const struct ecrm_outbox_msg *m);
+/* Replace the SUPPRESSED row ID by M (a new decision of the same campaign,
+ * customer and period, possibly on another channel: key and channel
+ * change with it). *DONE is 0 when row ID is no longer suppressed, which
+ * leaves it alone. */
+int ecrm_store_outbox_revise(struct ecrm_store *s, int64_t run_id, int64_t id,
+                             const struct ecrm_outbox_msg *m, int *done,
+                             char *err);
+
+/* Messages claimed for delivery: owned copies, valid until the next claim
+ * into the same batch; zero-initialise it, free it with
+ * ecrm_outbox_batch_free(). */
+struct ecrm_outbox_batch {
+    struct ecrm_outbox_msg *m;
+    size_t n, cap;
+    /* private: message i's strings live in one block, kept for the next
+     * claim (delivery claims hundreds of messages a second) */
+    char **block;
+    size_t *block_cap;
+};
+void ecrm_outbox_batch_free(struct ecrm_outbox_batch *b);
+
+/* Atomically move up to LIMIT of the oldest due messages of CHANNEL
+ * (PLANNED with planned_at <= NOW, or RETRY due at NOW) to SENDING,
+ * attempts + 1, and put copies of them in OUT (emptied first). In
+ * autocommit mode the claim is committed when this returns; inside a
+ * transaction, by the caller's commit, which must happen before any of
+ * them is handed to a server. Returns ECRM_OK (OUT->n > 0), ECRM_RETRY
+ * when there is nothing to claim, ECRM_FAIL on error. */
 int ecrm_store_outbox_claim(struct ecrm_store *s, const char *channel,
-                            int64_t now, ecrm_outbox_cb cb, void *arg,
-                            char *err);
-/* Record the outcome of message ID: new STATE, the provider's id or the
- * error text (either may be NULL), and NEXT_ATTEMPT for RETRY. */
-int ecrm_store_outbox_mark(struct ecrm_store *s, int64_t id,
-                           enum ecrm_outbox_state state,
-                           const char *provider_id, const char *error,
-                           int64_t next_attempt, int64_t now, char *err);
+                            int64_t now, size_t limit,
+                            struct ecrm_outbox_batch *out, char *err);
+
+/* The outcome of one delivery attempt. */
+struct ecrm_outbox_outcome {
+    int64_t id;
+    enum ecrm_outbox_state state;
+    const char *provider_id; /* may be NULL: keeps the stored one */
+    const char *error;       /* the server's answer, may be NULL */
+    const char *reason;      /* SUPPRESSED: why */
+    int64_t next_attempt;    /* RETRY: when */
+};
+/* Record outcome O at NOW. */
+int ecrm_store_outbox_mark(struct ecrm_store *s,
+                           const struct ecrm_outbox_outcome *o, int64_t now,
+                           char *err);
 /* Turn every message still SENDING into UNKNOWN: a process died between
  * claiming it and recording the outcome, so whether it went out cannot be
  * known. Call it only while no other process delivers (under the pipeline
  * lock), before claiming. */
 int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
                                     char *err);
+/* Queue the UNKNOWN messages of CAMPAIGN for another attempt (RETRY, due
+ * at NOW): for campaigns configured with `on_unknown: resend`. *N (may be
+ * NULL) receives how many. */
+int ecrm_store_outbox_resend_unknown(struct ecrm_store *s, const char *campaign,
+                                     int64_t now, int64_t *n, char *err);
 /* How many messages to customer CID count against the contact policy's
  * frequency caps (planned, sending, sent, retry or unknown; any campaign
  * and channel) with planned_at >= SINCE[i], for i = 0..2, into N[i].
@@ -260,6 +359,35 @@ int ecrm_store_outbox_recent(struct ecrm_store *s, int64_t cid,
 /* Messages of CAMPAIGN (NULL = all) in STATE. */
 int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
                                 enum ecrm_outbox_state state);
+
+/* ---- campaigns (store_campaign.c) ---------------------------------------- */
+/* What `campaigns` keeps of a campaign, updated at each plan. Zero means
+ * "none" (stored NULL) for GOAL_DAYS and both budgets. */
+struct ecrm_campaign_record {
+    const char *name;
+    int64_t run_id, now;
+    int64_t goal_days;
+    int64_t budget_messages;
+    double budget_cost;
+};
+int ecrm_store_campaign_touch(struct ecrm_store *s,
+                              const struct ecrm_campaign_record *r, char *err);
+
+/* What CAMPAIGN has spent: messages and the sum of their known costs, over
+ * the messages that are or may be out (planned, sending, sent, retry,
+ * unknown), in PERIOD only when PERIOD is not NULL. */
+int ecrm_store_campaign_spent(struct ecrm_store *s, const char *campaign,
+                              const char *period, int64_t *messages,
+                              double *cost, char *err);
+
+/* The arm of CUSTOMER_ID in CAMPAIGN: the stored one, or PROPOSED (a
+ * variant name or "control") stored now with assigned_at = NOW. The
+ * stored name is copied into VARIANT (LEN bytes); *CREATED (may be NULL)
+ * is 1 when this call stored it. */
+int ecrm_store_assignment(struct ecrm_store *s, const char *campaign,
+                          int64_t customer_id, const char *proposed,
+                          int64_t now, char *variant, size_t len, int *created,
+                          char *err);
 
 /* ---- offline evaluation ------------------------------------------------- */
 /* Called with one customer's net quantity of one item (purchases minus
@@ -275,6 +403,43 @@ int ecrm_store_iter_customer_items(struct ecrm_store *s, int64_t since,
                                    int64_t until, ecrm_customer_item_cb cb,
                                    void *arg);
 
+/* ---- whole-table scans for the segment stage (store_history.c) ----------
+ * Each function reads one table in rowid order (sequential pages) and hands
+ * every row to its callback in H (only the one it uses must be set);
+ * H->ARG is passed back. A callback returns 0 to go on; a non-zero value
+ * stops the scan and is returned. Strings live during the call only.
+ * Otherwise ECRM_OK, or ECRM_FAIL with ERR. */
+struct ecrm_history_scan {
+    void *arg;
+    /* ecrm_store_scan_customers: every customer id, ascending */
+    int (*customer)(void *arg, int64_t id);
+    /* ecrm_store_scan_orders: CUSTOMER_ID 0 = none (anonymous, forgotten) */
+    int (*order)(void *arg, int64_t id, int64_t customer_id, int64_t time,
+                 int is_return);
+    /* ecrm_store_scan_lines: AMOUNT as stored (unknown = 0) */
+    int (*line)(void *arg, int64_t order_id, int64_t item_id, double amount);
+    /* ecrm_store_scan_events: events with a customer; URL may be NULL */
+    int (*event)(void *arg, int64_t customer_id, int64_t time, const char *type,
+                 const char *url);
+};
+int ecrm_store_scan_customers(struct ecrm_store *s,
+                              const struct ecrm_history_scan *h, char *err);
+int ecrm_store_scan_orders(struct ecrm_store *s,
+                           const struct ecrm_history_scan *h, char *err);
+int ecrm_store_scan_lines(struct ecrm_store *s,
+                          const struct ecrm_history_scan *h, char *err);
+int ecrm_store_scan_events(struct ecrm_store *s,
+                           const struct ecrm_history_scan *h, char *err);
+/* The orders of the N customers CIDS only, to H->order in ascending id
+ * order; *ORDER_IDS (caller frees) and *NORDERS receive their ids. */
+int ecrm_store_scan_orders_of(struct ecrm_store *s, const int64_t *cids,
+                              size_t n, const struct ecrm_history_scan *h,
+                              int64_t **order_ids, size_t *norders, char *err);
+/* The lines of the N orders ORDER_IDS (ascending) only, to H->line. */
+int ecrm_store_scan_lines_of(struct ecrm_store *s, const int64_t *order_ids,
+                             size_t n, const struct ecrm_history_scan *h,
+                             char *err);
+
 /* ---- segments and derived attributes (store_segment.c) -------------------
  * Tables of schema version 5: customer_derived (one row per customer,
  * profile.h says what), segment_members (one row per membership period:
@@ -287,20 +452,38 @@ struct ecrm_derived;
 struct ecrm_derived_view;
 struct ecrm_rfm;
 
-/* The largest ids the segment stage has seen. */
+/* The largest ids the segment stage has seen, and the number of the
+ * refresh (1, 2, ...). CATALOGUE: some item's category or SKU changed
+ * since (read, not stored). */
 struct ecrm_seg_watermarks {
-    int64_t lines, events, customers, merges;
+    int64_t refresh, lines, events, customers, merges;
+    int catalogue;
 };
 
-/* Customers changed since the stored watermarks: new order lines, events,
- * customers or merges (either side). *IDS (sorted, unique; caller frees)
- * and *N receive them; *WM the current maxima, to be stored with
+/* A changed customer and what changed: ECRM_FACTS_PROFILE, _ATTRS,
+ * _LINES, _EVENTS bits (profile.h); ECRM_SEG_CHANGED_ALL for a new, merged
+ * or deleted customer. */
+struct ecrm_seg_change {
+    int64_t customer_id;
+    unsigned what;
+};
+#define ECRM_SEG_CHANGED_ALL 71u /* profile, attributes, lines, events */
+
+/* Customers changed since the stored watermarks: new order lines (what
+ * changed: lines), events (events), customers or merges on either side
+ * (all), and those in the change log that triggers keep (edited profiles
+ * and attributes, history moved between customers, deleted customers;
+ * schema 7). *OUT (sorted by customer, one entry each; caller frees) and
+ * *N receive them, *LOGGED how many the log named; *WM the current maxima
+ * and the next refresh number, to be stored with
  * ecrm_store_seg_set_watermarks() once the changes are processed. *FIRST
- * is 1 (and *IDS empty) when no watermark was ever stored: everything is
- * new. Profile edits of existing customers are not seen here (no id moves):
- * the segment stage compares profile signatures instead. */
+ * is 1 (and *OUT empty) when no watermark was ever stored: everything is
+ * new. */
 int ecrm_store_seg_changed(struct ecrm_store *s, struct ecrm_seg_watermarks *wm,
-                           int64_t **ids, size_t *n, int *first, char *err);
+                           struct ecrm_seg_change **out, size_t *n,
+                           size_t *logged, int *first, char *err);
+/* Store WM and empty the change logs (call in the transaction that read
+ * them). */
 int ecrm_store_seg_set_watermarks(struct ecrm_store *s,
                                   const struct ecrm_seg_watermarks *wm,
                                   char *err);
@@ -319,6 +502,20 @@ int ecrm_store_facts_next(struct ecrm_fact_cursor *c, struct ecrm_facts *f);
  * query each (how incremental runs read only changed customers). */
 int ecrm_store_facts_load(struct ecrm_fact_cursor *c, struct ecrm_facts *f,
                           int64_t cid, unsigned mask, char *err);
+/* Point reads of events (ecrm_store_facts_load) take only those at or
+ * after SINCE (INT64_MIN, the default: all), for evaluations whose event
+ * aggregates all have windows starting there or later. */
+void ecrm_store_facts_events_since(struct ecrm_fact_cursor *c, int64_t since);
+/* The time of customer CID's latest event into *TIME (0: none), from the
+ * index alone. ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_last_visit(struct ecrm_fact_cursor *c, int64_t cid,
+                          int64_t *time, char *err);
+/* The I-th current membership (customer *CID, segment *SEGMENT, valid
+ * until the cursor is closed) that a walk with ECRM_FACTS_MEMBERS met
+ * without a customer row (gone customers, for the caller to retire): 1, or
+ * 0 past the last. Complete once ecrm_store_facts_next() returned 0. */
+int ecrm_store_facts_orphan(const struct ecrm_fact_cursor *c, size_t i,
+                            int64_t *cid, const char **segment);
 void ecrm_store_facts_close(struct ecrm_fact_cursor *c);
 
 /* Writes of the segment stage, with statements prepared once. */
@@ -332,21 +529,19 @@ int ecrm_store_seg_write(struct ecrm_seg_writer *w, const char *segment,
 /* Replace CID's stored derived attributes with D. */
 int ecrm_store_seg_write_derived(struct ecrm_seg_writer *w, int64_t cid,
                                  const struct ecrm_derived *d, char *err);
-/* Record CID's new profile signature. */
-int ecrm_store_seg_write_sig(struct ecrm_seg_writer *w, int64_t cid,
-                             uint64_t sig, char *err);
 void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w);
 
-/* Mark as left at NOW the current members of SEGMENT whose customer no
- * longer exists (forgotten, merged away); *LEFT (may be NULL) = how many. */
-int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment, int64_t now,
-                         int64_t *left, char *err);
-
-/* Recompute the RFM cuts over every customer with orders from
- * customer_derived, store them (store_meta 'segment.rfm') and return them
- * in OUT. */
-int ecrm_store_rfm_compute(struct ecrm_store *s, struct ecrm_rfm *out,
-                           char *err);
+/* The RFM figures (recency = last_order, frequency = orders_count,
+ * monetary = total_spent: FIG[0..2]) of every customer with orders, from
+ * customer_derived, handed to CB (0 to go on). Returns ECRM_OK, ECRM_FAIL
+ * with ERR, or CB's non-zero value. */
+typedef int (*ecrm_rfm_figure_cb)(void *arg, int64_t cid, const double fig[3]);
+int ecrm_store_rfm_figures(struct ecrm_store *s, ecrm_rfm_figure_cb cb,
+                           void *arg, char *err);
+/* Store the RFM cuts R (store_meta 'segment.rfm'), for the next refresh
+ * and for ecrm_store_derived_get(). */
+int ecrm_store_rfm_put(struct ecrm_store *s, const struct ecrm_rfm *r,
+                       char *err);
 /* The stored RFM cuts; ECRM_FAIL (OUT zeroed) when none. */
 int ecrm_store_rfm_get(struct ecrm_store *s, struct ecrm_rfm *out);
 
@@ -368,6 +563,7 @@ struct ecrm_seg_state {
     int64_t left;      /* left in that run */
     int64_t evaluated; /* customers evaluated in that run */
     int full;          /* 1 when that run evaluated every customer */
+    int64_t refresh;   /* that refresh's number (ecrm_seg_watermarks) */
 };
 /* ECRM_OK with OUT filled, ECRM_FAIL (OUT zeroed) when never evaluated. */
 int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,

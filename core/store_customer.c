@@ -165,7 +165,7 @@ static const struct section sections[] = {
      " o.customer_id = ?1 ORDER BY o.time DESC, o.id DESC, l.line_no"
      " LIMIT ?2"},
     {"sessions",
-     "SELECT session, " T("start") " AS start, " T(
+     "SELECT coalesce(session, id) AS session, " T("start") " AS start, " T(
          "end") " AS end,"
                 " end - start AS seconds, pages, landing, exit_page, path,"
                 " referrer_host, search_terms, utm_source, utm_medium, "
@@ -191,7 +191,8 @@ static const struct section sections[] = {
                                "'failed' WHEN 5 THEN"
                                " 'suppressed' ELSE 'unknown' END AS state, "
                                "attempts, address,"
-                               " subject, provider_id, error FROM outbox WHERE "
+                               " subject, provider_id, error, reason,"
+                               " variant, cost, segments FROM outbox WHERE "
                                "customer_id = ?1"
                                " ORDER BY planned_at DESC, id DESC LIMIT ?2"},
     {"recommendations",
@@ -302,7 +303,8 @@ int ecrm_store_consent_change(struct ecrm_store *s, int64_t cid,
     if (rc == ECRM_OK && r->state == ECRM_CONSENT_REVOKED) {
         int64_t n = 0;
         rc = exec_cid(s,
-                      "UPDATE outbox SET state = 5, error = 'no_consent'"
+                      "UPDATE outbox SET state = 5, error = 'no_consent',"
+                      " reason = 'no_consent'"
                       " WHERE customer_id = ?1 AND state IN (0, 3) AND"
                       " address IS NOT NULL AND (CASE WHEN instr(address,"
                       " '@') > 0 THEN 'email' ELSE 'sms' END) = ?2",
@@ -483,6 +485,9 @@ int ecrm_store_forget(struct ecrm_store *s, int64_t cid, int64_t now, char *err)
         "DELETE FROM customer_derived WHERE customer_id = ?1",
         "UPDATE events SET customer_id = NULL, visitor_key = NULL"
         " WHERE customer_id = ?1",
+        /* no trace of the visitor links its sessions any more */
+        "DELETE FROM session_visitors WHERE session_id IN"
+        " (SELECT id FROM sessions WHERE customer_id = ?1)",
         "UPDATE sessions SET customer_id = NULL, visitor_key = NULL,"
         " visitor_hash = NULL WHERE customer_id = ?1",
         "UPDATE orders SET customer_id = NULL WHERE customer_id = ?1",
@@ -491,8 +496,9 @@ int ecrm_store_forget(struct ecrm_store *s, int64_t cid, int64_t now, char *err)
         " reason = 'forgotten' WHERE kept = ?1 OR merged = ?1",
         /* the ledger keeps that a message existed, not to whom or what */
         "UPDATE outbox SET address = NULL, name = NULL, subject = NULL,"
-        " body_text = NULL, body_html = NULL, state = CASE WHEN state IN"
-        " (0, 3) THEN 5 ELSE state END, error = CASE WHEN state IN (0, 3)"
+        " body_text = NULL, body_html = NULL, reason = CASE WHEN state IN"
+        " (0, 3) THEN 'forgotten' ELSE reason END, state = CASE WHEN state"
+        " IN (0, 3) THEN 5 ELSE state END, error = CASE WHEN state IN (0, 3)"
         " THEN 'forgotten' ELSE error END WHERE customer_id = ?1",
         /* the row stays as an anonymous anchor for the ledger's rows */
         "UPDATE customers SET external_id = 'forgotten:' || id, email = NULL,"

@@ -280,50 +280,67 @@ out:
     return rc;
 }
 
-/* Give CID the anonymous events and sessions of visitor VKEY; SESSION is
- * the session of the event that made the link (it may not be stored yet:
- * a source stores a visit as it ends or at its next commit). A visitor's
- * events are found through its sessions (events_anonymous is keyed by
- * session, which grows with time, so it is cheap to write), plus those
- * without a session. */
+/* Give CID the anonymous events and sessions of visitor VKEY; SESSION
+ * (text key) or SID (id) is the session of the event that made the link
+ * (it may not be stored yet: a source stores a visit as it ends or at its
+ * next commit). A visitor's events are found through its sessions
+ * (events_anonymous_sid and events_anonymous are keyed by session, which
+ * grows with time, so they are cheap to write), plus those without a
+ * session. Parameters: ?1 CID, ?2 VKEY, ?3 SESSION, ?4 the visitor hash,
+ * ?5 SID. */
 static int attach_visitor(struct ecrm_store *s, const char *vkey,
-                          const char *session, int64_t cid, char *err)
+                          const char *session, int64_t sid, int64_t cid,
+                          char *err)
 {
     static const struct {
         enum ecrm_stmt_id id;
         const char *sql, *what;
     } q[] = {
+        {ECRM_ST_EVENTS_ATTACH_SID,
+         "UPDATE events SET customer_id = ?1"
+         " WHERE customer_id IS NULL AND session_id IS NOT NULL"
+         " AND session_id IN (SELECT session_id FROM session_visitors"
+         "  WHERE visitor_hash = ?4 UNION ALL SELECT ?5)"
+         " AND visitor_key = ?2",
+         "attaching a visitor's events"},
+        /* sessions with a text key (sources before ABI 1.2) */
         {ECRM_ST_EVENTS_ATTACH,
          "UPDATE events SET customer_id = ?1"
          " WHERE customer_id IS NULL AND session IS NOT NULL"
-         " AND session IN (SELECT session FROM sessions"
-         "  WHERE visitor_hash = ?4 AND visitor_key = ?2 UNION ALL SELECT ?3)"
+         " AND session IN (SELECT s.session FROM session_visitors v"
+         "  JOIN sessions s ON s.id = v.session_id"
+         "  WHERE v.visitor_hash = ?4 AND s.visitor_key = ?2"
+         "  UNION ALL SELECT ?3)"
          " AND visitor_key = ?2",
          "attaching a visitor's events"},
         {ECRM_ST_EVENTS_ATTACH_NOSESSION,
          "UPDATE events SET customer_id = ?1"
          " WHERE customer_id IS NULL AND session IS NULL"
-         " AND visitor_key = ?2",
+         " AND session_id IS NULL AND visitor_key = ?2",
          "attaching a visitor's events"},
         {ECRM_ST_SESSIONS_ATTACH,
          "UPDATE sessions SET customer_id = ?1"
-         " WHERE visitor_hash = ?4 AND visitor_key = ?2"
-         " AND customer_id IS NULL",
+         " WHERE id IN (SELECT session_id FROM session_visitors"
+         "  WHERE visitor_hash = ?4)"
+         " AND visitor_key = ?2 AND customer_id IS NULL",
          "attaching a visitor's sessions"},
     };
-    /* the visitor's buffered anonymous events must be in the table */
-    if (ecrm_store_events_flush(s, err) != ECRM_OK)
+    /* the visitor's buffered anonymous rows must be in the tables */
+    if (ecrm_store_flush(s, err) != ECRM_OK)
         return ECRM_FAIL;
     for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
         sqlite3_stmt *st = ecrm_store_stmt(s, q[i].id, q[i].sql, err);
         if (!st)
             return ECRM_FAIL;
+        int np = sqlite3_bind_parameter_count(st);
         sqlite3_bind_int64(st, 1, cid);
         ecrm_bind_text(st, 2, vkey);
-        if (q[i].id == ECRM_ST_EVENTS_ATTACH)
+        if (np >= 3)
             ecrm_bind_opt(st, 3, session);
-        if (q[i].id != ECRM_ST_EVENTS_ATTACH_NOSESSION)
+        if (np >= 4)
             sqlite3_bind_int64(st, 4, ecrm_store_visitor_hash(vkey));
+        if (np >= 5)
+            ecrm_bind_id(st, 5, sid);
         int ok = sqlite3_step(st) == SQLITE_DONE;
         if (!ok)
             ecrm_store_sqlfail(s, err, q[i].what);
@@ -347,7 +364,7 @@ static int kind_ok(const char *k)
 /* The customer of event R (0: anonymous), recording what it teaches: the
  * event's identity and its visitor key, when they were nobody's. */
 static int event_customer(struct ecrm_store *s, const struct ecrm_event_rec *r,
-                          int64_t t, int64_t *cidp, char *err)
+                          int64_t t, int64_t sid, int64_t *cidp, char *err)
 {
     const char *kind = NULL, *value = NULL, *vkey = NULL;
     int64_t cid = 0, icid = 0, vcid = 0;
@@ -386,7 +403,7 @@ static int event_customer(struct ecrm_store *s, const struct ecrm_event_rec *r,
             if (ident_claim(s, "visitor", vkey, cid, t, err) != ECRM_OK)
                 return ECRM_FAIL;
             int before = sqlite3_total_changes(s->db);
-            if (attach_visitor(s, vkey, r->session, cid, err) != ECRM_OK)
+            if (attach_visitor(s, vkey, r->session, sid, cid, err) != ECRM_OK)
                 return ECRM_FAIL;
             if (sqlite3_total_changes(s->db) != before) {
                 char why[600];
@@ -404,144 +421,41 @@ static int event_customer(struct ecrm_store *s, const struct ecrm_event_rec *r,
     return ECRM_OK;
 }
 
-/* ---- buffered inserts --------------------------------------------------- */
+/* ---- inserts ------------------------------------------------------------ */
 
-/* A web log's events are nearly all anonymous. Inserted one row per
- * statement, each pays sqlite's per-statement work (reset, bind, step,
- * program start); EVBUF_ROWS of them go in one multi-row INSERT instead
- * (10% less CPU time on a 1M-line log: 5.6 s to 5.0 s). Only anonymous
- * events are buffered: merging or forgetting a customer never touches
- * them, so nothing but attach_visitor (which flushes first) and the
- * commit need to see them. An event with a customer, or outside a
+/* A web log's events are nearly all anonymous: they are buffered and
+ * inserted many at a time (store_rowbuf.c). Merging or forgetting a
+ * customer never touches them, so nothing but attach_visitor (which
+ * flushes first) and the commit need to see them. An event with a
+ * customer or a text session key (a source before ABI 1.2), or outside a
  * transaction, flushes the buffer and is inserted at once, so ids keep
- * the order of arrival. */
-#define EVBUF_ROWS 32
-#define EVBUF_TEXTS 7 /* visitor_key, type, session, url, referrer, ... */
-#define EVBUF_NONE ((size_t)-1)
-
-struct ecrm_evbuf {
-    int n;
-    int64_t t[EVBUF_ROWS], iid[EVBUF_ROWS];
-    size_t off[EVBUF_ROWS][EVBUF_TEXTS]; /* into text; EVBUF_NONE = NULL */
-    char *text;
-    size_t len, cap;
-};
-
-void ecrm_store_events_discard(struct ecrm_store *s)
-{
-    if (s->evbuf)
-        s->evbuf->n = 0, s->evbuf->len = 0;
-}
-
-void ecrm_store_events_free(struct ecrm_store *s)
-{
-    if (s->evbuf)
-        free(s->evbuf->text);
-    free(s->evbuf);
-    s->evbuf = NULL;
-}
-
-/* Copy V (NULL and "" are "unknown", as ecrm_bind_opt has it). */
-static int evbuf_text(struct ecrm_evbuf *b, const char *v, size_t *off)
-{
-    size_t n;
-    if (!v || !*v) {
-        *off = EVBUF_NONE;
-        return 0;
-    }
-    n = strlen(v) + 1;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 16384;
-        while (nc < b->len + n)
-            nc *= 2;
-        char *p = realloc(b->text, nc);
-        if (!p)
-            return -1;
-        b->text = p;
-        b->cap = nc;
-    }
-    memcpy(b->text + b->len, v, n);
-    *off = b->len;
-    b->len += n;
-    return 0;
-}
-
-/* Bind row I of B: visitor_key, type, time, item_id, session, url,
- * referrer, terms, data at parameters BASE + 1 .. BASE + 9 (customer_id
- * is NULL). The text stays in B until the statement is stepped. */
-static void evbuf_bind(sqlite3_stmt *st, int base, struct ecrm_evbuf *b, int i)
-{
-    static const int param[EVBUF_TEXTS] = {1, 2, 5, 6, 7, 8, 9};
-    sqlite3_bind_int64(st, base + 3, b->t[i]);
-    ecrm_bind_id(st, base + 4, b->iid[i]);
-    for (int k = 0; k < EVBUF_TEXTS; k++)
-        ecrm_bind_opt(st, base + param[k],
-                      b->off[i][k] == EVBUF_NONE ? NULL
-                                                 : b->text + b->off[i][k]);
-}
-
-#define EVENT_ADD_SQL                                                          \
-    "INSERT INTO events(customer_id, visitor_key, type,"                       \
-    " time, item_id, session, url, referrer, terms, data)"                     \
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-
-static const char event_insert_cols[] =
-    "INSERT INTO events(customer_id, visitor_key, type, time, item_id,"
-    " session, url, referrer, terms, data) VALUES ";
-
-int ecrm_store_events_flush(struct ecrm_store *s, char *err)
-{
-    struct ecrm_evbuf *b = s->evbuf;
-    sqlite3_stmt *st;
-    int rc = ECRM_OK;
-    if (!b || !b->n)
-        return ECRM_OK;
-    if (b->n == EVBUF_ROWS) {
-        /* (NULL, ?, ...) per row: parameters 9 * row + 1 .. 9 * row + 9 */
-        char sql[sizeof event_insert_cols + EVBUF_ROWS * 48];
-        size_t n = snprintf(sql, sizeof sql, "%s", event_insert_cols);
-        /* the text is only needed to prepare the statement, once */
-        for (int i = 0; i < EVBUF_ROWS && n < sizeof sql &&
-                        !s->st[ECRM_ST_EVENT_ADD_MULTI];
-             i++)
-            n += snprintf(sql + n, sizeof sql - n, "%s(NULL,?,?,?,?,?,?,?,?,?)",
-                          i ? "," : "");
-        st = ecrm_store_stmt(s, ECRM_ST_EVENT_ADD_MULTI, sql, err);
-        if (!st) {
-            rc = ECRM_FAIL;
-            goto out;
-        }
-        for (int i = 0; i < EVBUF_ROWS; i++)
-            evbuf_bind(st, 9 * i, b, i);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = ecrm_store_sqlfail(s, err, "storing events");
-        sqlite3_reset(st);
-        goto out;
-    }
-    /* the remainder of a commit: one row at a time */
-    for (int i = 0; i < b->n && rc == ECRM_OK; i++) {
-        st = ecrm_store_stmt(s, ECRM_ST_EVENT_ADD, EVENT_ADD_SQL, err);
-        if (!st) {
-            rc = ECRM_FAIL;
-            break;
-        }
-        evbuf_bind(st, 1, b, i); /* ?1, customer_id: NULL */
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = ecrm_store_sqlfail(s, err, "storing an event");
-        sqlite3_reset(st);
-    }
-out:
-    b->n = 0;
-    b->len = 0;
-    return rc;
-}
+ * the order of arrival. The buffer's rows leave out the columns that are
+ * NULL there. */
+#define EVENT_HEAD                                                             \
+    "INSERT OR FAIL INTO events(customer_id, visitor_key, type, time,"         \
+    " item_id, session, url, referrer, terms, data, session_id) VALUES "
+static const struct ecrm_rowbuf_spec anon_events = {
+    .multi = ECRM_ST_EVENT_ADD_MULTI,
+    .single = ECRM_ST_EVENT_ADD_ANON,
+    .head = EVENT_HEAD,
+    .row = "(NULL,?,?,?,?,NULL,?,?,?,?,?)",
+    .tail = "",
+    .ncols = 9,
+    .what = "storing events"};
+/* (only ever inserted one at a time: multi is not used) */
+static const struct ecrm_rowbuf_spec one_event = {.multi = ECRM_ST_EVENT_ADD,
+                                                  .single = ECRM_ST_EVENT_ADD,
+                                                  .head = EVENT_HEAD,
+                                                  .row =
+                                                      "(?,?,?,?,?,?,?,?,?,?,?)",
+                                                  .tail = "",
+                                                  .ncols = 11,
+                                                  .what = "storing an event"};
 
 int ecrm_store_add_event(struct ecrm_store *s, const struct ecrm_event_rec *r,
                          char *err)
 {
-    sqlite3_stmt *st;
-    int64_t cid = 0, iid = 0, t;
-    int rc = ECRM_FAIL;
+    int64_t cid = 0, iid = 0, sid = 0, t;
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_event_rec, data))
         return ecrm_store_errf(err, "event: record too small");
@@ -552,53 +466,37 @@ int ecrm_store_add_event(struct ecrm_store *s, const struct ecrm_event_rec *r,
         return ecrm_store_errf(err, "event: external_id or visitor_key is "
                                     "required");
     t = ecrm_store_or_now(r->time);
-    if (event_customer(s, r, t, &cid, err) != ECRM_OK)
+    if (ECRM_HAS_MEMBER(r, struct ecrm_event_rec, session_id))
+        sid = r->session_id;
+    if (sid < 0)
+        return ecrm_store_errf(err, "event: negative session id");
+    if (event_customer(s, r, t, sid, &cid, err) != ECRM_OK)
         return ECRM_FAIL;
     if (ecrm_store_is_set(r->sku) &&
         ecrm_store_item_lookup(s, r->sku, NULL, NULL, NAN, r->time, &iid,
                                err) != ECRM_OK)
         return ECRM_FAIL;
-    if (!cid && s->in_tx) {
-        struct ecrm_evbuf *b = s->evbuf;
-        const char *txt[EVBUF_TEXTS] = {r->visitor_key, r->type,     r->session,
-                                        r->url,         r->referrer, r->terms,
-                                        r->data};
-        if (!b && !(b = s->evbuf = calloc(1, sizeof *b)))
-            return ecrm_store_errf(err, "out of memory");
-        size_t len = b->len;
-        for (int k = 0; k < EVBUF_TEXTS; k++)
-            if (evbuf_text(b, txt[k], &b->off[b->n][k])) {
-                b->len = len;
-                return ecrm_store_errf(err, "out of memory");
-            }
-        b->t[b->n] = t;
-        b->iid[b->n] = iid;
-        if (++b->n == EVBUF_ROWS)
-            return ecrm_store_events_flush(s, err);
-        return ECRM_OK;
+    if (!cid && s->in_tx && !ecrm_store_is_set(r->session)) {
+        const struct ecrm_val v[] = {ecrm_val_opt(r->visitor_key),
+                                     ecrm_val_opt(r->type),
+                                     ecrm_val_int(t),
+                                     ecrm_val_id(iid),
+                                     ecrm_val_opt(r->url),
+                                     ecrm_val_opt(r->referrer),
+                                     ecrm_val_opt(r->terms),
+                                     ecrm_val_opt(r->data),
+                                     ecrm_val_id(sid)};
+        return ecrm_rowbuf_add(s, &s->events_buf, &anon_events, v, err);
     }
     /* keep ids in the order of arrival */
-    if (ecrm_store_events_flush(s, err) != ECRM_OK)
+    if (ecrm_rowbuf_flush(s, s->events_buf, err) != ECRM_OK)
         return ECRM_FAIL;
-    st = ecrm_store_stmt(s, ECRM_ST_EVENT_ADD, EVENT_ADD_SQL, err);
-    if (!st)
-        return ECRM_FAIL;
-    ecrm_bind_id(st, 1, cid);
-    ecrm_bind_opt(st, 2, r->visitor_key);
-    ecrm_bind_text(st, 3, r->type);
-    sqlite3_bind_int64(st, 4, t);
-    ecrm_bind_id(st, 5, iid);
-    ecrm_bind_opt(st, 6, r->session);
-    ecrm_bind_opt(st, 7, r->url);
-    ecrm_bind_opt(st, 8, r->referrer);
-    ecrm_bind_opt(st, 9, r->terms);
-    ecrm_bind_opt(st, 10, r->data);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing an event");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    const struct ecrm_val v[] = {
+        ecrm_val_id(cid),       ecrm_val_opt(r->visitor_key),
+        ecrm_val_opt(r->type),  ecrm_val_int(t),
+        ecrm_val_id(iid),       ecrm_val_opt(r->session),
+        ecrm_val_opt(r->url),   ecrm_val_opt(r->referrer),
+        ecrm_val_opt(r->terms), ecrm_val_opt(r->data),
+        ecrm_val_id(sid)};
+    return ecrm_rowbuf_exec(s, &one_event, v, err);
 }

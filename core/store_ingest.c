@@ -45,16 +45,23 @@ static uint64_t hash_str(const char *s)
     return fnv1a(0xcbf29ce484222325ULL, s, strlen(s));
 }
 
-static struct ecrm_idmap_slot *idmap_find(struct ecrm_idmap *m, const char *key)
+/* The slot of KEY (hash H), or NULL. The stored hashes spare reading the
+ * keys of other slots (each its own allocation). */
+static struct ecrm_idmap_slot *idmap_find_h(struct ecrm_idmap *m,
+                                            const char *key, uint64_t h)
 {
     size_t i;
     if (!m->cap)
         return NULL;
-    for (i = hash_str(key) & (m->cap - 1); m->slots[i].key;
-         i = (i + 1) & (m->cap - 1))
-        if (strcmp(m->slots[i].key, key) == 0)
+    for (i = h & (m->cap - 1); m->slots[i].key; i = (i + 1) & (m->cap - 1))
+        if (m->slots[i].hash == h && strcmp(m->slots[i].key, key) == 0)
             return &m->slots[i];
     return NULL;
+}
+
+static struct ecrm_idmap_slot *idmap_find(struct ecrm_idmap *m, const char *key)
+{
+    return idmap_find_h(m, key, hash_str(key));
 }
 
 static void idmap_clear(struct ecrm_idmap *m)
@@ -78,7 +85,8 @@ static void idmap_free(struct ecrm_idmap *m)
 static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
                       uint64_t sig)
 {
-    struct ecrm_idmap_slot *slot = idmap_find(m, key);
+    uint64_t h = hash_str(key);
+    struct ecrm_idmap_slot *slot = idmap_find_h(m, key, h);
     size_t i;
     if (slot) {
         slot->id = id;
@@ -95,7 +103,7 @@ static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
         for (size_t j = 0; j < m->cap; j++) {
             if (!m->slots[j].key)
                 continue;
-            for (i = hash_str(m->slots[j].key) & (ncap - 1); ns[i].key;
+            for (i = m->slots[j].hash & (ncap - 1); ns[i].key;
                  i = (i + 1) & (ncap - 1))
                 ;
             ns[i] = m->slots[j];
@@ -104,12 +112,12 @@ static void idmap_put(struct ecrm_idmap *m, const char *key, int64_t id,
         m->slots = ns;
         m->cap = ncap;
     }
-    for (i = hash_str(key) & (m->cap - 1); m->slots[i].key;
-         i = (i + 1) & (m->cap - 1))
+    for (i = h & (m->cap - 1); m->slots[i].key; i = (i + 1) & (m->cap - 1))
         ;
     m->slots[i].key = strdup(key);
     if (!m->slots[i].key)
         return;
+    m->slots[i].hash = h;
     m->slots[i].id = id;
     m->slots[i].sig = sig;
     m->n++;
@@ -129,11 +137,6 @@ void ecrm_store_caches_free(struct ecrm_store *s)
     idmap_free(&s->items);
     idmap_free(&s->orders);
     ecrm_store_idents_free(s);
-}
-
-int ecrm_store_is_set(const char *v)
-{
-    return v && *v;
 }
 
 int64_t ecrm_store_or_now(int64_t t)
@@ -797,15 +800,28 @@ int ecrm_store_add_consent(struct ecrm_store *s,
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, time))
         return ecrm_store_errf(err, "consent: record too small");
-    if (!ecrm_store_is_set(r->external_id) || !ecrm_store_is_set(r->channel) ||
-        !ecrm_store_is_set(r->purpose))
-        return ecrm_store_errf(err, "consent: external_id, channel and "
-                                    "purpose are required");
+    int by_identity = !ecrm_store_is_set(r->external_id) &&
+                      ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, identity) &&
+                      ecrm_store_is_set(r->identity_kind) &&
+                      ecrm_store_is_set(r->identity);
+    if ((!by_identity && !ecrm_store_is_set(r->external_id)) ||
+        !ecrm_store_is_set(r->channel) || !ecrm_store_is_set(r->purpose))
+        return ecrm_store_errf(err, "consent: external_id (or an identity), "
+                                    "channel and purpose are required");
     if (r->state != ECRM_CONSENT_GRANTED && r->state != ECRM_CONSENT_REVOKED)
         return ecrm_store_errf(err, "consent: state must be granted or "
                                     "revoked");
-    if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) != ECRM_OK)
+    if (by_identity) {
+        if (ecrm_store_ident_lookup(s, r->identity_kind, r->identity, &cid,
+                                    err) != ECRM_OK)
+            return ECRM_FAIL;
+        if (!cid)
+            return ecrm_store_errf(err, "no customer with this %.20s",
+                                   r->identity_kind);
+    } else if (ecrm_store_customer_id(s, r->external_id, 1, &cid, err) !=
+               ECRM_OK) {
         return ECRM_FAIL;
+    }
     /* A forgotten address comes back only by an explicit admin grant: a
      * source's grant is kept as evidence but recorded as a revoke. */
     int state = r->state == ECRM_CONSENT_GRANTED;

@@ -57,6 +57,27 @@ enum ecrm_stmt_id {
     ECRM_ST_CONSENT_NOW,
     ECRM_ST_EVENT_ADD_MULTI, /* EVBUF_ROWS anonymous events at once */
     ECRM_ST_OB_RECENT,
+    /* campaigns (issue 6): store_outbox.c, store_campaign.c */
+    ECRM_ST_OB_PRIOR,
+    ECRM_ST_OB_REVISE,
+    ECRM_ST_OB_RESEND,
+    ECRM_ST_CAMPAIGN_SPENT,
+    ECRM_ST_ASSIGN_GET,
+    ECRM_ST_ASSIGN_PUT,
+    ECRM_ST_RECO_SAVEPOINT,
+    ECRM_ST_RECO_RELEASE,
+    ECRM_ST_RECO_UNDO,
+    ECRM_ST_CUST_PURCHASES,
+    /* integer session ids (store_web.c, store_events.c) */
+    ECRM_ST_EVENT_ADD_ANON, /* one buffered anonymous event */
+    ECRM_ST_EVENTS_ATTACH_SID,
+    ECRM_ST_SESSION_MAXID,
+    ECRM_ST_SESSION_ADD_MULTI, /* ECRM_ROWBUF_ROWS anonymous sessions */
+    ECRM_ST_SESSION_ADD_ANON,  /* one buffered anonymous session */
+    ECRM_ST_SESSION_ADD_NEW,   /* a new visit with a customer */
+    ECRM_ST_SESSION_MERGE_ID,  /* a later part of a visit */
+    ECRM_ST_VISITORS_ADD_MULTI,
+    ECRM_ST_VISITORS_ADD,
     ECRM_ST_ITEM_TAGS,
     ECRM_ST_ITEM_BY_SKU,
     ECRM_ST_COUNT
@@ -66,7 +87,8 @@ enum ecrm_stmt_id {
  * values last written, so an unchanged item is not rewritten). Open
  * addressing, linear probing; never shrinks, cleared when full. */
 struct ecrm_idmap_slot {
-    char *key; /* owned; NULL = empty slot */
+    char *key;     /* owned; NULL = empty slot */
+    uint64_t hash; /* of key */
     int64_t id;
     uint64_t sig;
 };
@@ -81,6 +103,10 @@ struct ecrm_identcache;
 struct ecrm_store {
     sqlite3 *db;
     int in_tx; /* inside ecrm_store_begin() .. commit/rollback */
+    /* A write failed in a way that lost earlier records of the open
+     * transaction (a buffered insert, or sqlite rolling back by itself):
+     * commit and begin refuse until ecrm_store_rollback() is called. */
+    int tx_failed;
     sqlite3_stmt *st[ECRM_ST_COUNT];
     /* Lookup caches of ingestion. They may hold ids created by the open
      * transaction, so every rollback must clear them. */
@@ -90,18 +116,101 @@ struct ecrm_store {
     /* (kind, value) -> customer of the visitor identities of events
      * (store_events.c); cleared with the caches above. */
     struct ecrm_identcache *idents;
-    /* Anonymous events not inserted yet (store_events.c): written by
-     * ecrm_store_events_flush before commit and before any statement of
-     * store_events.c that reads events; dropped by rollback. */
-    struct ecrm_evbuf *evbuf;
+    /* Anonymous events and sessions not inserted yet (store_rowbuf.c):
+     * written by ecrm_store_flush before commit and before any statement
+     * that reads or updates anonymous rows; dropped by rollback. */
+    struct ecrm_rowbuf *events_buf, *sessions_buf;
+    /* The (visitor_hash, session id) pairs of the sessions stored since
+     * the last flush, inserted into session_visitors in key order by
+     * ecrm_store_visitors_flush (store_web.c), through visitors_buf. */
+    struct ecrm_vpair {
+        int64_t hash, id;
+    } * vpend;
+    size_t nvpend, capvpend;
+    struct ecrm_rowbuf *visitors_buf;
+    /* Session ids (store_web.c): the next one to hand out, the largest
+     * one stored (or buffered), and whether both were checked against
+     * the table in the open transaction. */
+    int64_t next_session, max_session;
+    int session_synced;
 };
 
-/* Insert the buffered anonymous events (store_events.c). ECRM_OK or
- * ECRM_FAIL with ERR; the buffer is empty either way. */
-int ecrm_store_events_flush(struct ecrm_store *s, char *err);
-/* Drop the buffered events (rollback), or free the buffer (close). */
-void ecrm_store_events_discard(struct ecrm_store *s);
-void ecrm_store_events_free(struct ecrm_store *s);
+/* ---- buffered multi-row inserts (store_rowbuf.c) ------------------------
+ * Rows that nothing reads before the commit (anonymous events and
+ * sessions) are gathered and inserted ECRM_ROWBUF_ROWS at a time. */
+
+#define ECRM_ROWBUF_ROWS 32
+#define ECRM_ROWBUF_MAXCOLS 20
+
+enum ecrm_val_kind { ECRM_VAL_NULL, ECRM_VAL_INT, ECRM_VAL_TEXT };
+/* One value of a buffered row; S is copied by ecrm_rowbuf_add. */
+struct ecrm_val {
+    enum ecrm_val_kind kind;
+    int64_t i;
+    const char *s;
+};
+static inline struct ecrm_val ecrm_val_int(int64_t v)
+{
+    return (struct ecrm_val){ECRM_VAL_INT, v, NULL};
+}
+/* 0 means "none": NULL, as ecrm_bind_id has it. */
+static inline struct ecrm_val ecrm_val_id(int64_t v)
+{
+    return (struct ecrm_val){v ? ECRM_VAL_INT : ECRM_VAL_NULL, v, NULL};
+}
+/* NULL is NULL; "" is kept, as ecrm_bind_text has it. */
+static inline struct ecrm_val ecrm_val_text(const char *v)
+{
+    return (struct ecrm_val){v ? ECRM_VAL_TEXT : ECRM_VAL_NULL, 0, v};
+}
+/* NULL and "" mean "unknown": NULL, as ecrm_bind_opt has it. */
+static inline struct ecrm_val ecrm_val_opt(const char *v)
+{
+    return (struct ecrm_val){v && *v ? ECRM_VAL_TEXT : ECRM_VAL_NULL, 0, v};
+}
+
+/* What a buffer inserts: HEAD, then ROW (NCOLS '?', at most
+ * ECRM_ROWBUF_MAXCOLS) once per row separated by commas, then TAIL (an
+ * ON CONFLICT clause or ""). MULTI and SINGLE are the statement slots of
+ * the ECRM_ROWBUF_ROWS-row and one-row statements; WHAT names the rows in
+ * error messages ("storing events"). */
+struct ecrm_rowbuf_spec {
+    enum ecrm_stmt_id multi, single;
+    const char *head, *row, *tail;
+    int ncols;
+    const char *what;
+};
+
+struct ecrm_rowbuf;
+
+/* Add a row of SPEC->ncols VALS to *BP (allocated on first use, for
+ * SPEC); inserts the buffered rows when it is full. ECRM_OK or ECRM_FAIL
+ * with ERR (the row is then not kept). */
+int ecrm_rowbuf_add(struct ecrm_store *s, struct ecrm_rowbuf **bp,
+                    const struct ecrm_rowbuf_spec *spec,
+                    const struct ecrm_val *vals, char *err);
+/* Insert one row of VALS with SPEC's one-row statement at once (not
+ * buffered). ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_rowbuf_exec(struct ecrm_store *s, const struct ecrm_rowbuf_spec *spec,
+                     const struct ecrm_val *vals, char *err);
+/* Insert what B holds (NULL: nothing). ECRM_OK or ECRM_FAIL with ERR (may
+ * be NULL); B is empty either way. */
+int ecrm_rowbuf_flush(struct ecrm_store *s, struct ecrm_rowbuf *b, char *err);
+/* Drop what B holds / free B (NULL is fine). */
+void ecrm_rowbuf_discard(struct ecrm_rowbuf *b);
+void ecrm_rowbuf_free(struct ecrm_rowbuf *b);
+
+/* Insert every buffered row of S (sessions, their visitors, then
+ * events). ECRM_OK or ECRM_FAIL with ERR; the buffers are empty either
+ * way. */
+int ecrm_store_flush(struct ecrm_store *s, char *err);
+/* Insert the pending (visitor, session) pairs into session_visitors, in
+ * key order (store_web.c). ECRM_OK or ECRM_FAIL with ERR (may be NULL);
+ * nothing is pending afterwards either way. */
+int ecrm_store_visitors_flush(struct ecrm_store *s, char *err);
+/* Drop the buffered rows (rollback), or free the buffers (close). */
+void ecrm_store_bufs_discard(struct ecrm_store *s);
+void ecrm_store_bufs_free(struct ecrm_store *s);
 
 /* Empty / free the identity cache (store_events.c). */
 void ecrm_store_idents_clear(struct ecrm_store *s);
@@ -134,7 +243,10 @@ sqlite3_stmt *ecrm_store_stmt(struct ecrm_store *s, enum ecrm_stmt_id id,
 int ecrm_store_sqlfail(struct ecrm_store *s, char *err, const char *what);
 
 /* Non-NULL and not empty. */
-int ecrm_store_is_set(const char *v);
+static inline int ecrm_store_is_set(const char *v)
+{
+    return v && *v;
+}
 /* T, or the current time when T is 0. */
 int64_t ecrm_store_or_now(int64_t t);
 /* The id of item SKU, created when new; TITLE, CATEGORY and PRICE (NaN =
@@ -173,11 +285,11 @@ static inline int ecrm_bind_num(sqlite3_stmt *st, int i, double v)
                        : sqlite3_bind_null(st, i);
 }
 /* The indexed stand-in for a session's visitor key (sessions.visitor_hash,
- * store_web.c, store_events.c): a 64-bit FNV-1a of the key. An integer
- * index entry is half the size of the 16-character key's and compares
- * without memcmp, which matters for the one index a web log writes at
- * random. Queries also compare visitor_key, so a collision costs nothing
- * but a row read. */
+ * session_visitors; store_web.c, store_events.c): a 64-bit FNV-1a of the
+ * key. An integer key is half the size of the 16-character key and
+ * compares without memcmp, which matters for the one table a web log
+ * writes at random. Queries also compare visitor_key, so a collision
+ * costs nothing but a row read. */
 static inline int64_t ecrm_store_visitor_hash(const char *key)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -190,5 +302,17 @@ static inline int ecrm_bind_id(sqlite3_stmt *st, int i, int64_t v)
 {
     return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
 }
+
+/* Reports (store_report.c): bind the named parameters (:run, :campaign,
+ * :days, :since, :until, :now, :limit, :depth) of ST that A provides (A
+ * may be NULL: all zero), and append the rows of ST, bound and not yet
+ * stepped, to T: column i of the result to column i of T, typed as
+ * stored. ECRM_OK, or ECRM_FAIL with ERR (also when the counts of columns
+ * differ). */
+struct ecrm_rq_args;
+struct ecrm_table;
+void ecrm_store_report_bind(sqlite3_stmt *st, const struct ecrm_rq_args *a);
+int ecrm_store_report_fill(struct ecrm_store *s, sqlite3_stmt *st,
+                           struct ecrm_table *t, char *err);
 
 #endif /* ECRM_CORE_STORE_INTERNAL_H */

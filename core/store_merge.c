@@ -139,6 +139,12 @@ static const struct {
     /* a row colliding with one of KEEP's stays on GONE (the ledger) */
     {"UPDATE OR IGNORE outbox SET customer_id = ?1 WHERE customer_id = ?2",
      "moving messages"},
+    /* KEEP's campaign arm wins; GONE's goes with GONE when KEEP has one */
+    {"UPDATE OR IGNORE campaign_assignments SET customer_id = ?1"
+     " WHERE customer_id = ?2",
+     "moving campaign assignments"},
+    {"DELETE FROM campaign_assignments WHERE customer_id = ?2",
+     "dropping campaign assignments"},
     /* KEEP's empty profile fields from GONE's */
     {"UPDATE customers SET"
      " email = coalesce(email, (SELECT email FROM customers WHERE id = ?2)),"
@@ -175,6 +181,14 @@ static const struct {
      "deleting a merged customer"},
 };
 
+int ecrm_store_is_shell(const char *external_id)
+{
+    return external_id && (!strncmp(external_id, ECRM_SHELL_MERGED,
+                                    strlen(ECRM_SHELL_MERGED)) ||
+                           !strncmp(external_id, ECRM_SHELL_FORGOTTEN,
+                                    strlen(ECRM_SHELL_FORGOTTEN)));
+}
+
 int ecrm_store_merge_customers(struct ecrm_store *s, int64_t keep, int64_t gone,
                                const char *reason, int64_t now, char *err)
 {
@@ -191,10 +205,8 @@ int ecrm_store_merge_customers(struct ecrm_store *s, int64_t keep, int64_t gone,
     if (rc == ECRM_OK)
         rc = external_of(s, gone, gone_ext, sizeof gone_ext, err);
     /* forgotten customers and the shells of merged ones take no part */
-    if (rc == ECRM_OK && (!strncmp(keep_ext, "forgotten:", 10) ||
-                          !strncmp(keep_ext, "merged:", 7) ||
-                          !strncmp(gone_ext, "forgotten:", 10) ||
-                          !strncmp(gone_ext, "merged:", 7)))
+    if (rc == ECRM_OK &&
+        (ecrm_store_is_shell(keep_ext) || ecrm_store_is_shell(gone_ext)))
         rc = ecrm_store_errf(err,
                              "merge: #%lld or #%lld was forgotten or "
                              "merged already",

@@ -102,11 +102,30 @@ int ecrm_store_iter_customer_purchases(struct ecrm_store *s,
                                        int64_t customer_id, int64_t until,
                                        ecrm_purchase_cb cb, void *arg)
 {
-    return purchases(s,
-                     PURCHASE_COLUMNS
-                     " WHERE o.customer_id = ?1 AND (?2 = 0 OR o.time < ?2)"
-                     " ORDER BY o.time, o.id, l.line_no",
-                     customer_id, until, cb, arg);
+    sqlite3_stmt *st;
+    int rc;
+    if (!cb)
+        return ECRM_FAIL;
+    /* Called once per customer by personalizers, so the statement is
+     * cached; a call from inside its own callback, while the cached one
+     * is still stepping, gets a statement of its own. */
+    static const char sql[] =
+        PURCHASE_COLUMNS " WHERE o.customer_id = ?1 AND (?2 = 0 OR o.time < ?2)"
+                         " ORDER BY o.time, o.id, l.line_no";
+    sqlite3_stmt *cached = s->st[ECRM_ST_CUST_PURCHASES];
+    int own = cached && sqlite3_stmt_busy(cached);
+    st = own ? prepare(s, sql)
+             : ecrm_store_stmt(s, ECRM_ST_CUST_PURCHASES, sql, NULL);
+    if (!st)
+        return ECRM_FAIL;
+    sqlite3_bind_int64(st, 1, customer_id);
+    sqlite3_bind_int64(st, 2, until);
+    rc = run_purchases(st, cb, arg);
+    if (own)
+        sqlite3_finalize(st);
+    else
+        sqlite3_reset(st);
+    return rc;
 }
 
 /* Step ST (prepared by the caller, finalized here) to its end, handing
@@ -328,36 +347,64 @@ int ecrm_store_item_sku(struct ecrm_store *s, int64_t item_id, char *buf,
                        len);
 }
 
-int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
-                             const char *purpose, ecrm_contact_cb cb, void *arg)
+/* The state of the latest consent of customer c for channel ?K and the
+ * purpose ?5; the correlated subquery walks consents_latest backwards:
+ * one index seek per customer. */
+#define CONSENT_COL(k)                                                         \
+    " CASE WHEN ?" #k " IS NULL THEN 0 ELSE coalesce((SELECT k.state"          \
+    "  FROM consents k WHERE k.customer_id = c.id AND k.channel = ?" #k        \
+    "  AND k.purpose = ?5 ORDER BY k.time DESC, k.id DESC LIMIT 1), 0) END,"
+#define CONTACT_COLUMNS                                                        \
+    "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.tz," CONSENT_COL( \
+        1) CONSENT_COL(2) CONSENT_COL(3)                                       \
+        CONSENT_COL(4) " (SELECT a.value FROM customer_attrs a WHERE "         \
+                       "a.customer_id = c.id"                                  \
+                       "  AND a.key = ?6),"
+/* Net spend in [?7, ?8): returns count as negative, as in the profile. */
+#define CONTACT_VALUE                                                          \
+    " (SELECT coalesce(sum(CASE WHEN o.is_return AND l.amount > 0"             \
+    "   THEN -l.amount ELSE l.amount END), 0)"                                 \
+    "  FROM orders o JOIN order_lines l ON l.order_id = o.id"                  \
+    "  WHERE o.customer_id = c.id AND o.time >= ?7 AND o.time < ?8) AS v"
+
+int ecrm_store_iter_contacts(struct ecrm_store *s,
+                             const struct ecrm_contact_query *q,
+                             ecrm_contact_cb cb, void *arg)
 {
     sqlite3_stmt *st;
     struct ecrm_contact c;
     int step, rc = ECRM_OK;
 
-    if (!channel || !purpose || !cb)
+    if (!q || !q->purpose || !cb)
         return ECRM_FAIL;
-    /* The correlated subquery walks consents_latest backwards: one index
-     * seek per customer, and the result streams in customer order. */
-    st = prepare(s, "SELECT c.id, c.external_id, c.name,"
-                    " CASE ?1 WHEN 'email' THEN c.email"
-                    "  WHEN 'sms' THEN c.phone END, c.tz,"
-                    " coalesce((SELECT k.state FROM consents k"
-                    "  WHERE k.customer_id = c.id AND k.channel = ?1"
-                    "  AND k.purpose = ?2"
-                    "  ORDER BY k.time DESC, k.id DESC LIMIT 1), 0)"
-                    " FROM customers c ORDER BY c.id");
+    /* By id, the rows stream in primary key order without a sort; by
+     * value, sqlite sorts (id breaks ties, so the order is stable). */
+    st = prepare(s, q->by_value ? CONTACT_COLUMNS CONTACT_VALUE
+                        " FROM customers c ORDER BY v DESC, c.id"
+                                : CONTACT_COLUMNS
+                        " 0 FROM customers c ORDER BY c.id");
     if (!st)
         return ECRM_FAIL;
-    ecrm_bind_text(st, 1, channel);
-    ecrm_bind_text(st, 2, purpose);
+    for (int i = 0; i < ECRM_CONTACT_CHANNELS; i++)
+        ecrm_bind_text(st, 1 + i, q->channels[i]);
+    ecrm_bind_text(st, 5, q->purpose);
+    ecrm_bind_text(st, 6, q->preferred_attr);
+    if (q->by_value) {
+        sqlite3_bind_int64(st, 7, q->value_since);
+        sqlite3_bind_int64(st, 8, q->value_until);
+    }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         c.customer_id = sqlite3_column_int64(st, 0);
         c.external_id = (const char *)sqlite3_column_text(st, 1);
         c.name = (const char *)sqlite3_column_text(st, 2);
-        c.address = (const char *)sqlite3_column_text(st, 3);
-        c.tz = (const char *)sqlite3_column_text(st, 4);
-        c.consent = sqlite3_column_int(st, 5) == ECRM_CONSENT_GRANTED;
+        c.email = (const char *)sqlite3_column_text(st, 3);
+        c.phone = (const char *)sqlite3_column_text(st, 4);
+        c.tz = (const char *)sqlite3_column_text(st, 5);
+        for (int i = 0; i < ECRM_CONTACT_CHANNELS; i++)
+            c.consent[i] =
+                sqlite3_column_int(st, 6 + i) == ECRM_CONSENT_GRANTED;
+        c.preferred = (const char *)sqlite3_column_text(st, 10);
+        c.value = sqlite3_column_double(st, 11);
         rc = cb(arg, &c);
         if (rc != 0)
             goto out;
@@ -365,6 +412,17 @@ int ecrm_store_iter_contacts(struct ecrm_store *s, const char *channel,
     rc = step == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
 out:
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* Run the cached one-step statement ID (SQL). */
+static int step_cached(struct ecrm_store *s, enum ecrm_stmt_id id,
+                       const char *sql)
+{
+    sqlite3_stmt *st = ecrm_store_stmt(s, id, sql, NULL);
+    int rc = st && sqlite3_step(st) == SQLITE_DONE ? ECRM_OK : ECRM_FAIL;
+    if (st)
+        sqlite3_reset(st);
     return rc;
 }
 
@@ -430,19 +488,22 @@ int ecrm_store_save_recos(struct ecrm_store *s, int64_t run_id,
                                     "required");
     if (n && !recos)
         return ecrm_store_errf(err, "recommendations: none given");
-    /* A savepoint makes delete + inserts one unit both inside and outside
-     * the caller's transaction. */
-    if (sqlite3_exec(s->db, "SAVEPOINT ecrm_recos", NULL, NULL, NULL) !=
-        SQLITE_OK)
+    /* Inside the caller's transaction, a failure is the caller's to roll
+     * back (the planner does); outside, a savepoint makes delete + inserts
+     * one unit. */
+    if (ecrm_store_in_tx(s))
+        return replace_recos(s, run_id, personalizer, customer_id, recos, n,
+                             err);
+    if (step_cached(s, ECRM_ST_RECO_SAVEPOINT, "SAVEPOINT ecrm_recos") !=
+        ECRM_OK)
         return ecrm_store_sqlfail(s, err, "saving recommendations");
     if (replace_recos(s, run_id, personalizer, customer_id, recos, n, err) !=
         ECRM_OK) {
-        sqlite3_exec(s->db, "ROLLBACK TO ecrm_recos; RELEASE ecrm_recos", NULL,
-                     NULL, NULL);
+        step_cached(s, ECRM_ST_RECO_UNDO, "ROLLBACK TO ecrm_recos");
+        step_cached(s, ECRM_ST_RECO_RELEASE, "RELEASE ecrm_recos");
         return ECRM_FAIL;
     }
-    if (sqlite3_exec(s->db, "RELEASE ecrm_recos", NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (step_cached(s, ECRM_ST_RECO_RELEASE, "RELEASE ecrm_recos") != ECRM_OK)
         return ecrm_store_sqlfail(s, err, "saving recommendations");
     return ECRM_OK;
 }

@@ -1,8 +1,9 @@
 /*
- * The store side of segments and derived attributes (schema version 5):
- * change detection by id watermarks, per-customer fact streams merged by
- * customer id, the customer_derived table, RFM cuts, segment membership
- * with entered/left times, and the per-segment state of the last run.
+ * The store side of segments and derived attributes (schema versions 5
+ * and 7): change detection by id watermarks and the change log that
+ * triggers keep, per-customer fact streams merged by customer id, the
+ * customer_derived table, RFM figures and cuts, segment membership with
+ * entered/left times, and the per-segment state of the last run.
  *
  * Every value from a pipeline (segment names, campaign names) is bound as a
  * parameter; expressions never reach SQL (they are evaluated in C).
@@ -25,7 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#define WM_KEY "segment.watermarks"
+/* ".2": schema 7's format, with the refresh counter; a store last
+ * refreshed before the change log existed starts over with a full
+ * refresh. */
+#define WM_KEY "segment.watermarks.2"
 #define RFM_KEY "segment.rfm"
 
 static sqlite3_stmt *prepare(struct ecrm_store *s, const char *sql, char *err)
@@ -82,32 +86,37 @@ static int meta_set(struct ecrm_store *s, const char *key, const char *value,
 
 /* ---- change detection ---------------------------------------------------- */
 
-static int cmp_id(const void *a, const void *b)
+static int cmp_change(const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    int64_t x = ((const struct ecrm_seg_change *)a)->customer_id;
+    int64_t y = ((const struct ecrm_seg_change *)b)->customer_id;
     return (x > y) - (x < y);
 }
 
-struct idvec {
-    int64_t *v;
+struct changes {
+    struct ecrm_seg_change *v;
     size_t n, cap;
 };
 
-static void idvec_push(struct idvec *iv, int64_t id)
+static void change_push(struct changes *c, int64_t id, unsigned what)
 {
-    if (iv->n == iv->cap) {
-        iv->cap = iv->cap ? iv->cap * 2 : 1024;
-        int64_t *p = realloc(iv->v, iv->cap * sizeof *p);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        struct ecrm_seg_change *p = realloc(c->v, c->cap * sizeof *p);
         if (!p)
             abort();
-        iv->v = p;
+        c->v = p;
     }
-    iv->v[iv->n++] = id;
+    c->v[c->n].customer_id = id;
+    c->v[c->n].what = what;
+    c->n++;
 }
 
-/* Append the ids in column 0 of SQL's rows for ids SINCE < id <= UNTIL. */
+/* Append the customer ids in column 0 of SQL's rows for ids SINCE < id
+ * <= UNTIL (?1 and ?2; a query without them ignores them), with WHAT
+ * changed, or, when WHAT is 0, what column 1 says. */
 static int collect(struct ecrm_store *s, const char *sql, int64_t since,
-                   int64_t until, struct idvec *iv, char *err)
+                   int64_t until, unsigned what, struct changes *c, char *err)
 {
     sqlite3_stmt *st = prepare(s, sql, err);
     int step;
@@ -117,11 +126,27 @@ static int collect(struct ecrm_store *s, const char *sql, int64_t since,
     sqlite3_bind_int64(st, 2, until);
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-            idvec_push(iv, sqlite3_column_int64(st, 0));
+            change_push(c, sqlite3_column_int64(st, 0),
+                        what ? what : (unsigned)sqlite3_column_int(st, 1));
     sqlite3_finalize(st);
     if (step != SQLITE_DONE)
         return ecrm_store_sqlfail(s, err, "finding changed customers");
     return ECRM_OK;
+}
+
+/* Sort C by customer and merge the entries of each customer. */
+static void dedupe(struct changes *c)
+{
+    size_t k = 0;
+    if (c->n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(c->v, c->n, sizeof *c->v, cmp_change);
+    for (size_t i = 0; i < c->n; i++) {
+        if (k && c->v[k - 1].customer_id == c->v[i].customer_id)
+            c->v[k - 1].what |= c->v[i].what;
+        else
+            c->v[k++] = c->v[i];
+    }
+    c->n = k;
 }
 
 static int64_t max_id(struct ecrm_store *s, const char *sql)
@@ -135,61 +160,81 @@ static int64_t max_id(struct ecrm_store *s, const char *sql)
 }
 
 int ecrm_store_seg_changed(struct ecrm_store *s, struct ecrm_seg_watermarks *wm,
-                           int64_t **ids, size_t *n, int *first, char *err)
+                           struct ecrm_seg_change **out, size_t *n,
+                           size_t *logged, int *first, char *err)
 {
     char buf[256];
     struct ecrm_seg_watermarks old = {0};
-    struct idvec iv = {0};
-    *ids = NULL;
+    struct changes c = {0};
+    *out = NULL;
     *n = 0;
+    *logged = 0;
+    wm->catalogue = max_id(s, "SELECT count(*) FROM item_changes") > 0;
     *first = meta_get(s, WM_KEY, buf, sizeof buf) != ECRM_OK ||
-             sscanf(buf, "%lld %lld %lld %lld", (long long *)&old.lines,
-                    (long long *)&old.events, (long long *)&old.customers,
-                    (long long *)&old.merges) != 4;
+             sscanf(buf, "%lld %lld %lld %lld %lld", (long long *)&old.refresh,
+                    (long long *)&old.lines, (long long *)&old.events,
+                    (long long *)&old.customers, (long long *)&old.merges) != 5;
     /* The maxima first: rows arriving later (another process ingesting)
      * are above them and are found by the next run. */
+    wm->refresh = old.refresh + 1;
     wm->lines = max_id(s, "SELECT max(id) FROM order_lines");
     wm->events = max_id(s, "SELECT max(id) FROM events");
     wm->customers = max_id(s, "SELECT max(id) FROM customers");
     wm->merges = max_id(s, "SELECT max(id) FROM customer_merges");
     if (*first)
         return ECRM_OK;
-    /* Range scans on the rowids: cheap however big the tables are. */
+    /* The change log (emptied when the watermarks are stored), then range
+     * scans on the rowids: cheap however big the tables are. */
+    if (collect(s, "SELECT customer_id, what FROM customer_changes", 0, 0, 0,
+                &c, err) != ECRM_OK)
+        goto fail;
+    dedupe(&c);
+    *logged = c.n;
     if (collect(s,
                 "SELECT o.customer_id FROM order_lines l JOIN orders o"
                 " ON o.id = l.order_id WHERE l.id > ?1 AND l.id <= ?2",
-                old.lines, wm->lines, &iv, err) ||
+                old.lines, wm->lines, ECRM_FACTS_LINES, &c, err) ||
         collect(s,
                 "SELECT customer_id FROM events WHERE id > ?1 AND id <= ?2"
                 " AND customer_id IS NOT NULL",
-                old.events, wm->events, &iv, err) ||
+                old.events, wm->events, ECRM_FACTS_EVENTS, &c, err) ||
         collect(s, "SELECT id FROM customers WHERE id > ?1 AND id <= ?2",
-                old.customers, wm->customers, &iv, err) ||
+                old.customers, wm->customers, ECRM_SEG_CHANGED_ALL, &c, err) ||
         collect(s,
                 "SELECT kept FROM customer_merges WHERE id > ?1 AND id <= ?2"
                 " UNION ALL SELECT merged FROM customer_merges"
                 " WHERE id > ?1 AND id <= ?2",
-                old.merges, wm->merges, &iv, err)) {
-        free(iv.v);
-        return ECRM_FAIL;
-    }
-    if (iv.n > 1) /* qsort(NULL, 0, ...) is undefined */
-        qsort(iv.v, iv.n, sizeof *iv.v, cmp_id);
-    size_t k = 0;
-    for (size_t i = 0; i < iv.n; i++)
-        if (k == 0 || iv.v[k - 1] != iv.v[i])
-            iv.v[k++] = iv.v[i];
-    *ids = iv.v;
-    *n = k;
+                old.merges, wm->merges, ECRM_SEG_CHANGED_ALL, &c, err))
+        goto fail;
+    dedupe(&c);
+    *out = c.v;
+    *n = c.n;
     return ECRM_OK;
+fail:
+    free(c.v);
+    return ECRM_FAIL;
 }
 
 int ecrm_store_seg_set_watermarks(struct ecrm_store *s,
                                   const struct ecrm_seg_watermarks *wm,
                                   char *err)
 {
+    static const char *const empty[] = {"DELETE FROM customer_changes",
+                                        "DELETE FROM item_changes"};
     char buf[256];
-    snprintf(buf, sizeof buf, "%lld %lld %lld %lld", (long long)wm->lines,
+    int rc = ECRM_OK;
+    for (size_t i = 0; i < 2 && rc == ECRM_OK; i++) {
+        sqlite3_stmt *st = prepare(s, empty[i], err);
+        if (!st)
+            return ECRM_FAIL;
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = ecrm_store_sqlfail(s, err, "emptying the change logs");
+        sqlite3_finalize(st);
+    }
+    if (rc != ECRM_OK)
+        return rc;
+    snprintf(buf, sizeof buf, "%lld %lld %lld %lld %lld",
+             (long long)wm->refresh, (long long)wm->lines,
              (long long)wm->events, (long long)wm->customers,
              (long long)wm->merges);
     return meta_set(s, WM_KEY, buf, err);
@@ -206,14 +251,14 @@ enum { S_PROFILE, S_ATTRS, S_LINES, S_EVENTS, S_DERIVED, S_MEMBERS, S_N };
     " FROM customers"
 #define ATTRS_SQL "SELECT customer_id, key, value FROM customer_attrs"
 #define LINES_SQL                                                              \
-    "SELECT o.customer_id, o.id, o.time, o.is_return, l.item_id, l.quantity,"  \
+    "SELECT o.customer_id, o.id, o.time, o.is_return, l.item_id,"              \
     " coalesce(CASE WHEN o.is_return AND l.amount > 0 THEN -l.amount"          \
     "  ELSE l.amount END, 0)"                                                  \
     " FROM orders o JOIN order_lines l ON l.order_id = o.id"
 #define EVENTS_SQL "SELECT customer_id, time, type, url FROM events"
 #define DERIVED_SQL                                                            \
     "SELECT customer_id, orders_count, total_spent, first_order, last_order,"  \
-    " fav1, fav2, fav3, last_visit, median_gap, profile_sig, computed_at"      \
+    " fav1, fav2, fav3, last_visit, median_gap, computed_at"                   \
     " FROM customer_derived"
 #define MEMBERS_SQL                                                            \
     "SELECT customer_id, segment FROM segment_members WHERE left_at IS NULL"
@@ -231,7 +276,7 @@ static const char *const point_sql[S_N] = {
     PROFILE_SQL " WHERE id = ?1",
     ATTRS_SQL " WHERE customer_id = ?1 ORDER BY key",
     LINES_SQL " WHERE o.customer_id = ?1 ORDER BY o.time, o.id",
-    EVENTS_SQL " WHERE customer_id = ?1 ORDER BY time",
+    EVENTS_SQL " WHERE customer_id = ?1 AND time >= ?2 ORDER BY time",
     DERIVED_SQL " WHERE customer_id = ?1",
     MEMBERS_SQL " AND customer_id = ?1",
 };
@@ -245,10 +290,20 @@ struct stream {
     int has_row;
 };
 
+/* A current membership whose customer has no row any more. */
+struct orphan {
+    int64_t customer_id;
+    char *segment;
+};
+
 struct ecrm_fact_cursor {
     struct ecrm_store *s;
     struct stream st[S_N];
+    int64_t events_since; /* point reads of events start here */
+    sqlite3_stmt *last_visit;
     int failed;
+    struct orphan *orphans; /* met by the members stream */
+    size_t norphans, orphans_cap;
 };
 
 static void cols_text(sqlite3_stmt *st, int i, const char **out,
@@ -266,6 +321,7 @@ static void take_row(int k, sqlite3_stmt *st, struct ecrm_facts *f)
     case S_PROFILE:
         f->customer_id = sqlite3_column_int64(st, 0);
         cols_text(st, 1, &f->external_id, f);
+        f->shell = ecrm_store_is_shell(f->external_id);
         cols_text(st, 2, &f->name, f);
         cols_text(st, 3, &f->email, f);
         cols_text(st, 4, &f->gender, f);
@@ -282,8 +338,7 @@ static void take_row(int k, sqlite3_stmt *st, struct ecrm_facts *f)
         l.time = sqlite3_column_int64(st, 2);
         l.is_return = sqlite3_column_int(st, 3) != 0;
         l.item_id = sqlite3_column_int64(st, 4);
-        l.quantity = sqlite3_column_double(st, 5);
-        l.amount = sqlite3_column_double(st, 6);
+        l.amount = sqlite3_column_double(st, 5);
         ecrm_facts_add_line(f, &l);
         break;
     case S_EVENTS:
@@ -303,8 +358,7 @@ static void take_row(int k, sqlite3_stmt *st, struct ecrm_facts *f)
         }
         d->last_visit = sqlite3_column_int64(st, 8);
         d->median_gap = sqlite3_column_double(st, 9);
-        d->profile_sig = (uint64_t)sqlite3_column_int64(st, 10);
-        d->computed_at = sqlite3_column_int64(st, 11);
+        d->computed_at = sqlite3_column_int64(st, 10);
         break;
     case S_MEMBERS:
         ecrm_facts_add_member(f, (const char *)sqlite3_column_text(st, 1));
@@ -327,6 +381,7 @@ int ecrm_store_facts_open(struct ecrm_store *s, unsigned all,
     if (!c)
         return ecrm_store_errf(err, "out of memory");
     c->s = s;
+    c->events_since = INT64_MIN;
     for (int k = 0; k < S_N; k++) {
         if (!(all & stream_bit[k]))
             continue;
@@ -346,14 +401,38 @@ int ecrm_store_facts_open(struct ecrm_store *s, unsigned all,
     return ECRM_OK;
 }
 
-/* Move stream X to customer CID, taking its rows into F. Rows of customers
- * below CID (no profile row: anonymous or gone) are skipped. */
+/* Current memberships are kept for the caller to retire; other rows of
+ * customers without a profile row are dropped. */
+static void skip_row(struct ecrm_fact_cursor *c, int k)
+{
+    sqlite3_stmt *st = c->st[k].all;
+    if (k != S_MEMBERS)
+        return;
+    if (c->norphans == c->orphans_cap) {
+        c->orphans_cap = c->orphans_cap ? c->orphans_cap * 2 : 16;
+        struct orphan *v =
+            realloc(c->orphans, c->orphans_cap * sizeof *c->orphans);
+        if (!v)
+            abort();
+        c->orphans = v;
+    }
+    c->orphans[c->norphans].customer_id = sqlite3_column_int64(st, 0);
+    c->orphans[c->norphans].segment =
+        ecrm_strdup((const char *)sqlite3_column_text(st, 1));
+    c->norphans++;
+}
+
+/* Move stream X to customer CID (INT64_MAX: its end), taking its rows
+ * into F. Rows of customers below CID (no profile row: anonymous or gone)
+ * are skipped. */
 static void merge(struct ecrm_fact_cursor *c, int k, int64_t cid,
                   struct ecrm_facts *f)
 {
     struct stream *x = &c->st[k];
-    while (x->has_row && sqlite3_column_int64(x->all, 0) < cid)
+    while (x->has_row && sqlite3_column_int64(x->all, 0) < cid) {
+        skip_row(c, k);
         step(c, x);
+    }
     while (x->has_row && sqlite3_column_int64(x->all, 0) == cid) {
         take_row(k, x->all, f);
         step(c, x);
@@ -367,8 +446,11 @@ int ecrm_store_facts_next(struct ecrm_fact_cursor *c, struct ecrm_facts *f)
     ecrm_facts_reset(f);
     if (!p->all || c->failed)
         return c->failed ? -1 : 0;
-    if (!p->has_row)
-        return 0;
+    if (!p->has_row) {
+        if (c->st[S_MEMBERS].all) /* the rest are orphans */
+            merge(c, S_MEMBERS, INT64_MAX, f);
+        return c->failed ? -1 : 0;
+    }
     take_row(S_PROFILE, p->all, f);
     f->loaded = ECRM_FACTS_PROFILE;
     step(c, p);
@@ -390,6 +472,8 @@ int ecrm_store_facts_load(struct ecrm_fact_cursor *c, struct ecrm_facts *f,
             return ECRM_FAIL;
         sqlite3_reset(x->point);
         sqlite3_bind_int64(x->point, 1, cid);
+        if (k == S_EVENTS)
+            sqlite3_bind_int64(x->point, 2, c->events_since);
         int r;
         while ((r = sqlite3_step(x->point)) == SQLITE_ROW)
             take_row(k, x->point, f);
@@ -401,6 +485,42 @@ int ecrm_store_facts_load(struct ecrm_fact_cursor *c, struct ecrm_facts *f,
     return rc;
 }
 
+void ecrm_store_facts_events_since(struct ecrm_fact_cursor *c, int64_t since)
+{
+    c->events_since = since;
+}
+
+int ecrm_store_last_visit(struct ecrm_fact_cursor *c, int64_t cid,
+                          int64_t *time, char *err)
+{
+    int rc = ECRM_OK;
+    /* the index on (customer_id, time) answers alone */
+    if (!c->last_visit &&
+        !(c->last_visit = prepare(c->s,
+                                  "SELECT max(time) FROM events"
+                                  " WHERE customer_id = ?1",
+                                  err)))
+        return ECRM_FAIL;
+    sqlite3_bind_int64(c->last_visit, 1, cid);
+    *time = 0;
+    if (sqlite3_step(c->last_visit) == SQLITE_ROW)
+        *time = sqlite3_column_int64(c->last_visit, 0);
+    else
+        rc = ecrm_store_sqlfail(c->s, err, "reading a customer's last visit");
+    sqlite3_reset(c->last_visit);
+    return rc;
+}
+
+int ecrm_store_facts_orphan(const struct ecrm_fact_cursor *c, size_t i,
+                            int64_t *cid, const char **segment)
+{
+    if (i >= c->norphans)
+        return 0;
+    *cid = c->orphans[i].customer_id;
+    *segment = c->orphans[i].segment;
+    return 1;
+}
+
 void ecrm_store_facts_close(struct ecrm_fact_cursor *c)
 {
     if (!c)
@@ -409,54 +529,49 @@ void ecrm_store_facts_close(struct ecrm_fact_cursor *c)
         sqlite3_finalize(c->st[k].all);
         sqlite3_finalize(c->st[k].point);
     }
+    sqlite3_finalize(c->last_visit);
+    for (size_t i = 0; i < c->norphans; i++)
+        free(c->orphans[i].segment);
+    free(c->orphans);
     free(c);
 }
 
 /* ---- derived attributes -------------------------------------------------- */
 
-int ecrm_store_rfm_compute(struct ecrm_store *s, struct ecrm_rfm *out,
-                           char *err)
+int ecrm_store_rfm_figures(struct ecrm_store *s, ecrm_rfm_figure_cb cb,
+                           void *arg, char *err)
 {
     sqlite3_stmt *st = prepare(s,
-                               "SELECT last_order, orders_count, total_spent"
-                               " FROM customer_derived WHERE orders_count > 0",
+                               "SELECT customer_id, last_order, orders_count,"
+                               " total_spent FROM customer_derived"
+                               " WHERE orders_count > 0",
                                err);
-    double *v[3] = {NULL, NULL, NULL};
-    size_t n = 0, cap = 0;
-    int r, rc = ECRM_FAIL;
-    char buf[1024];
+    int r, rc = ECRM_OK;
+    double fig[3];
     if (!st)
         return ECRM_FAIL;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4096;
-            for (int d = 0; d < 3; d++) {
-                double *p = realloc(v[d], cap * sizeof *p);
-                if (!p)
-                    abort();
-                v[d] = p;
-            }
-        }
         for (int d = 0; d < 3; d++)
-            v[d][n] = sqlite3_column_double(st, d);
-        n++;
+            fig[d] = sqlite3_column_double(st, d + 1);
+        if ((rc = cb(arg, sqlite3_column_int64(st, 0), fig)) != 0)
+            break;
     }
+    if (rc == ECRM_OK && r != SQLITE_DONE)
+        rc = ecrm_store_sqlfail(s, err, "reading RFM figures");
     sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "reading RFM figures");
-        goto out;
-    }
-    ecrm_rfm_compute(v[0], v[1], v[2], n, out);
-    size_t len = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)out->n);
+    return rc;
+}
+
+int ecrm_store_rfm_put(struct ecrm_store *s, const struct ecrm_rfm *r,
+                       char *err)
+{
+    char buf[1024];
+    size_t len = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)r->n);
     for (int d = 0; d < 3; d++)
         for (int k = 0; k < 4; k++)
             len += (size_t)snprintf(buf + len, sizeof buf - len, " %.17g",
-                                    out->cut[d][k]);
-    rc = meta_set(s, RFM_KEY, buf, err);
-out:
-    for (int d = 0; d < 3; d++)
-        free(v[d]);
-    return rc;
+                                    r->cut[d][k]);
+    return meta_set(s, RFM_KEY, buf, err);
 }
 
 int ecrm_store_rfm_get(struct ecrm_store *s, struct ecrm_rfm *out)
@@ -527,7 +642,7 @@ out:
  * Prepared once per stage: a full run writes a row per customer. */
 struct ecrm_seg_writer {
     struct ecrm_store *s;
-    sqlite3_stmt *enter, *leave, *derived, *sig;
+    sqlite3_stmt *enter, *leave, *derived;
 };
 
 int ecrm_store_seg_writer_open(struct ecrm_store *s,
@@ -538,7 +653,8 @@ int ecrm_store_seg_writer_open(struct ecrm_store *s,
         return ecrm_store_errf(err, "out of memory");
     w->s = s;
     w->enter = prepare(s,
-                       "INSERT INTO segment_members(segment, customer_id,"
+                       "INSERT OR IGNORE INTO segment_members(segment,"
+                       " customer_id,"
                        " entered_at, run_id) VALUES (?1, ?2, ?3, ?4)",
                        err);
     w->leave = prepare(s,
@@ -550,8 +666,8 @@ int ecrm_store_seg_writer_open(struct ecrm_store *s,
         s,
         "INSERT INTO customer_derived(customer_id, orders_count, total_spent,"
         " first_order, last_order, fav1, fav2, fav3, last_visit, median_gap,"
-        " profile_sig, computed_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        " computed_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         " ON CONFLICT (customer_id) DO UPDATE SET"
         " orders_count = excluded.orders_count,"
         " total_spent = excluded.total_spent,"
@@ -560,14 +676,9 @@ int ecrm_store_seg_writer_open(struct ecrm_store *s,
         " fav2 = excluded.fav2, fav3 = excluded.fav3,"
         " last_visit = excluded.last_visit,"
         " median_gap = excluded.median_gap,"
-        " profile_sig = excluded.profile_sig,"
         " computed_at = excluded.computed_at",
         err);
-    w->sig = prepare(s,
-                     "UPDATE customer_derived SET profile_sig = ?2"
-                     " WHERE customer_id = ?1",
-                     err);
-    if (!w->enter || !w->leave || !w->derived || !w->sig) {
+    if (!w->enter || !w->leave || !w->derived) {
         ecrm_store_seg_writer_close(w);
         return ECRM_FAIL;
     }
@@ -613,17 +724,8 @@ int ecrm_store_seg_write_derived(struct ecrm_seg_writer *w, int64_t cid,
         ecrm_bind_opt(st, 6 + i, d->fav[i]);
     ecrm_bind_id(st, 9, d->last_visit);
     sqlite3_bind_double(st, 10, d->median_gap);
-    sqlite3_bind_int64(st, 11, (int64_t)d->profile_sig);
-    sqlite3_bind_int64(st, 12, d->computed_at);
+    sqlite3_bind_int64(st, 11, d->computed_at);
     return exec_once(w, st, "storing derived attributes", err);
-}
-
-int ecrm_store_seg_write_sig(struct ecrm_seg_writer *w, int64_t cid,
-                             uint64_t sig, char *err)
-{
-    sqlite3_bind_int64(w->sig, 1, cid);
-    sqlite3_bind_int64(w->sig, 2, (int64_t)sig);
-    return exec_once(w, w->sig, "storing a profile signature", err);
 }
 
 void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w)
@@ -633,30 +735,7 @@ void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w)
     sqlite3_finalize(w->enter);
     sqlite3_finalize(w->leave);
     sqlite3_finalize(w->derived);
-    sqlite3_finalize(w->sig);
     free(w);
-}
-
-int ecrm_store_seg_sweep(struct ecrm_store *s, const char *segment, int64_t now,
-                         int64_t *left, char *err)
-{
-    sqlite3_stmt *st = prepare(s,
-                               "UPDATE segment_members SET left_at = ?2"
-                               " WHERE segment = ?1 AND left_at IS NULL"
-                               " AND customer_id NOT IN"
-                               " (SELECT id FROM customers)",
-                               err);
-    int rc = ECRM_OK;
-    if (!st)
-        return ECRM_FAIL;
-    ecrm_bind_text(st, 1, segment);
-    sqlite3_bind_int64(st, 2, now);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = ecrm_store_sqlfail(s, err, "sweeping segment members");
-    else if (left)
-        *left = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return rc;
 }
 
 int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,
@@ -664,8 +743,8 @@ int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,
 {
     sqlite3_stmt *st = prepare(s,
                                "SELECT fingerprint, evaluated_at, run_id,"
-                               " members, entered, left_n, evaluated, full"
-                               " FROM segments WHERE name = ?1",
+                               " members, entered, left_n, evaluated, full,"
+                               " refresh FROM segments WHERE name = ?1",
                                NULL);
     int rc = ECRM_FAIL;
     memset(out, 0, sizeof *out);
@@ -682,6 +761,7 @@ int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,
         out->left = sqlite3_column_int64(st, 5);
         out->evaluated = sqlite3_column_int64(st, 6);
         out->full = sqlite3_column_int(st, 7);
+        out->refresh = sqlite3_column_int64(st, 8);
         rc = ECRM_OK;
     }
     sqlite3_finalize(st);
@@ -697,15 +777,15 @@ int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
     sqlite3_stmt *st = prepare(
         s,
         "INSERT INTO segments(name, expression, fingerprint, evaluated_at,"
-        " run_id, members, entered, left_n, evaluated, full)"
+        " run_id, members, entered, left_n, evaluated, full, refresh)"
         " VALUES (?1, ?2, ?3, ?4, ?5, (SELECT count(*) FROM segment_members"
-        "  WHERE segment = ?1 AND left_at IS NULL), ?6, ?7, ?8, ?9)"
+        "  WHERE segment = ?1 AND left_at IS NULL), ?6, ?7, ?8, ?9, ?10)"
         " ON CONFLICT (name) DO UPDATE SET expression = excluded.expression,"
         " fingerprint = excluded.fingerprint,"
         " evaluated_at = excluded.evaluated_at, run_id = excluded.run_id,"
         " members = excluded.members, entered = excluded.entered,"
         " left_n = excluded.left_n, evaluated = excluded.evaluated,"
-        " full = excluded.full",
+        " full = excluded.full, refresh = excluded.refresh",
         err);
     int rc = ECRM_OK;
     if (!st)
@@ -719,6 +799,7 @@ int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
     sqlite3_bind_int64(st, 7, in->left);
     sqlite3_bind_int64(st, 8, in->evaluated);
     sqlite3_bind_int(st, 9, in->full);
+    sqlite3_bind_int64(st, 10, in->refresh);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = ecrm_store_sqlfail(s, err, "recording a segment");
     sqlite3_finalize(st);

@@ -1,7 +1,8 @@
 /*
  * Web sessions (visits). A source emits a visit in parts as it sees it
  * (a part per commit, another when the visit continues in a later run);
- * the parts share the key and are merged here: start and end widen, pages
+ * the parts share the id (or, from sources before ABI 1.2, the text key) and
+ * are merged here: start and end widen, pages
  * add up, the path is appended, the exit page is the latest part's, and
  * landing page and origin (referrer, search terms, UTM) stay those of the
  * first part that had them.
@@ -9,6 +10,7 @@
 #include "store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The customer of session R: its external_id, or the customer its visitor
@@ -25,83 +27,253 @@ static int session_customer(struct ecrm_store *s,
     return ECRM_OK;
 }
 
+/* Merging a part into the stored visit. In DO UPDATE, bare column names
+ * are the stored row's values (all read before any is assigned);
+ * excluded.* is the new part. */
+#define SESSION_MERGE                                                          \
+    " DO UPDATE SET"                                                           \
+    " customer_id = coalesce(customer_id, excluded.customer_id),"              \
+    " visitor_hash = CASE WHEN visitor_key IS NULL"                            \
+    "  THEN excluded.visitor_hash ELSE visitor_hash END,"                      \
+    " visitor_key = coalesce(visitor_key, excluded.visitor_key),"              \
+    " start = min(start, excluded.start),"                                     \
+    " end = max(end, excluded.end),"                                           \
+    " landing = coalesce(landing, excluded.landing),"                          \
+    " exit_page = CASE WHEN excluded.end >= end"                               \
+    "  THEN coalesce(excluded.exit_page, exit_page) ELSE exit_page END,"       \
+    " pages = pages + excluded.pages,"                                         \
+    " path = CASE WHEN path IS NULL OR path = '' THEN excluded.path"           \
+    "  WHEN excluded.path IS NULL OR excluded.path = '' THEN path"             \
+    "  ELSE path || char(10) || excluded.path END,"                            \
+    " referrer = coalesce(referrer, excluded.referrer),"                       \
+    " referrer_host = coalesce(referrer_host, excluded.referrer_host),"        \
+    " search_terms = coalesce(search_terms, excluded.search_terms),"           \
+    " utm_source = coalesce(utm_source, excluded.utm_source),"                 \
+    " utm_medium = coalesce(utm_medium, excluded.utm_medium),"                 \
+    " utm_campaign = coalesce(utm_campaign, excluded.utm_campaign)"
+
+/* session and customer_id come last: a buffered row leaves them out */
+#define SESSION_HEAD                                                           \
+    "INSERT OR FAIL INTO sessions(id, source, visitor_key, visitor_hash,"      \
+    " start, end, landing, exit_page, pages, path, referrer, referrer_host,"   \
+    " search_terms, utm_source, utm_medium, utm_campaign, session,"            \
+    " customer_id) VALUES "
+#define SESSION_ROW "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+/* A new visit named by id (greater than every stored one: see
+ * session_sync) is inserted without a conflict clause; and when
+ * anonymous, as a web log's nearly all are, buffered, without the text
+ * key and customer (NULL). Nothing reads the buffered ones before the
+ * commit but session_last and attach_visitor, which flush first. A plain
+ * INSERT OR FAIL of many rows needs no statement journal (an upsert or an
+ * ABORT would: a copy of every page it touches), and ids handed out in
+ * order make it an append. */
+static const struct ecrm_rowbuf_spec new_anon = {
+    .multi = ECRM_ST_SESSION_ADD_MULTI,
+    .single = ECRM_ST_SESSION_ADD_ANON,
+    .head = SESSION_HEAD,
+    .row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL)",
+    .tail = "",
+    .ncols = 16,
+    .what = "storing sessions"};
+/* The rest go one at a time (multi is not used): a new visit with a
+ * customer, a later part of a visit named by id, a visit named by a text
+ * key (sources before ABI 1.2). */
+static const struct ecrm_rowbuf_spec new_one = {
+    .multi = ECRM_ST_SESSION_ADD_NEW,
+    .single = ECRM_ST_SESSION_ADD_NEW,
+    .head = SESSION_HEAD,
+    .row = SESSION_ROW,
+    .tail = "",
+    .ncols = 18,
+    .what = "storing a session"};
+static const struct ecrm_rowbuf_spec part_by_id = {
+    .multi = ECRM_ST_SESSION_MERGE_ID,
+    .single = ECRM_ST_SESSION_MERGE_ID,
+    .head = SESSION_HEAD,
+    .row = SESSION_ROW,
+    .tail = " ON CONFLICT (id)" SESSION_MERGE,
+    .ncols = 18,
+    .what = "storing a session"};
+static const struct ecrm_rowbuf_spec by_key = {
+    .multi = ECRM_ST_SESSION_UPSERT,
+    .single = ECRM_ST_SESSION_UPSERT,
+    .head = SESSION_HEAD,
+    .row = SESSION_ROW,
+    .tail = " ON CONFLICT (session) WHERE session IS NOT NULL" SESSION_MERGE,
+    .ncols = 18,
+    .what = "storing a session"};
+
+/* ---- a visitor's sessions ----------------------------------------------
+ * session_visitors maps a visitor (hash) to its sessions. Its keys are
+ * random: written with every session they would cost a seek to a random
+ * page each (and the cache misses that go with it, a quarter of the time
+ * of a web log at 1M lines). The pairs are gathered instead and written
+ * at the commit, or before a lookup, sorted: neighbours share pages. */
+
+#define VPEND_MAX                                                              \
+    (1u << 16) /* pairs held at most (2 MiB with the sort's room) */
+
+static const struct ecrm_rowbuf_spec visitor_pairs = {
+    .multi = ECRM_ST_VISITORS_ADD_MULTI,
+    .single = ECRM_ST_VISITORS_ADD,
+    .head = "INSERT OR IGNORE INTO session_visitors(visitor_hash, session_id)"
+            " VALUES ",
+    .row = "(?,?)",
+    .tail = "",
+    .ncols = 2,
+    .what = "storing visitors"};
+
+/* Order the N pending pairs by the top 12 bits of their hash (a counting
+ * sort, using the spare half of the array): that is all the order the
+ * B-tree needs, as keys that close share leaf pages, and it costs a pass
+ * instead of qsort's n log n comparisons. */
+static void order_pairs(struct ecrm_vpair *v, size_t n)
+{
+    enum { SHIFT = 52 };
+    if (n < 2)
+        return; /* (and v may be NULL) */
+    size_t count[1 << (64 - SHIFT)] = {0};
+    struct ecrm_vpair *out = v + n; /* capvpend >= 2 * n */
+    for (size_t i = 0; i < n; i++)
+        count[(uint64_t)v[i].hash >> SHIFT]++;
+    for (size_t b = 0, at = 0; b < sizeof count / sizeof *count; b++) {
+        size_t c = count[b];
+        count[b] = at;
+        at += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[count[(uint64_t)v[i].hash >> SHIFT]++] = v[i];
+    memcpy(v, out, n * sizeof *v);
+}
+
+int ecrm_store_visitors_flush(struct ecrm_store *s, char *err)
+{
+    int rc = ECRM_OK;
+    order_pairs(s->vpend, s->nvpend);
+    for (size_t i = 0; i < s->nvpend && rc == ECRM_OK; i++) {
+        const struct ecrm_val v[] = {ecrm_val_int(s->vpend[i].hash),
+                                     ecrm_val_int(s->vpend[i].id)};
+        rc = ecrm_rowbuf_add(s, &s->visitors_buf, &visitor_pairs, v, err);
+    }
+    if (rc == ECRM_OK)
+        rc = ecrm_rowbuf_flush(s, s->visitors_buf, err);
+    else
+        s->tx_failed = 1; /* the pairs not added are lost */
+    s->nvpend = 0;
+    return rc;
+}
+
+/* Remember that session ID is VISITOR_KEY's. */
+static int visitor_pair(struct ecrm_store *s, const char *visitor_key,
+                        int64_t id, char *err)
+{
+    /* room for twice the pairs: order_pairs sorts through the rest */
+    if (2 * (s->nvpend + 1) > s->capvpend) {
+        size_t nc = s->capvpend ? s->capvpend * 2 : 8192;
+        struct ecrm_vpair *np = realloc(s->vpend, nc * sizeof *np);
+        if (!np)
+            return ecrm_store_errf(err, "out of memory");
+        s->vpend = np;
+        s->capvpend = nc;
+    }
+    s->vpend[s->nvpend++] =
+        (struct ecrm_vpair){ecrm_store_visitor_hash(visitor_key), id};
+    if (s->nvpend >= VPEND_MAX || !s->in_tx)
+        return ecrm_store_visitors_flush(s, err);
+    return ECRM_OK;
+}
+
+/* Every id comes from s->next_session, so an id handed out and not yet
+ * stored is never taken by another row, and an id above s->max_session
+ * names no stored visit. Both are checked against the table once per
+ * transaction (which holds the write lock). */
+static int session_sync(struct ecrm_store *s, char *err)
+{
+    if (s->session_synced)
+        return ECRM_OK;
+    sqlite3_stmt *st = ecrm_store_stmt(s, ECRM_ST_SESSION_MAXID,
+                                       "SELECT max(id) FROM sessions", err);
+    if (!st)
+        return ECRM_FAIL;
+    int step = sqlite3_step(st);
+    int64_t max = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW)
+        return ecrm_store_sqlfail(s, err, "numbering sessions");
+    if (s->max_session < max)
+        s->max_session = max;
+    if (s->next_session <= s->max_session)
+        s->next_session = s->max_session + 1;
+    s->session_synced = s->in_tx;
+    return ECRM_OK;
+}
+
+int ecrm_store_session_new(struct ecrm_store *s, int64_t *id, char *err)
+{
+    if (session_sync(s, err) != ECRM_OK)
+        return ECRM_FAIL;
+    *id = s->next_session++;
+    return ECRM_OK;
+}
+
 int ecrm_store_add_session(struct ecrm_store *s, const char *source,
                            const struct ecrm_session_rec *r, char *err)
 {
-    sqlite3_stmt *st;
-    int64_t cid, start, end;
-    int rc = ECRM_FAIL;
+    int64_t cid, start, end, id = 0;
+    int rc;
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_session_rec, utm_campaign))
         return ecrm_store_errf(err, "session: record too small");
-    if (!ecrm_store_is_set(r->session))
-        return ecrm_store_errf(err, "session: key is required");
+    if (ECRM_HAS_MEMBER(r, struct ecrm_session_rec, id))
+        id = r->id;
+    if (id < 0 || (!id && !ecrm_store_is_set(r->session)))
+        return ecrm_store_errf(err, "session: an id or a key is required");
     if (r->pages < 0)
         return ecrm_store_errf(err, "session: negative page count");
     start = ecrm_store_or_now(r->start);
     end = r->end ? r->end : start;
     if (end < start)
         return ecrm_store_errf(err, "session: ends before it starts");
-    if (session_customer(s, r, &cid, err) != ECRM_OK)
+    if (session_customer(s, r, &cid, err) != ECRM_OK ||
+        session_sync(s, err) != ECRM_OK)
         return ECRM_FAIL;
-    /* In DO UPDATE, bare column names are the stored row's values (all
-     * read before any is assigned); excluded.* is the new part. */
-    st = ecrm_store_stmt(
-        s, ECRM_ST_SESSION_UPSERT,
-        "INSERT INTO sessions(source, session, customer_id, visitor_key,"
-        " start, end, landing, exit_page, pages, path, referrer,"
-        " referrer_host, search_terms, utm_source, utm_medium, utm_campaign,"
-        " visitor_hash)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?16, ?17)"
-        " ON CONFLICT (session) DO UPDATE SET"
-        " customer_id = coalesce(customer_id, excluded.customer_id),"
-        " visitor_hash = CASE WHEN visitor_key IS NULL"
-        "  THEN excluded.visitor_hash ELSE visitor_hash END,"
-        " visitor_key = coalesce(visitor_key, excluded.visitor_key),"
-        " start = min(start, excluded.start),"
-        " end = max(end, excluded.end),"
-        " landing = coalesce(landing, excluded.landing),"
-        " exit_page = CASE WHEN excluded.end >= end"
-        "  THEN coalesce(excluded.exit_page, exit_page) ELSE exit_page END,"
-        " pages = pages + excluded.pages,"
-        " path = CASE WHEN path IS NULL OR path = '' THEN excluded.path"
-        "  WHEN excluded.path IS NULL OR excluded.path = '' THEN path"
-        "  ELSE path || char(10) || excluded.path END,"
-        " referrer = coalesce(referrer, excluded.referrer),"
-        " referrer_host = coalesce(referrer_host, excluded.referrer_host),"
-        " search_terms = coalesce(search_terms, excluded.search_terms),"
-        " utm_source = coalesce(utm_source, excluded.utm_source),"
-        " utm_medium = coalesce(utm_medium, excluded.utm_medium),"
-        " utm_campaign = coalesce(utm_campaign, excluded.utm_campaign)",
-        err);
-    if (!st)
+    const struct ecrm_rowbuf_spec *spec = id > s->max_session ? &new_one
+                                          : id                ? &part_by_id
+                                                              : &by_key;
+    /* a visit named by key gets an id too (unused when it is merged) */
+    if (!id && ecrm_store_session_new(s, &id, err) != ECRM_OK)
         return ECRM_FAIL;
-    ecrm_bind_text(st, 1, source ? source : "");
-    ecrm_bind_text(st, 2, r->session);
-    ecrm_bind_id(st, 3, cid);
-    ecrm_bind_opt(st, 4, r->visitor_key);
-    sqlite3_bind_int64(st, 5, start);
-    sqlite3_bind_int64(st, 6, end);
-    ecrm_bind_opt(st, 7, r->landing);
-    ecrm_bind_opt(st, 8, r->exit_page);
-    sqlite3_bind_int64(st, 9, r->pages);
-    ecrm_bind_opt(st, 10, r->path);
-    ecrm_bind_opt(st, 11, r->referrer);
-    ecrm_bind_opt(st, 12, r->referrer_host);
-    ecrm_bind_opt(st, 13, r->search_terms);
-    ecrm_bind_opt(st, 14, r->utm_source);
-    ecrm_bind_opt(st, 15, r->utm_medium);
-    ecrm_bind_opt(st, 16, r->utm_campaign);
-    if (ecrm_store_is_set(r->visitor_key))
-        sqlite3_bind_int64(st, 17, ecrm_store_visitor_hash(r->visitor_key));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing a session");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
+    if (id > s->max_session)
+        s->max_session = id;
+    int vk = ecrm_store_is_set(r->visitor_key);
+    const struct ecrm_val v[] = {
+        ecrm_val_int(id),
+        ecrm_val_text(source ? source : ""),
+        ecrm_val_opt(r->visitor_key),
+        vk ? ecrm_val_int(ecrm_store_visitor_hash(r->visitor_key))
+           : ecrm_val_id(0),
+        ecrm_val_int(start),
+        ecrm_val_int(end),
+        ecrm_val_opt(r->landing),
+        ecrm_val_opt(r->exit_page),
+        ecrm_val_int(r->pages),
+        ecrm_val_opt(r->path),
+        ecrm_val_opt(r->referrer),
+        ecrm_val_opt(r->referrer_host),
+        ecrm_val_opt(r->search_terms),
+        ecrm_val_opt(r->utm_source),
+        ecrm_val_opt(r->utm_medium),
+        ecrm_val_opt(r->utm_campaign),
+        ecrm_val_opt(spec == &by_key ? r->session : NULL),
+        ecrm_val_id(cid)};
+    if (spec == &new_one && !cid && s->in_tx)
+        rc = ecrm_rowbuf_add(s, &s->sessions_buf, &new_anon, v, err);
+    /* the parts of a visit merge in the order they came */
+    else if ((rc = ecrm_rowbuf_flush(s, s->sessions_buf, err)) == ECRM_OK)
+        rc = ecrm_rowbuf_exec(s, spec, v, err);
+    if (rc == ECRM_OK && vk)
+        rc = visitor_pair(s, r->visitor_key, id, err);
     return rc;
 }
 
@@ -110,14 +282,19 @@ int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
 {
     sqlite3_stmt *st;
     int rc = ECRM_FAIL;
-    if (!out || out->size < sizeof(struct ecrm_session_state) ||
+    if (!out || !ECRM_HAS_MEMBER(out, struct ecrm_session_state, pages) ||
         !ecrm_store_is_set(visitor_key))
         return ECRM_FAIL;
-    /* sessions_visitor (visitor_hash) finds the visitor's few sessions */
+    /* the visits stored so far include the buffered ones */
+    if (ecrm_store_flush(s, NULL) != ECRM_OK)
+        return ECRM_FAIL;
+    /* session_visitors finds the visitor's few sessions */
     st = ecrm_store_stmt(s, ECRM_ST_SESSION_LAST,
-                         "SELECT session, start, end, pages FROM sessions"
-                         " WHERE visitor_hash = ?2 AND visitor_key = ?1"
-                         " ORDER BY end DESC LIMIT 1",
+                         "SELECT s.session, s.start, s.end, s.pages, s.id"
+                         " FROM session_visitors v JOIN sessions s"
+                         " ON s.id = v.session_id"
+                         " WHERE v.visitor_hash = ?2 AND s.visitor_key = ?1"
+                         " ORDER BY s.end DESC LIMIT 1",
                          NULL);
     if (!st)
         return ECRM_FAIL;
@@ -129,6 +306,8 @@ int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
         out->start = sqlite3_column_int64(st, 1);
         out->end = sqlite3_column_int64(st, 2);
         out->pages = sqlite3_column_int64(st, 3);
+        if (ECRM_HAS_MEMBER(out, struct ecrm_session_state, id))
+            out->id = sqlite3_column_int64(st, 4);
         rc = ECRM_OK;
     }
     sqlite3_reset(st);

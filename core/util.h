@@ -26,7 +26,19 @@ char *ecrm_dirname(const char *path);
 /* PATH itself when absolute or BASE is NULL, else BASE/PATH; caller frees. */
 char *ecrm_path_join(const char *base, const char *path);
 
+/* Whether S can name an instance, a campaign or a variant: 1 to 64
+ * letters, digits, '_' and '-'. */
+int ecrm_valid_name(const char *s);
+
 /* Create directory PATH and its parents with MODE; 0 or -1 (errno set). */
 int ecrm_mkdir_p(const char *path, unsigned mode);
+
+/* Seconds on the monotonic clock (for measuring durations). */
+double ecrm_mono(void);
+
+/* Write LEN bytes of DATA to PATH atomically (a temporary file beside
+ * it, fsync, rename) with mode 0600. Returns 0, or -1 with errno set
+ * (nothing is left behind). */
+int ecrm_write_atomic(const char *path, const char *data, size_t len);
 
 #endif /* ECRM_CORE_UTIL_H */

@@ -97,7 +97,7 @@ static void expect(const int64_t *items)
 
 START_TEST(test_cosine)
 {
-    /* twice: lines in no order and titles from the catalogue (ABI 1.1),
+    /* twice: lines in no order and titles from the catalogue (ABI 1.3),
      * then grouped by customer and titles asked one by one (as a 1.0
      * host serves them): the same model and reasons */
     for (int pass = 0; pass < 2; pass++) {

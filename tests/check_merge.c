@@ -311,15 +311,22 @@ START_TEST(test_merge_moves_everything)
     ck_assert_int_eq(q_int(&f, "SELECT merged FROM customer_merges", 0), b);
     /* the segment stage sees both sides as changed */
     struct ecrm_seg_watermarks wm;
-    int64_t *ids = NULL;
-    size_t n = 0;
+    struct ecrm_seg_change *ids = NULL;
+    size_t n = 0, logged = 0;
     int first = 0;
     ck_assert(ecrm_store_seg_set_watermarks(
-                  f.s, &(struct ecrm_seg_watermarks){0, 0, 0, 0}, f.err) ==
+                  f.s, &(struct ecrm_seg_watermarks){.refresh = 1}, f.err) ==
               ECRM_OK);
-    ck_assert(ecrm_store_seg_changed(f.s, &wm, &ids, &n, &first, f.err) ==
-              ECRM_OK);
+    ck_assert(ecrm_store_seg_changed(f.s, &wm, &ids, &n, &logged, &first,
+                                     f.err) == ECRM_OK);
     ck_assert_int_eq(wm.merges, 1);
+    ck_assert_int_eq(wm.refresh, 2);
+    int saw_a = 0, saw_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        saw_a |= ids[i].customer_id == a && ids[i].what == ECRM_SEG_CHANGED_ALL;
+        saw_b |= ids[i].customer_id == b && ids[i].what == ECRM_SEG_CHANGED_ALL;
+    }
+    ck_assert(saw_a && saw_b);
     free(ids);
     fx_close(&f);
 }
@@ -528,6 +535,12 @@ START_TEST(test_visitor_login_recorded_once)
     ck_assert_str_eq(
         q_text(&f, "SELECT reason FROM customer_merges", 0, buf, sizeof buf),
         "anonymous visitor v1 logged in as login:u42");
+    /* the attached events are in the segment stage's change log */
+    ck_assert_int_gt(q_int(&f,
+                           "SELECT count(*) FROM customer_changes"
+                           " WHERE customer_id = ?1",
+                           u),
+                     0);
     /* a visitor without anonymous history: nothing to record */
     event(&f, "U42", "v2", "login", "u42", 150);
     ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 1);

@@ -13,12 +13,16 @@
 
 /* A: 3 orders and a return, events; B: 2 orders, tied categories; C: no
  * history; D: one order. */
-static void fill(struct fx *f)
+static void fill_profiles(struct fx *f)
 {
     fx_customer(f, "A", "m", "1995-06-15", "Riga");
     fx_customer(f, "B", "f", "2000-01-15", "Cork");
     fx_customer(f, "C", "f", "1990-02-01", "Lyon");
     fx_customer(f, "D", "m", NULL, NULL);
+}
+
+static void fill_history(struct fx *f)
+{
     fx_line(f, "A", "O1", 1, "T1", "toys", 2, 10, "2025-01-10", 0);
     fx_line(f, "A", "O1", 2, "B1", "books", 1, 30, "2025-01-10", 0);
     fx_line(f, "A", "O2", 1, "T2", "toys", 1, 40, "2025-03-10", 0);
@@ -30,6 +34,12 @@ static void fill(struct fx *f)
     fx_line(f, "B", "O4", 2, "A1", "art", 1, 10, "2025-12-01", 0);
     fx_line(f, "B", "O5", 1, "Z1", "zoo", 1, 10, "2026-01-01", 0);
     fx_line(f, "D", "O6", 1, "B2", "books", 1, 5, "2025-11-01", 0);
+}
+
+static void fill(struct fx *f)
+{
+    fill_profiles(f);
+    fill_history(f);
 }
 
 static void view(struct fx *f, const char *id, struct ecrm_derived_view *v)
@@ -143,6 +153,42 @@ START_TEST(test_rfm_quintiles_ties)
 }
 END_TEST
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The cuts come from a selection, not a sort: compare with a sort on
+ * arrays of every size up to 200 (odd ones, ties, one value). */
+START_TEST(test_rfm_cuts_equal_sorting)
+{
+    unsigned seed = 12345;
+    for (size_t n = 1; n <= 200; n++) {
+        double v[3][200], sorted[200];
+        for (int d = 0; d < 3; d++)
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                /* few distinct values in dimension 1: many ties */
+                v[d][i] = d == 1 ? (double)((seed >> 16) % 4)
+                                 : (double)((seed >> 8) % 1000) / 7.0;
+            }
+        double copy[3][200];
+        memcpy(copy, v, sizeof v);
+        struct ecrm_rfm q;
+        ecrm_rfm_compute(v[0], v[1], v[2], n, &q);
+        ck_assert_int_eq(q.n, (int64_t)n);
+        for (int d = 0; d < 3; d++) {
+            memcpy(sorted, copy[d], n * sizeof *sorted);
+            qsort(sorted, n, sizeof *sorted, cmp_dbl);
+            for (int k = 1; k <= 4; k++)
+                ck_assert_msg(q.cut[d][k - 1] == sorted[(k * n + 4) / 5 - 1],
+                              "n %zu dim %d cut %d", n, d, k);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_age_and_churn_units)
 {
     ck_assert_int_eq(ecrm_profile_age("2000-02-29", T("2025-02-28")), 24);
@@ -195,6 +241,51 @@ START_TEST(test_only_changed_recomputed)
 }
 END_TEST
 
+/* The first refresh derives everyone from the whole history read at once
+ * (history.c); later ones derive changed customers from their own rows.
+ * Both give the same figures: a second store gets the history after its
+ * first refresh, so its second one derives everyone as changed. */
+START_TEST(test_bulk_and_point_agree)
+{
+    static const char *const ids[] = {"A", "B", "C", "D"};
+    struct fx f, g;
+    struct ecrm_seg_stats st;
+    struct ecrm_derived_view bulk, point;
+    fx_open(&f);
+    fill(&f);
+    fx_refresh(&f, NULL, NOW, 0, &st);
+    ck_assert_uint_gt(st.customers, 0); /* bulk */
+    fx_open(&g);
+    fill_profiles(&g);
+    fx_refresh(&g, NULL, NOW, 0, &st);
+    fill_history(&g);
+    fx_refresh(&g, NULL, NOW, 0, &st);
+    ck_assert_uint_eq(st.customers, 0);
+    ck_assert_uint_eq(st.derived, 3); /* C has no history */
+    for (int i = 0; i < 4; i++) {
+        view(&f, ids[i], &bulk);
+        ck_assert_msg(ecrm_store_derived_get(g.s, fx_cid(&g, ids[i]), T(NOW),
+                                             &point, g.err) == ECRM_OK,
+                      "%s", g.err);
+        const struct ecrm_derived *a = &bulk.d, *b = &point.d;
+        ck_assert_int_eq(a->orders_count, b->orders_count);
+        ck_assert_double_eq(a->total_spent, b->total_spent);
+        ck_assert_int_eq(a->first_order, b->first_order);
+        ck_assert_int_eq(a->last_order, b->last_order);
+        ck_assert_int_eq(a->last_visit, b->last_visit);
+        ck_assert_double_eq(a->median_gap, b->median_gap);
+        for (int k = 0; k < ECRM_FAV_MAX; k++)
+            ck_assert_str_eq(a->fav[k], b->fav[k]);
+        ck_assert_int_eq(bulk.rfm_r, point.rfm_r);
+        ck_assert_int_eq(bulk.rfm_f, point.rfm_f);
+        ck_assert_int_eq(bulk.rfm_m, point.rfm_m);
+        ck_assert_double_eq(bulk.value, point.value);
+    }
+    fx_close(&g);
+    fx_close(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("profile");
@@ -202,8 +293,10 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_every_attribute);
     tcase_add_test(tc, test_rfm_quintiles_ties);
+    tcase_add_test(tc, test_rfm_cuts_equal_sorting);
     tcase_add_test(tc, test_age_and_churn_units);
     tcase_add_test(tc, test_only_changed_recomputed);
+    tcase_add_test(tc, test_bulk_and_point_agree);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -19,6 +19,7 @@
 #define ORDERS_HEADER                                                          \
     "order_id,line,customer_id,sku,title,category,quantity,unit_price,"        \
     "currency,ordered_at"
+#define EVENTS_HEADER "customer_id,type,url,sku,occurred_at"
 
 static char dir[64];
 static char err[512];
@@ -121,10 +122,11 @@ START_TEST(test_deterministic)
     struct ecrm_sample_opts o;
     size_t la, lb;
     ecrm_sample_defaults(&o);
+    o.events = 2000;
     gen("a", &o, NULL);
     gen("b", &o, NULL);
-    const char *files[] = {"customers.csv", "orders.csv"};
-    for (int i = 0; i < 2; i++) {
+    const char *files[] = {"customers.csv", "orders.csv", "events.csv"};
+    for (int i = 0; i < 3; i++) {
         char *a = slurp("a", files[i], &la);
         char *b = slurp("b", files[i], &lb);
         ck_assert_uint_eq(la, lb);
@@ -155,13 +157,13 @@ START_TEST(test_modes)
     snprintf(path, sizeof path, "%s/out/nested", dir);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 07777, 0700);
-    const char *files[] = {"customers.csv", "orders.csv"};
-    for (int i = 0; i < 2; i++) {
+    const char *files[] = {"customers.csv", "orders.csv", "events.csv"};
+    for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/out/nested/%s", dir, files[i]);
         ck_assert_int_eq(stat(path, &st), 0);
         ck_assert_int_eq(st.st_mode & 07777, 0600);
     }
-    /* no temporary files left behind: the two files and nothing else */
+    /* no temporary files left behind: the three files and nothing else */
     snprintf(path, sizeof path, "%s/out/nested", dir);
     DIR *dh = opendir(path);
     ck_assert_ptr_nonnull(dh);
@@ -169,7 +171,7 @@ START_TEST(test_modes)
     for (struct dirent *de; (de = readdir(dh));)
         entries += de->d_name[0] != '.';
     closedir(dh);
-    ck_assert_int_eq(entries, 2);
+    ck_assert_int_eq(entries, 3);
 }
 END_TEST
 
@@ -376,6 +378,83 @@ START_TEST(test_orders)
 }
 END_TEST
 
+/* events.csv: format, order, shares of the kinds, and browsing that
+ * follows the same preferences as buying (toys by parents). */
+START_TEST(test_events)
+{
+    struct ecrm_sample_opts o;
+    struct ecrm_sample_stats st;
+    size_t len;
+    char line[2048], buf[2048], *f[32], prev_t[32] = "";
+    int children[501];
+    long rows = 0, views = 0, toys = 0, toys_parents = 0, parents = 0;
+    ecrm_sample_defaults(&o);
+    o.customers = 500;
+    o.orders = 100;
+    o.events = 20000;
+    gen("s", &o, &st);
+    ck_assert_int_eq(st.events, 20000);
+    char *cdata = slurp("s", "customers.csv", &len), *p = cdata;
+    ck_assert(next_line(&p, line, sizeof line));
+    for (int i = 1; next_line(&p, line, sizeof line); i++) {
+        split(line, f, 32, buf);
+        children[i] = atoi(f[11]);
+        parents += children[i] > 0;
+    }
+    free(cdata);
+    char *data = slurp("s", "events.csv", &len);
+    p = data;
+    ck_assert(next_line(&p, line, sizeof line));
+    ck_assert_str_eq(line, EVENTS_HEADER);
+    while (next_line(&p, line, sizeof line)) {
+        ck_assert_int_eq(split(line, f, 32, buf), 5);
+        ck_assert_int_eq(f[0][0], 'C');
+        long ci = atol(f[0] + 1);
+        ck_assert_int_ge(ci, 1);
+        ck_assert_int_le(ci, 500);
+        const char *type = f[1], *url = f[2], *sku = f[3];
+        if (!strcmp(type, "page_view")) {
+            views++;
+            ck_assert_int_eq(url[0], '/');
+            if (!strncmp(url, "/product/", 9))
+                ck_assert_str_eq(url + 9, sku); /* the page of that item */
+            else
+                ck_assert_str_eq(sku, "");
+            if (!strcmp(url, "/category/toys")) {
+                toys++;
+                toys_parents += children[ci] > 0;
+            }
+        } else if (!strcmp(type, "add_to_cart")) {
+            ck_assert_str_eq(url, "/cart/add");
+            ck_assert_int_eq(sku[0], 'S');
+        } else if (!strcmp(type, "newsletter_click")) {
+            ck_assert_uint_eq(strlen(url), strlen("/newsletter/2025-01"));
+        } else if (!strcmp(type, "ticket_opened")) {
+            ck_assert_str_eq(url, "");
+        } else {
+            ck_assert_str_eq(type, "contest_entry");
+            ck_assert_ptr_nonnull(strstr(url, "/contest/2025-q"));
+        }
+        ck_assert_uint_eq(strlen(f[4]), 20);
+        ck_assert_str_ge(f[4], prev_t);
+        ck_assert_str_ge(f[4], "2025-01-01T00:00:00Z");
+        ck_assert_str_le(f[4], "2025-12-31T23:59:59Z");
+        snprintf(prev_t, sizeof prev_t, "%s", f[4]);
+        rows++;
+    }
+    ck_assert_int_eq(rows, 20000);
+    /* 77% page views */
+    ck_assert_int_gt(views, 20000 * 72 / 100);
+    ck_assert_int_lt(views, 20000 * 82 / 100);
+    /* parents look at toys far more than their share of customers */
+    ck_assert_int_gt(toys, 50);
+    ck_assert_msg(toys_parents * 500 > toys * parents * 3 / 2,
+                  "toy pages by parents %ld/%ld, parents %ld/500", toys_parents,
+                  toys, parents);
+    free(data);
+}
+END_TEST
+
 START_TEST(test_invalid)
 {
     struct ecrm_sample_opts o;
@@ -394,6 +473,11 @@ START_TEST(test_invalid)
     o.sms_consent_rate = 1.5;
     ck_assert_int_eq(ecrm_sample_generate(path, &o, err, sizeof err),
                      ECRM_SAMPLE_EINVAL);
+    ecrm_sample_defaults(&o);
+    o.events = -1;
+    ck_assert_int_eq(ecrm_sample_generate(path, &o, err, sizeof err),
+                     ECRM_SAMPLE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "events"));
     /* nothing was created for invalid options */
     ck_assert_int_ne(access(path, F_OK), 0);
     /* a file where the directory should be */
@@ -422,6 +506,9 @@ START_TEST(test_tiny)
     char *d = slurp("t", "orders.csv", &len);
     ck_assert_str_eq(d, ORDERS_HEADER "\n");
     free(d);
+    d = slurp("t", "events.csv", &len); /* no events by default */
+    ck_assert_str_eq(d, EVENTS_HEADER "\n");
+    free(d);
     o.orders = 50;
     gen("t", &o, &st);
     d = slurp("t", "orders.csv", &len);
@@ -440,6 +527,7 @@ static Suite *sample_suite(void)
     tcase_add_test(tc, test_modes);
     tcase_add_test(tc, test_customers);
     tcase_add_test(tc, test_orders);
+    tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_invalid);
     tcase_add_test(tc, test_tiny);
     suite_add_tcase(s, tc);

@@ -361,7 +361,7 @@ START_TEST(test_validate)
 }
 END_TEST
 
-/* ---- records and expressions (ABI 1.1) --------------------------------- */
+/* ---- records and expressions (ABI 1.3) --------------------------------- */
 struct trec {
     char *name;
     struct ecrm_exprval when;

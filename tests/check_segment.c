@@ -8,6 +8,7 @@
 #include "segment_fixture.h"
 
 #include "conf.h"
+#include "store_customer.h"
 
 #define NOW "2026-01-15T00:00:00Z"
 
@@ -283,7 +284,7 @@ END_TEST
  *    city with a quote in its name.
  * X1 no history, gender "x' OR 1=1 --".
  */
-static void fill(struct fx *f)
+static void fill_profiles(struct fx *f)
 {
     fx_customer(f, "M1", "m", "1997-05-01", "London");
     fx_customer(f, "M2", "m", "1997-05-01", "Riga");
@@ -298,6 +299,10 @@ static void fill(struct fx *f)
     }
     fx_attr(f, "F1", "income", "n/a", "2024-01-01");
     fx_attr(f, "F1", "children", "0", "2024-01-01");
+}
+
+static void fill_history(struct fx *f)
+{
     fx_line(f, "M1", "1", 1, "TOY1", "toys", 1, 250, "2025-12-01", 0);
     fx_line(f, "M2", "2", 1, "TOY1", "toys", 1, 250, "2025-12-01", 0);
     fx_line(f, "M3", "3", 1, "BK1", "books", 1, 250, "2025-12-01", 0);
@@ -310,6 +315,33 @@ static void fill(struct fx *f)
     fx_event(f, "M1", "ticket_opened", NULL, "2025-12-30");
     fx_event(f, "F1", "view", "/product/GD1", "2026-01-13");
     fx_event(f, "M2", "view", "/about", "2026-01-13");
+}
+
+static void fill(struct fx *f)
+{
+    fill_profiles(f);
+    fill_history(f);
+}
+
+/* The current members of segment NAME, external ids comma-separated. */
+static const char *current(struct fx *f, const char *name)
+{
+    static char out[256];
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    ck_assert_int_eq(sqlite3_prepare_v2(
+                         f->s->db,
+                         "SELECT group_concat(external_id, ',') FROM (SELECT"
+                         " c.external_id FROM segment_members m JOIN customers"
+                         " c ON c.id = m.customer_id WHERE m.segment = ?1"
+                         " AND m.left_at IS NULL ORDER BY c.external_id)",
+                         -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        ecrm_strlcpy(out, (const char *)sqlite3_column_text(st, 0), sizeof out);
+    sqlite3_finalize(st);
+    return out;
 }
 
 /* Evaluate EXPR as segment "t" (plus "lapsed" and "toys" for references)
@@ -335,20 +367,28 @@ static const char *members(struct fx *f, const char *expr)
              quoted);
     struct ecrm_segset *set = load(yaml, &root, err, sizeof err);
     ck_assert_msg(set != NULL, "%s", err);
-    fx_refresh(f, set, NOW, 0, NULL);
-    out[0] = '\0';
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(
-                         f->s->db,
-                         "SELECT group_concat(external_id, ',') FROM (SELECT"
-                         " c.external_id FROM segment_members m JOIN customers"
-                         " c ON c.id = m.customer_id WHERE m.segment = 't'"
-                         " AND m.left_at IS NULL ORDER BY c.external_id)",
-                         -1, &st, NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        ecrm_strlcpy(out, (const char *)sqlite3_column_text(st, 0), sizeof out);
-    sqlite3_finalize(st);
+    /* A new expression: every customer is read in bulk (history.c). */
+    struct ecrm_seg_stats ss;
+    fx_refresh(f, set, NOW, 0, &ss);
+    ck_assert_uint_gt(ss.customers, 0);
+    ecrm_strlcpy(out, current(f, "t"), sizeof out);
+    /* The incremental path must agree. A second store gets the profiles
+     * first, is refreshed, then gets the history: its second refresh
+     * reads the customers one by one, evaluating what their new orders and
+     * events can change, and must end where the bulk pass did. */
+    struct fx g;
+    fx_open(&g);
+    fill_profiles(&g);
+    fx_refresh(&g, set, NOW, 0, NULL);
+    fill_history(&g);
+    fx_refresh(&g, set, NOW, 0, &ss);
+    ck_assert_uint_eq(ss.customers, 0);
+    ck_assert_uint_eq(ss.changed, 5); /* all but X1 */
+    const char *inc = current(&g, "t");
+    ck_assert_msg(strcmp(inc, out) == 0,
+                  "%s: the incremental path gives '%s', the bulk one '%s'",
+                  expr, inc, out);
+    fx_close(&g);
     ecrm_segset_free(set);
     ecrm_conf_free(root);
     return out;
@@ -422,7 +462,15 @@ START_TEST(test_evaluate_features)
     ASSERT_MEMBERS("visited(\"/product/*\", last 2 days)", "F1");
     ASSERT_MEMBERS("events(\"ticket_opened\", last 30 days) >= 2", "M1");
     ASSERT_MEMBERS("events(\"ticket_opened\", last 14 days) = 1", "M1");
+    /* windows in hours and years; date arithmetic gives days */
+    ASSERT_MEMBERS("visited(last 48 hours)", "F1,M2");
+    ASSERT_MEMBERS("spent(last 2 years) > 600", "M4");
+    ASSERT_MEMBERS("spent(last 1 year) > 600", ""); /* January 2025 is out */
+    ASSERT_MEMBERS("now - last_order > 100", "F1");
+    /* profile fields and attributes, by name or attr() */
+    ASSERT_MEMBERS("name = \"M3\" or attr(\"children\") = 0", "F1,M3");
     /* derived attributes */
+    ASSERT_MEMBERS("last_visit >= date(\"2026-01-13\")", "F1,M2");
     ASSERT_MEMBERS("orders_count = 2 and total_spent = 650", "M4");
     ASSERT_MEMBERS("avg_spent = 50", "F1");
     ASSERT_MEMBERS("days_since_last_visit <= 2", "F1,M2");
@@ -471,63 +519,87 @@ static int64_t q_int(struct fx *f, const char *sql)
     return v;
 }
 
+#define ASSERT_CURRENT(name, want)                                             \
+    do {                                                                       \
+        const char *got_ = current(&sc.f, name);                               \
+        ck_assert_msg(strcmp(got_, want) == 0, "%s: got '%s', want '%s'",      \
+                      name, got_, want);                                       \
+    } while (0)
+
+/* A fixture store filled by fill() and the segments of YAML. */
+struct scene {
+    struct fx f;
+    struct ecrm_node *root;
+    struct ecrm_segset *set;
+};
+
+static void scene_open(struct scene *sc, const char *yaml)
+{
+    char err[1024];
+    fx_open(&sc->f);
+    fill(&sc->f);
+    sc->set = load(yaml, &sc->root, err, sizeof err);
+    ck_assert_msg(sc->set != NULL, "%s", err);
+}
+
+static void scene_close(struct scene *sc)
+{
+    ecrm_segset_free(sc->set);
+    ecrm_conf_free(sc->root);
+    fx_close(&sc->f);
+}
+
 START_TEST(test_incremental_membership)
 {
-    struct fx f;
+    struct scene sc;
     struct ecrm_seg_stats st;
-    char err[1024];
-    struct ecrm_node *root;
-    fx_open(&f);
-    fill(&f);
-    struct ecrm_segset *set = load("segments:\n"
-                                   "  spenders: total_spent > 300\n"
-                                   "  rich: income > 44000\n"
-                                   "  recent: orders(last 30 days) > 0\n",
-                                   &root, err, sizeof err);
-    ck_assert_msg(set != NULL, "%s", err);
-    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    scene_open(&sc, "segments:\n"
+                    "  spenders: total_spent > 300\n"
+                    "  rich: income > 44000\n"
+                    "  recent: orders(last 30 days) > 0\n");
+    fx_refresh(&sc.f, sc.set, "2026-01-01", 0, &st);
     ck_assert_uint_eq(st.full_segments, 3);
     ck_assert_uint_eq(st.evaluated, 6);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
-                               " segment = 'spenders' AND left_at IS NULL"),
+    ck_assert_int_eq(q_int(&sc.f, "SELECT count(*) FROM segment_members WHERE"
+                                  " segment = 'spenders' AND left_at IS NULL"),
                      1); /* M4 */
 
-    /* Same clock, nothing new: nobody is evaluated. */
-    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    /* Same clock, nothing new: nobody is evaluated, or even read. */
+    fx_refresh(&sc.f, sc.set, "2026-01-01", 0, &st);
     ck_assert_uint_eq(st.full_segments, 0);
     ck_assert_uint_eq(st.evaluated, 0);
-    ck_assert_uint_eq(st.customers, 6);
+    ck_assert_uint_eq(st.customers, 0);
 
     /* M1 buys: only M1 is re-derived and re-evaluated; it enters spenders
      * and recent (the December 1 orders are older than 30 days). */
-    fx_line(&f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
-    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    fx_line(&sc.f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
+    fx_refresh(&sc.f, sc.set, "2026-01-01", 0, &st);
     ck_assert_uint_eq(st.derived, 1);
     ck_assert_uint_eq(st.evaluated, 1);
     ck_assert_uint_eq(st.entered, 2);
-    ck_assert_int_eq(q_int(&f, "SELECT m.entered_at FROM segment_members m"
-                               " JOIN customers c ON c.id = m.customer_id"
-                               " WHERE c.external_id = 'M1'"
-                               " AND m.segment = 'spenders'"
-                               " AND m.left_at IS NULL"),
+    ck_assert_int_eq(q_int(&sc.f, "SELECT m.entered_at FROM segment_members m"
+                                  " JOIN customers c ON c.id = m.customer_id"
+                                  " WHERE c.external_id = 'M1'"
+                                  " AND m.segment = 'spenders'"
+                                  " AND m.left_at IS NULL"),
                      T("2026-01-01"));
 
-    /* M2's income changes (no id moves: the signature notices): it enters
+    /* M2's income changes (no id moves: the change log has it): it enters
      * rich; M3's drops: it leaves, with the run's clock. */
-    fx_attr(&f, "M2", "income", "50000", "2025-12-31");
-    fx_attr(&f, "M3", "income", "100", "2025-12-31");
-    fx_refresh(&f, set, "2026-01-01", 0, &st);
+    fx_attr(&sc.f, "M2", "income", "50000", "2025-12-31");
+    fx_attr(&sc.f, "M3", "income", "100", "2025-12-31");
+    fx_refresh(&sc.f, sc.set, "2026-01-01", 0, &st);
     ck_assert_uint_eq(st.profiles_changed, 2);
     ck_assert_uint_eq(st.evaluated, 2);
     ck_assert_uint_eq(st.entered, 1);
     ck_assert_uint_eq(st.left, 1);
-    ck_assert_int_eq(q_int(&f, "SELECT m.left_at FROM segment_members m"
-                               " JOIN customers c ON c.id = m.customer_id"
-                               " WHERE c.external_id = 'M3'"
-                               " AND m.segment = 'rich'"),
+    ck_assert_int_eq(q_int(&sc.f, "SELECT m.left_at FROM segment_members m"
+                                  " JOIN customers c ON c.id = m.customer_id"
+                                  " WHERE c.external_id = 'M3'"
+                                  " AND m.segment = 'rich'"),
                      T("2026-01-01"));
     struct ecrm_seg_state ss;
-    ck_assert_int_eq(ecrm_store_seg_state_get(f.s, "rich", &ss), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_seg_state_get(sc.f.s, "rich", &ss), ECRM_OK);
     ck_assert_int_eq(ss.members, 3);
     ck_assert_int_eq(ss.entered, 1);
     ck_assert_int_eq(ss.left, 1);
@@ -536,19 +608,19 @@ START_TEST(test_incremental_membership)
     /* A later clock: the windowed segment is re-evaluated for everyone,
      * the others only for changed customers (none). The December orders
      * fall out of the 30-day window by February. */
-    fx_refresh(&f, set, "2026-02-15", 0, &st);
+    fx_refresh(&sc.f, sc.set, "2026-02-15", 0, &st);
     ck_assert_uint_eq(st.full_segments, 1);
     ck_assert_uint_eq(st.evaluated, 6);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
-                               " segment = 'recent' AND left_at IS NULL"),
+    ck_assert_int_eq(q_int(&sc.f, "SELECT count(*) FROM segment_members WHERE"
+                                  " segment = 'recent' AND left_at IS NULL"),
                      0);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members WHERE"
-                               " segment = 'recent' AND left_at = "
-                               "strftime('%s', '2026-02-15')"),
+    ck_assert_int_eq(q_int(&sc.f, "SELECT count(*) FROM segment_members WHERE"
+                                  " segment = 'recent' AND left_at = "
+                                  "strftime('%s', '2026-02-15')"),
                      1);
 
     /* --full: everyone, every segment; nothing changes. */
-    fx_refresh(&f, set, "2026-02-15", 1, &st);
+    fx_refresh(&sc.f, sc.set, "2026-02-15", 1, &st);
     ck_assert_uint_eq(st.full_segments, 3);
     ck_assert_uint_eq(st.evaluated, 6);
     ck_assert_uint_eq(st.derived, 6);
@@ -556,11 +628,9 @@ START_TEST(test_incremental_membership)
 
     /* members by entry time (what `trigger: entered` reads) */
     int64_t n = 0;
-    ck_assert_int_eq(ecrm_store_seg_count(f.s, "spenders", &n), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_seg_count(sc.f.s, "spenders", &n), ECRM_OK);
     ck_assert_int_eq(n, 2);
-    ecrm_segset_free(set);
-    ecrm_conf_free(root);
-    fx_close(&f);
+    scene_close(&sc);
 }
 END_TEST
 
@@ -573,32 +643,27 @@ static int count_cb(void *arg, const struct ecrm_seg_member *m)
 
 START_TEST(test_entered_since)
 {
-    struct fx f;
-    char err[1024];
-    struct ecrm_node *root;
-    fx_open(&f);
-    fill(&f);
-    struct ecrm_segset *set = load("segments:\n  spenders: total_spent > 300\n",
-                                   &root, err, sizeof err);
-    fx_refresh(&f, set, "2026-01-01", 0, NULL);
-    fx_line(&f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
-    fx_refresh(&f, set, "2026-01-02", 0, NULL);
+    struct scene sc;
+    scene_open(&sc, "segments:\n  spenders: total_spent > 300\n");
+    struct ecrm_store *s = sc.f.s;
+    fx_refresh(&sc.f, sc.set, "2026-01-01", 0, NULL);
+    fx_line(&sc.f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
+    fx_refresh(&sc.f, sc.set, "2026-01-02", 0, NULL);
     int n = 0;
-    ck_assert_int_eq(
-        ecrm_store_seg_members(f.s, "spenders", -1, 0, count_cb, &n), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_seg_members(s, "spenders", -1, 0, count_cb, &n),
+                     ECRM_OK);
     ck_assert_int_eq(n, 2);
     n = 0;
-    ecrm_store_seg_members(f.s, "spenders", T("2026-01-01"), 0, count_cb, &n);
+    ecrm_store_seg_members(s, "spenders", T("2026-01-01"), 0, count_cb, &n);
     ck_assert_int_eq(n, 1); /* only M1 entered after the first run */
     int64_t last;
-    ck_assert_int_eq(ecrm_store_seg_campaign_get(f.s, "c", &last), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_seg_campaign_get(s, "c", &last), ECRM_OK);
     ck_assert_int_eq(last, 0);
-    ck_assert_int_eq(ecrm_store_seg_campaign_set(f.s, "c", 42, f.err), ECRM_OK);
-    ecrm_store_seg_campaign_get(f.s, "c", &last);
+    ck_assert_int_eq(ecrm_store_seg_campaign_set(s, "c", 42, sc.f.err),
+                     ECRM_OK);
+    ecrm_store_seg_campaign_get(s, "c", &last);
     ck_assert_int_eq(last, 42);
-    ecrm_segset_free(set);
-    ecrm_conf_free(root);
-    fx_close(&f);
+    scene_close(&sc);
 }
 END_TEST
 
@@ -616,6 +681,174 @@ START_TEST(test_expression_change_is_full)
     fx_refresh(&f, NULL, NOW, 0, &st);
     ck_assert_uint_eq(st.full_segments, 0);
     fx_close(&f);
+}
+END_TEST
+
+/* What the change log catches: profile edits (a re-sent identical record
+ * is no change), attributes, merges; each changed customer alone is read. */
+START_TEST(test_change_log)
+{
+    struct scene sc;
+    struct ecrm_seg_stats st;
+    scene_open(&sc, "segments:\n"
+                    "  riga: city = \"Riga\"\n"
+                    "  spenders: total_spent > 300\n");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ASSERT_CURRENT("riga", "M2");
+    ASSERT_CURRENT("spenders", "M4");
+    /* the same registration again: nothing changed */
+    fx_customer(&sc.f, "M2", "m", "1997-05-01", "Riga");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.changed, 0);
+    ck_assert_uint_eq(st.evaluated, 0);
+    /* M1 moves to Riga, M2 leaves it */
+    fx_customer(&sc.f, "M1", "m", "1997-05-01", "Riga");
+    fx_customer(&sc.f, "M2", "m", "1997-05-01", "Cork");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.changed, 2);
+    ck_assert_uint_eq(st.profiles_changed, 2);
+    ck_assert_uint_eq(st.customers, 0); /* read one by one */
+    ASSERT_CURRENT("riga", "M1");
+    /* M3 is merged into M1: M1's history grows (spent 500), M3 is gone */
+    ck_assert_int_eq(ecrm_store_merge_customers(sc.f.s, fx_cid(&sc.f, "M1"),
+                                                fx_cid(&sc.f, "M3"), "test",
+                                                T("2026-01-10"), sc.f.err),
+                     ECRM_OK);
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.derived, 1);
+    ASSERT_CURRENT("spenders", "M1,M4");
+    /* the log is emptied by each refresh */
+    ck_assert_int_eq(q_int(&sc.f, "SELECT count(*) FROM customer_changes"), 0);
+    scene_close(&sc);
+}
+END_TEST
+
+/* RFM segments are not re-evaluated for everyone when the cuts move: the
+ * customers whose scores moved are, and the result equals a full run. */
+START_TEST(test_rfm_moved_customers)
+{
+    struct scene sc;
+    struct ecrm_seg_stats st;
+    scene_open(&sc, "segments:\n"
+                    "  top: rfm.m = 5\n"
+                    "  low: rfm.m = 1 and not top\n"
+                    "  others: orders() > 0 and not top\n");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    /* spend: M1 250, M2 250, M3 250, M4 650, F1 100 */
+    ASSERT_CURRENT("top", "M4");
+    ASSERT_CURRENT("low", "F1");
+    ASSERT_CURRENT("others", "F1,M1,M2,M3");
+    /* F1 spends 1000: the monetary cuts move; M4 drops to 4, F1 is top */
+    fx_line(&sc.f, "F1", "9", 1, "GD2", "garden", 1, 1000, "2026-01-02", 0);
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.full_segments, 0);
+    ck_assert_uint_eq(st.changed, 1);
+    ck_assert_uint_gt(st.rfm_moved, 0);
+    ck_assert_uint_lt(st.rfm_moved, 5);
+    ck_assert_uint_eq(st.customers, 0);
+    ASSERT_CURRENT("top", "F1");
+    ASSERT_CURRENT("low", "M1,M2,M3");
+    /* M4 reads no score of its own in 'others': it is re-evaluated
+     * because 'top' changed for it */
+    ASSERT_CURRENT("others", "M1,M2,M3,M4");
+    char top[256], low[256];
+    ecrm_strlcpy(top, current(&sc.f, "top"), sizeof top);
+    ecrm_strlcpy(low, current(&sc.f, "low"), sizeof low);
+    /* a full refresh finds nothing to change */
+    fx_refresh(&sc.f, sc.set, NOW, 1, &st);
+    ck_assert_uint_eq(st.entered + st.left, 0);
+    ASSERT_CURRENT("top", top);
+    ASSERT_CURRENT("low", low);
+    scene_close(&sc);
+}
+END_TEST
+
+/* A segment left out of a refresh missed its changes: evaluated in full
+ * the next time it is there. */
+START_TEST(test_left_out_segment_is_full)
+{
+    struct scene sc;
+    struct ecrm_seg_stats st;
+    scene_open(&sc, "segments:\n  spenders: total_spent > 300\n");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ASSERT_CURRENT("spenders", "M4");
+    fx_line(&sc.f, "M1", "8", 1, "TOY2", "toys", 1, 100, "2025-12-20", 0);
+    fx_refresh(&sc.f, NULL, NOW, 0, &st); /* a pipeline without segments */
+    ck_assert_uint_eq(st.derived, 1);
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.full_segments, 1);
+    ASSERT_CURRENT("spenders", "M1,M4");
+    scene_close(&sc);
+}
+END_TEST
+
+/* An item moved to another category changes what its buyers bought,
+ * though their history did not change: everyone is derived and
+ * evaluated again. */
+START_TEST(test_recategorised_item)
+{
+    struct scene sc;
+    struct ecrm_seg_stats st;
+    scene_open(&sc, "segments:\n"
+                    "  toys: bought(category = \"toys\")\n"
+                    "  books_first: favourite_category = \"books\"\n");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ASSERT_CURRENT("toys", "M1,M2");
+    ASSERT_CURRENT("books_first", "M3,M4");
+    /* M3 orders BK1 again, and the shop files it under toys now */
+    fx_line(&sc.f, "M3", "10", 1, "BK1", "toys", 1, 10, "2026-01-05", 0);
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.full_segments, 2);
+    ck_assert_uint_eq(st.derived, 6);
+    ASSERT_CURRENT("toys", "M1,M2,M3,M4");
+    ASSERT_CURRENT("books_first", "M4"); /* BK2 still books */
+    /* the same category again is no change */
+    fx_line(&sc.f, "M3", "11", 1, "BK1", "toys", 1, 10, "2026-01-06", 0);
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.full_segments, 0);
+    scene_close(&sc);
+}
+END_TEST
+
+/* A forgotten customer leaves every segment and enters none again, even
+ * one it would match (no orders), by an incremental or a full refresh; a
+ * membership whose customer vanished outside the store's API ends. */
+START_TEST(test_gone_customers_leave)
+{
+    struct scene sc;
+    struct ecrm_seg_stats st;
+    scene_open(&sc, "segments:\n"
+                    "  none_yet: orders() = 0\n"
+                    "  men: gender = \"m\"\n");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ASSERT_CURRENT("none_yet", "X1");
+    ASSERT_CURRENT("men", "M1,M2,M3,M4");
+    ck_assert_int_eq(
+        ecrm_store_forget(sc.f.s, fx_cid(&sc.f, "M1"), T(NOW), sc.f.err),
+        ECRM_OK);
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ASSERT_CURRENT("none_yet", "X1");
+    ASSERT_CURRENT("men", "M2,M3,M4");
+    fx_refresh(&sc.f, sc.set, NOW, 1, &st);
+    ASSERT_CURRENT("none_yet", "X1");
+    ck_assert_int_eq(q_int(&sc.f, "SELECT count(*) FROM segment_members m"
+                                  " JOIN customers c ON c.id = m.customer_id"
+                                  " WHERE c.external_id LIKE 'forgotten:%'"
+                                  " AND m.left_at IS NULL"),
+                     0);
+    /* an orphan membership (no customer 999999): a full walk ends it */
+    ck_assert_int_eq(sqlite3_exec(sc.f.s->db,
+                                  "INSERT INTO segment_members(segment,"
+                                  " customer_id, entered_at) VALUES"
+                                  " ('men', 999999, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    fx_refresh(&sc.f, sc.set, NOW, 1, &st);
+    ck_assert_uint_eq(st.left, 1);
+    ck_assert_int_eq(q_int(&sc.f, "SELECT left_at FROM segment_members"
+                                  " WHERE customer_id = 999999"),
+                     T(NOW));
+    scene_close(&sc);
 }
 END_TEST
 
@@ -637,6 +870,11 @@ int main(void)
     tcase_add_test(te, test_incremental_membership);
     tcase_add_test(te, test_entered_since);
     tcase_add_test(te, test_expression_change_is_full);
+    tcase_add_test(te, test_change_log);
+    tcase_add_test(te, test_rfm_moved_customers);
+    tcase_add_test(te, test_left_out_segment_is_full);
+    tcase_add_test(te, test_gone_customers_leave);
+    tcase_add_test(te, test_recategorised_item);
     suite_add_tcase(s, te);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -11,6 +11,7 @@
 #include "../plugins/channel_sms_http/gsm7.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +218,7 @@ START_TEST(test_invalid_phone)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         struct ecrm_message x = msg("sms:5", bad[i], "hello");
         ck_assert_int_eq(deliver(&x), ECRM_FAIL);
-        ck_assert_str_eq(err, "invalid phone");
+        ck_assert_str_eq(err, "invalid phone (E.164 expected)");
     }
     struct ecrm_message x = msg("sms:5", NULL, "hello");
     ck_assert_int_eq(deliver(&x), ECRM_FAIL);
@@ -253,6 +254,49 @@ START_TEST(test_max_segments_and_opt_out)
     x.text = longtext;
     ck_assert_int_eq(deliver(&x), ECRM_FAIL);
     ck_assert_str_eq(err, "message too long: 4 segments (max 3)");
+}
+END_TEST
+
+/* What the planner learns before anything is stored: segments, encoding
+ * and cost of the text as sent (opt-out line included), the segment limit,
+ * an unreachable number. Nothing reaches the gateway. */
+START_TEST(test_prepare)
+{
+    struct ecrm_prepared out;
+    char text[200];
+    memset(text, 'a', 150);
+    text[150] = '\0';
+    load("/ok", "cost_per_segment: 0.05\nmax_segments: 2\n");
+    /* 150 + "\n" + 21 = 172 septets: 2 GSM-7 segments */
+    struct ecrm_message x = msg("sms:p", "+48600100200", text);
+    ck_assert_msg(mock_prepare(m, &x, &out, err) == ECRM_OK, "%s", err);
+    ck_assert_int_eq(out.units, 2);
+    ck_assert_int_eq(out.segments, 2);
+    ck_assert_str_eq(out.encoding, "GSM-7");
+    ck_assert(out.cost > 0.0999 && out.cost < 0.1001);
+    /* one Cyrillic letter makes it UCS-2: 172 units = 3 segments > 2 */
+    text[0] = '\xd0';
+    text[1] = '\x96'; /* Ж */
+    ck_assert_int_eq(mock_prepare(m, &x, &out, err), ECRM_FAIL);
+    ck_assert_str_eq(out.reason, "too_long");
+    ck_assert_str_eq(err, "message too long: 3 segments (max 2)");
+    /* short UCS-2 */
+    x.text = "Привіт";
+    ck_assert_msg(mock_prepare(m, &x, &out, err) == ECRM_OK, "%s", err);
+    ck_assert_int_eq(out.segments, 1);
+    ck_assert_str_eq(out.encoding, "UCS-2");
+    /* the number alone (no text yet), and a bad one */
+    x.text = NULL;
+    ck_assert_int_eq(mock_prepare(m, &x, &out, err), ECRM_OK);
+    x.to = "0048600100200";
+    ck_assert_int_eq(mock_prepare(m, &x, &out, err), ECRM_FAIL);
+    ck_assert_str_eq(out.reason, "invalid_address");
+    /* without a price the cost is unknown */
+    load("/ok", NULL);
+    x = msg("sms:q", "+48600100200", "hello");
+    ck_assert_msg(mock_prepare(m, &x, &out, err) == ECRM_OK, "%s", err);
+    ck_assert(isnan(out.cost));
+    ck_assert_int_eq(pyserver_count(&srv, ".txt"), 0);
 }
 END_TEST
 
@@ -355,6 +399,7 @@ static Suite *sms_suite(void)
     tcase_add_test(tc, test_timeout_and_refused);
     tcase_add_test(tc, test_invalid_phone);
     tcase_add_test(tc, test_max_segments_and_opt_out);
+    tcase_add_test(tc, test_prepare);
     tcase_add_test(tc, test_dry_run);
     suite_add_tcase(s, tc);
     TCase *tg = tcase_create("gsm7");

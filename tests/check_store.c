@@ -529,8 +529,9 @@ static void consent(struct fx *f, const char *ext, const char *channel,
 struct contacts {
     size_t n;
     int64_t id[8];
-    int consent[8];
-    char address[8][64];
+    int consent[8], sms[8];
+    char address[8][64], phone[8][64];
+    double value[8];
 };
 
 static int collect_contact(void *arg, const struct ecrm_contact *c)
@@ -539,8 +540,11 @@ static int collect_contact(void *arg, const struct ecrm_contact *c)
     if (cs->n >= 8)
         return 1;
     cs->id[cs->n] = c->customer_id;
-    cs->consent[cs->n] = c->consent;
-    snprintf(cs->address[cs->n], 64, "%s", c->address ? c->address : "-");
+    cs->consent[cs->n] = c->consent[0];
+    cs->sms[cs->n] = c->consent[1];
+    cs->value[cs->n] = c->value;
+    snprintf(cs->address[cs->n], 64, "%s", c->email ? c->email : "-");
+    snprintf(cs->phone[cs->n], 64, "%s", c->phone ? c->phone : "-");
     cs->n++;
     return 0;
 }
@@ -569,8 +573,9 @@ START_TEST(test_consent_latest_wins)
     consent(&f, "other-channel", "sms", ECRM_CONSENT_GRANTED, 100);
     cust(&f, "never-asked");
 
-    ck_assert_int_eq(ecrm_store_iter_contacts(f.s, "email", "marketing",
-                                              collect_contact, &cs),
+    struct ecrm_contact_query q = {.channels = {"email", "sms"},
+                                   .purpose = "marketing"};
+    ck_assert_int_eq(ecrm_store_iter_contacts(f.s, &q, collect_contact, &cs),
                      ECRM_OK);
     ck_assert_uint_eq(cs.n, 6);
     ck_assert_int_eq(cs.consent[0], 0); /* grant-revoke */
@@ -583,21 +588,17 @@ START_TEST(test_consent_latest_wins)
     ck_assert_int_eq(cs.consent[5], 0); /* never-asked */
     for (size_t i = 1; i < cs.n; i++)
         ck_assert_int_lt(cs.id[i - 1], cs.id[i]);
-
-    memset(&cs, 0, sizeof cs);
-    ck_assert_int_eq(
-        ecrm_store_iter_contacts(f.s, "sms", "marketing", collect_contact, &cs),
-        ECRM_OK);
-    ck_assert_str_eq(cs.address[0], "+4911");
-    ck_assert_int_eq(cs.consent[0], 0);
-    ck_assert_int_eq(cs.consent[4], 1);
+    /* the second channel of the same query */
+    ck_assert_str_eq(cs.phone[0], "+4911");
+    ck_assert_int_eq(cs.sms[0], 0);
+    ck_assert_int_eq(cs.sms[4], 1);
     /* Another purpose: nobody. */
     memset(&cs, 0, sizeof cs);
-    ck_assert_int_eq(
-        ecrm_store_iter_contacts(f.s, "email", "service", collect_contact, &cs),
-        ECRM_OK);
+    q.purpose = "service";
+    ck_assert_int_eq(ecrm_store_iter_contacts(f.s, &q, collect_contact, &cs),
+                     ECRM_OK);
     for (size_t i = 0; i < cs.n; i++)
-        ck_assert_int_eq(cs.consent[i], 0);
+        ck_assert_int_eq(cs.consent[i] + cs.sms[i], 0);
 
     bad.external_id = "x";
     bad.channel = "email";
@@ -743,14 +744,37 @@ struct claim_seen {
     char subject[32];
 };
 
-static int on_claim(void *arg, const struct ecrm_outbox_msg *m)
+/* Claim one message of CHANNEL on S at NOW into C; the claim's code. */
+static int claim1(struct ecrm_store *s, const char *channel, int64_t now,
+                  struct claim_seen *c, char *err)
 {
-    struct claim_seen *c = arg;
-    c->id = m->id;
-    c->attempts = m->attempts;
-    snprintf(c->key, sizeof c->key, "%s", m->key);
-    snprintf(c->subject, sizeof c->subject, "%s", m->subject ? m->subject : "");
-    return 0;
+    struct ecrm_outbox_batch b = {0};
+    int rc = ecrm_store_outbox_claim(s, channel, now, 1, &b, err);
+    if (rc == ECRM_OK) {
+        ck_assert_uint_eq(b.n, 1);
+        c->id = b.m[0].id;
+        c->attempts = b.m[0].attempts;
+        snprintf(c->key, sizeof c->key, "%s", b.m[0].key);
+        snprintf(c->subject, sizeof c->subject, "%s",
+                 b.m[0].subject ? b.m[0].subject : "");
+    } else {
+        ck_assert_uint_eq(b.n, 0);
+    }
+    ecrm_outbox_batch_free(&b);
+    return rc;
+}
+
+/* Record STATE for message ID at NOW. */
+static int mark(struct fx *f, int64_t id, enum ecrm_outbox_state state,
+                const char *provider, const char *error, int64_t next,
+                int64_t now)
+{
+    struct ecrm_outbox_outcome o = {.id = id,
+                                    .state = state,
+                                    .provider_id = provider,
+                                    .error = error,
+                                    .next_attempt = next};
+    return ecrm_store_outbox_mark(f->s, &o, now, f->err);
 }
 
 static void plan(struct fx *f, const char *key, int64_t customer,
@@ -793,45 +817,30 @@ START_TEST(test_outbox)
     ck_assert_int_eq(ecrm_store_outbox_exists(f.s, "k1-bis", &exists), ECRM_OK);
     ck_assert_int_eq(exists, 0);
 
-    ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 1000, on_claim, &c, f.err),
-        ECRM_OK);
+    ck_assert_int_eq(claim1(f.s, "mail", 1000, &c, f.err), ECRM_OK);
     ck_assert_str_eq(c.key, "k1");
     ck_assert_str_eq(c.subject, "k1");
     ck_assert_int_eq(c.attempts, 1);
     ck_assert_int_eq(ecrm_store_outbox_count(f.s, NULL, ECRM_OUTBOX_SENDING),
                      1);
-    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, c.id, ECRM_OUTBOX_SENT,
-                                            "<id@x>", NULL, 0, 1001, f.err),
+    ck_assert_int_eq(mark(&f, c.id, ECRM_OUTBOX_SENT, "<id@x>", NULL, 0, 1001),
                      ECRM_OK);
 
-    ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 1000, on_claim, &c, f.err),
-        ECRM_OK);
+    ck_assert_int_eq(claim1(f.s, "mail", 1000, &c, f.err), ECRM_OK);
     ck_assert_str_eq(c.key, "k2");
     /* k2 fails transiently: due again at 2000. */
-    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, c.id, ECRM_OUTBOX_RETRY, NULL,
-                                            "timeout", 2000, 1002, f.err),
-                     ECRM_OK);
     ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 1000, on_claim, &c, f.err),
-        ECRM_RETRY);
-    ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "other", 9000, on_claim, &c, f.err),
-        ECRM_RETRY);
-    ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 2000, on_claim, &c, f.err),
+        mark(&f, c.id, ECRM_OUTBOX_RETRY, NULL, "timeout", 2000, 1002),
         ECRM_OK);
+    ck_assert_int_eq(claim1(f.s, "mail", 1000, &c, f.err), ECRM_RETRY);
+    ck_assert_int_eq(claim1(f.s, "other", 9000, &c, f.err), ECRM_RETRY);
+    ck_assert_int_eq(claim1(f.s, "mail", 2000, &c, f.err), ECRM_OK);
     ck_assert_str_eq(c.key, "k2");
     ck_assert_int_eq(c.attempts, 2);
     /* Left SENDING ("crash"): never claimed again, k3 comes next. */
-    ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 6000, on_claim, &c, f.err),
-        ECRM_OK);
+    ck_assert_int_eq(claim1(f.s, "mail", 6000, &c, f.err), ECRM_OK);
     ck_assert_str_eq(c.key, "k3");
-    ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 9000, on_claim, &c, f.err),
-        ECRM_RETRY);
+    ck_assert_int_eq(claim1(f.s, "mail", 9000, &c, f.err), ECRM_RETRY);
     ck_assert_int_eq(ecrm_store_outbox_count(f.s, NULL, ECRM_OUTBOX_SENDING),
                      2);
     ck_assert_int_eq(ecrm_store_outbox_sweep_unknown(f.s, 9001, f.err),
@@ -843,20 +852,191 @@ START_TEST(test_outbox)
     ck_assert_int_eq(ecrm_store_outbox_count(f.s, "welcome", ECRM_OUTBOX_SENT),
                      1);
     ck_assert_int_eq(ecrm_store_outbox_count(f.s, "nope", ECRM_OUTBOX_SENT), 0);
+    ck_assert_int_eq(claim1(f.s, "mail", 99999, &c, f.err), ECRM_RETRY);
+    ck_assert_int_eq(mark(&f, 999, ECRM_OUTBOX_SENT, NULL, NULL, 0, 1),
+                     ECRM_FAIL);
     ck_assert_int_eq(
-        ecrm_store_outbox_claim(f.s, "mail", 99999, on_claim, &c, f.err),
-        ECRM_RETRY);
-    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, 999, ECRM_OUTBOX_SENT, NULL,
-                                            NULL, 0, 1, f.err),
-                     ECRM_FAIL);
-    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, c.id,
-                                            (enum ecrm_outbox_state)9, NULL,
-                                            NULL, 0, 1, f.err),
-                     ECRM_FAIL);
+        mark(&f, c.id, (enum ecrm_outbox_state)9, NULL, NULL, 0, 1), ECRM_FAIL);
     ck_assert_str_eq(ecrm_outbox_state_name(ECRM_OUTBOX_UNKNOWN), "unknown");
     ck_assert_str_eq(ecrm_outbox_state_name((enum ecrm_outbox_state)42),
                      "invalid");
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM campaigns"), 1);
+    fx_close(&f);
+}
+END_TEST
+
+/* A suppression is a row with its reason; a later decision of the same
+ * period revises it (also onto another channel), never a message. */
+START_TEST(test_outbox_suppressed_revised)
+{
+    struct fx f;
+    struct ecrm_outbox_prior pr;
+    int ins = -1, done = -1;
+    fx_open(&f);
+    int64_t c1 = cust(&f, "c1");
+    struct ecrm_outbox_msg m = {.key = "spring/1/sms/once",
+                                .campaign = "spring",
+                                .customer_id = c1,
+                                .channel = "sms",
+                                .period = "once",
+                                .planned_at = 100,
+                                .state = ECRM_OUTBOX_SUPPRESSED};
+    /* a suppression needs its reason */
+    ck_assert_int_eq(ecrm_store_outbox_plan(f.s, 0, &m, &ins, f.err),
+                     ECRM_FAIL);
+    m.reason = "no_consent";
+    ck_assert_int_eq(ecrm_store_outbox_plan(f.s, 0, &m, &ins, f.err), ECRM_OK);
+    ck_assert_int_eq(ins, 1);
+    ck_assert_int_eq(
+        ecrm_store_outbox_prior(f.s, "spring", c1, "once", &pr, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(pr.found, 1);
+    ck_assert_int_eq(pr.state, ECRM_OUTBOX_SUPPRESSED);
+    ck_assert_str_eq(pr.reason, "no_consent");
+    ck_assert_int_eq(
+        ecrm_store_outbox_prior(f.s, "spring", c1, "2025-01", &pr, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(pr.found, 0);
+    /* suppressions do not count against caps or budgets */
+    int64_t since[3] = {0, 0, 0}, n[3];
+    ck_assert_int_eq(ecrm_store_outbox_recent(f.s, c1, since, n, f.err),
+                     ECRM_OK);
+    ck_assert_int_eq(n[0], 0);
+    /* consent came: the same row becomes a message on the mail channel */
+    ck_assert_int_eq(
+        ecrm_store_outbox_prior(f.s, "spring", c1, "once", &pr, f.err),
+        ECRM_OK);
+    struct ecrm_outbox_msg m2 = {.key = "spring/1/mail/once",
+                                 .campaign = "spring",
+                                 .customer_id = c1,
+                                 .channel = "mail",
+                                 .period = "once",
+                                 .address = "a@example.com",
+                                 .text = "hi",
+                                 .planned_at = 200,
+                                 .state = ECRM_OUTBOX_PLANNED,
+                                 .variant = "b",
+                                 .has_cost = 1,
+                                 .cost = 0.25,
+                                 .segments = 0};
+    ck_assert_int_eq(ecrm_store_outbox_revise(f.s, 0, pr.id, &m2, &done, f.err),
+                     ECRM_OK);
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM outbox WHERE"
+                               " key = 'spring/1/mail/once' AND state = 0"
+                               " AND reason IS NULL AND variant = 'b'"
+                               " AND cost = 0.25 AND segments IS NULL"),
+                     1);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM outbox"), 1);
+    /* a message is never revised */
+    ck_assert_int_eq(ecrm_store_outbox_revise(f.s, 0, pr.id, &m, &done, f.err),
+                     ECRM_OK);
+    ck_assert_int_eq(done, 0);
+    int64_t msgs;
+    double cost;
+    ck_assert_int_eq(
+        ecrm_store_campaign_spent(f.s, "spring", NULL, &msgs, &cost, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(msgs, 1);
+    ck_assert(cost > 0.2499 && cost < 0.2501);
+    ck_assert_int_eq(ecrm_store_campaign_spent(f.s, "spring", "2025-01", &msgs,
+                                               &cost, f.err),
+                     ECRM_OK);
+    ck_assert_int_eq(msgs, 0);
+    fx_close(&f);
+}
+END_TEST
+
+/* Batches come in planned order; a suppression at delivery keeps its
+ * reason; unknown messages are queued again only when asked. */
+START_TEST(test_outbox_batch_and_unknown)
+{
+    struct fx f;
+    struct ecrm_outbox_batch b = {0};
+    char key[16];
+    fx_open(&f);
+    int64_t c1 = cust(&f, "c1");
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        plan(&f, key, c1, key, 50 - i, 1);
+    }
+    ck_assert_int_eq(ecrm_store_outbox_claim(f.s, "mail", 100, 3, &b, f.err),
+                     ECRM_OK);
+    ck_assert_uint_eq(b.n, 3);
+    ck_assert_str_eq(b.m[0].key, "k4"); /* planned_at 46 first */
+    ck_assert_str_eq(b.m[2].key, "k2");
+    ck_assert_int_eq(b.m[0].attempts, 1);
+    struct ecrm_outbox_outcome o = {.id = b.m[0].id,
+                                    .state = ECRM_OUTBOX_SUPPRESSED,
+                                    .reason = "no_consent",
+                                    .error = "revoked"};
+    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, &o, 101, f.err), ECRM_OK);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM outbox WHERE key = 'k4'"
+                               " AND state = 5 AND reason = 'no_consent'"),
+                     1);
+    /* a crash now: two stay sending, and become unknown */
+    ck_assert_int_eq(ecrm_store_outbox_sweep_unknown(f.s, 102, f.err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_outbox_count(f.s, NULL, ECRM_OUTBOX_UNKNOWN),
+                     2);
+    ck_assert_int_eq(ecrm_store_outbox_claim(f.s, "mail", 200, 10, &b, f.err),
+                     ECRM_OK);
+    ck_assert_uint_eq(b.n, 2); /* k1, k0: never the unknown ones */
+    ck_assert_str_eq(b.m[0].key, "k1");
+    int64_t n = -1;
+    ck_assert_int_eq(
+        ecrm_store_outbox_resend_unknown(f.s, "other", 300, &n, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(
+        ecrm_store_outbox_resend_unknown(f.s, "welcome", 300, &n, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(ecrm_store_outbox_claim(f.s, "mail", 299, 10, &b, f.err),
+                     ECRM_RETRY);
+    ck_assert_int_eq(ecrm_store_outbox_claim(f.s, "mail", 300, 10, &b, f.err),
+                     ECRM_OK);
+    ck_assert_uint_eq(b.n, 2);
+    ck_assert_int_eq(b.m[0].attempts, 2);
+    ecrm_outbox_batch_free(&b);
+    fx_close(&f);
+}
+END_TEST
+
+/* The campaign record, and the stored arm that never changes. */
+START_TEST(test_campaign_record_and_assignment)
+{
+    struct fx f;
+    char arm[32];
+    int created = -1;
+    fx_open(&f);
+    int64_t c1 = cust(&f, "c1");
+    struct ecrm_campaign_record r = {.name = "spring",
+                                     .run_id = 3,
+                                     .now = 1000,
+                                     .goal_days = 14,
+                                     .budget_cost = 12.5};
+    ck_assert_int_eq(ecrm_store_campaign_touch(f.s, &r, f.err), ECRM_OK);
+    r.run_id = 4;
+    r.goal_days = 0;
+    r.budget_messages = 100;
+    ck_assert_int_eq(ecrm_store_campaign_touch(f.s, &r, f.err), ECRM_OK);
+    ck_assert_int_eq(
+        q_int(&f, "SELECT count(*) FROM campaigns WHERE name = 'spring'"
+                  " AND first_run = 3 AND last_run = 4 AND goal_days IS NULL"
+                  " AND budget_messages = 100 AND budget_cost = 12.5"),
+        1);
+    ck_assert_int_eq(ecrm_store_assignment(f.s, "spring", c1, "a", 1000, arm,
+                                           sizeof arm, &created, f.err),
+                     ECRM_OK);
+    ck_assert_str_eq(arm, "a");
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(ecrm_store_assignment(f.s, "spring", c1, "control", 2000,
+                                           arm, sizeof arm, &created, f.err),
+                     ECRM_OK);
+    ck_assert_str_eq(arm, "a");
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(q_int(&f, "SELECT assigned_at FROM campaign_assignments"
+                               " WHERE campaign = 'spring'"),
+                     1000);
     fx_close(&f);
 }
 END_TEST
@@ -879,11 +1059,11 @@ START_TEST(test_outbox_two_handles)
         plan(&f, key, cid, key, i, 1);
     }
     for (;;) {
-        rc = ecrm_store_outbox_claim(f.s, "mail", 100, on_claim, &c, f.err);
+        rc = claim1(f.s, "mail", 100, &c, f.err);
         a += rc == ECRM_OK;
         if (rc != ECRM_OK)
             break;
-        rc = ecrm_store_outbox_claim(other, "mail", 100, on_claim, &c, f.err);
+        rc = claim1(other, "mail", 100, &c, f.err);
         b += rc == ECRM_OK;
         if (rc != ECRM_OK)
             break;
@@ -929,6 +1109,9 @@ static Suite *store_suite(void)
     tc = tcase_create("outbox");
     tcase_add_test(tc, test_outbox);
     tcase_add_test(tc, test_outbox_two_handles);
+    tcase_add_test(tc, test_outbox_suppressed_revised);
+    tcase_add_test(tc, test_outbox_batch_and_unknown);
+    tcase_add_test(tc, test_campaign_record_and_assignment);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,12 +1,15 @@
 /*
- * Store tests of the web side: session parts merged by key, session_last,
- * and visitor identities attaching anonymous events and sessions to a
- * customer.
+ * Store tests of the web side: session parts merged by key or id,
+ * session_last, visit numbering, visitor identities attaching anonymous
+ * events and sessions to a customer, buffered inserts, and the move from
+ * text session keys (schema 6).
  */
 #include "store.h"
+#include "store_customer.h"
 #include "store_internal.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +42,7 @@ static int64_t q_int(const char *sql)
     int64_t v = -1;
     /* anonymous events are buffered until commit (or a flush): a raw
      * query sees them only once flushed */
-    ck_assert_msg(ecrm_store_events_flush(s, err) == ECRM_OK, "%s", err);
+    ck_assert_msg(ecrm_store_flush(s, err) == ECRM_OK, "%s", err);
     ck_assert_int_eq(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
@@ -262,6 +265,274 @@ START_TEST(test_event_batches)
 }
 END_TEST
 
+/* Visits named by id (ABI 1.2): numbered by the store above every stored
+ * one, stored whole when new, merged by id when continued, found again by
+ * session_last with their id. */
+START_TEST(test_session_ids)
+{
+    struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    struct ecrm_session_state st = {.size = sizeof st};
+    int64_t id1, id2, id3;
+    char b[256];
+    /* a visit of an older source, named by key, takes an id too */
+    r.session = "legacy-1";
+    r.visitor_key = "vl";
+    r.start = r.end = 50;
+    r.pages = 1;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    int64_t legacy =
+        q_int("SELECT id FROM sessions WHERE session = 'legacy-1'");
+    ck_assert_int_eq(ecrm_store_session_new(s, &id1, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_new(s, &id2, err), ECRM_OK);
+    ck_assert_int_gt(id1, legacy);
+    ck_assert_int_gt(id2, id1);
+    /* the first part of id1: new, buffered; its second part merges */
+    r = ECRM_REC_INIT(struct ecrm_session_rec);
+    r.id = id1;
+    r.visitor_key = "v1";
+    r.start = 100;
+    r.end = 200;
+    r.landing = "/a";
+    r.exit_page = "/b";
+    r.pages = 2;
+    r.path = "/a\n/b";
+    r.referrer_host = "www.bing.com";
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    r.start = 300;
+    r.end = 400;
+    r.landing = "/c";
+    r.exit_page = "/c";
+    r.pages = 1;
+    r.path = "/c";
+    r.referrer_host = NULL;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions WHERE id = (SELECT"
+                           " max(id) FROM sessions WHERE visitor_key = 'v1')"
+                           " AND session IS NULL AND pages = 3 AND start = 100"
+                           " AND end = 400"),
+                     1);
+    q_text("SELECT landing || '|' || exit_page || '|' || path || '|' ||"
+           " referrer_host FROM sessions WHERE visitor_key = 'v1'",
+           b, sizeof b);
+    ck_assert_str_eq(b, "/a|/c|/a\n/b\n/c|www.bing.com");
+    ck_assert_int_eq(ecrm_store_session_last(s, "v1", &st), ECRM_OK);
+    ck_assert_int_eq(st.id, id1);
+    ck_assert_str_eq(st.session, "");
+    ck_assert_int_eq(st.pages, 3);
+    /* a state from before ABI 1.2 (no id member) is still answered */
+    struct ecrm_session_state old = {
+        .size = offsetof(struct ecrm_session_state, id)};
+    ck_assert_int_eq(ecrm_store_session_last(s, "v1", &old), ECRM_OK);
+    ck_assert_int_eq(old.pages, 3);
+    /* an id the store never handed out is refused only when negative */
+    r.id = -1;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_FAIL);
+    /* committed, then another handle on the file numbers after them */
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_OK);
+    ecrm_store_close(s);
+    ck_assert_int_eq(ecrm_store_open(path, &s, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_new(s, &id3, err), ECRM_OK);
+    ck_assert_int_gt(id3, id1);
+    /* continuing id1 in the new "run" merges into the stored row */
+    r.id = id1;
+    r.start = r.end = 500;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT pages || end FROM sessions"
+                           " WHERE visitor_key = 'v1'"),
+                     4500);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"), 2);
+}
+END_TEST
+
+static void sid_event(const char *ext, const char *vkey, int64_t sid, int64_t t)
+{
+    struct ecrm_event_rec e = ECRM_REC_INIT(struct ecrm_event_rec);
+    e.external_id = ext;
+    e.visitor_key = vkey;
+    e.type = "page";
+    e.time = t;
+    e.session_id = sid;
+    ck_assert_msg(ecrm_store_add_event(s, &e, err) == ECRM_OK, "%s", err);
+}
+
+/* A visitor who logs in takes along the events of its stored visits and
+ * of the visit that made the link (not stored yet), named by id; another
+ * visitor's events in those visits stay anonymous. */
+START_TEST(test_attach_by_session_id)
+{
+    struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    int64_t a, b, c;
+    ck_assert_int_eq(ecrm_store_session_new(s, &a, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_new(s, &b, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_new(s, &c, err), ECRM_OK);
+    sid_event(NULL, "vk", a, 100);
+    sid_event(NULL, "vk", a, 101);
+    sid_event(NULL, "other", a, 102);
+    r.visitor_key = "vk";
+    r.pages = 2;
+    r.id = a;
+    r.start = 100;
+    r.end = 101;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    sid_event(NULL, "vk", b, 5000);
+    r.id = b;
+    r.pages = 1;
+    r.start = r.end = 5000;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    /* visit c is not stored yet when its login comes */
+    sid_event(NULL, "vk", c, 9000);
+    sid_event("c9", "vk", c, 9001);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events e JOIN customers k"
+                           " ON k.id = e.customer_id"
+                           " WHERE k.external_id = 'c9'"),
+                     5);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"
+                           " WHERE customer_id IS NULL"),
+                     1);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"
+                           " WHERE customer_id IS NOT NULL"),
+                     2);
+    /* c, stored later, finds its customer through the visitor */
+    r.id = c;
+    r.start = 9000;
+    r.end = 9001;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"
+                           " WHERE customer_id IS NOT NULL"),
+                     3);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM customer_merges"), 1);
+    /* forgetting the customer leaves nothing that ties the visits to
+     * the visitor */
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 3);
+    int64_t cid = q_int("SELECT id FROM customers WHERE external_id = 'c9'");
+    ck_assert_msg(ecrm_store_forget(s, cid, 10000, err) == ECRM_OK, "%s", err);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 0);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"
+                           " WHERE visitor_key IS NOT NULL"
+                           " OR visitor_hash IS NOT NULL"),
+                     0);
+}
+END_TEST
+
+/* A buffered insert that fails loses the rows of records accepted
+ * earlier: the transaction must not commit without them (the checkpoint
+ * would skip them for good), and the store works again after the
+ * rollback. */
+START_TEST(test_buffered_failure_refuses_commit)
+{
+    struct ecrm_event_rec e = ECRM_REC_INIT(struct ecrm_event_rec);
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_OK);
+    ck_assert_int_eq(sqlite3_exec(s->db,
+                                  "CREATE TRIGGER boom BEFORE INSERT ON events"
+                                  " WHEN NEW.url = '/boom' BEGIN"
+                                  " SELECT RAISE(FAIL, 'boom'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    e.type = "page";
+    e.visitor_key = "vb";
+    e.session_id = 1;
+    int failed = 0;
+    for (int i = 0; i < 40; i++) {
+        e.time = 100 + i;
+        e.url = i == 10 ? "/boom" : "/ok";
+        failed += ecrm_store_add_event(s, &e, err) != ECRM_OK;
+    }
+    ck_assert_int_eq(failed, 1); /* the 32nd, whose insert ran them all */
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "buffered"));
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 0);
+    /* the remainder that a commit inserts one by one fails the same way */
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    for (int i = 0; i < 5; i++) {
+        e.url = i == 3 ? "/boom" : "/ok";
+        ck_assert_int_eq(ecrm_store_add_event(s, &e, err), ECRM_OK);
+    }
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_FAIL);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 0);
+    /* after the rollback, all is well again */
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    e.url = "/ok";
+    ck_assert_int_eq(ecrm_store_add_event(s, &e, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+}
+END_TEST
+
+/* A store of schema 6 (text session keys) moves to 7 keeping its visits
+ * and events; its visits still merge by key, are found and attached, and
+ * new visits are numbered after them. */
+START_TEST(test_migration_from_text_keys)
+{
+    sqlite3 *db;
+    char p6[160];
+    struct ecrm_store *s6;
+    struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    struct ecrm_session_state st = {.size = sizeof st};
+    int64_t id;
+    snprintf(p6, sizeof p6, "%s/v6.db", dir);
+    ck_assert_int_eq(sqlite3_open(p6, &db), SQLITE_OK);
+    ck_assert_msg(ecrm_store_migrate_to(db, 6, err) == ECRM_OK, "%s", err);
+    sqlite3_stmt *ins;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO sessions(id, source, session,"
+                           " visitor_key, visitor_hash, start, end, landing,"
+                           " exit_page, pages, path) VALUES (41, 'web',"
+                           " '100-vk', 'vk', ?1, 100, 160, '/a', '/b', 2,"
+                           " '/a' || char(10) || '/b')",
+                           -1, &ins, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(ins, 1, ecrm_store_visitor_hash("vk"));
+    ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_finalize(ins);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "INSERT INTO events(visitor_key, type, time, session)"
+                     " VALUES ('vk', 'page', 100, '100-vk'),"
+                     " ('vk', 'page', 160, '100-vk');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_msg(ecrm_store_open(p6, &s6, err) == ECRM_OK, "%s", err);
+    ck_assert_int_eq(ecrm_store_schema_version(s6), ECRM_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(ecrm_store_begin(s6, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_last(s6, "vk", &st), ECRM_OK);
+    ck_assert_str_eq(st.session, "100-vk");
+    ck_assert_int_eq(st.id, 41);
+    ck_assert_int_eq(st.pages, 2);
+    /* the old key still merges */
+    r.session = "100-vk";
+    r.visitor_key = "vk";
+    r.start = r.end = 170;
+    r.pages = 1;
+    r.path = "/c";
+    ck_assert_int_eq(ecrm_store_add_session(s6, "web", &r, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_new(s6, &id, err), ECRM_OK);
+    ck_assert_int_gt(id, 41);
+    /* the visitor logs in: the old events come along */
+    struct ecrm_event_rec e = ECRM_REC_INIT(struct ecrm_event_rec);
+    e.external_id = "c1";
+    e.visitor_key = "vk";
+    e.type = "page";
+    e.time = 200;
+    e.session_id = id;
+    ck_assert_msg(ecrm_store_add_event(s6, &e, err) == ECRM_OK, "%s", err);
+    ck_assert_int_eq(ecrm_store_commit(s6, err), ECRM_OK);
+    struct ecrm_store *keep = s;
+    s = s6;
+    ck_assert_int_eq(q_int("SELECT count(*) FROM events"
+                           " WHERE customer_id IS NOT NULL"),
+                     3);
+    ck_assert_int_eq(q_int("SELECT pages FROM sessions WHERE id = 41"), 3);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM sessions"), 1);
+    s = keep;
+    ecrm_store_close(s6);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("store_web");
@@ -271,6 +542,10 @@ int main(void)
     tcase_add_test(t, test_identity_attachment);
     tcase_add_test(t, test_attach_through_sessions);
     tcase_add_test(t, test_event_batches);
+    tcase_add_test(t, test_session_ids);
+    tcase_add_test(t, test_attach_by_session_id);
+    tcase_add_test(t, test_buffered_failure_refuses_commit);
+    tcase_add_test(t, test_migration_from_text_keys);
     suite_add_tcase(su, t);
     SRunner *r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);

@@ -132,7 +132,8 @@ START_TEST(test_combined)
     ck_assert_str_eq(e->identity, "bob");
     ck_assert_ptr_null(e->external_id);
     ck_assert_uint_eq(strlen(e->visitor_key), 16);
-    ck_assert_ptr_nonnull(e->session);
+    ck_assert_int_gt(e->session_id, 0);
+    ck_assert_ptr_null(e->session);
     ck_assert_uint_eq(m->stats[ECRM_STAT_ACCEPTED], 1);
     counts_add_up();
 }
@@ -186,6 +187,62 @@ START_TEST(test_custom_cookie_duration)
     ck_assert_str_eq(ev(0)->identity, "abc");
     ck_assert_str_eq(ev(1)->type, "page");
     ck_assert_ptr_null(ev(1)->identity);
+}
+END_TEST
+
+/* The custom format the issue names, with %D and %v after the headers,
+ * and Apache's "%m %U%q %H" spelling of the request with the virtual
+ * host first. */
+START_TEST(test_custom_issue_format)
+{
+    mock_write_file(dir, "a.log",
+                    "10.0.0.1 - - " TS
+                    " \"GET /search?q=red+shoes HTTP/1.1\" 200 512 "
+                    "\"https://www.bing.com/search?q=trainers\" \"" UA "\" "
+                    "\"theme=dark; sid=abc42\" 1234 shop.example\n",
+                    0);
+    mock_write_file(dir, "b.log",
+                    "shop.example 10.0.0.2 - alice " TS
+                    " \"GET /product/S%2F9?utm_source="
+                    "news HTTP/1.1\" 200 77 \"-\" \"" UA "\" 55\n"
+                    "shop.example 10.0.0.3 - - " TS " \"GET /checkout/complete "
+                    "HTTP/1.1\" 200 77 \"-\" \"" UA "\" 56\n",
+                    0);
+    ck_assert_int_eq(
+        load_read("path: a.log\n"
+                  "format: '%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" "
+                  "\"%{User-agent}i\" \"%{Cookie}i\" %D %v'\n"
+                  "identity: [user, 'cookie:sid']\n"),
+        ECRM_OK);
+    ck_assert_uint_eq(m->events.n, 1);
+    ck_assert_str_eq(ev(0)->type, "search");
+    ck_assert_str_eq(ev(0)->terms, "red shoes");
+    ck_assert_str_eq(ev(0)->referrer, "www.bing.com");
+    ck_assert_str_eq(ev(0)->identity_kind, "cookie");
+    ck_assert_str_eq(ev(0)->identity, "abc42");
+    ck_assert_str_eq(sess(0)->search_terms, "trainers");
+    counts_add_up();
+    mock_free(m);
+    m = mock_new();
+    mock_set_base_dir(m, dir);
+    ck_assert_int_eq(load_read("path: b.log\n"
+                               "format: '%v %h %l %u %t \"%m %U%q %H\" %>s %b "
+                               "\"%{Referer}i\" \"%{User-agent}i\" %D'\n"),
+                     ECRM_OK);
+    ck_assert_uint_eq(m->quarantined, 0);
+    ck_assert_uint_eq(m->events.n, 2);
+    ck_assert_str_eq(ev(0)->type, "view");
+    ck_assert_str_eq(ev(0)->sku, "S/9");
+    ck_assert_str_eq(ev(0)->url, "/product/S%2F9?utm_source=news");
+    ck_assert_str_eq(ev(0)->identity, "alice");
+    ck_assert_str_eq(ev(0)->data, "{\"utm_source\":\"news\"}");
+    ck_assert_str_eq(ev(1)->type, "checkout");
+    ck_assert_str_eq(ev(1)->url, "/checkout/complete");
+    /* other directives still need a separator */
+    ck_assert_int_eq(mock_load(m, "source", "weblog",
+                               "path: b.log\nformat: '%h%u %t %r'\n", err),
+                     ECRM_FAIL);
+    ck_assert_ptr_nonnull(strstr(err, "separator"));
 }
 END_TEST
 
@@ -369,15 +426,54 @@ START_TEST(test_sessions_split_and_continue)
     ck_assert_str_eq(sess(0)->search_terms, "garden tools");
     ck_assert_int_eq(sess(0)->start, 1700000000);
     ck_assert_int_eq(sess(0)->end, 1700000100);
-    ck_assert_str_ne(sess(0)->session, sess(1)->session);
-    ck_assert_str_eq(ev(2)->session, sess(1)->session);
+    ck_assert_int_ne(sess(0)->id, sess(1)->id);
+    ck_assert_int_eq(ev(0)->session_id, sess(0)->id);
+    ck_assert_int_eq(ev(2)->session_id, sess(1)->id);
     /* next run: within the timeout of the last visit: it continues */
     append("a.log", "3.3.3.3", "-", 1700000100 + 1801 + 600, "/c", "-");
     ck_assert_int_eq(load_read("path: a.log\n"), ECRM_OK);
     ck_assert_uint_eq(m->sessions.n, 3);
-    ck_assert_str_eq(sess(2)->session, sess(1)->session);
+    ck_assert_int_eq(sess(2)->id, sess(1)->id);
+    ck_assert_int_eq(ev(3)->session_id, sess(1)->id);
     ck_assert_int_eq(sess(2)->pages, 1);
     ck_assert_int_ge(m->session_last_calls, 1);
+}
+END_TEST
+
+/* A visit keeps its events until it is emitted; a long one is emitted in
+ * parts (every WL_HOLD_EVENTS events, 64), all under the same id, with
+ * every event once and in order. */
+START_TEST(test_long_visit_in_parts)
+{
+    char path[32];
+    for (int i = 0; i < 150; i++) {
+        snprintf(path, sizeof path, "/p/%d", i);
+        append("a.log", "8.8.8.8", "-", 1700000000 + 10 * i, path, "-");
+        if (i % 50 == 0) /* another visitor in between */
+            append("a.log", "8.8.8.9", "-", 1700000000 + 10 * i, "/x", "-");
+    }
+    ck_assert_int_eq(load_read("path: a.log\n"), ECRM_OK);
+    ck_assert_uint_eq(m->events.n, 153);
+    int64_t id = ev(0)->session_id, pages = 0, parts = 0, next = 0;
+    for (size_t i = 0; i < m->sessions.n; i++)
+        if (sess(i)->id == id) {
+            pages += sess(i)->pages;
+            parts++;
+        }
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(pages, 150);
+    ck_assert_int_ge(parts, 3);
+    for (size_t i = 0; i < m->events.n; i++) {
+        if (strcmp(ev(i)->url, "/x") == 0) {
+            ck_assert_int_ne(ev(i)->session_id, id);
+            continue;
+        }
+        ck_assert_int_eq(ev(i)->session_id, id);
+        snprintf(path, sizeof path, "/p/%lld", (long long)next++);
+        ck_assert_str_eq(ev(i)->url, path);
+    }
+    ck_assert_int_eq(next, 150);
+    counts_add_up();
 }
 END_TEST
 
@@ -553,6 +649,27 @@ START_TEST(test_quarantine_reasons)
 }
 END_TEST
 
+/* Apache writes a quote inside a header as \\" and a backslash as \\\\: an
+ * escaped quote does not end the field, one after an escaped backslash
+ * does. */
+START_TEST(test_escaped_quotes)
+{
+    mock_write_file(dir, "a.log",
+                    "1.1.1.1 - - " TS " \"GET /a HTTP/1.1\" 200 1 \"-\" "
+                    "\"Agent \\\"quoted\\\" \\\\\"\n"
+                    "1.1.1.2 - - " TS " \"GET /b HTTP/1.1\" 200 1 \"-\" "
+                    "\"Agent \\\"open\\\"\n",
+                    0);
+    ck_assert_int_eq(load_read("path: a.log\n"), ECRM_OK);
+    ck_assert_uint_eq(m->events.n, 1);
+    ck_assert_str_eq(ev(0)->url, "/a");
+    ck_assert_uint_eq(m->quarantined, 1);
+    ck_assert_str_eq(q(0)->reason, "unterminated quoted field");
+    ck_assert_int_eq(q(0)->line, 2);
+    counts_add_up();
+}
+END_TEST
+
 START_TEST(test_invalid_utf8)
 {
     mock_write_file(dir, "a.log",
@@ -581,6 +698,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_common);
     tcase_add_test(t, test_vhost_combined);
     tcase_add_test(t, test_custom_cookie_duration);
+    tcase_add_test(t, test_custom_issue_format);
     tcase_add_test(t, test_unknown_directive);
     tcase_add_test(t, test_timezones);
     tcase_add_test(t, test_logstalgia_trailing_field);
@@ -591,6 +709,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_gzip_glob);
     tcase_add_test(t, test_sessions_split_and_continue);
     tcase_add_test(t, test_session_timeout_option);
+    tcase_add_test(t, test_long_visit_in_parts);
+    tcase_add_test(t, test_escaped_quotes);
     tcase_add_test(t, test_search_engines);
     tcase_add_test(t, test_utm);
     tcase_add_test(t, test_identity_order_and_anonymous);

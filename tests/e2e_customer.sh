@@ -78,13 +78,13 @@ expect_code 0 "deliver" "$ECRM" run "$D/demo.yaml" --stage deliver
 check "customer revoked by the source got no mail" test -z "$(grep -rl "$email2" "$D/mail/new" 2>/dev/null)"
 "$ECRM" customer show "$id2" $P --json > "$T/c4.json"
 check "their message is suppressed for no consent" json_get "$T/c4.json" \
-    '(j["messages"][0]["state"] == "suppressed" and j["messages"][0]["error"] == "no_consent") or sys.exit(1)'
+    '(j["messages"][0]["state"] == "suppressed" and j["messages"][0]["reason"] == "no_consent") or sys.exit(1)'
 check "others were delivered" test "$(ls "$D/mail/new" | wc -l)" -gt 0
 
 check "revoked customer got no mail" test -z "$(grep -rl "$yes_email" "$D/mail/new" 2>/dev/null)"
 "$ECRM" customer show "$yes_id" $P --json > "$T/after.json"
 check "message suppressed for no consent" json_get "$T/after.json" \
-    '(j["messages"][0]["state"] == "suppressed" and j["messages"][0]["error"] == "no_consent") or sys.exit(1)'
+    '(j["messages"][0]["state"] == "suppressed" and j["messages"][0]["reason"] == "no_consent") or sys.exit(1)'
 expect_code 64 "consent needs channel and purpose" "$ECRM" consent grant "$no_id" $P 2>/dev/null
 expect_code 0 "admin grant" "$ECRM" consent grant "$no_id" $P --channel sms --purpose service
 "$ECRM" consent show "$no_id" $P > "$T/c2.txt"

@@ -21,6 +21,21 @@ expect_code() {
 # json_get FILE EXPR [ARGS]: print a Python expression on the parsed JSON
 # `j` (ARGS are sys.argv[2:])
 json_get() { f=$1 e=$2; shift 2; "$PYTHON" -c "import json,sys; j=json.load(open(sys.argv[1])); print($e)" "$f" "$@"; }
+# start_sms_gateway: tests/sms_gateway.py on loopback (see its header for
+# the paths that answer 429, 500, hang...), recording every request in
+# $GW/requests.jsonl; sets GW and GW_PORT; killed when the test exits.
+start_sms_gateway() {
+    GW=$T/gw
+    mkdir -p "$GW"
+    "$PYTHON" "$top_srcdir/tests/sms_gateway.py" "$GW" &
+    GW_PID=$!
+    trap 'kill $GW_PID 2>/dev/null; rm -rf "$T"' EXIT
+    i=0
+    while [ ! -s "$GW/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    GW_PORT=$(cat "$GW/port")
+}
+# how many requests the gateway received
+requests() { if [ -f "$GW/requests.jsonl" ]; then wc -l < "$GW/requests.jsonl"; else echo 0; fi; }
 finish() {
     echo "$(basename "$0"): $pass passed, $fail failed"
     [ "$fail" -eq 0 ]

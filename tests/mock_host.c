@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <ltdl.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,8 @@ static void free_consent(void *p)
     free(c->purpose);
     free(c->source);
     free(c->evidence);
+    free(c->identity_kind);
+    free(c->identity);
 }
 
 static void free_event(void *p)
@@ -388,14 +391,40 @@ static int h_emit_order_line(const struct ecrm_host *h,
     return ECRM_OK;
 }
 
+/* Whether KIND:VALUE is one of M's known identities. */
+static int identity_known(const struct mock_host *m, const char *kind,
+                          const char *value)
+{
+    size_t kl = strlen(kind);
+    for (size_t i = 0; m->known_identities && m->known_identities[i]; i++) {
+        const char *k = m->known_identities[i];
+        if (!strncmp(k, kind, kl) && k[kl] == ':' && !strcmp(k + kl + 1, value))
+            return 1;
+    }
+    return 0;
+}
+
 static int h_emit_consent(const struct ecrm_host *h,
                           const struct ecrm_consent_rec *r, char *err)
 {
-    if (!r->external_id || !r->channel || !r->purpose) {
+    int by_identity = !r->external_id &&
+                      ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, identity) &&
+                      r->identity_kind && r->identity;
+    if ((!r->external_id && !by_identity) || !r->channel || !r->purpose) {
         snprintf(err, ECRM_ERRMAX, "consent without customer or channel");
         return ECRM_FAIL;
     }
+    if (by_identity &&
+        !identity_known(MOCK(h), r->identity_kind, r->identity)) {
+        snprintf(err, ECRM_ERRMAX, "no customer with this %s",
+                 r->identity_kind);
+        return ECRM_FAIL;
+    }
     struct mock_consent *c = vec_push(&MOCK(h)->consents);
+    if (by_identity) {
+        c->identity_kind = xdup(r->identity_kind);
+        c->identity = xdup(r->identity);
+    }
     c->external_id = xdup(r->external_id);
     c->channel = xdup(r->channel);
     c->purpose = xdup(r->purpose);
@@ -428,6 +457,8 @@ static int h_emit_event(const struct ecrm_host *h,
         e->identity_kind = xdup(r->identity_kind);
         e->identity = xdup(r->identity);
     }
+    if (ECRM_HAS_MEMBER(r, struct ecrm_event_rec, session_id))
+        e->session_id = r->session_id;
     return ECRM_OK;
 }
 
@@ -652,12 +683,15 @@ static int h_item_title(const struct ecrm_host *h, int64_t item_id, char *buf,
 static int h_emit_session(const struct ecrm_host *h,
                           const struct ecrm_session_rec *r, char *err)
 {
-    if (!r->session || !*r->session) {
-        snprintf(err, ECRM_ERRMAX, "session without key");
+    int64_t id = ECRM_HAS_MEMBER(r, struct ecrm_session_rec, id) ? r->id : 0;
+    if (id < 0 || id > MOCK(h)->last_session_id ||
+        (!id && (!r->session || !*r->session))) {
+        snprintf(err, ECRM_ERRMAX, "session without a key or a valid id");
         return ECRM_FAIL;
     }
     struct mock_session *x = vec_push(&MOCK(h)->sessions);
-    x->session = xdup(r->session);
+    x->id = id;
+    x->session = xdup(id ? NULL : r->session);
     x->external_id = xdup(r->external_id);
     x->visitor_key = xdup(r->visitor_key);
     x->landing = xdup(r->landing);
@@ -673,6 +707,20 @@ static int h_emit_session(const struct ecrm_host *h,
     x->end = r->end;
     x->pages = r->pages;
     return ECRM_OK;
+}
+
+/* Whether parts X and Y belong to the same visit. */
+static int same_visit(const struct mock_session *x,
+                      const struct mock_session *y)
+{
+    if (x->id || y->id)
+        return x->id == y->id;
+    return !strcmp(x->session, y->session);
+}
+
+static int64_t h_session_new(const struct ecrm_host *h)
+{
+    return ++MOCK(h)->last_session_id;
 }
 
 /* The visitor's session with the latest end, its parts merged. */
@@ -691,14 +739,17 @@ static int h_session_last(const struct ecrm_host *h, const char *visitor_key,
     }
     if (!best)
         return ECRM_FAIL;
-    snprintf(out->session, sizeof out->session, "%s", best->session);
+    snprintf(out->session, sizeof out->session, "%s",
+             best->session ? best->session : "");
+    if (ECRM_HAS_MEMBER(out, struct ecrm_session_state, id))
+        out->id = best->id;
     out->start = best->start;
     out->end = best->end;
     out->pages = 0;
     for (size_t i = 0; i < m->sessions.n; i++) {
         const struct mock_session *x =
             MOCK_AT(&m->sessions, struct mock_session, i);
-        if (strcmp(x->session, best->session))
+        if (!same_visit(x, best))
             continue;
         out->start = x->start < out->start ? x->start : out->start;
         out->end = x->end > out->end ? x->end : out->end;
@@ -762,6 +813,7 @@ struct mock_host *mock_new(void)
         .emit_survey_answer = h_emit_survey_answer,
         .emit_session = h_emit_session,
         .session_last = h_session_last,
+        .session_new = h_session_new,
         .scan_purchases = h_scan_purchases,
         .iter_catalog = h_iter_catalog,
     };
@@ -1028,6 +1080,27 @@ int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,
     }
     const struct ecrm_channel_ops *ops = m->desc->ops;
     return ops->deliver(m->ctx, msg, provider_id, err);
+}
+
+int mock_prepare(struct mock_host *m, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err)
+{
+    err[0] = '\0';
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->units = 1;
+    out->cost = NAN;
+    if (!m->desc || m->desc->kind != ECRM_KIND_CHANNEL || !m->ctx) {
+        snprintf(err, ECRM_ERRMAX, "no channel loaded");
+        return ECRM_FAIL;
+    }
+    const struct ecrm_channel_ops *ops = m->desc->ops;
+    if (!ECRM_HAS_MEMBER(ops, struct ecrm_channel_ops, prepare) ||
+        !ops->prepare) {
+        snprintf(err, ECRM_ERRMAX, "the channel has no prepare()");
+        return ECRM_FAIL;
+    }
+    return ops->prepare(m->ctx, msg, out, err);
 }
 
 void mock_add_purchase(struct mock_host *m, int64_t customer_id,

@@ -74,19 +74,23 @@ struct mock_consent {
     char *external_id, *channel, *purpose, *source, *evidence;
     enum ecrm_consent_state state;
     int64_t time;
+    char *identity_kind, *identity; /* ABI 1.1: instead of external_id */
 };
 struct mock_event {
     char *external_id, *visitor_key, *type, *sku, *session, *url, *referrer,
         *terms, *data;
     int64_t time;
     char *identity_kind, *identity;
+    int64_t session_id; /* 0 when not given */
 };
-/* One emit_session() call (a part of a visit, not merged). */
+/* One emit_session() call (a part of a visit, not merged). A visit is
+ * named by ID (from session_new) or, when ID is 0, by SESSION. */
 struct mock_session {
     char *session, *external_id, *visitor_key, *landing, *exit_page, *path,
         *referrer, *referrer_host, *search_terms, *utm_source, *utm_medium,
         *utm_campaign;
     int64_t start, end, pages;
+    int64_t id;
 };
 struct mock_survey_answer {
     char *external_id, *survey, *question, *answer;
@@ -125,7 +129,8 @@ struct mock_host {
      * from them, merged by key like the store; kept by mock_reset_run() */
     struct mock_vec sessions;
     int session_last_calls;
-    struct mock_vec checkpoints;         /* committed: key -> value */
+    int64_t last_session_id;     /* the last id session_new() handed out */
+    struct mock_vec checkpoints; /* committed: key -> value */
     struct mock_vec pending_checkpoints; /* set since the last commit */
     uint64_t stats[3];         /* by enum ecrm_stat, never rolled back */
     uint64_t quarantined;      /* quarantine() calls, never rolled back */
@@ -145,6 +150,10 @@ struct mock_host {
     int (*other_recommend)(void *arg, int64_t customer_id, size_t k,
                            struct ecrm_reco *out, size_t *n, char *err);
     void *other_arg;
+    /* Identities ("phone:+447700900123") that belong to a customer: a
+     * consent emitted by identity (ABI 1.1) must name one of them, as the
+     * store insists. NULL-terminated, not owned; NULL: none. */
+    const char *const *known_identities;
 
     /* --- the loaded plugin (private) ---------------------------------- */
     char *base_dir;
@@ -204,6 +213,12 @@ int mock_similar(struct mock_host *m, int64_t item_id, size_t k,
  * ECRM_ERRMAX bytes. */
 int mock_deliver(struct mock_host *m, const struct ecrm_message *msg,
                  char *provider_id, char *err);
+
+/* Call the loaded channel's prepare() (ABI 1.1) on MSG with OUT preset
+ * as the core does (units 1, segments 0, cost NaN). ECRM_FAIL with err
+ * when there is no channel or it has no prepare(). */
+int mock_prepare(struct mock_host *m, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err);
 
 /* Add a purchase served by iter_purchases() (filtered by since/until,
  * ordered by customer then time as the store does) and

@@ -12,12 +12,12 @@
  * Every struct that crosses the boundary carries its own size so that either
  * side reads only the members the other side knows (ECRM_HAS_MEMBER()).
  *
- * ABI history: 1.0 the first; 1.1 added expression and record options
- * (ECRM_OPT_EXPR, ECRM_OPT_RECORDS, struct ecrm_plugin.records and
- * .validate), item tags, the catalogue iterator, expression evaluation and
+ * ABI history: 1.0 the first; 1.1 channel prepare() and consent identities
+ * of events; 1.2 session ids (session_new); 1.3 expression and record
+ * options (ECRM_OPT_EXPR, ECRM_OPT_RECORDS, struct ecrm_plugin.records and
+ * .validate), item tags, the catalogue iterator, expression evaluation,
  * refine_with and scan_purchases in the host table, and similar() /
- * refine() in the
- * personalizer ops.
+ * refine() in the personalizer ops.
  *
  * Plugins link against nothing of the core: everything they may do is in the
  * struct ecrm_host function table handed to init(). All strings are UTF-8 and
@@ -36,7 +36,10 @@ extern "C" {
 
 #define ECRM_PLUGIN_MAGIC 0x4543524dU /* "ECRM" */
 #define ECRM_ABI_MAJOR 1
-#define ECRM_ABI_MINOR 1
+/* Minor versions: 1 channel prepare(), consent identities; 2 session ids
+ * (session_new); 3 personalizers: expressions, catalogue, similar items,
+ * refinement, purchases in storage order. */
+#define ECRM_ABI_MINOR 3
 
 /* Size of the error buffer handed to every operation that can fail. */
 #define ECRM_ERRMAX 512
@@ -80,7 +83,7 @@ enum ecrm_opt_type {
     ECRM_OPT_BOOL = 4,   /* int, 0 or 1 (YAML true/false/yes/no/on/off)      */
     ECRM_OPT_LIST = 5,   /* struct ecrm_strlist: a sequence of scalars       */
     ECRM_OPT_MAP = 6,    /* struct ecrm_strmap: a mapping scalar -> scalar   */
-    /* Since 1.1: */
+    /* Since 1.3: */
     ECRM_OPT_EXPR = 7,   /* struct ecrm_exprval: a segment expression over
                             the customer (ecrm-pipeline(5)), compiled by the
                             core, so `ecrm check` reports its errors at
@@ -93,7 +96,7 @@ enum ecrm_opt_type {
 /* Option flags. */
 #define ECRM_OPT_REQUIRED 0x1u /* must be present in the YAML */
 #define ECRM_OPT_SECRET 0x2u   /* never printed: not in logs, --json, check */
-/* Since 1.1: the value (a string option; the keys of a map option) names
+/* Since 1.3: the value (a string option; the keys of a map option) names
  * another personalizer instance of the pipeline; the core checks, when the
  * pipeline loads, that it exists and is not the instance itself. An empty
  * string means none. */
@@ -120,7 +123,7 @@ struct ecrm_strmap {
 };
 
 /* Where a value was written in the pipeline file (1-based; file NULL and
- * line 0 when it came from a default). Since 1.1. */
+ * line 0 when it came from a default). Since 1.3. */
 struct ecrm_pos {
     const char *file;
     int line, col;
@@ -205,7 +208,7 @@ struct ecrm_item_rec {
     const char *category;
     double price; /* unit price, NaN when unknown */
     int64_t time; /* last seen */
-    /* Since 1.1: free labels ("summer,women-only"), comma-separated; NULL
+    /* Since 1.3: free labels ("summer,women-only"), comma-separated; NULL
      * keeps the stored ones, "" clears them. */
     const char *tags;
 };
@@ -236,6 +239,11 @@ struct ecrm_consent_rec {
     const char *source;   /* "registration", "survey", "unsubscribe", ... */
     const char *evidence; /* free text kept as proof */
     int64_t time;         /* when it was given or withdrawn */
+    /* ABI 1.1: with external_id NULL, the customer who owns this identity
+     * ("phone": E.164, "email"), e.g. the sender of an SMS reply. An
+     * identity nobody owns is an error (nobody is created from it). */
+    const char *identity_kind;
+    const char *identity;
 };
 
 struct ecrm_event_rec {
@@ -256,13 +264,18 @@ struct ecrm_event_rec {
      * and the anonymous history of visitor_key merges into it. */
     const char *identity_kind;
     const char *identity;
+    /* ABI 1.2: the session as the store's id (from host->session_new or
+     * session_last), instead of the text key `session`; 0 = none. */
+    int64_t session_id;
 };
 
 /* One web session (a visit), or the part of it seen in this run: a source
- * emits it again as the visit goes on and the store merges the parts. */
+ * emits it again as the visit goes on and the store merges the parts. A
+ * visit is named by its id (ABI 1.2, cheaper to store and index) or, from
+ * older sources, by a text key. */
 struct ecrm_session_rec {
     uint32_t size;
-    const char *session;     /* unique key of the visit; required */
+    const char *session;     /* text key of the visit; required without id */
     const char *external_id; /* customer, may be NULL */
     const char *visitor_key; /* anonymous visitor, may be NULL */
     int64_t start, end;      /* first and last request of this part */
@@ -274,13 +287,17 @@ struct ecrm_session_rec {
     const char *referrer_host;
     const char *search_terms; /* from a search engine referrer */
     const char *utm_source, *utm_medium, *utm_campaign;
+    /* ABI 1.2: the visit's id from host->session_new (or session_last);
+     * when set, it names the visit and `session` may be NULL. */
+    int64_t id;
 };
 
 /* The latest stored visit of a visitor (see session_last). */
 struct ecrm_session_state {
     uint32_t size;
-    char session[128];
+    char session[128]; /* its text key, "" when it has only an id */
     int64_t start, end, pages;
+    int64_t id; /* ABI 1.2: its id (every stored visit has one) */
 };
 
 /* One answer to one survey question, kept as given. */
@@ -332,7 +349,7 @@ struct ecrm_reco {
     char reason[ECRM_REASON_MAX]; /* why, for the customer and the admin */
 };
 
-/* One catalogue entry, as iter_catalog() streams it (since 1.1). */
+/* One catalogue entry, as iter_catalog() streams it (since 1.3). */
 struct ecrm_item_info {
     uint32_t size;
     int64_t item_id;
@@ -478,7 +495,12 @@ struct ecrm_host {
     int (*iter_interactions)(const struct ecrm_host *h, int64_t since,
                              int64_t until, ecrm_interaction_cb cb, void *arg);
 
-    /* --- since 1.1 ----------------------------------------------------- */
+    /* --- ABI 1.2 (check with ECRM_HAS_MEMBER(h, struct ecrm_host, ...)) */
+    /* A new visit's id (> 0), never handed out before, or 0 when the store
+     * failed. The visit must be emitted (emit_session with this id) before
+     * the next commit(); its events carry the id in session_id. */
+    int64_t (*session_new)(const struct ecrm_host *h);
+    /* --- ABI 1.3 (check with ECRM_HAS_MEMBER(h, struct ecrm_host, ...)) */
     /* Evaluate E (from an ECRM_OPT_EXPR option of this instance) for
      * CUSTOMER_ID at the run's clock, on the customer's profile, attributes,
      * derived attributes, history and segments: *RESULT = 1 when it holds,
@@ -525,7 +547,7 @@ struct ecrm_personalizer_ops {
      * ECRM_FAIL. */
     int (*recommend)(void *ctx, int64_t customer_id, size_t k,
                      struct ecrm_reco *out, size_t *n, char *err);
-    /* Since 1.1; either may be NULL. */
+    /* Since 1.3; either may be NULL. */
     /* Up to K items like ITEM_ID ("customers who bought this also
      * bought"), best first, into OUT, each with a reason. ECRM_OK (N = 0
      * for an unknown item) or ECRM_FAIL. */
@@ -541,6 +563,20 @@ struct ecrm_personalizer_ops {
                   char *err);
 };
 
+/* What a channel tells the planner about a message (ABI 1.1): see
+ * ecrm_channel_ops.prepare. The core sets size and presets units = 1,
+ * segments = 0, cost = NaN, encoding = "" and reason = NULL. */
+struct ecrm_prepared {
+    uint32_t size;
+    int64_t units;     /* billable units: 1, or the SMS segments */
+    int64_t segments;  /* SMS segments, 0 for channels that do not split */
+    double cost;       /* the channel's own price for it, NaN when none */
+    char encoding[16]; /* "GSM-7", "UCS-2", or "" */
+    /* On ECRM_FAIL: a static string, "invalid_address" (this channel
+     * cannot reach the address) or "too_long" (over a size limit). */
+    const char *reason;
+};
+
 struct ecrm_channel_ops {
     uint32_t size;
     /* Consent channel this plugin needs ("email" or "sms"); also picks the
@@ -551,6 +587,18 @@ struct ecrm_channel_ops {
      * transient failures, ECRM_FAIL for permanent ones, err set. */
     int (*deliver)(void *ctx, const struct ecrm_message *msg, char *provider_id,
                    char *err);
+
+    /* --- ABI 1.1: read only when ECRM_HAS_MEMBER(ops, struct
+     * ecrm_channel_ops, prepare) --- */
+    /* Optional (may be NULL). Look at MSG at planning time, before it is
+     * stored, exactly as deliver() will see it: whether the channel can
+     * reach MSG->to, and what the message costs (SMS segments, after any
+     * text the channel adds). MSG->text is NULL when the planner only asks
+     * about the address. Fills OUT. Returns ECRM_OK when the message can
+     * go, or ECRM_FAIL with OUT->reason and err set. Must not send or
+     * write anything. */
+    int (*prepare)(void *ctx, const struct ecrm_message *msg,
+                   struct ecrm_prepared *out, char *err);
 };
 
 /* ---------------------------------------------------------------------------
@@ -578,7 +626,7 @@ struct ecrm_plugin {
      * ecrm_channel_ops according to kind. */
     const void *ops;
 
-    /* --- since 1.1 (the core reads them only when size covers them) ---- */
+    /* --- since 1.3 (the core reads them only when size covers them) ---- */
     /* The record schema of every ECRM_OPT_RECORDS option, {0}-terminated;
      * may be NULL when there is none. */
     const struct ecrm_record_type *records;

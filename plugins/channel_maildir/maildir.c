@@ -376,6 +376,7 @@ static const struct ecrm_channel_ops maildir_ops = {
     .size = sizeof(struct ecrm_channel_ops),
     .consent_channel = "email",
     .deliver = maildir_deliver,
+    .prepare = mime_prepare,
 };
 
 static const struct ecrm_plugin maildir_plugin = {

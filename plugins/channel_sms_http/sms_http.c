@@ -72,7 +72,8 @@ static const struct ecrm_option sms_options[] = {
      offsetof(struct sms_conf, opt_out_text), "line appended to every message"},
     {"cost_per_segment", ECRM_OPT_DOUBLE, "0", 0,
      offsetof(struct sms_conf, cost_per_segment),
-     "price of one segment, for cost reports"},
+     "price of one segment, used for a message's cost when the campaign "
+     "sets no unit_cost for this channel; 0 = no price"},
     {0},
 };
 
@@ -255,33 +256,82 @@ static int curl_status(CURLcode e)
     }
 }
 
+/* The text as it is sent, into TEXT: MSG's text, a newline and the
+ * opt-out line; its segments and encoding into *SEGS and *ENC. ECRM_OK,
+ * ECRM_FAIL with *REASON (static) and err when the number or the length
+ * is refused, ECRM_RETRY when out of memory. The planner (prepare) and
+ * delivery share it, so that the segments and the cost the planner
+ * stores are those of the message that goes out. */
+static int sms_measure(const struct sms *s, const struct ecrm_message *msg,
+                       struct strbuf *text, size_t *segs,
+                       enum ecrm_sms_enc *enc, const char **reason, char *err)
+{
+    if (!e164_ok(msg->to)) {
+        *reason = "invalid_address";
+        snprintf(err, ECRM_ERRMAX, "invalid phone (E.164 expected)");
+        return ECRM_FAIL;
+    }
+    strbuf_puts(text, msg->text ? msg->text : "");
+    if (s->conf->opt_out_text && *s->conf->opt_out_text) {
+        strbuf_putc(text, '\n');
+        strbuf_puts(text, s->conf->opt_out_text);
+    }
+    strbuf_add(text, "", 0);
+    if (text->oom) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        return ECRM_RETRY;
+    }
+    *segs = ecrm_sms_segments(text->p, enc);
+    if (*segs > (size_t)s->conf->max_segments) {
+        *reason = "too_long";
+        snprintf(err, ECRM_ERRMAX, "message too long: %zu segments (max %lld)",
+                 *segs, (long long)s->conf->max_segments);
+        return ECRM_FAIL;
+    }
+    return ECRM_OK;
+}
+
+static int sms_prepare(void *ctx, const struct ecrm_message *msg,
+                       struct ecrm_prepared *out, char *err)
+{
+    const struct sms *s = ctx;
+    struct strbuf text = {0};
+    size_t segs = 0;
+    enum ecrm_sms_enc enc = ECRM_SMS_GSM7;
+    const char *reason = NULL;
+    int rc = sms_measure(s, msg, &text, &segs, &enc, &reason, err);
+    free(text.p);
+    if (rc == ECRM_FAIL && reason && !msg->text &&
+        strcmp(reason, "too_long") == 0)
+        rc = ECRM_OK; /* only the number was asked about */
+    if (rc != ECRM_OK) {
+        out->reason = reason ? reason : "too_long";
+        return ECRM_FAIL;
+    }
+    if (!msg->text)
+        return ECRM_OK;
+    out->units = (int64_t)segs;
+    out->segments = (int64_t)segs;
+    if (s->conf->cost_per_segment > 0)
+        out->cost = (double)segs * s->conf->cost_per_segment;
+    snprintf(out->encoding, sizeof(out->encoding), "%s",
+             enc == ECRM_SMS_GSM7 ? "GSM-7" : "UCS-2");
+    return ECRM_OK;
+}
+
 static int sms_deliver(void *ctx, const struct ecrm_message *msg,
                        char *provider_id, char *err)
 {
     struct sms *s = ctx;
     struct strbuf text = {0}, body = {0}, idem = {0};
     struct curl_slist *hdrs = NULL;
-    enum ecrm_sms_enc enc;
-    int rc = ECRM_FAIL;
-
-    if (!e164_ok(msg->to)) {
-        snprintf(err, ECRM_ERRMAX, "invalid phone");
-        return ECRM_FAIL;
-    }
-    strbuf_puts(&text, msg->text ? msg->text : "");
-    if (s->conf->opt_out_text && *s->conf->opt_out_text) {
-        strbuf_putc(&text, '\n');
-        strbuf_puts(&text, s->conf->opt_out_text);
-    }
-    strbuf_add(&text, "", 0);
-    if (text.oom)
-        goto oom;
-    size_t segs = ecrm_sms_segments(text.p, &enc);
-    if (segs > (size_t)s->conf->max_segments) {
-        snprintf(err, ECRM_ERRMAX, "message too long: %zu segments (max %lld)",
-                 segs, (long long)s->conf->max_segments);
+    enum ecrm_sms_enc enc = ECRM_SMS_GSM7;
+    const char *reason = NULL;
+    size_t segs = 0;
+    int rc = sms_measure(s, msg, &text, &segs, &enc, &reason, err);
+    if (rc != ECRM_OK)
         goto out;
-    }
+    rc = ECRM_FAIL;
     struct sms_fields f = {.to = msg->to,
                            .text = text.p,
                            .sender = s->conf->sender,
@@ -378,6 +428,7 @@ static const struct ecrm_channel_ops sms_ops = {
     .size = sizeof(struct ecrm_channel_ops),
     .consent_channel = "sms",
     .deliver = sms_deliver,
+    .prepare = sms_prepare,
 };
 
 static const struct ecrm_plugin sms_plugin = {

@@ -597,6 +597,7 @@ static const struct ecrm_channel_ops smtp_ops = {
     .size = sizeof(struct ecrm_channel_ops),
     .consent_channel = "email",
     .deliver = smtp_deliver,
+    .prepare = mime_prepare,
 };
 
 static const struct ecrm_plugin smtp_plugin = {

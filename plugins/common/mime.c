@@ -304,6 +304,17 @@ int mime_addr_ok(const char *addr)
     return 1;
 }
 
+int mime_prepare(void *ctx, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err)
+{
+    (void)ctx;
+    if (msg->to && mime_addr_ok(msg->to))
+        return ECRM_OK;
+    out->reason = "invalid_address";
+    snprintf(err, ECRM_ERRMAX, "not a deliverable e-mail address");
+    return ECRM_FAIL;
+}
+
 int mime_domain_ok(const char *domain)
 {
     char probe[MIME_ADDR_MAX + 3];
@@ -412,41 +423,53 @@ static void qp_encode(struct strbuf *b, const char *text)
 {
     static const char xd[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)text;
+    /* tokens gather here and go to B in chunks: one strbuf_add per
+     * chunk rather than per byte (this runs for every e-mail sent) */
+    char out[512];
+    size_t o = 0;
     while (*p) {
         size_t n = 0, col = 0;
         while (p[n] && p[n] != '\n' && !(p[n] == '\r' && p[n + 1] == '\n'))
             n++;
         for (size_t i = 0; i < n; i++) {
             unsigned char c = p[i];
-            char tok[3];
-            size_t tl;
             int last = i + 1 == n;
-            if ((c >= 33 && c <= 126 && c != '=') ||
-                ((c == ' ' || c == '\t') && !last)) {
-                tok[0] = (char)c;
-                tl = 1;
-            } else {
-                tok[0] = '=';
-                tok[1] = xd[c >> 4];
-                tok[2] = xd[c & 15];
-                tl = 3;
+            int plain = (c >= 33 && c <= 126 && c != '=') ||
+                        ((c == ' ' || c == '\t') && !last);
+            size_t tl = plain ? 1 : 3;
+            if (o + 8 > sizeof out) {
+                strbuf_add(b, out, o);
+                o = 0;
             }
             /* the last token may end at column 76; others leave room for
              * the '=' of a soft break */
             if (col + tl > (last ? 76u : 75u)) {
-                strbuf_puts(b, "=\r\n");
+                memcpy(out + o, "=\r\n", 3);
+                o += 3;
                 col = 0;
             }
-            strbuf_add(b, tok, tl);
+            if (plain) {
+                out[o++] = (char)c;
+            } else {
+                out[o++] = '=';
+                out[o++] = xd[c >> 4];
+                out[o++] = xd[c & 15];
+            }
             col += tl;
         }
-        strbuf_puts(b, "\r\n");
+        if (o + 2 > sizeof out) {
+            strbuf_add(b, out, o);
+            o = 0;
+        }
+        out[o++] = '\r';
+        out[o++] = '\n';
         p += n;
         if (*p == '\r')
             p++;
         if (*p == '\n')
             p++;
     }
+    strbuf_add(b, out, o);
 }
 
 /* ------------------------------------------------------------------------

@@ -55,6 +55,12 @@
  * a domain of letters, digits, hyphens and dots, at most MIME_ADDR_MAX. */
 int mime_addr_ok(const char *addr);
 
+/* The prepare() operation of the e-mail channels (see <ecrm/plugin.h>):
+ * ECRM_OK when MSG->to satisfies mime_addr_ok(), else ECRM_FAIL with
+ * OUT->reason "invalid_address" and err set. An e-mail is one unit. */
+int mime_prepare(void *ctx, const struct ecrm_message *msg,
+                 struct ecrm_prepared *out, char *err);
+
 /* Whether DOMAIN can be the right side of a Message-ID (1 or 0). */
 int mime_domain_ok(const char *domain);
 

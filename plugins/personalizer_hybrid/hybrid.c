@@ -180,7 +180,7 @@ static int hybrid_init(const struct ecrm_host *host, void *config, void **ctx,
     if (!ECRM_HAS_MEMBER(host, struct ecrm_host, refine_with)) {
         snprintf(err, ECRM_ERRMAX,
                  "host too old: no refine_with (needs "
-                 "plugin ABI 1.1)");
+                 "plugin ABI 1.3)");
         return ECRM_FAIL;
     }
     if (hybrid_validate(c, &at, err) != ECRM_OK)

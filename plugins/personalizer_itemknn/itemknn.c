@@ -410,7 +410,7 @@ oom:
 }
 
 /* ------------------------------------------------------------------------
- * Reading in the store's order (scan_purchases, ABI 1.1): the lines are
+ * Reading in the store's order (scan_purchases, ABI 1.3): the lines are
  * kept compactly (24 bytes each), grouped by customer with a counting sort
  * over the customer ids (store ids are dense: rowids), then netted
  * exactly as the ordered stream would be. Much cheaper for the store than

@@ -236,7 +236,7 @@ static int rules_init(const struct ecrm_host *host, void *config, void **ctx,
     if (!ECRM_HAS_MEMBER(host, struct ecrm_host, refine_with)) {
         snprintf(err, ECRM_ERRMAX,
                  "host too old: no expression evaluation "
-                 "(needs plugin ABI 1.1)");
+                 "(needs plugin ABI 1.3)");
         return ECRM_FAIL;
     }
     if (rules_validate(c, &at, err) != ECRM_OK)

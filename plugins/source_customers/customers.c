@@ -14,6 +14,7 @@
 #include <ecrm/plugin.h>
 
 #include "../common/csvsource.h"
+#include "../common/phone.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -245,45 +246,6 @@ static int normalise_email(const char *s, char *out)
     return 0;
 }
 
-/* Normalise phone S to E.164 into OUT (17 bytes) using calling code CC
- * ("" or "+44") for national numbers. Returns 0 or -1. */
-static int normalise_phone(const char *s, const char *cc, char *out)
-{
-    char d[64];
-    size_t n = 0;
-    int plus = 0;
-    for (; *s; s++) {
-        if (strchr(" -.()\t", *s))
-            continue;
-        if (*s == '+' && n == 0 && !plus) {
-            plus = 1;
-            continue;
-        }
-        if (!isdigit((unsigned char)*s) || n >= sizeof d - 1)
-            return -1;
-        d[n++] = *s;
-    }
-    d[n] = '\0';
-    const char *digits = d;
-    char prefix[8] = "";
-    if (!plus) {
-        if (!strncmp(d, "00", 2))
-            digits = d + 2; /* international call prefix */
-        else if (d[0] == '0' && *cc) {
-            snprintf(prefix, sizeof prefix, "%s", cc + 1); /* trunk 0 */
-            digits = d + 1;
-        } else
-            return -1;
-    }
-    size_t total = strlen(prefix) + strlen(digits);
-    if (total < 8 || total > 15 || (prefix[0] ? prefix[0] : digits[0]) == '0')
-        return -1;
-    out[0] = '+';
-    memcpy(out + 1, prefix, strlen(prefix));
-    memcpy(out + 1 + strlen(prefix), digits, strlen(digits) + 1);
-    return 0;
-}
-
 /* "m", "f", or S lower-cased into OUT (LEN bytes). */
 static const char *normalise_gender(const char *s, char *out, size_t len)
 {
@@ -320,7 +282,8 @@ static int customers_record(void *arg, const struct csvsrc_rec *r, char *err)
     struct csvsrc *s = u->src;
     const struct customers_conf *c = u->c;
     struct ecrm_customer_rec rec = ECRM_REC_INIT(struct ecrm_customer_rec);
-    char id[128], email[256], phone[17], gender[32], bdate[11], country[3];
+    char id[128], email[256], phone[PHONE_E164_MAX], gender[32], bdate[11],
+        country[3];
     char emsg[ECRM_ERRMAX] = "";
     char *name = NULL;
     int64_t t = 0;
@@ -340,7 +303,7 @@ static int customers_record(void *arg, const struct csvsrc_rec *r, char *err)
         rec.email = email;
     }
     if ((v = val(u, r, F_PHONE))) {
-        if (normalise_phone(v, u->cc, phone) < 0) {
+        if (phone_e164(v, u->cc, phone) < 0) {
             rc = csvsrc_quarantine(s, r, F_PHONE, err, "invalid phone '%s'", v);
             goto done;
         }

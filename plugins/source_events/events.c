@@ -18,15 +18,13 @@
  * unknown type under strict_types or (JSON lines) a malformed line is
  * quarantined with its position; nothing of it is stored.
  *
- * CSV reading, column mapping and checkpoints: common/csvsource. JSON
- * lines: linesrc (line splitting with csvsource-compatible checkpoints)
- * and jsonl (a strict flat-object parser).
+ * CSV or JSON lines, column mapping, positions and checkpoints:
+ * common/recsrc (over csvsource, linesrc and jsonl).
  */
 #include <ecrm/plugin.h>
 
-#include "../common/csvsource.h"
 #include "../common/jsonl.h"
-#include "linesrc.h"
+#include "../common/recsrc.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -123,8 +121,6 @@ static const struct csvsrc_field fields_default_type[F_COUNT] = {
 
 /* ---- instance ---------------------------------------------------------- */
 
-enum time_kind { TIME_STRPTIME, TIME_UNIX, TIME_UNIX_MS };
-
 struct attr {
     char *name;   /* key in the data object */
     char *column; /* column / JSON key */
@@ -134,57 +130,11 @@ struct attr {
 struct events {
     const struct ecrm_host *h;
     const struct events_conf *c;
-    int jsonl;
-    struct csvsrc *csv;
-    struct linesrc *lines;
-    struct jsonl json;        /* the current JSON line */
-    struct jsonl_buf data;    /* the data object being built */
-    const char *key[F_COUNT]; /* jsonl: the key of each field */
+    struct recsrc *src;
+    struct jsonl_buf data; /* the data object being built */
     struct attr *attrs;
     size_t nattrs;
-    enum time_kind tkind;
-    int64_t tzoff;
 };
-
-/* One value of a record: TEXT (NULL when absent), JSON (TEXT is a JSON
- * number, literal or nested value, to be copied as is into the data) and
- * its 1-based column (0 when unknown). */
-struct val {
-    const char *text;
-    int json;
-    int64_t col;
-};
-
-/* The record being handled: exactly one of CSV and LINE is set. */
-struct row {
-    const struct csvsrc_rec *csv;
-    const struct linesrc_rec *line;
-};
-
-/* Validate the columns map for jsonl (csvsource does it for csv) and
- * resolve each field's key. */
-static int jsonl_keys(struct events *e, const struct csvsrc_field *fields,
-                      char *err)
-{
-    const struct ecrm_strmap *m = &e->c->columns;
-    for (size_t i = 0; i < F_COUNT; i++)
-        e->key[i] = fields[i].name;
-    for (size_t k = 0; k < m->n; k++) {
-        size_t i;
-        for (i = 0; i < F_COUNT; i++)
-            if (!strcmp(m->keys[k], fields[i].name))
-                break;
-        if (i == F_COUNT) {
-            snprintf(err, ECRM_ERRMAX,
-                     "columns: unknown field '%s' (valid: customer, time, "
-                     "type, sku, url, session, referrer, terms)",
-                     m->keys[k]);
-            return ECRM_FAIL;
-        }
-        e->key[i] = m->values[k];
-    }
-    return ECRM_OK;
-}
 
 /* Create an instance from CONF (filled from the schema, owned by the
  * core). Returns ECRM_OK with *CTX set, or ECRM_FAIL with ERR. */
@@ -200,22 +150,6 @@ static int events_init(const struct ecrm_host *h, void *conf, void **ctx,
     }
     e->h = h;
     e->c = c;
-    if (!strcmp(c->format, "jsonl"))
-        e->jsonl = 1;
-    else if (strcmp(c->format, "csv")) {
-        snprintf(err, ECRM_ERRMAX, "format must be csv or jsonl, not '%s'",
-                 c->format);
-        return ECRM_FAIL;
-    }
-    if (csvsrc_parse_tzoff(c->timezone_offset, &e->tzoff) < 0) {
-        snprintf(err, ECRM_ERRMAX,
-                 "timezone_offset: '%s' is not an offset like +0100",
-                 c->timezone_offset);
-        return ECRM_FAIL;
-    }
-    e->tkind = !strcmp(c->time_format, "unix")      ? TIME_UNIX
-               : !strcmp(c->time_format, "unix_ms") ? TIME_UNIX_MS
-                                                    : TIME_STRPTIME;
     if (c->type && !*c->type) {
         snprintf(err, ECRM_ERRMAX, "type must not be empty");
         return ECRM_FAIL;
@@ -227,22 +161,11 @@ static int events_init(const struct ecrm_host *h, void *conf, void **ctx,
                      c->type_map.keys[i], c->type_map.values[i]);
             return ECRM_FAIL;
         }
-    const struct csvsrc_field *fields =
-        c->type ? fields_default_type : fields_typed;
-    if (e->jsonl) {
-        struct linesrc_opts lo = {.path = c->path, .batch = c->batch};
-        if (jsonl_keys(e, fields, err) != ECRM_OK ||
-            linesrc_new(&e->lines, h, &lo, err) != ECRM_OK)
-            return ECRM_FAIL;
-    } else {
-        struct csvsrc_opts so = {.path = c->path,
-                                 .delimiter = c->delimiter,
-                                 .header = c->header,
-                                 .columns = &c->columns,
-                                 .batch = c->batch};
-        if (csvsrc_new(&e->csv, h, &so, fields, F_COUNT, err) != ECRM_OK)
-            return ECRM_FAIL;
-    }
+    const struct recsrc_opts so = RECSRC_OPTS_OF(c);
+    if (recsrc_new(&e->src, h, &so,
+                   c->type ? fields_default_type : fields_typed, F_COUNT,
+                   err) != ECRM_OK)
+        return ECRM_FAIL;
     e->attrs = calloc(c->attributes.n + 1, sizeof *e->attrs);
     if (!e->attrs) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
@@ -269,89 +192,15 @@ static int events_init(const struct ecrm_host *h, void *conf, void **ctx,
                          a->name);
                 return ECRM_FAIL;
             }
-        if (e->jsonl) {
-            a->slot = F_COUNT + (int)i;
-        } else {
-            char label[ECRM_ERRMAX / 2];
-            snprintf(label, sizeof label, "attributes.%s", a->name);
-            if ((a->slot = csvsrc_add_column(e->csv, a->column, label, err)) <
-                0)
-                return ECRM_FAIL;
-        }
+        char label[ECRM_ERRMAX / 2];
+        snprintf(label, sizeof label, "attributes.%s", a->name);
+        if ((a->slot = recsrc_add_column(e->src, a->column, label, err)) < 0)
+            return ECRM_FAIL;
     }
     return ECRM_OK;
 }
 
 /* ---- work: values ------------------------------------------------------- */
-
-/* Value of SLOT in ROW; absent, empty and JSON null all give text NULL.
- * The column is set whenever the cell or key exists, so that "missing
- * customer" points at the empty cell. */
-static struct val get(const struct events *e, const struct row *row, int slot)
-{
-    struct val v = {0};
-    if (row->csv) {
-        const char *s = csvsrc_get(e->csv, row->csv, slot);
-        v.col = s ? csvsrc_colno(e->csv, slot) : 0;
-        v.text = s && *s ? s : NULL;
-        return v;
-    }
-    const char *key =
-        slot < F_COUNT ? e->key[slot] : e->attrs[slot - F_COUNT].column;
-    const struct jsonl_member *m = jsonl_get(&e->json, key);
-    if (!m)
-        return v;
-    v.col = (int64_t)m->col;
-    if (m->type == JSONL_NULL || (m->type == JSONL_STRING && !*m->val))
-        return v;
-    v.text = m->val;
-    v.json = m->type != JSONL_STRING;
-    return v;
-}
-
-/* Quarantine ROW at column COL with a printf-style reason. */
-static int quarantine(struct events *e, const struct row *row, int64_t col,
-                      char *err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int quarantine(struct events *e, const struct row *row, int64_t col,
-                      char *err, const char *fmt, ...)
-{
-    char reason[ECRM_ERRMAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
-    const char *raw = row->csv ? row->csv->raw : row->line->text;
-    size_t rawlen = row->csv ? row->csv->rawlen : row->line->len;
-    int64_t line = row->csv ? row->csv->line : row->line->line;
-    if (rawlen > 65536)
-        rawlen = 65536;
-    if (e->h->quarantine(e->h, e->c->path, line, col, reason, raw, rawlen) !=
-        ECRM_OK) {
-        snprintf(err, ECRM_ERRMAX, "%s:%" PRId64 ": cannot quarantine: %.200s",
-                 e->c->path, line, reason);
-        return ECRM_FAIL;
-    }
-    return ECRM_OK;
-}
-
-/* Parse V as a time into *OUT; -1 when it is not one. */
-static int parse_time(const struct events *e, const struct val *v, int64_t *out)
-{
-    if (e->tkind == TIME_STRPTIME && !v->json)
-        return csvsrc_parse_time(v->text, e->c->time_format, e->tzoff, out);
-    /* Epoch seconds or milliseconds, written as an integer (a fraction
-     * is dropped: the store keeps seconds). */
-    double d;
-    if (csvsrc_parse_number(v->text, '.', &d) < 0 || !isfinite(d) || d < 0)
-        return -1;
-    if (e->tkind == TIME_UNIX_MS)
-        d /= 1000;
-    if (d >= 253402300800.0) /* year 10000 */
-        return -1;
-    *out = (int64_t)d;
-    return 0;
-}
 
 /* The event type of RAW into BUF (LEN bytes): type_map first (exact, then
  * ignoring case and surrounding spaces), else RAW lower-cased with spaces
@@ -387,13 +236,13 @@ static const char *map_type(const struct events *e, const char *raw, char *buf,
 
 /* Build the data object of ROW into e->data; NULL when no attribute has a
  * value. */
-static const char *build_data(struct events *e, const struct row *row)
+static const char *build_data(struct events *e, const struct recsrc_row *row)
 {
     int any = 0;
     jsonl_buf_reset(&e->data);
     jsonl_buf_add(&e->data, "{", 1);
     for (size_t i = 0; i < e->nattrs; i++) {
-        struct val v = get(e, row, e->attrs[i].slot);
+        struct recsrc_val v = recsrc_get(e->src, row, e->attrs[i].slot);
         if (!v.text)
             continue;
         if (any++)
@@ -412,43 +261,46 @@ static const char *build_data(struct events *e, const struct row *row)
 /* ---- work: one record -------------------------------------------------- */
 
 /* Map ROW to an event and emit it, or quarantine or filter it. */
-static int handle(struct events *e, const struct row *row, char *err)
+static int handle(void *arg, const struct recsrc_row *row, char *err)
 {
+    struct events *e = arg;
     const struct ecrm_host *h = e->h;
     struct ecrm_event_rec ev = ECRM_REC_INIT(struct ecrm_event_rec);
     char id[128], type[128], emsg[ECRM_ERRMAX] = "";
-    struct val v;
+    struct recsrc_val v;
     int64_t t;
 
-    v = get(e, row, F_CUSTOMER);
+    v = recsrc_get(e->src, row, F_CUSTOMER);
     if (!v.text)
-        return quarantine(e, row, v.col, err, "missing customer");
+        return recsrc_quarantine(e->src, row, v.col, err, "missing customer");
     if (v.json && v.text[0] != '-' && !isdigit((unsigned char)v.text[0]))
-        return quarantine(e, row, v.col, err,
-                          "customer must be a string or a number");
+        return recsrc_quarantine(e->src, row, v.col, err,
+                                 "customer must be a string or a number");
     ev.external_id = csvsrc_normalise_id(v.text, id, sizeof id);
 
-    v = get(e, row, F_TIME);
+    v = recsrc_get(e->src, row, F_TIME);
     if (!v.text)
-        return quarantine(e, row, v.col, err, "missing time");
-    if (parse_time(e, &v, &t) < 0)
-        return quarantine(e, row, v.col, err,
-                          "invalid time '%.100s' (time_format '%s')", v.text,
-                          e->c->time_format);
+        return recsrc_quarantine(e->src, row, v.col, err, "missing time");
+    if (recsrc_time(e->src, &v, &t) < 0)
+        return recsrc_quarantine(e->src, row, v.col, err,
+                                 "invalid time '%.100s' (time_format '%s')",
+                                 v.text, e->c->time_format);
     ev.time = t;
 
-    v = get(e, row, F_TYPE);
+    v = recsrc_get(e->src, row, F_TYPE);
     if (v.text && v.json)
-        return quarantine(e, row, v.col, err, "type must be a string");
+        return recsrc_quarantine(e->src, row, v.col, err,
+                                 "type must be a string");
     if (!v.text && !e->c->type)
-        return quarantine(e, row, v.col, err, "missing type");
+        return recsrc_quarantine(e->src, row, v.col, err, "missing type");
     if (v.text) {
         ev.type = map_type(e, v.text, type, sizeof type);
         if (!ev.type)
-            return quarantine(e, row, v.col, err,
-                              "unknown event type '%.100s' (strict_types: "
-                              "add it to type_map)",
-                              v.text);
+            return recsrc_quarantine(
+                e->src, row, v.col, err,
+                "unknown event type '%.100s' (strict_types: "
+                "add it to type_map)",
+                v.text);
         if (!*ev.type) {
             h->count(h, ECRM_STAT_FILTERED, 1);
             return ECRM_OK;
@@ -461,10 +313,11 @@ static int handle(struct events *e, const struct row *row, char *err)
     static const int opt[] = {F_SKU, F_URL, F_SESSION, F_REFERRER, F_TERMS};
     const char *text[5];
     for (size_t i = 0; i < 5; i++) {
-        v = get(e, row, opt[i]);
+        v = recsrc_get(e->src, row, opt[i]);
         if (v.text && v.json && (v.text[0] == '{' || v.text[0] == '['))
-            return quarantine(e, row, v.col, err, "%s must not be nested",
-                              fields_typed[opt[i]].name);
+            return recsrc_quarantine(e->src, row, v.col, err,
+                                     "%s must not be nested",
+                                     fields_typed[opt[i]].name);
         text[i] = v.text;
     }
     ev.sku = text[0];
@@ -478,43 +331,16 @@ static int handle(struct events *e, const struct row *row, char *err)
         return ECRM_FAIL;
     }
     if (h->emit_event(h, &ev, emsg) != ECRM_OK)
-        return quarantine(e, row, 0, err, "%s", emsg);
+        return recsrc_quarantine(e->src, row, 0, err, "%s", emsg);
     h->count(h, ECRM_STAT_ACCEPTED, 1);
     return ECRM_OK;
-}
-
-/* One CSV record (csvsrc_record_fn). */
-static int events_csv_record(void *arg, const struct csvsrc_rec *r, char *err)
-{
-    struct row row = {.csv = r};
-    return handle(arg, &row, err);
-}
-
-/* One JSON line (linesrc_fn): parse, then map like a CSV record. */
-static int events_json_line(void *arg, const struct linesrc_rec *r, char *err)
-{
-    struct events *e = arg;
-    struct row row = {.line = r};
-    size_t col = 0;
-    const char *why = NULL;
-    int rc = jsonl_parse(&e->json, r->text, r->len, &col, &why);
-    if (rc == -2) {
-        snprintf(err, ECRM_ERRMAX, "out of memory");
-        return ECRM_FAIL;
-    }
-    if (rc < 0)
-        return quarantine(e, &row, (int64_t)col, err, "malformed JSON: %s",
-                          why);
-    return handle(e, &row, err);
 }
 
 /* Read what is new in the file (struct ecrm_source_ops.read). */
 static int events_read(void *ctx, char *err)
 {
     struct events *e = ctx;
-    if (e->jsonl)
-        return linesrc_read(e->lines, events_json_line, e, err);
-    return csvsrc_read(e->csv, events_csv_record, e, err);
+    return recsrc_read(e->src, handle, e, err);
 }
 
 /* ---- destroy ----------------------------------------------------------- */
@@ -525,9 +351,7 @@ static void events_destroy(void *ctx)
     struct events *e = ctx;
     if (!e)
         return;
-    csvsrc_free(e->csv);
-    linesrc_free(e->lines);
-    jsonl_free(&e->json);
+    recsrc_free(e->src);
     jsonl_buf_free(&e->data);
     for (size_t i = 0; e->attrs && i < e->nattrs; i++) {
         free(e->attrs[i].name);

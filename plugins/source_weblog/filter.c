@@ -1,6 +1,8 @@
 /* Robot, static asset and status filters; see filter.h. */
 #include "filter.h"
 
+#include "logfile.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +56,12 @@ int wl_filter_init(struct wl_filter *f, char *const *bots, size_t nbots,
                    size_t nstatuses, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
+    f->agents = calloc(WL_AGENT_CACHE, sizeof *f->agents);
     f->bots = lower_copies(bots, nbots, NULL);
     f->nbots = nbots;
     f->exts = lower_copies(exts, nexts, ".");
     f->nexts = nexts;
-    int oom = !f->bots || !f->exts;
+    int oom = !f->bots || !f->exts || !f->agents;
     for (size_t i = 0; f->bots && i < nbots; i++)
         oom |= !f->bots[i];
     for (size_t i = 0; f->exts && i < nexts; i++)
@@ -97,7 +100,9 @@ void wl_filter_free(struct wl_filter *f)
     /* lower_copies() may leave a NULL hole on ENOMEM; free() accepts it */
     free_list(f->bots, f->nbots);
     free_list(f->exts, f->nexts);
+    free(f->agents);
     f->bots = f->exts = NULL;
+    f->agents = NULL;
 }
 
 /* Case-insensitive search of the lower-case NEEDLE in H. */
@@ -119,17 +124,43 @@ static int contains_ci(struct wl_slice h, const char *needle)
     return 0;
 }
 
-int wl_filter_is_bot(struct wl_filter *f, struct wl_slice agent,
-                     uint64_t agent_hash)
+/* Where agent P/N goes in the memo: a mix of its length and four of its
+ * 8-byte words (agents share long prefixes and suffixes). */
+static size_t agent_slot(const char *p, size_t n)
 {
-    size_t slot = agent_hash & (WL_BOTCACHE - 1);
-    if (agent_hash && f->bot_tag[slot] == agent_hash)
-        return f->bot_val[slot];
+    uint64_t w[4] = {0, 0, 0, 0}, h = n;
+    if (n >= 8) {
+        size_t last = n - 8; /* the words lie in [0, last + 8) */
+        memcpy(&w[0], p, 8);
+        memcpy(&w[1], p + last / 3, 8);
+        memcpy(&w[2], p + 2 * (last / 3), 8);
+        memcpy(&w[3], p + last, 8);
+    } else if (n) {
+        memcpy(&w[0], p, n);
+    }
+    for (int i = 0; i < 4; i++)
+        h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h >> 40) & (WL_AGENT_CACHE - 1);
+}
+
+int wl_filter_agent(struct wl_filter *f, struct wl_slice agent, uint64_t *hash)
+{
+    const char *p = agent.p ? agent.p : "";
+    struct wl_agent_memo *m = &f->agents[agent_slot(p, agent.n)];
+    if (m->len && m->len == agent.n && !memcmp(m->text, p, agent.n)) {
+        *hash = m->hash;
+        return m->bot;
+    }
     int bot = 0;
     for (size_t i = 0; i < f->nbots && !bot; i++)
         bot = contains_ci(agent, f->bots[i]);
-    f->bot_tag[slot] = agent_hash;
-    f->bot_val[slot] = (unsigned char)bot;
+    *hash = wl_fnv1a(WL_FNV_SEED, p, agent.n);
+    if (agent.n && agent.n <= WL_AGENT_KEEP) {
+        m->hash = *hash;
+        m->len = (uint16_t)agent.n;
+        m->bot = (unsigned char)bot;
+        memcpy(m->text, p, agent.n);
+    }
     return bot;
 }
 

@@ -10,7 +10,17 @@
 
 #include <stdint.h>
 
-#define WL_BOTCACHE 1024
+/* User agents repeat: what is known of the last ones seen (their hash and
+ * verdict) is kept, direct-mapped, for agents up to WL_AGENT_KEEP bytes. */
+#define WL_AGENT_CACHE 1024
+#define WL_AGENT_KEEP 240
+
+struct wl_agent_memo {
+    uint64_t hash;
+    uint16_t len; /* 0: empty */
+    unsigned char bot;
+    char text[WL_AGENT_KEEP];
+};
 
 struct wl_filter {
     char **bots; /* lower-case patterns, owned */
@@ -18,10 +28,7 @@ struct wl_filter {
     char **exts; /* lower-case ".ext", owned */
     size_t nexts;
     unsigned char status_ok[1000]; /* 1 = accepted */
-    /* User agents repeat: the verdict per agent hash is cached
-     * (direct-mapped; tag 0 = empty). */
-    uint64_t bot_tag[WL_BOTCACHE];
-    unsigned char bot_val[WL_BOTCACHE];
+    struct wl_agent_memo *agents;  /* WL_AGENT_CACHE of them, owned */
 };
 
 /* Compile the lists (NULL-able string arrays as the options give them).
@@ -34,9 +41,9 @@ int wl_filter_init(struct wl_filter *f, char *const *bots, size_t nbots,
 /* Free what init allocated. */
 void wl_filter_free(struct wl_filter *f);
 
-/* 1 when the user agent AGENT (hash AGENT_HASH, non-zero) is a robot. */
-int wl_filter_is_bot(struct wl_filter *f, struct wl_slice agent,
-                     uint64_t agent_hash);
+/* 1 when the user agent AGENT is a robot, else 0; its FNV-1a 64 hash
+ * (wl_fnv1a from WL_FNV_SEED) into *HASH. */
+int wl_filter_agent(struct wl_filter *f, struct wl_slice agent, uint64_t *hash);
 
 /* 1 when PATH ends with one of the static extensions. */
 int wl_filter_is_static(const struct wl_filter *f, struct wl_slice path);

@@ -205,7 +205,11 @@ int wl_format_compile(struct wl_format *f, const char *spec, char *err,
             f->ops[i - 1].text[f->ops[i - 1].n - 1] == '"' &&
             f->ops[i + 1].literal && f->ops[i + 1].text[0] == '"')
             o->quoted = 1;
-        if (i + 1 < f->nops && !f->ops[i + 1].literal) {
+        /* %U%q is how Apache writes a request's URL: the path ends at
+         * '?'; any other pair of directives has to be separated */
+        if (i + 1 < f->nops && !f->ops[i + 1].literal &&
+            !(o->id == WL_F_PATH && f->ops[i + 1].id == WL_F_QUERY &&
+              (i + 2 == f->nops || f->ops[i + 2].literal))) {
             snprintf(err, errlen,
                      "format: two directives without a "
                      "separator between them");
@@ -292,6 +296,32 @@ int wl_parse_clf_time(const char *p, size_t n, int64_t *out)
     return 0;
 }
 
+/* wl_parse_clf_time with F's memo of the last date and zone: most lines
+ * only need their hour, minute and second read. */
+static int clf_time(struct wl_format *f, const char *p, size_t n, int64_t *out)
+{
+    int hh, mm, ss;
+    if (n == 26 && f->tc.valid && !memcmp(f->tc.key, p, 11) &&
+        !memcmp(f->tc.key + 11, p + 21, 5) && p[11] == ':' && p[14] == ':' &&
+        p[17] == ':' && p[20] == ' ' && !digits(p + 12, 2, &hh) &&
+        !digits(p + 15, 2, &mm) && !digits(p + 18, 2, &ss) && hh <= 23 &&
+        mm <= 59 && ss <= 60) {
+        *out = f->tc.base + hh * 3600 + mm * 60 + ss;
+        return 0;
+    }
+    if (wl_parse_clf_time(p, n, out))
+        return -1;
+    /* a valid time: the digits are there */
+    digits(p + 12, 2, &hh);
+    digits(p + 15, 2, &mm);
+    digits(p + 18, 2, &ss);
+    memcpy(f->tc.key, p, 11);
+    memcpy(f->tc.key + 11, p + 21, 5);
+    f->tc.base = *out - (hh * 3600 + mm * 60 + ss);
+    f->tc.valid = 1;
+    return 0;
+}
+
 int wl_split_request(struct wl_slice req, struct wl_slice *method,
                      struct wl_slice *uri, struct wl_slice *proto)
 {
@@ -328,26 +358,28 @@ int wl_split_request(struct wl_slice req, struct wl_slice *method,
 
 /* End of a quoted field starting at P: the first unescaped '"' followed by
  * the rest of the closing literal TAIL/TN (or, when the literal closes the
- * format, by a space or the end of the line). NULL when there is none. */
+ * format, by a space or the end of the line). NULL when there is none. A
+ * quote is escaped when an odd number of backslashes precede it (each
+ * backslash escapes the next byte, from the field's start). */
 static const char *quoted_end(const char *p, const char *e, const char *tail,
                               size_t tn, int last)
 {
-    for (; p < e; p++) {
-        if (*p == '\\') {
-            p++;
-            continue;
-        }
-        if (*p != '"')
-            continue;
+    const char *start = p;
+    while (p < e && (p = memchr(p, '"', (size_t)(e - p))) != NULL) {
+        const char *b = p;
+        while (b > start && b[-1] == '\\')
+            b--;
         const char *a = p + 1;
-        if (last ? (a == e || *a == ' ')
-                 : ((size_t)(e - a) >= tn && !memcmp(a, tail, tn)))
+        if (!((p - b) & 1) &&
+            (last ? (a == e || *a == ' ')
+                  : ((size_t)(e - a) >= tn && !memcmp(a, tail, tn))))
             return p;
+        p = a;
     }
     return NULL;
 }
 
-int wl_format_parse(const struct wl_format *f, const char *line, size_t len,
+int wl_format_parse(struct wl_format *f, const char *line, size_t len,
                     struct wl_parsed *out, size_t *col, const char **reason)
 {
     const char *p = line, *e = line + len;
@@ -373,7 +405,7 @@ int wl_format_parse(const struct wl_format *f, const char *line, size_t len,
                 *reason = "bad time";
                 goto bad;
             }
-            if (wl_parse_clf_time(p + 1, (size_t)(end - p - 1), &out->time)) {
+            if (clf_time(f, p + 1, (size_t)(end - p - 1), &out->time)) {
                 *reason = "bad time";
                 goto bad;
             }
@@ -389,6 +421,12 @@ int wl_format_parse(const struct wl_format *f, const char *line, size_t len,
                 *reason = "unterminated quoted field";
                 goto bad;
             }
+        } else if (next && !next->literal) {
+            /* %U of %U%q: up to the query, or to what follows %q */
+            const struct wl_op *after = i + 2 < f->nops ? &f->ops[i + 2] : NULL;
+            char stop = after ? after->text[0] : ' ';
+            for (end = p; end < e && *end != '?' && *end != stop; end++)
+                ;
         } else {
             char stop = next ? next->text[0] : ' ';
             end = memchr(p, stop, (size_t)(e - p));

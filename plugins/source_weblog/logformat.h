@@ -46,6 +46,13 @@ struct wl_format {
     struct wl_op *ops;
     size_t nops;
     char *cookie_name; /* NAME of %{NAME}C, owned, or NULL */
+    /* The last date and zone of %t ("dd/Mon/yyyy", "+zzzz") and the unix
+     * time of their midnight: the lines of a log mostly share them. */
+    struct {
+        char key[16];
+        int64_t base;
+        int valid;
+    } tc;
 };
 
 /* The fields of one parsed line; a field absent from the format has
@@ -65,11 +72,12 @@ int wl_format_compile(struct wl_format *f, const char *spec, char *err,
 /* Free what wl_format_compile() allocated (F itself is the caller's). */
 void wl_format_free(struct wl_format *f);
 
-/* Match LINE (LEN bytes, no terminator) against F. Text after the last
+/* Match LINE (LEN bytes, no terminator) against F (which remembers the
+ * last date seen). Text after the last
  * directive is tolerated (e.g. an extra "%{X-Forwarded-For}i"). Returns 0
  * and fills OUT (slices of LINE), or -1 with *COL (1-based byte column)
  * and *REASON (a static string) saying where and why it failed. */
-int wl_format_parse(const struct wl_format *f, const char *line, size_t len,
+int wl_format_parse(struct wl_format *f, const char *line, size_t len,
                     struct wl_parsed *out, size_t *col, const char **reason);
 
 /* Parse an Apache time "dd/Mon/yyyy:HH:MM:SS +zzzz" (brackets stripped)

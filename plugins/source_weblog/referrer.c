@@ -22,15 +22,19 @@ static const struct engine {
     {"startpage", {"query", "q", NULL}},
 };
 
-/* True when HOST (lower-case) has LABEL as one of its labels, followed by
- * a dot ("www.google.co.uk" has "google"). */
-static int has_label(const char *host, const char *label)
+/* The engine whose label is one of HOST's labels followed by a dot
+ * ("www.google.co.uk" has "google"), or NULL. HOST is lower-case. */
+static const struct engine *engine_of(const char *host)
 {
-    size_t n = strlen(label);
-    for (const char *p = host; (p = strstr(p, label)) != NULL; p++)
-        if ((p == host || p[-1] == '.') && p[n] == '.')
-            return 1;
-    return 0;
+    for (const char *p = host, *dot; (dot = strchr(p, '.')) != NULL;
+         p = dot + 1) {
+        size_t n = (size_t)(dot - p);
+        for (size_t i = 0; i < sizeof engines / sizeof *engines; i++)
+            if (engines[i].label[0] == p[0] &&
+                !strncmp(engines[i].label, p, n) && !engines[i].label[n])
+                return &engines[i];
+    }
+    return NULL;
 }
 
 int wl_referrer_parse(struct wl_slice ref, struct wl_referrer *out)
@@ -66,21 +70,18 @@ int wl_referrer_parse(struct wl_slice ref, struct wl_referrer *out)
     out->host[n] = '\0';
     if (!n)
         return 0;
-    for (size_t i = 0; i < sizeof engines / sizeof *engines; i++) {
-        if (!has_label(out->host, engines[i].label))
-            continue;
-        out->engine = engines[i].label;
-        struct wl_slice uri = {he, (size_t)(e - he)}, path, query, v;
-        wl_url_split(uri, &path, &query);
-        for (size_t k = 0; engines[i].params[k]; k++)
-            if (wl_query_get(query, engines[i].params[k],
-                             strlen(engines[i].params[k]), &v) &&
-                v.n) {
-                wl_url_decode(v.p, v.n, 1, out->terms, sizeof out->terms);
-                break;
-            }
-        break;
-    }
+    const struct engine *en = engine_of(out->host);
+    if (!en)
+        return 1;
+    out->engine = en->label;
+    struct wl_slice uri = {he, (size_t)(e - he)}, path, query, v;
+    wl_url_split(uri, &path, &query);
+    for (size_t k = 0; en->params[k]; k++)
+        if (wl_query_get(query, en->params[k], strlen(en->params[k]), &v) &&
+            v.n) {
+            wl_url_decode(v.p, v.n, 1, out->terms, sizeof out->terms);
+            break;
+        }
     return 1;
 }
 

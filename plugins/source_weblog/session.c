@@ -43,12 +43,62 @@ static int grow(struct wl_sessions *t)
     return 0;
 }
 
+int wl_session_hold(struct wl_session *s, const struct wl_event *e)
+{
+    if (s->nheld == s->capheld) {
+        size_t nc = s->capheld ? s->capheld * 2 : 4;
+        struct wl_held *nh = realloc(s->held, nc * sizeof *nh);
+        if (!nh)
+            return -1;
+        s->held = nh;
+        s->capheld = nc;
+    }
+    struct wl_held *h = &s->held[s->nheld];
+    size_t mark = s->held_text.n;
+    h->time = e->time;
+    h->type = e->type;
+    h->identity_kind = e->identity_kind;
+    for (int k = 0; k < WL_EV_NTEXT; k++) {
+        const char *t = e->text[k];
+        h->off[k] = UINT32_MAX;
+        if (!t)
+            continue;
+        /* each text with its NUL: the buffer keeps one after the last */
+        h->off[k] = (uint32_t)s->held_text.n;
+        if (wl_buf_add(&s->held_text, t, strlen(t) + 1)) {
+            s->held_text.n = mark;
+            return -1;
+        }
+    }
+    s->nheld++;
+    return s->nheld == WL_HOLD_EVENTS || s->held_text.n >= WL_HOLD_TEXT;
+}
+
+void wl_session_held(const struct wl_session *s, size_t i, struct wl_event *e)
+{
+    const struct wl_held *h = &s->held[i];
+    e->time = h->time;
+    e->type = h->type;
+    e->identity_kind = h->identity_kind;
+    for (int k = 0; k < WL_EV_NTEXT; k++)
+        e->text[k] =
+            h->off[k] == UINT32_MAX ? NULL : s->held_text.p + h->off[k];
+}
+
+void wl_session_drop(struct wl_session *s)
+{
+    s->nheld = 0;
+    s->held_text.n = 0;
+}
+
 static void reset(struct wl_session *s, uint64_t visitor)
 {
     s->visitor = visitor;
-    s->visitor_hex[0] = s->key[0] = '\0';
+    s->visitor_hex[0] = '\0';
+    s->id = 0;
     s->start = s->end = s->pstart = s->pend = s->ppages = 0;
     s->origin_pending = 0;
+    wl_session_drop(s);
     struct wl_buf *bufs[] = {&s->landing,     &s->exit_page,  &s->path,
                              &s->external_id, &s->referrer,   &s->ref_host,
                              &s->terms,       &s->utm_source, &s->utm_medium,
@@ -57,6 +107,29 @@ static void reset(struct wl_session *s, uint64_t visitor)
         bufs[i]->n = 0;
         if (bufs[i]->p)
             bufs[i]->p[0] = '\0';
+    }
+}
+
+/* Put S last in the list of open sessions (oldest activity first). */
+static void append(struct wl_sessions *t, struct wl_session *s)
+{
+    s->next = NULL;
+    s->prev = t->last;
+    *(t->last ? &t->last->next : &t->first) = s;
+    t->last = s;
+}
+
+static void unlink_session(struct wl_sessions *t, struct wl_session *s)
+{
+    *(s->prev ? &s->prev->next : &t->first) = s->next;
+    *(s->next ? &s->next->prev : &t->last) = s->prev;
+}
+
+void wl_sessions_touch(struct wl_sessions *t, struct wl_session *s)
+{
+    if (t->last != s) {
+        unlink_session(t, s);
+        append(t, s);
     }
 }
 
@@ -82,6 +155,7 @@ struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor)
             return NULL;
     }
     reset(s, visitor);
+    append(t, s);
     size_t i = slot_of(visitor, t->cap);
     while (t->slots[i])
         i = (i + 1) & (t->cap - 1);
@@ -117,45 +191,44 @@ void wl_sessions_close(struct wl_sessions *t, struct wl_session *s)
          i = (i + 1) & (t->cap - 1))
         if (t->slots[i] == s) {
             remove_at(t, i);
+            unlink_session(t, s);
             t->free[t->nfree++] = s; /* room reserved in open() */
             return;
         }
 }
 
-int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
-                      int (*fn)(void *arg, struct wl_session *s), void *arg)
+/* Call FN on the open sessions, least recently active first, and close
+ * those for which FN returned 0 when CLOSE. With a CUTOFF other than
+ * INT64_MAX, stop at the first session whose end is not before it: a
+ * sweep only looks at the visits that may have ended (a line whose time
+ * goes backwards may leave one behind: it is caught later, and visit_for
+ * ends it on its next request anyway). */
+static int visit_in_order(struct wl_sessions *t, int64_t cutoff, int close,
+                          int (*fn)(void *arg, struct wl_session *s), void *arg)
 {
-    /* Closing shifts entries around: restart the scan of a slot after a
-     * removal instead of advancing past it. */
-    for (size_t i = 0; i < t->cap;) {
-        struct wl_session *s = t->slots[i];
-        if (!s || (cutoff != INT64_MAX && s->end >= cutoff)) {
-            i++;
-            continue;
-        }
+    for (struct wl_session *s = t->first, *next; s; s = next) {
+        next = s->next;
+        if (cutoff != INT64_MAX && s->end >= cutoff)
+            break;
         int rc = fn(arg, s);
         if (rc < 0)
             return rc;
-        if (rc > 0) {
-            i++;
-            continue;
-        }
-        remove_at(t, i);
-        t->free[t->nfree++] = s;
+        if (rc == 0 && close)
+            wl_sessions_close(t, s);
     }
     return 0;
+}
+
+int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
+                      int (*fn)(void *arg, struct wl_session *s), void *arg)
+{
+    return visit_in_order(t, cutoff, 1, fn, arg);
 }
 
 int wl_sessions_each(struct wl_sessions *t,
                      int (*fn)(void *arg, struct wl_session *s), void *arg)
 {
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i]) {
-            int rc = fn(arg, t->slots[i]);
-            if (rc < 0)
-                return rc;
-        }
-    return 0;
+    return visit_in_order(t, INT64_MAX, 0, fn, arg);
 }
 
 void wl_sessions_clear(struct wl_sessions *t)
@@ -166,16 +239,18 @@ void wl_sessions_clear(struct wl_sessions *t)
             t->slots[i] = NULL;
         }
     t->n = 0;
+    t->first = t->last = NULL;
 }
 
 static void free_session(struct wl_session *s)
 {
-    struct wl_buf *bufs[] = {&s->landing,     &s->exit_page,  &s->path,
-                             &s->external_id, &s->referrer,   &s->ref_host,
-                             &s->terms,       &s->utm_source, &s->utm_medium,
-                             &s->utm_campaign};
+    struct wl_buf *bufs[] = {&s->landing,      &s->exit_page,  &s->path,
+                             &s->external_id,  &s->referrer,   &s->ref_host,
+                             &s->terms,        &s->utm_source, &s->utm_medium,
+                             &s->utm_campaign, &s->held_text};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wl_buf_free(bufs[i]);
+    free(s->held);
     free(s);
 }
 

@@ -16,10 +16,37 @@
  * not listed (a robot that slipped through must not grow memory). */
 #define WL_PATH_MAX 16384
 
+/* A visit's events are held until the visit is emitted (see weblog.c),
+ * at most this many or this many bytes of text: past either, the visit
+ * is emitted early. */
+#define WL_HOLD_EVENTS 64
+#define WL_HOLD_TEXT 16384
+
+/* The texts of an event, in the order wl_event.text lists them. */
+enum wl_event_text {
+    WL_EV_URL,
+    WL_EV_SKU,
+    WL_EV_REFERRER,
+    WL_EV_TERMS,
+    WL_EV_DATA,
+    WL_EV_IDENTITY,
+    WL_EV_EXTERNAL_ID,
+    WL_EV_NTEXT
+};
+
+/* An event of a visit. TYPE and IDENTITY_KIND point to strings that live
+ * as long as the plugin instance; TEXT[k] may be NULL. */
+struct wl_event {
+    int64_t time;
+    const char *type, *identity_kind;
+    const char *text[WL_EV_NTEXT];
+};
+
 struct wl_session {
     uint64_t visitor;
+    struct wl_session *prev, *next; /* open sessions, by last activity */
     char visitor_hex[17];
-    char key[64];       /* the visit's key in the store */
+    int64_t id;         /* the visit's id in the store (session_new) */
     int64_t start, end; /* the whole visit as known so far */
     /* the part not emitted yet */
     int64_t pstart, pend, ppages;
@@ -28,6 +55,15 @@ struct wl_session {
     int origin_pending;
     struct wl_buf referrer, ref_host, terms, utm_source, utm_medium,
         utm_campaign;
+    /* events not emitted yet: their times, types and kinds, and offsets
+     * of their texts into held_text (UINT32_MAX: NULL) */
+    struct wl_held {
+        int64_t time;
+        const char *type, *identity_kind;
+        uint32_t off[WL_EV_NTEXT];
+    } * held;
+    size_t nheld, capheld;
+    struct wl_buf held_text;
 };
 
 struct wl_sessions {
@@ -35,6 +71,7 @@ struct wl_sessions {
     size_t cap, n; /* cap: power of two */
     struct wl_session **free;
     size_t nfree, freecap;
+    struct wl_session *first, *last; /* least recently active first */
 };
 
 /* The open session of VISITOR, or NULL. */
@@ -45,18 +82,34 @@ struct wl_session *wl_sessions_get(const struct wl_sessions *t,
  * zeroed, buffers emptied. NULL on out-of-memory. */
 struct wl_session *wl_sessions_open(struct wl_sessions *t, uint64_t visitor);
 
+/* Note a request of S: it becomes the most recently active. */
+void wl_sessions_touch(struct wl_sessions *t, struct wl_session *s);
+
 /* Remove S from the map and keep it for reuse. */
 void wl_sessions_close(struct wl_sessions *t, struct wl_session *s);
 
-/* Call FN on every open session whose end is before CUTOFF (when CUTOFF is
- * INT64_MAX: every session), then close those for which FN returned 0.
+/* Call FN on the open sessions that ended before CUTOFF (INT64_MAX: every
+ * session), least recently active first, closing those for which FN
+ * returned 0; the walk stops at the first session active since CUTOFF.
  * Stops at the first FN returning < 0 and returns that; else 0. */
 int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
                       int (*fn)(void *arg, struct wl_session *s), void *arg);
 
-/* Call FN on every open session (no closing). Stops at FN < 0. */
+/* Call FN on every open session (no closing), least recently active
+ * first. Stops at FN < 0 and returns that; else 0. */
 int wl_sessions_each(struct wl_sessions *t,
                      int (*fn)(void *arg, struct wl_session *s), void *arg);
+
+/* Keep a copy of event E in S. Returns 1 when S is then full (its events
+ * must be emitted before the next is held), 0, or -1 (out of memory). */
+int wl_session_hold(struct wl_session *s, const struct wl_event *e);
+
+/* Event I of those S holds into E (pointers into S, valid until the next
+ * hold or drop). */
+void wl_session_held(const struct wl_session *s, size_t i, struct wl_event *e);
+
+/* Forget the events S holds. */
+void wl_session_drop(struct wl_session *s);
 
 /* Close every session (keeping them for reuse). */
 void wl_sessions_clear(struct wl_sessions *t);

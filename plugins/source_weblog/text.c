@@ -70,6 +70,12 @@ size_t wl_utf8_copy(char *out, size_t cap, const char *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0, o = 0;
+    /* Plain ASCII without NUL is by far the common case: one test a byte,
+     * one copy. */
+    while (i < n && i + 1 < cap && s[i] - 1u < 0x7fu)
+        i++;
+    memcpy(out, p, i);
+    o = i;
     while (i < n) {
         size_t k = s[i] && s[i] < 0x80 ? 1 : seqlen(s + i, n - i);
         const char *src = k ? (const char *)s + i : "\xef\xbf\xbd";

@@ -140,6 +140,12 @@ static int weblog_init(const struct ecrm_host *h, void *conf, void **ctx,
     w->h = h;
     w->c = c;
     w->timeout = c->session_timeout;
+    if (!ECRM_HAS_MEMBER(h, struct ecrm_host, session_new)) {
+        snprintf(err, ECRM_ERRMAX,
+                 "the host is older than ABI 1.2 "
+                 "(no session_new)");
+        return ECRM_FAIL;
+    }
     if (c->session_timeout <= 0 || c->batch <= 0) {
         snprintf(err, ECRM_ERRMAX, "session_timeout and batch must be > 0");
         return ECRM_FAIL;
@@ -173,15 +179,58 @@ static const char *opt(const struct wl_buf *b)
     return b->n ? b->p : NULL;
 }
 
-/* Emit what S gathered since its last emit (a part of the visit; the
- * store merges parts by key). Returns ECRM_OK or ECRM_FAIL with ERR. */
-static int emit_part(struct weblog *w, struct wl_session *s, char *err)
+/* Emit the events S holds, each as the line that made it said. */
+static int emit_events(struct weblog *w, struct wl_session *s, char *err)
+{
+    const struct ecrm_host *h = w->h;
+    char emsg[ECRM_ERRMAX];
+    for (size_t i = 0; i < s->nheld; i++) {
+        struct wl_event e;
+        struct ecrm_event_rec ev = ECRM_REC_INIT(struct ecrm_event_rec);
+        wl_session_held(s, i, &e);
+        ev.external_id = e.text[WL_EV_EXTERNAL_ID];
+        ev.visitor_key = s->visitor_hex;
+        ev.type = e.type;
+        ev.time = e.time;
+        ev.sku = e.text[WL_EV_SKU];
+        ev.session_id = s->id;
+        ev.url = e.text[WL_EV_URL];
+        ev.referrer = e.text[WL_EV_REFERRER];
+        ev.terms = e.text[WL_EV_TERMS];
+        ev.data = e.text[WL_EV_DATA];
+        ev.identity_kind = e.identity_kind;
+        ev.identity = e.text[WL_EV_IDENTITY];
+        /* a weblog event is valid by construction: a refusal is the
+         * store's failure, and the read must stop (nothing is lost: the
+         * batch rolls back and the next read starts at its checkpoint) */
+        if (h->emit_event(h, &ev, emsg) != ECRM_OK) {
+            snprintf(err, ECRM_ERRMAX, "storing an event: %.400s", emsg);
+            return ECRM_FAIL;
+        }
+    }
+    wl_session_drop(s);
+    return ECRM_OK;
+}
+
+/* Emit what S gathered since its last emit: its events, then a part of
+ * the visit (the store merges parts by id). The visit is numbered here,
+ * when it is first emitted, so that ids grow in the order visits reach
+ * the store, which appends them. Returns ECRM_OK or ECRM_FAIL with ERR. */
+static int emit_visit(struct weblog *w, struct wl_session *s, char *err)
 {
     const struct ecrm_host *h = w->h;
     struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    if (!s->nheld && !s->ppages)
+        return ECRM_OK;
+    if (!s->id && !(s->id = h->session_new(h))) {
+        snprintf(err, ECRM_ERRMAX, "numbering a visit failed");
+        return ECRM_FAIL;
+    }
+    if (emit_events(w, s, err) != ECRM_OK)
+        return ECRM_FAIL;
     if (!s->ppages)
         return ECRM_OK;
-    r.session = s->key;
+    r.id = s->id;
     r.external_id = opt(&s->external_id);
     r.visitor_key = s->visitor_hex;
     r.start = s->pstart;
@@ -211,11 +260,23 @@ struct emit_ctx {
     char *err;
 };
 
-/* wl_sessions_sweep/each callback: emit the pending part; 0 = close. */
+/* wl_sessions_sweep/each callback: emit what is pending; 0 = close. */
 static int emit_cb(void *arg, struct wl_session *s)
 {
     struct emit_ctx *e = arg;
-    return emit_part(e->w, s, e->err) == ECRM_OK ? 0 : -1;
+    return emit_visit(e->w, s, e->err) == ECRM_OK ? 0 : -1;
+}
+
+/* Emit the visits that ended before CUTOFF (INT64_MAX: all) and close
+ * them; with KEEP, emit what every visit gathered and keep them open.
+ * Returns ECRM_OK or ECRM_FAIL with ERR. */
+static int emit_visits(struct weblog *w, int64_t cutoff, int keep, char *err)
+{
+    struct emit_ctx e = {w, err};
+    return (keep ? wl_sessions_each(&w->sess, emit_cb, &e)
+                 : wl_sessions_sweep(&w->sess, cutoff, emit_cb, &e)) < 0
+               ? ECRM_FAIL
+               : ECRM_OK;
 }
 
 static void hex16(char *out, uint64_t v)
@@ -240,13 +301,15 @@ static struct wl_session *visit_for(struct weblog *w, uint64_t visitor,
     struct wl_session *s = wl_sessions_get(&w->sess, visitor);
     *is_new = 0;
     if (s && t - s->end > w->timeout) {
-        if (emit_part(w, s, err) != ECRM_OK)
+        if (emit_visit(w, s, err) != ECRM_OK)
             return NULL;
         wl_sessions_close(&w->sess, s);
         s = NULL;
     }
-    if (s)
+    if (s) {
+        wl_sessions_touch(&w->sess, s);
         return s;
+    }
     if (!(s = wl_sessions_open(&w->sess, visitor))) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
         return NULL;
@@ -259,15 +322,12 @@ static struct wl_session *visit_for(struct weblog *w, uint64_t visitor,
     if (w->prev_maxtime && t <= w->prev_maxtime + w->timeout &&
         w->h->session_last(w->h, s->visitor_hex, &st) == ECRM_OK &&
         t >= st.start && t - st.end <= w->timeout) {
-        snprintf(s->key, sizeof s->key, "%s", st.session);
+        s->id = st.id;
         s->start = st.start;
         s->end = st.end;
         return s;
     }
-    /* start first: keys grow with time, so the store's indexes on them
-     * are appended to instead of written at random */
-    snprintf(s->key, sizeof s->key, "%" PRId64 "-%s", t, s->visitor_hex);
-    s->start = s->end = t;
+    s->start = s->end = t; /* numbered when first emitted */
     *is_new = 1;
     return s;
 }
@@ -370,61 +430,67 @@ static int visit_origin(struct weblog *w, struct wl_session *s,
     return 0;
 }
 
-static int on_line(void *arg, const struct wl_line *l, char *err)
-{
-    struct weblog *w = arg;
-    const struct ecrm_host *h = w->h;
+/* What a line asks for, once parsed and past the filters. */
+struct request {
     struct wl_parsed p;
-    struct wl_slice method, uri, proto, path, query;
+    struct wl_slice uri, path, query;
+    uint64_t agent_hash;
+};
+
+/* parse_line's way out for a bad line: 0, or ECRM_FAIL. */
+static int reject(struct weblog *w, const struct wl_line *l, size_t col,
+                  const char *reason, char *err)
+{
+    return quarantine(w, l, col, reason, err) == ECRM_OK ? 0 : ECRM_FAIL;
+}
+
+/* Parse line L into R and apply the filters. Returns 1 when the line goes
+ * on, 0 when it was filtered or quarantined (counted), or ECRM_FAIL. */
+static int parse_line(struct weblog *w, const struct wl_line *l,
+                      struct request *r, char *err)
+{
+    struct wl_parsed *p = &r->p;
+    struct wl_slice method, proto;
     const char *reason;
     size_t col;
-    char emsg[ECRM_ERRMAX];
-
-    w->n_read++;
     if (l->too_long)
-        return quarantine(w, l, 0, "line too long", err);
-    if (wl_format_parse(&w->fmt, l->p, l->n, &p, &col, &reason))
-        return quarantine(w, l, col, reason, err);
-    if (!p.f[WL_F_TIME].p)
-        return quarantine(w, l, 0, "no time in the format", err);
-    if (p.f[WL_F_STATUS].p && !wl_filter_status_ok(&w->filter, p.status)) {
-        w->n_filtered++;
-        return ECRM_OK;
-    }
-    if (p.f[WL_F_REQUEST].p) {
-        if (wl_split_request(p.f[WL_F_REQUEST], &method, &uri, &proto))
-            return quarantine(w, l, (size_t)(p.f[WL_F_REQUEST].p - l->p) + 1,
-                              "bad request line", err);
-    } else if (p.f[WL_F_PATH].p && p.f[WL_F_PATH].n &&
-               p.f[WL_F_PATH].p[0] == '/') {
+        return reject(w, l, 0, "line too long", err);
+    if (wl_format_parse(&w->fmt, l->p, l->n, p, &col, &reason))
+        return reject(w, l, col, reason, err);
+    if (!p->f[WL_F_TIME].p)
+        return reject(w, l, 0, "no time in the format", err);
+    if (p->f[WL_F_STATUS].p && !wl_filter_status_ok(&w->filter, p->status))
+        return w->n_filtered++, 0;
+    if (p->f[WL_F_REQUEST].p) {
+        if (wl_split_request(p->f[WL_F_REQUEST], &method, &r->uri, &proto))
+            return reject(w, l, (size_t)(p->f[WL_F_REQUEST].p - l->p) + 1,
+                          "bad request line", err);
+    } else if (p->f[WL_F_PATH].p && p->f[WL_F_PATH].n &&
+               p->f[WL_F_PATH].p[0] == '/') {
         /* %U%q: the query is "?..." or "" */
-        uri.p = p.f[WL_F_PATH].p;
-        uri.n = p.f[WL_F_PATH].n;
-        if (p.f[WL_F_QUERY].n && p.f[WL_F_QUERY].p == uri.p + uri.n)
-            uri.n += p.f[WL_F_QUERY].n;
+        r->uri = p->f[WL_F_PATH];
+        if (p->f[WL_F_QUERY].n && p->f[WL_F_QUERY].p == r->uri.p + r->uri.n)
+            r->uri.n += p->f[WL_F_QUERY].n;
     } else {
-        return quarantine(w, l, 0, "no request URL in the line", err);
+        return reject(w, l, 0, "no request URL in the line", err);
     }
-    struct wl_slice ua = p.f[WL_F_AGENT];
-    uint64_t uah = wl_fnv1a(WL_FNV_SEED, ua.p ? ua.p : "", ua.n);
-    if (present(ua) && wl_filter_is_bot(&w->filter, ua, uah | 1)) {
-        w->n_filtered++;
-        return ECRM_OK;
-    }
-    wl_url_split(uri, &path, &query);
-    if (wl_filter_is_static(&w->filter, path)) {
-        w->n_filtered++;
-        return ECRM_OK;
-    }
+    struct wl_slice ua = p->f[WL_F_AGENT];
+    int bot = wl_filter_agent(&w->filter, ua, &r->agent_hash);
+    if (bot && present(ua))
+        return w->n_filtered++, 0;
+    wl_url_split(r->uri, &r->path, &r->query);
+    if (wl_filter_is_static(&w->filter, r->path))
+        return w->n_filtered++, 0;
+    return 1;
+}
 
-    /* who */
-    struct wl_slice host = p.f[WL_F_HOST];
-    uint64_t visitor =
-        wl_fnv1a(wl_fnv1a(uah, "\n", 1), host.p ? host.p : "", host.n);
-    hex16(w->vhex, visitor);
-    struct ecrm_event_rec ev = ECRM_REC_INIT(struct ecrm_event_rec);
+/* Who made request R: the first identity found and, with
+ * login_is_customer, the customer; into E (texts in w's scratch). */
+static void who(struct weblog *w, const struct request *r, struct wl_event *e)
+{
     struct wl_slice idv;
-    const struct wl_idspec *id = wl_ids_find(&w->ids, &w->fmt, &p, query, &idv);
+    const struct wl_idspec *id =
+        wl_ids_find(&w->ids, &w->fmt, &r->p, r->query, &idv);
     if (id) {
         if (id->src == WL_ID_QUERY) {
             size_t n =
@@ -433,84 +499,106 @@ static int on_line(void *arg, const struct wl_line *l, char *err)
         } else {
             wl_utf8_copy(w->ident, sizeof w->ident, idv.p, idv.n);
         }
-        ev.identity_kind = id->kind;
-        ev.identity = w->ident;
+        e->identity_kind = id->kind;
+        e->text[WL_EV_IDENTITY] = w->ident;
     }
-    if (w->c->login_is_customer && present(p.f[WL_F_USER])) {
-        wl_utf8_copy(w->user, sizeof w->user, p.f[WL_F_USER].p,
-                     p.f[WL_F_USER].n);
-        ev.external_id = w->user;
+    if (w->c->login_is_customer && present(r->p.f[WL_F_USER])) {
+        wl_utf8_copy(w->user, sizeof w->user, r->p.f[WL_F_USER].p,
+                     r->p.f[WL_F_USER].n);
+        e->text[WL_EV_EXTERNAL_ID] = w->user;
     }
+}
 
-    /* what */
+/* What request R did: its URL, the event type of the first URL pattern
+ * that matches (else "page"), the item and the search words; into E. */
+static void what(struct weblog *w, const struct request *r, struct wl_event *e)
+{
     struct wl_urlmatch um;
-    wl_utf8_copy(w->url, sizeof w->url, uri.p, uri.n);
-    ev.type = "page";
+    wl_utf8_copy(w->url, sizeof w->url, r->uri.p, r->uri.n);
+    e->text[WL_EV_URL] = w->url;
+    e->type = "page";
     w->terms[0] = '\0';
-    if (wl_urlmap_match(&w->urls, path, query, &um)) {
-        ev.type = um.type;
-        if (um.sku.n) {
-            size_t n = wl_url_decode(um.sku.p, um.sku.n, 0, w->skuraw,
-                                     sizeof w->skuraw);
-            wl_utf8_copy(w->sku, sizeof w->sku, w->skuraw, n);
-            ev.sku = w->sku;
-        }
-        if (um.query.n) {
-            char raw[WL_TERMS_MAX];
-            size_t n =
-                wl_url_decode(um.query.p, um.query.n, 1, raw, sizeof raw);
-            wl_utf8_copy(w->terms, sizeof w->terms, raw, n);
-        }
+    if (!wl_urlmap_match(&w->urls, r->path, r->query, &um))
+        return;
+    e->type = um.type;
+    if (um.sku.n) {
+        size_t n =
+            wl_url_decode(um.sku.p, um.sku.n, 0, w->skuraw, sizeof w->skuraw);
+        wl_utf8_copy(w->sku, sizeof w->sku, w->skuraw, n);
+        e->text[WL_EV_SKU] = w->sku;
     }
+    if (um.query.n) {
+        char raw[WL_TERMS_MAX];
+        size_t n = wl_url_decode(um.query.p, um.query.n, 1, raw, sizeof raw);
+        wl_utf8_copy(w->terms, sizeof w->terms, raw, n);
+        if (w->terms[0])
+            e->text[WL_EV_TERMS] = w->terms;
+    }
+}
+
+static int on_line(void *arg, const struct wl_line *l, char *err)
+{
+    struct weblog *w = arg;
+    struct request r;
+    struct wl_event e = {0};
+
+    w->n_read++;
+    int go = parse_line(w, l, &r, err);
+    if (go <= 0)
+        return go ? ECRM_FAIL : ECRM_OK;
+    struct wl_slice host = r.p.f[WL_F_HOST];
+    uint64_t visitor =
+        wl_fnv1a(wl_fnv1a(r.agent_hash, "\n", 1), host.p ? host.p : "", host.n);
+    hex16(w->vhex, visitor);
+    who(w, &r, &e);
+    what(w, &r, &e);
 
     /* where from */
-    struct wl_slice ref = p.f[WL_F_REFERER];
+    struct wl_slice ref = r.p.f[WL_F_REFERER];
     int has_ref = present(ref) && wl_referrer_parse(ref, &w->ref);
     if (!has_ref)
         w->ref.host[0] = w->ref.terms[0] = '\0';
-    int has_utm = wl_utm_parse(query, &w->utm);
+    int has_utm = wl_utm_parse(r.query, &w->utm);
     char refterms[WL_TERMS_MAX];
-    refterms[0] = '\0';
-    if (w->ref.terms[0])
+    if (w->ref.terms[0] && !e.text[WL_EV_TERMS]) {
         wl_utf8_copy(refterms, sizeof refterms, w->ref.terms,
                      strlen(w->ref.terms));
+        e.text[WL_EV_TERMS] = refterms;
+    }
+    e.text[WL_EV_REFERRER] = has_ref ? w->ref.host : NULL;
+    if (has_utm && !(e.text[WL_EV_DATA] = utm_json(w)))
+        goto oom;
 
-    /* the visit */
-    int64_t t = p.time;
+    /* the visit, which keeps the event until it is emitted */
+    e.time = r.p.time;
     int is_new;
-    struct wl_session *s = visit_for(w, visitor, t, &is_new, err);
+    struct wl_session *s = visit_for(w, visitor, e.time, &is_new, err);
     if (!s)
         return ECRM_FAIL;
     if (is_new && visit_origin(w, s, ref, has_ref, has_utm))
         goto oom;
-    if (visit_add(s, w->url, t))
+    if (visit_add(s, w->url, e.time))
         goto oom;
-    if (ev.external_id && !s->external_id.n &&
-        set_buf(&s->external_id, ev.external_id))
+    const char *ext = e.text[WL_EV_EXTERNAL_ID];
+    if (ext && !s->external_id.n && set_buf(&s->external_id, ext))
         goto oom;
-    if (t > w->maxtime)
-        w->maxtime = t;
-
-    ev.visitor_key = w->vhex;
-    ev.time = t;
-    ev.session = s->key;
-    ev.url = w->url;
-    ev.referrer = has_ref ? w->ref.host : NULL;
-    ev.terms = w->terms[0] ? w->terms : refterms[0] ? refterms : NULL;
-    ev.data = has_utm ? utm_json(w) : NULL;
-    if (h->emit_event(h, &ev, emsg) != ECRM_OK)
-        return quarantine(w, l, 0, emsg, err);
+    int full = wl_session_hold(s, &e);
+    if (full < 0)
+        goto oom;
+    if (full && emit_visit(w, s, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (e.time > w->maxtime)
+        w->maxtime = e.time;
     w->n_accepted++;
 
     /* visits that ended: emit them as time goes by */
-    if (t >= w->next_sweep) {
-        struct emit_ctx e = {w, err};
+    if (e.time >= w->next_sweep) {
         if (w->next_sweep &&
-            wl_sessions_sweep(&w->sess, t - w->timeout, emit_cb, &e) < 0)
+            emit_visits(w, e.time - w->timeout, 0, err) != ECRM_OK)
             return ECRM_FAIL;
         /* a sweep scans every open visit: not more often than needed to
          * keep the closed ones from piling up */
-        w->next_sweep = t + (w->timeout / 8 > 60 ? w->timeout / 8 : 60);
+        w->next_sweep = e.time + (w->timeout / 8 > 60 ? w->timeout / 8 : 60);
     }
     return ECRM_OK;
 oom:
@@ -532,15 +620,14 @@ static void flush_counts(struct weblog *w)
     w->n_read = w->n_accepted = w->n_filtered = 0;
 }
 
-/* Emit every open visit's pending part and the counters, and record the
- * latest time seen, so that the commit that follows holds exactly the
- * lines up to the checkpoint. */
+/* Emit what every open visit holds (events and a part of the visit) and
+ * the counters, and record the latest time seen, so that the commit that
+ * follows holds exactly the lines up to the checkpoint. */
 static int before_commit(void *arg, char *err)
 {
     struct weblog *w = arg;
-    struct emit_ctx e = {w, err};
     char v[32];
-    if (wl_sessions_each(&w->sess, emit_cb, &e) < 0)
+    if (emit_visits(w, INT64_MAX, 1, err) != ECRM_OK)
         return ECRM_FAIL;
     flush_counts(w);
     snprintf(v, sizeof v, "%" PRId64, w->maxtime);
@@ -570,8 +657,7 @@ static int weblog_read(void *ctx, char *err)
         wl_read_files(h, w->c->path, h->base_dir(h), w->c->batch, &ops, w, err);
     if (rc == ECRM_OK) {
         /* the visits still open end this read: emit them */
-        struct emit_ctx e = {w, err};
-        if (wl_sessions_sweep(&w->sess, INT64_MAX, emit_cb, &e) < 0 ||
+        if (emit_visits(w, INT64_MAX, 0, err) != ECRM_OK ||
             before_commit(w, err) != ECRM_OK)
             rc = ECRM_FAIL;
         else if (h->commit(h) != ECRM_OK) {

@@ -16,6 +16,7 @@ static const char *const specs[] = {
     "vhost_combined",
     ("%v %h %l %u %t \"%r\" %>s %b %D %T \"%{Referer}i\" \"%{User-agent}i\" "
      "\"%{Cookie}i\" %{sid}C %U %q %m %H"),
+    "%h %t \"%m %U%q %H\" %>s \"%{User-agent}i\" %U%q",
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 

@@ -4,8 +4,8 @@
  */
 #include "linesrc.h"
 
-#include "../common/csvsource.h"
-#include "../common/filepos.h"
+#include "csvsource.h"
+#include "filepos.h"
 
 #include <errno.h>
 #include <fcntl.h>

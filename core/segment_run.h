@@ -1,0 +1,75 @@
+/*
+ * Internals of the segment stage shared by segment_run.c (the refresh and
+ * its bulk pass) and segment_incr.c (the incremental pass over changed
+ * customers, RFM cuts). Nothing else includes this header.
+ */
+#ifndef ECRM_CORE_SEGMENT_RUN_H
+#define ECRM_CORE_SEGMENT_RUN_H
+
+#include "history.h"
+#include "profile.h"
+#include "segment.h"
+#include "store.h"
+
+/* Fact parts of the customer history (bulk reads). */
+#define ECRM_SEG_HISTORY_PARTS (ECRM_FACTS_LINES | ECRM_FACTS_EVENTS)
+
+/* One refresh. */
+struct ecrm_refresh {
+    struct ecrm_store *s;
+    const struct ecrm_segset *set;
+    const struct ecrm_seg_opts *o;
+    struct ecrm_seg_stats *stats;
+    struct ecrm_item_table items;
+    struct ecrm_rfm rfm, old_rfm; /* the cuts now and at the last refresh */
+    struct ecrm_seg_watermarks wm;
+    struct ecrm_seg_writer *w;
+    struct ecrm_fact_cursor *cur;
+    struct ecrm_facts f;
+    struct ecrm_facts gone;      /* a changed customer with no row any more */
+    struct ecrm_history h;       /* everyone (bulk) */
+    struct ecrm_history changed; /* the changed customers' lines */
+    struct ecrm_seg_change *ids; /* changed customers, sorted */
+    size_t nids;
+    struct ecrm_derived *derived; /* their new derived attributes */
+    unsigned char *derived_ok;    /* ... when computed (1) */
+    int64_t *moved; /* customers whose RFM scores the new cuts moved */
+    unsigned char *moved_dims; /* which scores (1 r, 2 f, 4 m) */
+    double (*moved_fig)[3];    /* their figures (ecrm_rfm_figure) */
+    size_t nmoved;
+    int first;               /* no watermark yet: everything is new */
+    int derive_all;          /* first or --full */
+    size_t n;                /* segments */
+    unsigned char *full;     /* per segment: evaluate for every customer */
+    unsigned char *all;      /* per segment: 1 */
+    unsigned *depends;       /* per segment: fact parts its value reads */
+    unsigned char *rfm_dims; /* per segment: scores its own text reads */
+    unsigned char *flipped;  /* per segment: membership just changed */
+    int64_t *entered, *left;
+    signed char *memo, *old_memo;
+    const struct ecrm_seg_expr **pre; /* every event aggregate of the set */
+    size_t npre;
+    char *err;
+};
+
+/* An evaluation context for R->f at R's clock with the new RFM cuts. */
+struct ecrm_seg_ctx ecrm_refresh_ctx(struct ecrm_refresh *r);
+/* Store customer CID's derived attributes D (counted in the stats). */
+int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
+                               const struct ecrm_derived *d);
+/* Record that customer CID entered (MEMBER 1) or left segment I when that
+ * differs from WAS, its stored membership. */
+int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
+                        int member, int was);
+/* A changed customer that no longer exists leaves every segment. */
+int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid);
+
+/* segment_incr.c: derived attributes of the changed customers (their
+ * lines read at once, in file order); everyone's RFM figures, the new
+ * cuts and, unless everyone is evaluated, the customers whose scores they
+ * move; the incremental evaluation of changed and moved customers. */
+int ecrm_refresh_derive_changed(struct ecrm_refresh *r);
+int ecrm_refresh_rfm(struct ecrm_refresh *r);
+int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r);
+
+#endif /* ECRM_CORE_SEGMENT_RUN_H */

@@ -1,0 +1,364 @@
+#!/bin/sh
+# Campaigns end to end, with the real binary, a Maildir and the HTTP SMS
+# gateway of tests/sms_gateway.py started here: preferred channel and
+# fallback, a dry run showing SMS segments and cost, budgets by count and
+# cost with the most valuable customers first, window and send hour,
+# recurrence once vs daily, the goal, A/B variants and the control group
+# over many customers, and every suppression reason recorded in the ledger
+# (a suppression never blocking a later legitimate message).
+. "${top_srcdir:?}/tests/lib.sh"
+
+start_sms_gateway
+port=$GW_PORT
+G=$GW
+q() { sqlite3 "$1" "$2"; }
+
+# write_customers FILE: id,email,phone,first_name,tz,email_ok,sms_ok,channel
+write_customers() {
+    f=$1; shift
+    echo "customer_id,email,phone,first_name,time_zone,email_marketing,sms_marketing,channel,registered_at" > "$f"
+    for row in "$@"; do echo "$row,2025-01-01T00:00:00Z" >> "$f"; done
+}
+# the pipeline head shared by the scenarios: customers, orders, best
+# sellers, a Maildir and the gateway (PATH on it)
+head_yaml() { # DIR [GATEWAY_PATH] [MAX_SEGMENTS]
+    cat > "$1/p.yaml" <<Y
+store: {path: p.db}
+sources:
+  customers:
+    path: customers.csv
+    columns: {external_id: customer_id, tz: time_zone}
+    attributes: {channel: channel}
+    consents: {email/marketing: email_marketing, sms/marketing: sms_marketing}
+    consent_time: registered_at
+    default_country_code: "+44"
+  orders:
+    path: orders.csv
+    columns: {customer: customer_id, time: ordered_at}
+    time_format: iso8601
+personalizers:
+  best: {plugin: popular, window_days: 0}
+channels:
+  mail: {plugin: maildir, path: mail, from: "Shop <shop@example.com>"}
+  sms: {plugin: sms_http, url: "http://127.0.0.1:$port${2:-/ok}", max_segments: ${3:-3}}
+Y
+    printf 'Hi {{ customer.first_name }}! Our picks for you this week: {{#each items}}{{ title }}; {{/each}}\n' > "$1/sms.txt"
+    printf 'Dear {{ customer.first_name }},\n{{#each items}}* {{ title }}\n{{/each}}\n' > "$1/mail.txt"
+}
+# orders: every customer in "$@" bought AMOUNT (id:amount) in May 2025
+write_orders() {
+    f=$1; shift
+    echo "order_id,line,customer_id,sku,title,category,quantity,unit_price,currency,ordered_at" > "$f"
+    n=0
+    for pair in "$@"; do
+        n=$((n + 1))
+        echo "O$n,1,${pair%%:*},S$n,Mug $n,kitchen,1,${pair#*:},EUR,2025-05-10T10:00:00Z" >> "$f"
+    done
+}
+
+# ---------------------------------------------------------------------------
+# 1. Preferred channel, fallback, invalid addresses; a dry run first
+D=$T/ch
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" \
+    "c01,c01@example.com,+447700900001,Ann,UTC,yes,yes,email" \
+    "c02,c02@example.com,+447700900002,Bob,UTC,yes,yes," \
+    "c03,c03@example.com,,Cid,UTC,yes,no," \
+    "c04,c04@example.com,+447700900004,Dan,UTC,yes,yes," \
+    "c05,,+447700900005,Eve,UTC,no,yes," \
+    "c06,c06@example.com,+447700900006,Fay,UTC,no,no," \
+    "c07,c07@example.com,+447700900007,Анна,UTC,no,yes,sms"
+write_orders "$D/orders.csv" c01:10 c02:20 c03:30
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  spring:
+    personalizer: best
+    items: 2
+    channels: [sms, mail]
+    preferred_channel: channel
+    subject: "{{ customer.first_name }}, spring picks"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    unit_cost: {sms: 0.05, mail: 0.001}
+Y
+expect_code 0 "campaign with channels is valid" "$ECRM" check "$D/p.yaml"
+expect_code 0 "ingest" "$ECRM" run "$D/p.yaml" --stage ingest --now 2025-06-02T11:00:00Z
+# numbers no SMS gateway takes (the customers source would refuse them:
+# they come from elsewhere)
+q "$D/p.db" "update customers set phone = '12345' where external_id in ('c04', 'c05')"
+"$ECRM" run "$D/p.yaml" --dry-run --stage plan,deliver --now 2025-06-02T12:00:00Z > "$T/dry.out"; rc=$?
+check "dry run exits 0" test "$rc" = 0
+check "dry run: GSM-7 SMS with segments and cost" \
+    grep -q "would send spring via sms to +447700900002: 1 segment (GSM-7), cost 0.0500: Hi Bob" "$T/dry.out"
+check "dry run: UCS-2 SMS takes 2 segments, costs twice" \
+    grep -q "would send spring via sms to +447700900007: 2 segments (UCS-2), cost 0.1000: Hi Анна" "$T/dry.out"
+check "dry run: e-mail with its cost" \
+    grep -q "would send spring via mail to c01@example.com: cost 0.0010: Ann, spring picks" "$T/dry.out"
+check "dry run: summary by reason" grep -q "suppressed: 1 no_consent, 1 invalid_address" "$T/dry.out"
+check "dry run wrote nothing" test "$(q "$D/p.db" 'select (select count(*) from outbox) + (select count(*) from campaign_assignments) + (select count(*) from campaigns) + (select count(*) from runs where stats like "%dry_run%true%")')" = 0
+check "dry run sent nothing" test "$(requests)" = 0
+check "dry run delivered no mail" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z --json > "$T/r1.json"; rc=$?
+check "run exits 0" test "$rc" = 0
+ch() { q "$D/p.db" "select coalesce(o.channel || ':' || ifnull(o.reason, 'msg'), '-') from outbox o join customers c on c.id = o.customer_id where c.external_id = '$1'"; }
+check "preferred e-mail wins over the list order" test "$(ch c01)" = "mail:msg"
+check "no preference: the first channel" test "$(ch c02)" = "sms:msg"
+check "no SMS consent: fallback to e-mail" test "$(ch c03)" = "mail:msg"
+check "invalid phone: fallback to e-mail" test "$(ch c04)" = "mail:msg"
+check "consent but no reachable address: invalid_address" test "$(ch c05)" = "sms:invalid_address"
+check "no consent anywhere: no_consent" test "$(ch c06)" = "sms:no_consent"
+check "preferred SMS" test "$(ch c07)" = "sms:msg"
+check "two SMS went to the gateway" test "$(requests)" = 2
+check "three e-mails in the Maildir" test "$(ls "$D/mail/new" | wc -l)" = 3
+check "segments and cost stored at planning" test \
+    "$(q "$D/p.db" "select segments || '/' || cost from outbox where address = '+447700900007'")" = "2/0.1"
+check "e-mail: no segments, its cost" test \
+    "$(q "$D/p.db" "select ifnull(segments, 'null') || '/' || cost from outbox where address = 'c01@example.com'")" = "null/0.001"
+check "--json counts suppressions by reason" \
+    json_get "$T/r1.json" '(j["messages"]["suppressed_by_reason"]["no_consent"] == 1 and j["messages"]["suppressed_by_reason"]["invalid_address"] == 1 and j["messages"]["suppressed"] == 2) or sys.exit(1)'
+# a suppression does not block: consent arrives later in the period
+"$ECRM" consent grant c06 --channel email --purpose marketing --now 2025-06-02T13:00:00Z -p "$D/p.yaml" >/dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T14:00:00Z --json > "$T/r2.json"
+check "after consent the suppressed customer gets the message" test "$(ch c06)" = "mail:msg"
+check "one row per customer and period" test "$(q "$D/p.db" "select count(*) from outbox o join customers c on c.id = o.customer_id where c.external_id = 'c06'")" = 1
+check "the others were not planned again" test "$(json_get "$T/r2.json" 'j["messages"]["planned"]')" = 1
+check "and nothing was sent twice" test "$(requests)" = 2
+# a channel that takes one segment: the UCS-2 text is too long for it
+sed -i "/^  sms: /a\\  sms1: {plugin: sms_http, url: \"http://127.0.0.1:$port/ok\", max_segments: 1}" "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  short:
+    personalizer: best
+    items: 2
+    channel: sms1
+    template: sms.txt
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T15:00:00Z --json > "$T/r3.json"
+check "over the channel's segment limit: too_long" test \
+    "$(q "$D/p.db" "select c.external_id from outbox o join customers c on c.id = o.customer_id where campaign = 'short' and reason = 'too_long'")" = c07
+check "the GSM-7 ones fit in one segment" test \
+    "$(q "$D/p.db" "select group_concat(c.external_id, ' ') from (select * from outbox where campaign = 'short' and state = 2 and segments = 1 order by customer_id) o join customers c on c.id = o.customer_id")" = "c01 c02"
+
+# ---------------------------------------------------------------------------
+# 2. Budgets: by count with the most valuable customers first, by cost in
+#    id order; a cap across campaigns; the goal; the control group
+D=$T/budget
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" \
+    "b1,b1@example.com,,A,UTC,yes,no," "b2,b2@example.com,,B,UTC,yes,no," \
+    "b3,b3@example.com,,C,UTC,yes,no," "b4,b4@example.com,,D,UTC,yes,no," \
+    "b5,b5@example.com,,E,UTC,yes,no," "b6,b6@example.com,,F,UTC,yes,no,"
+write_orders "$D/orders.csv" b1:10 b2:500 b3:50 b4:300 b6:100
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  top:
+    personalizer: best
+    channel: mail
+    subject: "For you"
+    template: mail.txt
+    budget_messages: 3
+    goal_days: 14
+  cheap:
+    personalizer: best
+    channel: mail
+    subject: "Cheap"
+    template: mail.txt
+    unit_cost: {mail: 0.4}
+    budget_cost: 1.0
+    priority: none
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z --json > "$T/b1.json"
+top() { q "$D/p.db" "select group_concat(c.external_id, ' ') from (select * from outbox where campaign = '$1' and $2 order by customer_id) o join customers c on c.id = o.customer_id"; }
+check "budget by count: the three most valuable" test "$(top top 'state = 2')" = "b2 b4 b6"
+check "the rest suppressed for budget" test "$(top top "reason = 'budget'")" = "b1 b3 b5"
+check "budget by cost, id order: 2 x 0.4 fit in 1.0" test "$(top cheap 'state = 2')" = "b1 b2"
+check "budget by cost: the rest suppressed" test "$(top cheap "reason = 'budget'")" = "b3 b4 b5 b6"
+check "goal and budgets stored with the campaign" test \
+    "$(q "$D/p.db" "select name || ':' || ifnull(goal_days, '-') || ':' || ifnull(budget_messages, '-') || ':' || ifnull(budget_cost, '-') from campaigns order by name" | tr '\n' ' ')" = "cheap:-:-:1.0 top:14:3:- "
+check "assignments recorded for the targeted customers" test \
+    "$(q "$D/p.db" "select count(*) from campaign_assignments where campaign = 'top' and variant = 'default'")" = 6
+# a frequency cap across campaigns, and the control group
+sed -i 's/^campaigns:$/contact_policy: {max_per_day: 1}\ncampaigns:/' "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  held:
+    personalizer: best
+    channel: mail
+    subject: "Held"
+    template: mail.txt
+    recurrence: daily
+    control_percent: 50
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T15:00:00Z --json > "$T/b2.json"
+# who had a message today before `held`: b1, b2, b4, b6
+had="exists (select 1 from outbox o where o.customer_id = h.customer_id and o.campaign in ('top', 'cheap') and o.state = 2)"
+check "capped exactly those with a message today" test \
+    "$(q "$D/p.db" "select sum(reason = 'capped') || ':' || sum(reason = 'capped' and $had) || ':' || sum(state = 2 and $had) from outbox h where campaign = 'held'")" = \
+    "$(q "$D/p.db" "select count(*) || ':' || count(*) || ':0' from campaign_assignments h where campaign = 'held' and variant != 'control' and $had")"
+check "some were capped, some were not" test \
+    "$(q "$D/p.db" "select count(distinct ifnull(reason, 'sent')) from outbox where campaign = 'held'")" -ge 2
+check "--json: capped and control_group by reason" json_get "$T/b2.json" \
+    '(j["messages"]["suppressed_by_reason"]["capped"] >= 1 and j["messages"]["suppressed_by_reason"]["control_group"] >= 1) or sys.exit(1)'
+check "control members are in the assignments" test \
+    "$(q "$D/p.db" "select count(*) from campaign_assignments a join outbox o on o.customer_id = a.customer_id and o.campaign = a.campaign where a.campaign = 'held' and a.variant = 'control' and o.reason = 'control_group'")" = \
+    "$(q "$D/p.db" "select count(*) from campaign_assignments where campaign = 'held' and variant = 'control'")"
+n_ctrl=$(q "$D/p.db" "select count(*) from campaign_assignments where campaign = 'held' and variant = 'control'")
+# next day: no cap any more; control members still get nothing
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T16:00:00Z --json > "$T/b3.json"
+check "next day the treated customers get the daily campaign" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'held' and period = '2025-06-03' and state = 2")" = $((6 - n_ctrl))
+check "control members get nothing, recorded again for the period" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'held' and period = '2025-06-03' and reason = 'control_group'")" = "$n_ctrl"
+# a forgotten customer
+"$ECRM" customer forget b5 --yes -p "$D/p.yaml" >/dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T17:00:00Z --json > "$T/b4.json"
+check "forgotten customer: reason forgotten" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'held' and period = '2025-06-04' and reason = 'forgotten'")" = 1
+
+# ---------------------------------------------------------------------------
+# 3. Window, send hour in the customer's zone, recurrence, quiet hours
+D=$T/hours
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" \
+    "u1,u1@example.com,,Utc,UTC,yes,no," \
+    "u2,u2@example.com,,Warsaw,Europe/Warsaw,yes,no," \
+    "u3,u3@example.com,,York,America/New_York,yes,no,"
+write_orders "$D/orders.csv" u2:10 u3:20
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  ten:
+    personalizer: best
+    channel: mail
+    subject: "At ten"
+    template: mail.txt
+    start: 2025-06-01
+    end: 2025-06-30
+    send_hour: 10
+  once1:
+    personalizer: best
+    channel: mail
+    subject: "Once"
+    template: mail.txt
+    recurrence: once
+    start: 2025-06-01
+    end: 2025-06-30
+  daily1:
+    personalizer: best
+    channel: mail
+    subject: "Daily"
+    template: mail.txt
+    recurrence: daily
+    start: 2025-06-01
+    end: 2025-06-30
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-05-31T12:00:00Z --json > "$T/h0.json"
+check "before the window: nothing planned" test "$(json_get "$T/h0.json" 'j["messages"]["planned"]')" = 0
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T08:30:00Z --stage ingest,plan > /dev/null
+at() { q "$D/p.db" "select datetime(planned_at, 'unixepoch') from outbox o join customers c on c.id = o.customer_id where campaign = 'ten' and c.external_id = '$1'"; }
+check "send hour in UTC: 10:00 UTC" test "$(at u1)" = "2025-06-02 10:00:00"
+check "send hour in Warsaw (10:30 local): at once" test "$(at u2)" = "2025-06-02 08:30:00"
+check "send hour in New York: 10:00 EDT = 14:00 UTC" test "$(at u3)" = "2025-06-02 14:00:00"
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T09:59:00Z --stage deliver > /dev/null
+check "before 10:00 UTC only Warsaw's went" test "$(q "$D/p.db" "select count(*) from outbox where campaign = 'ten' and state = 2")" = 1
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T14:00:00Z --stage deliver > /dev/null
+check "by 14:00 UTC all three" test "$(q "$D/p.db" "select count(*) from outbox where campaign = 'ten' and state = 2")" = 3
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T18:00:00Z --json > "$T/h1.json"
+check "same day again: nothing new" test "$(json_get "$T/h1.json" 'j["messages"]["planned"]')" = 0
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z --json > "$T/h2.json"
+check "next day: once campaigns stay done" test "$(q "$D/p.db" "select count(*) from outbox where campaign in ('ten', 'once1')")" = 6
+check "next day: the daily campaign again, period by period" test \
+    "$(q "$D/p.db" "select group_concat(n, ' ') from (select count(*) n from outbox where campaign = 'daily1' group by period order by period)")" = "3 3"
+"$ECRM" run "$D/p.yaml" --now 2025-07-01T12:00:00Z --json > "$T/h3.json"
+check "after the window: nothing planned" test "$(json_get "$T/h3.json" 'j["messages"]["planned"]')" = 0
+# quiet hours: deferred by default, suppressed when the campaign says so
+sed -i 's/^campaigns:$/contact_policy: {quiet_hours: "21:00-08:00"}\ncampaigns:/' "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  night_defer:
+    personalizer: best
+    channel: mail
+    subject: "Later"
+    template: mail.txt
+  night_drop:
+    personalizer: best
+    channel: mail
+    subject: "Now or never"
+    template: mail.txt
+    on_quiet_hours: suppress
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T22:30:00Z --json > "$T/h4.json"
+check "22:30 UTC: the UTC customer's message is deferred, not suppressed" test \
+    "$(q "$D/p.db" "select state || ':' || datetime(planned_at, 'unixepoch') from outbox o join customers c on c.id = o.customer_id where campaign = 'night_defer' and c.external_id = 'u1'")" = "0:2025-06-05 08:00:00"
+check "on_quiet_hours: suppress records quiet_hours" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'night_drop' and reason = 'quiet_hours'")" -ge 1
+check "--json says how many were deferred" test "$(json_get "$T/h4.json" 'j["messages"]["delayed_quiet_hours"]')" -ge 1
+
+# ---------------------------------------------------------------------------
+# 4. A/B variants and the control group over many customers
+D=$T/ab
+mkdir -p "$D"
+"$ECRM" sample --out "$D/sample" --customers 1200 --items 30 --orders 1500 --email-consent 1
+sed -e '/^campaigns:/,$d' "$top_srcdir/etc/demo.yaml" > "$D/p.yaml"
+cp -r "$top_srcdir/etc/templates" "$D/"
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  ab:
+    personalizer: bestsellers
+    channel: mail
+    subject: "{{ customer.first_name }}: {{ campaign.variant }}"
+    template: templates/welcome.txt
+    recurrence: daily
+    control_percent: 20
+    goal_days: 7
+    variants:
+      a: {weight: 1, subject: "A for {{ customer.first_name }}"}
+      b: {weight: 3}
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z --json > "$T/ab.json"; rc=$?
+check "A/B run exits 0" test "$rc" = 0
+q "$D/demo.db" "select customer_id, variant from campaign_assignments where campaign = 'ab' order by customer_id" > "$T/assign1"
+check "the split follows the weights (20% control, then 1:3)" "$PYTHON" - "$T/assign1" <<'PY'
+import collections, sys
+rows = [l.strip().split("|") for l in open(sys.argv[1])]
+n = len(rows)
+c = collections.Counter(v for _, v in rows)
+share = {k: c[k] / n for k in ("control", "a", "b")}
+ok = n >= 1000 and abs(share["control"] - 0.20) < 0.04 and abs(share["a"] - 0.20) < 0.04 and abs(share["b"] - 0.60) < 0.05
+print(n, share, file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+check "each arm is the hash of campaign and customer" "$PYTHON" - "$T/assign1" <<'PY'
+import hashlib, sys
+for line in open(sys.argv[1]):
+    cid, arm = line.strip().split("|")
+    x = int.from_bytes(hashlib.sha256(("ab\n" + cid).encode()).digest()[:8], "big")
+    u = (x >> 11) / 2.0**53
+    want = "control" if u < 0.2 else ("a" if (u - 0.2) / 0.8 < 0.25 else "b")
+    if arm != want:
+        sys.exit("customer %s: %s, hash says %s" % (cid, arm, want))
+PY
+check "control members got no mail but a control_group row" test \
+    "$(q "$D/demo.db" "select count(*) from outbox where campaign = 'ab' and reason = 'control_group' and variant = 'control'")" = \
+    "$(grep -c '|control$' "$T/assign1")"
+check "every mail went to a treated customer, with its variant" test \
+    "$(q "$D/demo.db" "select count(*) from outbox o join campaign_assignments a on a.campaign = o.campaign and a.customer_id = o.customer_id where o.campaign = 'ab' and o.state = 2 and o.variant = a.variant and a.variant in ('a', 'b')")" = \
+    "$(ls "$D/mail/new" | wc -l)"
+check "variant a's subject" test "$("$PYTHON" - "$D/mail/new" <<'PY'
+import email, email.header, os, sys
+n = 0
+for f in os.listdir(sys.argv[1]):
+    m = email.message_from_binary_file(open(os.path.join(sys.argv[1], f), "rb"))
+    s = str(email.header.make_header(email.header.decode_header(m["Subject"])))
+    n += s.startswith("A for ")
+print(n)
+PY
+)" = "$(grep -c '|a$' "$T/assign1")"
+# new weights later: stored assignments never change
+sed -i 's/a: {weight: 1,/a: {weight: 9,/' "$D/p.yaml"
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z --json > "$T/ab2.json"
+q "$D/demo.db" "select customer_id, variant from campaign_assignments where campaign = 'ab' order by customer_id" > "$T/assign2"
+check "assignments unchanged after a weight change" cmp -s "$T/assign1" "$T/assign2"
+check "day 2 messages keep each customer's stored variant" test \
+    "$(q "$D/demo.db" "select count(*) from outbox o join campaign_assignments a on a.campaign = o.campaign and a.customer_id = o.customer_id where o.campaign = 'ab' and o.period = '2025-06-03' and ifnull(o.variant, '') != a.variant")" = 0
+finish
