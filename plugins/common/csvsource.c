@@ -11,6 +11,7 @@
  */
 #include "csvsource.h"
 #include "filepos.h"
+#include "utf8.h"
 
 #include <csv.h>
 #include <ctype.h>
@@ -227,36 +228,7 @@ static int input_seek(struct input *in, int64_t off, char *prev, int *retry,
     return rc;
 }
 
-/* Returns the number of bytes of the valid UTF-8 sequence at S (LEN
- * bytes available), 0 when invalid (overlongs and surrogates included). */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (len < n)
-        return 0;
-    unsigned cp = c & (0x3f >> (n - 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
+/* Whether S is valid UTF-8 throughout. */
 static int utf8_valid(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -268,7 +240,7 @@ static int utf8_valid(const char *s)
         return 1;
     len = i + strlen(s + i);
     while (i < len) {
-        size_t n = utf8_len(u + i, len - i);
+        size_t n = utf8_decode(u + i, len - i, NULL);
         if (!n)
             return 0;
         i += n;

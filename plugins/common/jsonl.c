@@ -11,6 +11,8 @@
  */
 #include "jsonl.h"
 
+#include "utf8.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,35 +63,6 @@ static int put(struct parser *p, int dst, unsigned char c)
     return 0;
 }
 
-/* Bytes of the valid UTF-8 sequence at S (AVAIL bytes), 0 when invalid:
- * overlong forms, surrogates and code points past U+10FFFF included. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0], cp, min;
-    size_t n;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    cp = c & (0x3fu >> (n - 1));
-    for (size_t k = 1; k < n; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[k] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Four hex digits at p->i into *V; -1 when they are not there. */
 static int hex4(struct parser *p, unsigned *v)
 {
@@ -115,19 +88,12 @@ static int hex4(struct parser *p, unsigned *v)
 
 static int put_utf8(struct parser *p, int dst, unsigned cp)
 {
-    if (cp < 0x80)
-        return put(p, dst, (unsigned char)cp);
-    if (cp < 0x800)
-        return put(p, dst, (unsigned char)(0xc0 | cp >> 6)) ||
-               put(p, dst, (unsigned char)(0x80 | (cp & 0x3f)));
-    if (cp < 0x10000)
-        return put(p, dst, (unsigned char)(0xe0 | cp >> 12)) ||
-               put(p, dst, (unsigned char)(0x80 | (cp >> 6 & 0x3f))) ||
-               put(p, dst, (unsigned char)(0x80 | (cp & 0x3f)));
-    return put(p, dst, (unsigned char)(0xf0 | cp >> 18)) ||
-           put(p, dst, (unsigned char)(0x80 | (cp >> 12 & 0x3f))) ||
-           put(p, dst, (unsigned char)(0x80 | (cp >> 6 & 0x3f))) ||
-           put(p, dst, (unsigned char)(0x80 | (cp & 0x3f)));
+    unsigned char seq[UTF8_SEQ_MAX];
+    size_t n = utf8_encode(cp, seq);
+    for (size_t k = 0; k < n; k++)
+        if (put(p, dst, seq[k]))
+            return -1;
+    return 0;
 }
 
 /* The string starting at p->i (a '"'): decoded into the arena followed by
@@ -146,7 +112,7 @@ static int string(struct parser *p, int dst)
         if (c < 0x20)
             return fail(p, p->i, "control character in string");
         if (c >= 0x80) {
-            size_t n = utf8_seq(p->s + p->i, p->len - p->i);
+            size_t n = utf8_decode(p->s + p->i, p->len - p->i, NULL);
             if (!n)
                 return fail(p, p->i, "invalid UTF-8");
             for (size_t k = 0; k < n; k++)

@@ -28,9 +28,11 @@
 
 #include "../common/phone.h"
 #include "../common/recsrc.h"
+#include "../common/utf8.h"
 
 #include <locale.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,60 +119,6 @@ struct replies {
 
 /* ---- folding ------------------------------------------------------------ */
 
-/* Decode one UTF-8 character at *P (advanced); -1 on an invalid one. */
-static long utf8_next(const unsigned char **p)
-{
-    const unsigned char *s = *p;
-    long c;
-    int n;
-    if (s[0] < 0x80) {
-        c = s[0];
-        n = 0;
-    } else if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2) {
-        c = s[0] & 0x1f;
-        n = 1;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        c = s[0] & 0x0f;
-        n = 2;
-    } else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4) {
-        c = s[0] & 0x07;
-        n = 3;
-    } else {
-        return -1;
-    }
-    for (int i = 1; i <= n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return -1;
-        c = c << 6 | (s[i] & 0x3f);
-    }
-    *p = s + n + 1;
-    return c;
-}
-
-static size_t utf8_put(long c, char *out)
-{
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xc0 | c >> 6);
-        out[1] = (char)(0x80 | (c & 0x3f));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xe0 | c >> 12);
-        out[1] = (char)(0x80 | (c >> 6 & 0x3f));
-        out[2] = (char)(0x80 | (c & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | c >> 18);
-    out[1] = (char)(0x80 | (c >> 12 & 0x3f));
-    out[2] = (char)(0x80 | (c >> 6 & 0x3f));
-    out[3] = (char)(0x80 | (c & 0x3f));
-    return 4;
-}
-
 static int is_space(const struct replies *r, long c)
 {
     if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0)
@@ -184,22 +132,22 @@ static int is_space(const struct replies *r, long c)
 static const char *fold(const struct replies *r, const char *s, char *out)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0;
-    if (strlen(s) >= WORD_MAX)
+    size_t o = 0, len = strlen(s);
+    if (len >= WORD_MAX)
         return NULL;
-    while (*p) {
-        long c = utf8_next(&p);
-        if (c < 0)
+    for (size_t i = 0, n; i < len; i += n) {
+        uint32_t c;
+        if (!(n = utf8_decode(p + i, len - i, &c)))
             return NULL;
-        if (is_space(r, c))
+        if (is_space(r, (long)c))
             continue;
         if (r->utf8)
-            c = (long)towlower_l((wint_t)c, r->utf8);
+            c = (uint32_t)towlower_l((wint_t)c, r->utf8);
         else if (c >= 'A' && c <= 'Z')
             c += 'a' - 'A';
-        if (o + 5 > WORD_MAX)
+        if (o + UTF8_SEQ_MAX + 1 > WORD_MAX)
             return NULL;
-        o += utf8_put(c, out + o);
+        o += utf8_encode(c, (unsigned char *)out + o);
     }
     out[o] = '\0';
     /* "STOP." and "¡stop!" are opt-outs too */

@@ -38,7 +38,7 @@ targets=${*:-$all}
 # Sources each target links (relative to the top directory) and libraries.
 srcs_weblog="plugins/source_weblog/logformat.c"
 libs_weblog=""
-srcs_csv="plugins/common/csvsource.c plugins/common/filepos.c"
+srcs_csv="plugins/common/csvsource.c plugins/common/filepos.c plugins/common/utf8.c"
 libs_csv="-lcsv -lz"
 srcs_conf="core/diag.c core/conf.c core/schema.c core/buf.c core/util.c core/segment_lex.c core/segment_parse.c"
 libs_conf="-lyaml"
@@ -50,7 +50,7 @@ srcs_mime="plugins/common/mime.c plugins/common/sha256.c plugins/common/strbuf.c
 libs_mime=""
 srcs_gsm7="plugins/channel_sms_http/gsm7.c"
 libs_gsm7=""
-srcs_jsonl="plugins/common/jsonl.c"
+srcs_jsonl="plugins/common/jsonl.c plugins/common/utf8.c"
 libs_jsonl=""
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
