@@ -16,7 +16,6 @@
 #include <csv.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,10 +275,8 @@ int csvsrc_new(struct csvsrc **out, const struct ecrm_host *h,
     s->h = h;
     s->o = *o;
     s->nfields = nfields;
-    if (!o->path || !*o->path) {
-        snprintf(err, ECRM_ERRMAX, "option path is empty");
+    if (filepos_target(h, o->path, &s->abspath, &s->key, err) != ECRM_OK)
         goto done;
-    }
     const char *d = o->delimiter ? o->delimiter : ",";
     if (!strcmp(d, "\\t") || !strcasecmp(d, "tab"))
         s->delim = '\t';
@@ -295,22 +292,11 @@ int csvsrc_new(struct csvsrc **out, const struct ecrm_host *h,
                  o->batch);
         goto done;
     }
-    /* The path is resolved once, at init: the pipeline's directory does
-     * not change during a run. */
-    const char *base = h->base_dir ? h->base_dir(h) : NULL;
-    size_t plen = strlen(o->path) + (base ? strlen(base) : 0) + 2;
-    s->abspath = malloc(plen);
-    s->key = malloc(strlen(o->path) + 6);
     s->cols = calloc(nfields ? nfields : 1, sizeof *s->cols);
-    if (!s->abspath || !s->key || !s->cols) {
+    if (!s->cols) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
         goto done;
     }
-    if (o->path[0] == '/' || !base || !*base)
-        snprintf(s->abspath, plen, "%s", o->path);
-    else
-        snprintf(s->abspath, plen, "%s/%s", base, o->path);
-    sprintf(s->key, "file:%s", o->path);
     for (size_t i = 0; i < nfields; i++) {
         s->cols[i].required = fields[i].required;
         s->cols[i].idx = -1;
@@ -321,23 +307,10 @@ int csvsrc_new(struct csvsrc **out, const struct ecrm_host *h,
         }
     }
     s->ncols = nfields;
-    /* Every key of the columns map must name a logical field: a typo
-     * would otherwise silently leave a field unmapped. */
     for (size_t k = 0; o->columns && k < o->columns->n; k++) {
-        size_t i;
-        for (i = 0; i < nfields; i++)
-            if (!strcmp(o->columns->keys[k], fields[i].name))
-                break;
-        if (i == nfields) {
-            char list[ECRM_ERRMAX / 2] = "";
-            for (size_t j = 0; j < nfields; j++)
-                snprintf(list + strlen(list), sizeof list - strlen(list),
-                         "%s%s", j ? ", " : "", fields[j].name);
-            snprintf(err, ECRM_ERRMAX,
-                     "columns: unknown field '%s' (valid: %s)",
-                     o->columns->keys[k], list);
+        int i = csvsrc_field_slot(fields, nfields, o->columns->keys[k], err);
+        if (i < 0)
             goto done;
-        }
         if (!o->header && parse_colno(o->columns->values[k]) < 0) {
             snprintf(err, ECRM_ERRMAX,
                      "columns: %s: '%s' is not a column number (header is "
@@ -362,6 +335,21 @@ int csvsrc_new(struct csvsrc **out, const struct ecrm_host *h,
     rc = ECRM_OK;
 done:
     return rc;
+}
+
+int csvsrc_field_slot(const struct csvsrc_field *fields, size_t nfields,
+                      const char *name, char *err)
+{
+    for (size_t i = 0; i < nfields; i++)
+        if (!strcmp(name, fields[i].name))
+            return (int)i;
+    char list[ECRM_ERRMAX / 2] = "";
+    for (size_t j = 0; j < nfields; j++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                 j ? ", " : "", fields[j].name);
+    snprintf(err, ECRM_ERRMAX, "columns: unknown field '%s' (valid: %s)", name,
+             list);
+    return -1;
 }
 
 int csvsrc_add_column(struct csvsrc *s, const char *spec, const char *label,
@@ -441,35 +429,39 @@ int csvsrc_resumed(const struct csvsrc *s)
     return s->resumed;
 }
 
-int csvsrc_quarantine(struct csvsrc *s, const struct csvsrc_rec *r, int slot,
-                      char *err, const char *fmt, ...)
+int csvsrc_vquarantine(const struct ecrm_host *h, const char *path,
+                       int64_t line, int64_t col, const char *raw,
+                       size_t rawlen, char *err, const char *fmt, va_list ap)
 {
     char reason[ECRM_ERRMAX];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
-    if (s->h->quarantine(s->h, s->o.path, r->line, csvsrc_colno(s, slot),
-                         reason, r->raw, r->rawlen) != ECRM_OK) {
+    if (rawlen > CSVSRC_MAX_RAW)
+        rawlen = CSVSRC_MAX_RAW;
+    if (h->quarantine(h, path, line, col, reason, raw, rawlen) != ECRM_OK) {
         snprintf(err, ECRM_ERRMAX, "%s:%" PRId64 ": cannot quarantine: %.200s",
-                 s->o.path, r->line, reason);
+                 path, line, reason);
         return ECRM_FAIL;
     }
     return ECRM_OK;
+}
+
+int csvsrc_quarantine(struct csvsrc *s, const struct csvsrc_rec *r, int slot,
+                      char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = csvsrc_vquarantine(s->h, s->o.path, r->line, csvsrc_colno(s, slot),
+                                r->raw, r->rawlen, err, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* ---- checkpoint -------------------------------------------------------- */
 
 static int save_checkpoint(struct csvsrc *s, char *err)
 {
-    char val[256];
-    filepos_format(&s->ck, val, sizeof val);
-    if (s->h->checkpoint_set(s->h, s->key, val) != ECRM_OK ||
-        s->h->commit(s->h) != ECRM_OK) {
-        snprintf(err, ECRM_ERRMAX, "%s: cannot commit at offset %" PRId64,
-                 s->o.path, s->ck.off);
+    if (filepos_save(s->h, s->key, &s->ck, s->o.path, err) != ECRM_OK)
         return ECRM_FAIL;
-    }
     s->since_commit = 0;
     return ECRM_OK;
 }
@@ -874,17 +866,9 @@ static int open_input(struct csvsrc *s, struct input *in, struct stat *st,
     int retry;
     memset(in, 0, sizeof *in);
     in->path = s->abspath;
-    in->fd = open(s->abspath, O_RDONLY | O_CLOEXEC);
-    if (in->fd < 0) {
-        /* A missing file is "input not there yet": the next run retries. */
-        snprintf(err, ECRM_ERRMAX, "cannot open %s: %s", s->abspath,
-                 strerror(errno));
-        return errno == ENOENT ? ECRM_RETRY : ECRM_FAIL;
-    }
-    if (fstat(in->fd, st) < 0 || !S_ISREG(st->st_mode)) {
-        snprintf(err, ECRM_ERRMAX, "%s: not a regular file", s->abspath);
-        return ECRM_FAIL;
-    }
+    int rc = filepos_open(s->abspath, &in->fd, st, err);
+    if (rc != ECRM_OK)
+        return rc;
     if (pread(in->fd, magic, 2, 0) == 2 && magic[0] == 0x1f &&
         magic[1] == 0x8b) {
         if (!(in->gz = gzdopen(in->fd, "rb"))) {

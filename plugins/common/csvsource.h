@@ -48,6 +48,7 @@
 #define ECRM_PLUGINS_CSVSOURCE_H
 
 #include <ecrm/plugin.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,6 +105,12 @@ int csvsrc_new(struct csvsrc **out, const struct ecrm_host *h,
 /* Free the reader; NULL is fine. */
 void csvsrc_free(struct csvsrc *s);
 
+/* The slot of logical field NAME among FIELDS (NFIELDS entries), or -1
+ * with ERR naming the valid fields: every key of a columns map must name
+ * a field, since a typo would silently leave a field unmapped. */
+int csvsrc_field_slot(const struct csvsrc_field *fields, size_t nfields,
+                      const char *name, char *err);
+
 /* Register an extra column (attributes, consents...) given by SPEC (a
  * header name, or a 1-based number when header is false) and shown as
  * LABEL in messages. SPEC is copied. Returns its slot (>= NFIELDS) or -1
@@ -135,6 +142,16 @@ int csvsrc_resumed(const struct csvsrc *s);
 int csvsrc_quarantine(struct csvsrc *s, const struct csvsrc_rec *r, int slot,
                       char *err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* The quarantine behind csvsrc_quarantine, for readers of records in other
+ * formats (common/recsrc): the record at LINE of PATH (as configured),
+ * column COL (0: unknown), RAW its bytes (RAWLEN; at most CSVSRC_MAX_RAW
+ * are kept), the reason from FMT and AP. Returns ECRM_OK, or ECRM_FAIL
+ * with ERR when the host failed. */
+int csvsrc_vquarantine(const struct ecrm_host *h, const char *path,
+                       int64_t line, int64_t col, const char *raw,
+                       size_t rawlen, char *err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 8, 0)));
 
 /* ---- value parsers (pure functions) ----------------------------------- */
 

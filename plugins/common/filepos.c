@@ -1,9 +1,13 @@
 /* Checkpoint values of the incremental file readers; see filepos.h. */
 #include "filepos.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FNV_PRIME 0x100000001b3ULL
 
@@ -48,4 +52,61 @@ int filepos_parse(const char *buf, struct filepos *c)
     }
     c->has_tail = 1;
     return 0;
+}
+
+int filepos_target(const struct ecrm_host *h, const char *path, char **abspath,
+                   char **key, char *err)
+{
+    *abspath = *key = NULL;
+    if (!path || !*path) {
+        snprintf(err, ECRM_ERRMAX, "option path is empty");
+        return ECRM_FAIL;
+    }
+    /* The path is resolved once, at init: the pipeline's directory does
+     * not change during a run. */
+    const char *base = h->base_dir ? h->base_dir(h) : NULL;
+    size_t plen = strlen(path) + (base ? strlen(base) : 0) + 2;
+    *abspath = malloc(plen);
+    *key = malloc(strlen(path) + 6);
+    if (!*abspath || !*key) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        return ECRM_FAIL;
+    }
+    if (path[0] == '/' || !base || !*base)
+        snprintf(*abspath, plen, "%s", path);
+    else
+        snprintf(*abspath, plen, "%s/%s", base, path);
+    sprintf(*key, "file:%s", path);
+    return ECRM_OK;
+}
+
+int filepos_open(const char *abspath, int *fd, struct stat *st, char *err)
+{
+    *fd = open(abspath, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        int missing = errno == ENOENT;
+        snprintf(err, ECRM_ERRMAX, "cannot open %s: %s", abspath,
+                 strerror(errno));
+        return missing ? ECRM_RETRY : ECRM_FAIL;
+    }
+    if (fstat(*fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        snprintf(err, ECRM_ERRMAX, "%s: not a regular file", abspath);
+        close(*fd);
+        *fd = -1;
+        return ECRM_FAIL;
+    }
+    return ECRM_OK;
+}
+
+int filepos_save(const struct ecrm_host *h, const char *key,
+                 const struct filepos *c, const char *path, char *err)
+{
+    char val[256];
+    filepos_format(c, val, sizeof val);
+    if (h->checkpoint_set(h, key, val) != ECRM_OK || h->commit(h) != ECRM_OK) {
+        snprintf(err, ECRM_ERRMAX, "%s: cannot commit at offset %" PRId64, path,
+                 c->off);
+        return ECRM_FAIL;
+    }
+    return ECRM_OK;
 }

@@ -11,8 +11,10 @@
 #ifndef ECRM_PLUGINS_FILEPOS_H
 #define ECRM_PLUGINS_FILEPOS_H
 
+#include <ecrm/plugin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct filepos {
     uint64_t dev, ino;
@@ -36,5 +38,27 @@ void filepos_format(const struct filepos *c, char *buf, size_t len);
 /* Parse BUF into C; returns 0, or -1 when BUF is not a version-1
  * checkpoint (C is then zeroed). */
 int filepos_parse(const char *buf, struct filepos *c);
+
+/* ---- the file and its checkpoint, for the readers ------------------- */
+
+/* The file a reader of PATH (as configured: relative to host->base_dir
+ * unless absolute) opens, into *ABSPATH, and the name of its checkpoint,
+ * "file:PATH", into *KEY: both allocated, to be freed by the caller (also
+ * after a failure). Returns ECRM_OK, or ECRM_FAIL with ERR (empty PATH,
+ * out of memory). */
+int filepos_target(const struct ecrm_host *h, const char *path, char **abspath,
+                   char **key, char *err);
+
+/* Open ABSPATH read-only into *FD with its status in *ST. Returns ECRM_OK;
+ * ECRM_RETRY when the file does not exist (input not there yet: the next
+ * run tries again) or ECRM_FAIL (not a regular file...), with ERR and
+ * *FD = -1. */
+int filepos_open(const char *abspath, int *fd, struct stat *st, char *err);
+
+/* Store C as the checkpoint KEY and commit, which makes the records
+ * emitted so far and the place after them durable together. PATH names
+ * the file in ERR. Returns ECRM_OK or ECRM_FAIL. */
+int filepos_save(const struct ecrm_host *h, const char *key,
+                 const struct filepos *c, const char *path, char *err);
 
 #endif /* ECRM_PLUGINS_FILEPOS_H */

@@ -8,7 +8,6 @@
 #include "filepos.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,28 +43,13 @@ int linesrc_new(struct linesrc **out, const struct ecrm_host *h,
     s->o = *o;
     if (!s->o.max_line)
         s->o.max_line = LINESRC_DEFAULT_MAX;
-    if (!o->path || !*o->path) {
-        snprintf(err, ECRM_ERRMAX, "option path is empty");
+    if (filepos_target(h, o->path, &s->abspath, &s->key, err) != ECRM_OK)
         return ECRM_FAIL;
-    }
     if (o->batch <= 0) {
         snprintf(err, ECRM_ERRMAX, "batch must be positive, not %" PRId64,
                  o->batch);
         return ECRM_FAIL;
     }
-    const char *base = h->base_dir ? h->base_dir(h) : NULL;
-    size_t plen = strlen(o->path) + (base ? strlen(base) : 0) + 2;
-    s->abspath = malloc(plen);
-    s->key = malloc(strlen(o->path) + 6);
-    if (!s->abspath || !s->key) {
-        snprintf(err, ECRM_ERRMAX, "out of memory");
-        return ECRM_FAIL;
-    }
-    if (o->path[0] == '/' || !base || !*base)
-        snprintf(s->abspath, plen, "%s", o->path);
-    else
-        snprintf(s->abspath, plen, "%s/%s", base, o->path);
-    sprintf(s->key, "file:%s", o->path);
     return ECRM_OK;
 }
 
@@ -98,15 +82,8 @@ struct scan {
 
 static int save(struct scan *c, char *err)
 {
-    char val[256];
-    const struct ecrm_host *h = c->s->h;
-    filepos_format(&c->ck, val, sizeof val);
-    if (h->checkpoint_set(h, c->s->key, val) != ECRM_OK ||
-        h->commit(h) != ECRM_OK) {
-        snprintf(err, ECRM_ERRMAX, "%s: cannot commit at offset %" PRId64,
-                 c->s->o.path, c->ck.off);
+    if (filepos_save(c->s->h, c->s->key, &c->ck, c->s->o.path, err) != ECRM_OK)
         return ECRM_FAIL;
-    }
     c->since_commit = 0;
     return ECRM_OK;
 }
@@ -215,18 +192,9 @@ int linesrc_read(struct linesrc *s, linesrc_fn fn, void *arg, char *err)
     const struct ecrm_host *h = s->h;
     struct scan c = {.s = s, .fn = fn, .arg = arg};
 
-    fd = open(s->abspath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        /* A missing file is "input not there yet": the next run retries. */
-        rc = errno == ENOENT ? ECRM_RETRY : ECRM_FAIL;
-        snprintf(err, ECRM_ERRMAX, "cannot open %s: %s", s->abspath,
-                 strerror(errno));
+    if ((rc = filepos_open(s->abspath, &fd, &st, err)) != ECRM_OK)
         goto done;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, ECRM_ERRMAX, "%s: not a regular file", s->abspath);
-        goto done;
-    }
+    rc = ECRM_FAIL;
     ssize_t got = pread(fd, fpbuf, sizeof fpbuf, 0);
     if (got < 0) {
         snprintf(err, ECRM_ERRMAX, "%s: read: %s", s->abspath, strerror(errno));

@@ -3,7 +3,6 @@
 
 #include "jsonl.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,21 +46,9 @@ static int jsonl_keys(struct recsrc *r, const struct csvsrc_field *fields,
                       size_t nfields, char *err)
 {
     const struct ecrm_strmap *m = r->o.columns;
-    for (size_t k = 0; m && k < m->n; k++) {
-        size_t i = 0;
-        while (i < nfields && strcmp(m->keys[k], fields[i].name))
-            i++;
-        if (i == nfields) {
-            char valid[ECRM_ERRMAX / 2] = "";
-            for (size_t j = 0; j < nfields; j++)
-                snprintf(valid + strlen(valid), sizeof valid - strlen(valid),
-                         "%s%s", j ? ", " : "", fields[j].name);
-            snprintf(err, ECRM_ERRMAX,
-                     "columns: unknown field '%s' (valid: %s)", m->keys[k],
-                     valid);
+    for (size_t k = 0; m && k < m->n; k++)
+        if (csvsrc_field_slot(fields, nfields, m->keys[k], err) < 0)
             return ECRM_FAIL;
-        }
-    }
     for (size_t i = 0; i < nfields; i++) {
         const char *key = fields[i].name;
         for (size_t k = 0; m && k < m->n; k++)
@@ -163,23 +150,15 @@ struct recsrc_val recsrc_get(const struct recsrc *r,
 int recsrc_quarantine(struct recsrc *r, const struct recsrc_row *row,
                       int64_t col, char *err, const char *fmt, ...)
 {
-    char reason[ECRM_ERRMAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
     const char *raw = row->csv ? row->csv->raw : row->line->text;
     size_t rawlen = row->csv ? row->csv->rawlen : row->line->len;
     int64_t line = row->csv ? row->csv->line : row->line->line;
-    if (rawlen > 65536)
-        rawlen = 65536;
-    if (r->h->quarantine(r->h, r->o.path, line, col, reason, raw, rawlen) !=
-        ECRM_OK) {
-        snprintf(err, ECRM_ERRMAX, "%s:%" PRId64 ": cannot quarantine: %.200s",
-                 r->o.path, line, reason);
-        return ECRM_FAIL;
-    }
-    return ECRM_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = csvsrc_vquarantine(r->h, r->o.path, line, col, raw, rawlen, err,
+                                fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int recsrc_time(const struct recsrc *r, const struct recsrc_val *v,
