@@ -1017,6 +1017,29 @@ done:
     return rc;
 }
 
+/* ---- options ----------------------------------------------------------- */
+
+int csvsrc_opt_tzoff(const char *s, int64_t *out, char *err)
+{
+    if (csvsrc_parse_tzoff(s ? s : "", out) < 0) {
+        snprintf(err, ECRM_ERRMAX,
+                 "timezone_offset: '%s' is not an offset like +0100", s);
+        return ECRM_FAIL;
+    }
+    return ECRM_OK;
+}
+
+int csvsrc_opt_decsep(const char *s, char *out, char *err)
+{
+    if (!s || strlen(s) != 1 || isdigit((unsigned char)s[0])) {
+        snprintf(err, ECRM_ERRMAX,
+                 "decimal_separator must be one non-digit character");
+        return ECRM_FAIL;
+    }
+    *out = s[0];
+    return ECRM_OK;
+}
+
 /* ---- value parsers ----------------------------------------------------- */
 
 int csvsrc_parse_number(const char *s, char decsep, double *out)

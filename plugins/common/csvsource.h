@@ -74,6 +74,42 @@ struct csvsrc_opts {
     int64_t batch;                     /* commit every N records */
 };
 
+/* The options of a plugin config C whose members have these same names
+ * (path, delimiter, header, columns, batch). */
+#define CSVSRC_OPTS_OF(c)                                                      \
+    ((struct csvsrc_opts){.path = (c)->path,                                   \
+                          .delimiter = (c)->delimiter,                         \
+                          .header = (c)->header,                               \
+                          .columns = &(c)->columns,                            \
+                          .batch = (c)->batch})
+
+/* Entries of a CSV source's option table (struct ecrm_option) for the
+ * options whose meaning csvsource defines, documented once here: they
+ * fill the members of the same name of the plugin's config struct TYPE
+ * (char *delimiter, int header, char *timezone_offset, int64_t batch).
+ * The batch default DEF is the plugin's (text, as in the YAML). */
+#define CSVSRC_OPTION_DELIMITER(TYPE)                                          \
+    {                                                                          \
+        "delimiter", ECRM_OPT_STRING, ",", 0, offsetof(TYPE, delimiter),       \
+            "field separator: one character, or \"tab\""                       \
+    }
+#define CSVSRC_OPTION_HEADER(TYPE)                                             \
+    {                                                                          \
+        "header", ECRM_OPT_BOOL, "true", 0, offsetof(TYPE, header),            \
+            "the first line names the columns"                                 \
+    }
+#define CSVSRC_OPTION_TIMEZONE(TYPE)                                           \
+    {                                                                          \
+        "timezone_offset", ECRM_OPT_STRING, "+0000", 0,                        \
+            offsetof(TYPE, timezone_offset),                                   \
+            "offset (+HHMM) of times written without one"                      \
+    }
+#define CSVSRC_OPTION_BATCH(TYPE, DEF)                                         \
+    {                                                                          \
+        "batch", ECRM_OPT_INT, DEF, 0, offsetof(TYPE, batch),                  \
+            "commit (records and checkpoint) every N records"                  \
+    }
+
 /* One record handed to the plugin. Valid only during the callback. */
 struct csvsrc_rec {
     size_t n;        /* number of fields */
@@ -152,6 +188,16 @@ int csvsrc_vquarantine(const struct ecrm_host *h, const char *path,
                        int64_t line, int64_t col, const char *raw,
                        size_t rawlen, char *err, const char *fmt, va_list ap)
     __attribute__((format(printf, 8, 0)));
+
+/* ---- options ------------------------------------------------------------ */
+
+/* The timezone_offset option S (NULL: UTC) into *OUT (seconds east of
+ * UTC). Returns ECRM_OK, or ECRM_FAIL with ERR naming the option. */
+int csvsrc_opt_tzoff(const char *s, int64_t *out, char *err);
+
+/* The decimal_separator option S (one byte, not a digit) into *OUT.
+ * Returns ECRM_OK, or ECRM_FAIL with ERR naming the option. */
+int csvsrc_opt_decsep(const char *s, char *out, char *err);
 
 /* ---- value parsers (pure functions) ----------------------------------- */
 

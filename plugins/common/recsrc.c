@@ -78,12 +78,8 @@ int recsrc_new(struct recsrc **out, const struct ecrm_host *h,
                  o->format);
         return ECRM_FAIL;
     }
-    if (csvsrc_parse_tzoff(o->timezone_offset, &r->tzoff) < 0) {
-        snprintf(err, ECRM_ERRMAX,
-                 "timezone_offset: '%s' is not an offset like +0100",
-                 o->timezone_offset);
+    if (csvsrc_opt_tzoff(o->timezone_offset, &r->tzoff, err) != ECRM_OK)
         return ECRM_FAIL;
-    }
     r->tkind = !strcmp(o->time_format, "unix")      ? TIME_UNIX
                : !strcmp(o->time_format, "unix_ms") ? TIME_UNIX_MS
                                                     : TIME_STRPTIME;

@@ -47,6 +47,27 @@ struct recsrc_opts {
                           .timezone_offset = (c)->timezone_offset,             \
                           .batch = (c)->batch})
 
+/* Entries of the option table of a source reading through recsrc (see
+ * CSVSRC_OPTION_DELIMITER): format, then delimiter and header for CSV,
+ * filling the members of the same names of config struct TYPE. */
+#define RECSRC_OPTIONS_FORMAT(TYPE)                                            \
+    {"format",                                                                 \
+     ECRM_OPT_STRING,                                                          \
+     "csv",                                                                    \
+     0,                                                                        \
+     offsetof(TYPE, format),                                                   \
+     "csv, or jsonl (one flat JSON object per line)"},                         \
+        {"delimiter",                                                          \
+         ECRM_OPT_STRING,                                                      \
+         ",",                                                                  \
+         0,                                                                    \
+         offsetof(TYPE, delimiter),                                            \
+         "csv: field separator, one character or \"tab\""},                    \
+    {                                                                          \
+        "header", ECRM_OPT_BOOL, "true", 0, offsetof(TYPE, header),            \
+            "csv: the first line names the columns"                            \
+    }
+
 /* One value of a record: TEXT (NULL when absent, empty or JSON null),
  * JSON (TEXT is a JSON number, literal or nested value, not a string) and
  * its 1-based column (0 when unknown). */

@@ -48,10 +48,8 @@ struct customers_conf {
 static const struct ecrm_option customers_options[] = {
     OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
         "CSV file of registrations, relative to the pipeline's directory"),
-    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
-        "field separator: one character, or \"tab\""),
-    OPT("header", ECRM_OPT_BOOL, "true", 0, header,
-        "the first line names the columns"),
+    CSVSRC_OPTION_DELIMITER(struct customers_conf),
+    CSVSRC_OPTION_HEADER(struct customers_conf),
     OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
         "field -> header name (or 1-based number without header); fields: "
         "external_id, email, phone, name, first_name, last_name, gender, "
@@ -64,13 +62,11 @@ static const struct ecrm_option customers_options[] = {
         "column with the registration/consent time (default: run time)"),
     OPT("time_format", ECRM_OPT_STRING, "iso8601", 0, time_format,
         "strptime format of consent_time, or \"iso8601\""),
-    OPT("timezone_offset", ECRM_OPT_STRING, "+0000", 0, timezone_offset,
-        "offset (+HHMM) of times written without one"),
+    CSVSRC_OPTION_TIMEZONE(struct customers_conf),
     OPT("default_country_code", ECRM_OPT_STRING, "", 0, default_country_code,
         "calling code (e.g. +44) for national phone numbers starting with "
         "0; empty: phones must be international (+ or 00)"),
-    OPT("batch", ECRM_OPT_INT, "5000", 0, batch,
-        "commit (records and checkpoint) every N records"),
+    CSVSRC_OPTION_BATCH(struct customers_conf, "5000"),
     {0}};
 
 enum {
@@ -140,13 +136,8 @@ static int customers_init(const struct ecrm_host *h, void *conf, void **ctx,
     u->h = h;
     u->c = c;
     u->time_slot = -1;
-    if (csvsrc_parse_tzoff(c->timezone_offset ? c->timezone_offset : "",
-                           &u->tzoff) < 0) {
-        snprintf(err, ECRM_ERRMAX,
-                 "timezone_offset: '%s' is not an offset like +0100",
-                 c->timezone_offset);
+    if (csvsrc_opt_tzoff(c->timezone_offset, &u->tzoff, err) != ECRM_OK)
         goto done;
-    }
     /* "+44", "44" and "0044" all mean the same calling code. */
     const char *cc = c->default_country_code ? c->default_country_code : "";
     if (*cc) {
@@ -164,11 +155,7 @@ static int customers_init(const struct ecrm_host *h, void *conf, void **ctx,
         }
         snprintf(u->cc, sizeof u->cc, "+%s", cc);
     }
-    struct csvsrc_opts so = {.path = c->path,
-                             .delimiter = c->delimiter,
-                             .header = c->header,
-                             .columns = &c->columns,
-                             .batch = c->batch};
+    const struct csvsrc_opts so = CSVSRC_OPTS_OF(c);
     if ((rc = csvsrc_new(&u->src, h, &so, customers_fields, F_COUNT, err)) !=
         ECRM_OK)
         goto done;

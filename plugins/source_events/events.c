@@ -61,12 +61,7 @@ struct events_conf {
 static const struct ecrm_option events_options[] = {
     OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
         "CSV or JSON lines file, relative to the pipeline's directory"),
-    OPT("format", ECRM_OPT_STRING, "csv", 0, format,
-        "csv, or jsonl (one flat JSON object per line)"),
-    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
-        "csv: field separator, one character or \"tab\""),
-    OPT("header", ECRM_OPT_BOOL, "true", 0, header,
-        "csv: the first line names the columns"),
+    RECSRC_OPTIONS_FORMAT(struct events_conf),
     OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
         "field -> column (csv: header name or 1-based number; jsonl: key); "
         "fields: customer, time, type, sku, url, session, referrer, terms; "
@@ -86,10 +81,8 @@ static const struct ecrm_option events_options[] = {
     OPT("time_format", ECRM_OPT_STRING, "iso8601", 0, time_format,
         "iso8601, unix (seconds), unix_ms, or a strptime format; JSON "
         "numbers are always unix seconds unless unix_ms"),
-    OPT("timezone_offset", ECRM_OPT_STRING, "+0000", 0, timezone_offset,
-        "offset (+HHMM) of times written without one"),
-    OPT("batch", ECRM_OPT_INT, "5000", 0, batch,
-        "commit (records and checkpoint) every N records"),
+    CSVSRC_OPTION_TIMEZONE(struct events_conf),
+    CSVSRC_OPTION_BATCH(struct events_conf, "5000"),
     {0}};
 
 enum {

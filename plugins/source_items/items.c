@@ -43,10 +43,8 @@ struct items_conf {
 static const struct ecrm_option items_options[] = {
     OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
         "CSV file of the catalogue, relative to the pipeline's directory"),
-    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
-        "field separator: one character, or \"tab\""),
-    OPT("header", ECRM_OPT_BOOL, "true", 0, header,
-        "the first line names the columns"),
+    CSVSRC_OPTION_DELIMITER(struct items_conf),
+    CSVSRC_OPTION_HEADER(struct items_conf),
     OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
         "field -> header name (or 1-based number without header); fields: "
         "sku, title, category, price, tags; default: the field's own name"),
@@ -54,8 +52,7 @@ static const struct ecrm_option items_options[] = {
         "decimal separator of prices"),
     OPT("tag_separator", ECRM_OPT_STRING, ",", 0, tag_separator,
         "what separates the tags of one cell (one character)"),
-    OPT("batch", ECRM_OPT_INT, "5000", 0, batch,
-        "commit (records and checkpoint) every N records"),
+    CSVSRC_OPTION_BATCH(struct items_conf, "5000"),
     {0}};
 
 enum { F_SKU, F_TITLE, F_CATEGORY, F_PRICE, F_TAGS, F_COUNT };
@@ -89,23 +86,14 @@ static int items_init(const struct ecrm_host *h, void *conf, void **ctx,
     }
     it->h = h;
     it->c = c;
-    if (!c->decimal_separator || strlen(c->decimal_separator) != 1 ||
-        isdigit((unsigned char)c->decimal_separator[0])) {
-        snprintf(err, ECRM_ERRMAX,
-                 "decimal_separator must be one non-digit character");
+    if (csvsrc_opt_decsep(c->decimal_separator, &it->decsep, err) != ECRM_OK)
         return ECRM_FAIL;
-    }
     if (!c->tag_separator || strlen(c->tag_separator) != 1) {
         snprintf(err, ECRM_ERRMAX, "tag_separator must be one character");
         return ECRM_FAIL;
     }
-    it->decsep = c->decimal_separator[0];
     it->tagsep = c->tag_separator[0];
-    struct csvsrc_opts so = {.path = c->path,
-                             .delimiter = c->delimiter,
-                             .header = c->header,
-                             .columns = &c->columns,
-                             .batch = c->batch};
+    const struct csvsrc_opts so = CSVSRC_OPTS_OF(c);
     return csvsrc_new(&it->src, h, &so, items_fields, F_COUNT, err);
 }
 

@@ -36,7 +36,6 @@
 
 #include "../common/csvsource.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -67,10 +66,8 @@ struct orders_conf {
 static const struct ecrm_option orders_options[] = {
     OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
         "CSV file of order lines, relative to the pipeline's directory"),
-    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
-        "field separator: one character, or \"tab\""),
-    OPT("header", ECRM_OPT_BOOL, "true", 0, header,
-        "the first line names the columns"),
+    CSVSRC_OPTION_DELIMITER(struct orders_conf),
+    CSVSRC_OPTION_HEADER(struct orders_conf),
     OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
         "field -> header name (or 1-based number without header); fields: "
         "order_id, line, customer, sku, title, category, quantity, "
@@ -78,8 +75,7 @@ static const struct ecrm_option orders_options[] = {
     OPT("time_format", ECRM_OPT_STRING, "%Y-%m-%d %H:%M:%S", 0, time_format,
         "strptime format of the time column, or \"iso8601\"; a trailing Z "
         "or +HHMM offset is always accepted"),
-    OPT("timezone_offset", ECRM_OPT_STRING, "+0000", 0, timezone_offset,
-        "offset (+HHMM) of times written without one"),
+    CSVSRC_OPTION_TIMEZONE(struct orders_conf),
     OPT("decimal_separator", ECRM_OPT_STRING, ".", 0, decimal_separator,
         "decimal separator of quantity and unit_price"),
     OPT("currency", ECRM_OPT_STRING, NULL, 0, currency,
@@ -94,8 +90,7 @@ static const struct ecrm_option orders_options[] = {
      * the index pages near the end of order_lines are touched by every
      * batch: on Online Retail 50,000 took a fifth off the import time
      * compared with 5,000, for a few MB more of page cache. */
-    OPT("batch", ECRM_OPT_INT, "50000", 0, batch,
-        "commit (records and checkpoint) every N records"),
+    CSVSRC_OPTION_BATCH(struct orders_conf, "50000"),
     {0}};
 
 /* Logical fields, in csvsource slot order. */
@@ -164,27 +159,12 @@ static int orders_init(const struct ecrm_host *h, void *conf, void **ctx,
     }
     o->h = h;
     o->c = c;
-    if (csvsrc_parse_tzoff(c->timezone_offset ? c->timezone_offset : "",
-                           &o->tzoff) < 0) {
-        snprintf(err, ECRM_ERRMAX,
-                 "timezone_offset: '%s' is not an offset like +0100",
-                 c->timezone_offset);
+    if (csvsrc_opt_tzoff(c->timezone_offset, &o->tzoff, err) != ECRM_OK ||
+        csvsrc_opt_decsep(c->decimal_separator, &o->decsep, err) != ECRM_OK)
         goto done;
-    }
-    if (!c->decimal_separator || strlen(c->decimal_separator) != 1 ||
-        isdigit((unsigned char)c->decimal_separator[0])) {
-        snprintf(err, ECRM_ERRMAX,
-                 "decimal_separator must be one non-digit character");
-        goto done;
-    }
-    o->decsep = c->decimal_separator[0];
     o->prefix_len = c->return_prefix ? strlen(c->return_prefix) : 0;
     o->adjust_len = c->adjustment_prefix ? strlen(c->adjustment_prefix) : 0;
-    struct csvsrc_opts so = {.path = c->path,
-                             .delimiter = c->delimiter,
-                             .header = c->header,
-                             .columns = &c->columns,
-                             .batch = c->batch};
+    const struct csvsrc_opts so = CSVSRC_OPTS_OF(c);
     rc = csvsrc_new(&o->src, h, &so, orders_fields, F_COUNT, err);
 done:
     return rc;

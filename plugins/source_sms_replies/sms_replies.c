@@ -64,20 +64,14 @@ static const struct ecrm_option replies_options[] = {
     OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
         "CSV or JSON lines file of inbound replies, relative to the "
         "pipeline's directory"),
-    OPT("format", ECRM_OPT_STRING, "csv", 0, format,
-        "csv, or jsonl (one flat JSON object per line)"),
-    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
-        "csv: field separator, one character or \"tab\""),
-    OPT("header", ECRM_OPT_BOOL, "true", 0, header,
-        "csv: the first line names the columns"),
+    RECSRC_OPTIONS_FORMAT(struct replies_conf),
     OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
         "field -> column (csv: header name or 1-based number; jsonl: key); "
         "fields: from, text, time; default: the field's own name"),
     OPT("time_format", ECRM_OPT_STRING, "iso8601", 0, time_format,
         "iso8601, unix (seconds), unix_ms, or a strptime format; without a "
         "time column a reply counts from the run's clock"),
-    OPT("timezone_offset", ECRM_OPT_STRING, "+0000", 0, timezone_offset,
-        "offset (+HHMM) of times written without one"),
+    CSVSRC_OPTION_TIMEZONE(struct replies_conf),
     OPT("default_country_code", ECRM_OPT_STRING, "", 0, default_country_code,
         "calling code (e.g. +44) for national sender numbers starting with "
         "0, as in the customers source"),
@@ -90,8 +84,7 @@ static const struct ecrm_option replies_options[] = {
         "more opt-out words, e.g. localized ones: [СТОП, STOPP, ARRET]"),
     OPT("purposes", ECRM_OPT_LIST, "marketing", 0, purposes,
         "consent purposes an opt-out revokes (marketing, service)"),
-    OPT("batch", ECRM_OPT_INT, "5000", 0, batch,
-        "commit (records and checkpoint) every N records"),
+    CSVSRC_OPTION_BATCH(struct replies_conf, "5000"),
     {0}};
 
 enum { F_FROM, F_TEXT, F_TIME, F_COUNT };

@@ -87,8 +87,7 @@ struct survey_conf {
 static const struct ecrm_option survey_options[] = {
     OPT("path", ECRM_OPT_STRING, NULL, ECRM_OPT_REQUIRED, path,
         "CSV export of the responses, relative to the pipeline's directory"),
-    OPT("delimiter", ECRM_OPT_STRING, ",", 0, delimiter,
-        "field separator: one character, or \"tab\""),
+    CSVSRC_OPTION_DELIMITER(struct survey_conf),
     OPT("header", ECRM_OPT_BOOL, "true", 0, header,
         "the first line names the columns (the questions)"),
     OPT("columns", ECRM_OPT_MAP, NULL, 0, columns,
@@ -105,10 +104,8 @@ static const struct ecrm_option survey_options[] = {
         "interpretation"),
     OPT("time_format", ECRM_OPT_STRING, "iso8601", 0, time_format,
         "strptime format of the time column, or \"iso8601\""),
-    OPT("timezone_offset", ECRM_OPT_STRING, "+0000", 0, timezone_offset,
-        "offset (+HHMM) of times written without one"),
-    OPT("batch", ECRM_OPT_INT, "5000", 0, batch,
-        "commit (records and checkpoint) every N records"),
+    CSVSRC_OPTION_TIMEZONE(struct survey_conf),
+    CSVSRC_OPTION_BATCH(struct survey_conf, "5000"),
     {0}};
 
 enum { F_CUSTOMER, F_TIME, F_COUNT };
@@ -281,12 +278,8 @@ static int survey_init(const struct ecrm_host *h, void *conf, void **ctx,
     }
     u->h = h;
     u->c = c;
-    if (csvsrc_parse_tzoff(c->timezone_offset, &u->tzoff) < 0) {
-        snprintf(err, ECRM_ERRMAX,
-                 "timezone_offset: '%s' is not an offset like +0100",
-                 c->timezone_offset);
+    if (csvsrc_opt_tzoff(c->timezone_offset, &u->tzoff, err) != ECRM_OK)
         return ECRM_FAIL;
-    }
     if (c->survey) {
         u->name = strdup(c->survey);
     } else {
@@ -305,11 +298,7 @@ static int survey_init(const struct ecrm_host *h, void *conf, void **ctx,
         snprintf(err, ECRM_ERRMAX, "survey name is empty");
         return ECRM_FAIL;
     }
-    struct csvsrc_opts so = {.path = c->path,
-                             .delimiter = c->delimiter,
-                             .header = c->header,
-                             .columns = &c->columns,
-                             .batch = c->batch};
+    const struct csvsrc_opts so = CSVSRC_OPTS_OF(c);
     if (csvsrc_new(&u->src, h, &so, survey_fields, F_COUNT, err) != ECRM_OK)
         return ECRM_FAIL;
     u->q = calloc(c->questions.n + 1, sizeof *u->q);
