@@ -467,13 +467,13 @@ END_TEST
 
 START_TEST(test_writer_escapes)
 {
-    struct jsonl_buf b = {0};
-    jsonl_buf_str(&b, "a\"b\\c\n\t\x01\x1f\xc3\xa9/");
-    ck_assert_str_eq(b.s, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\xc3\xa9/\"");
-    jsonl_buf_reset(&b);
-    jsonl_buf_str(&b, "");
-    ck_assert_str_eq(b.s, "\"\"");
-    jsonl_buf_free(&b);
+    struct strbuf b = {0};
+    jsonl_put_str(&b, "a\"b\\c\n\t\x01\x1f\xc3\xa9/");
+    ck_assert_str_eq(b.p, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\xc3\xa9/\"");
+    strbuf_reset(&b);
+    jsonl_put_str(&b, "");
+    ck_assert_str_eq(b.p, "\"\"");
+    free(b.p);
 }
 END_TEST
 

@@ -470,42 +470,16 @@ void jsonl_free(struct jsonl *j)
 
 /* ---- writing ------------------------------------------------------------ */
 
-void jsonl_buf_add(struct jsonl_buf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->cap - b->len < len + 1) {
-        size_t nc = b->cap ? b->cap : 64;
-        while (nc - b->len < len + 1) {
-            if (nc > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            nc *= 2;
-        }
-        char *s2 = realloc(b->s, nc);
-        if (!s2) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s2;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->len, s, len);
-    b->len += len;
-    b->s[b->len] = '\0';
-}
-
-void jsonl_buf_str(struct jsonl_buf *b, const char *s)
+void jsonl_put_str(struct strbuf *b, const char *s)
 {
     static const char hexd[] = "0123456789abcdef";
-    jsonl_buf_add(b, "\"", 1);
+    strbuf_add(b, "\"", 1);
     while (*s) {
         size_t run = 0;
         while (s[run] && s[run] != '"' && s[run] != '\\' &&
                (unsigned char)s[run] >= 0x20)
             run++;
-        jsonl_buf_add(b, s, run);
+        strbuf_add(b, s, run);
         s += run;
         if (!*s)
             break;
@@ -537,23 +511,10 @@ void jsonl_buf_str(struct jsonl_buf *b, const char *s)
             e[3] = '0';
             e[4] = hexd[c >> 4];
             e[5] = hexd[c & 15];
-            jsonl_buf_add(b, e, 6);
+            strbuf_add(b, e, 6);
             continue;
         }
-        jsonl_buf_add(b, e, 2);
+        strbuf_add(b, e, 2);
     }
-    jsonl_buf_add(b, "\"", 1);
-}
-
-void jsonl_buf_reset(struct jsonl_buf *b)
-{
-    b->len = 0;
-    if (b->s)
-        b->s[0] = '\0';
-}
-
-void jsonl_buf_free(struct jsonl_buf *b)
-{
-    free(b->s);
-    memset(b, 0, sizeof *b);
+    strbuf_add(b, "\"", 1);
 }

@@ -19,6 +19,8 @@
 #ifndef ECRM_PLUGINS_JSONL_H
 #define ECRM_PLUGINS_JSONL_H
 
+#include "strbuf.h"
+
 #include <stddef.h>
 
 /* Deepest nesting accepted inside a member value (the object itself is
@@ -70,26 +72,10 @@ int jsonl_is_blank(const char *s, size_t len);
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* A growable NUL-terminated string for building JSON text. Zero-initialise;
- * free with jsonl_buf_free(). Once an allocation failed, oom is set and
- * every later append is a no-op. */
-struct jsonl_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-};
-
-/* Append LEN raw bytes. */
-void jsonl_buf_add(struct jsonl_buf *b, const char *s, size_t len);
-
-/* Append S (NUL-terminated UTF-8) as a JSON string literal, quotes
+/* Append S (NUL-terminated UTF-8) to B as a JSON string literal, quotes
  * included: ", \ and control characters escaped, everything else (UTF-8
- * included) copied, so the result stays readable. */
-void jsonl_buf_str(struct jsonl_buf *b, const char *s);
-
-/* Empty B, keeping its memory. */
-void jsonl_buf_reset(struct jsonl_buf *b);
-
-void jsonl_buf_free(struct jsonl_buf *b);
+ * included) copied, so the result stays readable. JSON text is built in a
+ * struct strbuf (common/strbuf.h): raw parts with strbuf_add(). */
+void jsonl_put_str(struct strbuf *b, const char *s);
 
 #endif /* ECRM_PLUGINS_JSONL_H */

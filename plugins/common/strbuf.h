@@ -22,5 +22,7 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n);
 void strbuf_puts(struct strbuf *b, const char *s);
 /* Append the byte C to B. */
 void strbuf_putc(struct strbuf *b, char c);
+/* Empty B, keeping its memory (and its OOM flag). */
+void strbuf_reset(struct strbuf *b);
 
 #endif /* ECRM_PLUGINS_STRBUF_H */

@@ -124,7 +124,7 @@ struct events {
     const struct ecrm_host *h;
     const struct events_conf *c;
     struct recsrc *src;
-    struct jsonl_buf data; /* the data object being built */
+    struct strbuf data; /* the data object being built */
     struct attr *attrs;
     size_t nattrs;
 };
@@ -232,23 +232,23 @@ static const char *map_type(const struct events *e, const char *raw, char *buf,
 static const char *build_data(struct events *e, const struct recsrc_row *row)
 {
     int any = 0;
-    jsonl_buf_reset(&e->data);
-    jsonl_buf_add(&e->data, "{", 1);
+    strbuf_reset(&e->data);
+    strbuf_add(&e->data, "{", 1);
     for (size_t i = 0; i < e->nattrs; i++) {
         struct recsrc_val v = recsrc_get(e->src, row, e->attrs[i].slot);
         if (!v.text)
             continue;
         if (any++)
-            jsonl_buf_add(&e->data, ",", 1);
-        jsonl_buf_str(&e->data, e->attrs[i].name);
-        jsonl_buf_add(&e->data, ":", 1);
+            strbuf_add(&e->data, ",", 1);
+        jsonl_put_str(&e->data, e->attrs[i].name);
+        strbuf_add(&e->data, ":", 1);
         if (v.json)
-            jsonl_buf_add(&e->data, v.text, strlen(v.text));
+            strbuf_add(&e->data, v.text, strlen(v.text));
         else
-            jsonl_buf_str(&e->data, v.text);
+            jsonl_put_str(&e->data, v.text);
     }
-    jsonl_buf_add(&e->data, "}", 1);
-    return any ? e->data.s : NULL;
+    strbuf_add(&e->data, "}", 1);
+    return any ? e->data.p : NULL;
 }
 
 /* ---- work: one record -------------------------------------------------- */
@@ -345,7 +345,7 @@ static void events_destroy(void *ctx)
     if (!e)
         return;
     recsrc_free(e->src);
-    jsonl_buf_free(&e->data);
+    free(e->data.p);
     for (size_t i = 0; e->attrs && i < e->nattrs; i++) {
         free(e->attrs[i].name);
         free(e->attrs[i].column);

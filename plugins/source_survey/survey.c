@@ -147,8 +147,8 @@ struct survey {
     int64_t tzoff;
     struct question *q;
     size_t nq;
-    struct jsonl_buf json; /* rating data */
-    char *multi;           /* multi-select normalisation buffer */
+    struct strbuf json; /* rating data */
+    char *multi;        /* multi-select normalisation buffer */
     size_t multicap;
 };
 
@@ -503,16 +503,16 @@ static int emit_meaning(struct survey *u, const struct csvsrc_rec *r,
     case Q_RATING: {
         struct ecrm_event_rec ev = ECRM_REC_INIT(struct ecrm_event_rec);
         char num[32];
-        struct jsonl_buf *b = &u->json;
-        jsonl_buf_reset(b);
-        jsonl_buf_add(b, "{\"survey\":", 10);
-        jsonl_buf_str(b, u->name);
-        jsonl_buf_add(b, ",\"question\":", 12);
-        jsonl_buf_str(b, q->text);
-        jsonl_buf_add(b, ",\"scale\":", 9);
-        jsonl_buf_str(b, q->name);
+        struct strbuf *b = &u->json;
+        strbuf_reset(b);
+        strbuf_add(b, "{\"survey\":", 10);
+        jsonl_put_str(b, u->name);
+        strbuf_add(b, ",\"question\":", 12);
+        jsonl_put_str(b, q->text);
+        strbuf_add(b, ",\"scale\":", 9);
+        jsonl_put_str(b, q->name);
         snprintf(num, sizeof num, ",\"value\":%ld}", q->rating);
-        jsonl_buf_add(b, num, strlen(num));
+        strbuf_add(b, num, strlen(num));
         if (b->oom) {
             snprintf(emsg, ECRM_ERRMAX, "out of memory");
             return ECRM_FAIL;
@@ -520,7 +520,7 @@ static int emit_meaning(struct survey *u, const struct csvsrc_rec *r,
         ev.external_id = id;
         ev.type = "rating";
         ev.time = t;
-        ev.data = b->s;
+        ev.data = b->p;
         return h->emit_event(h, &ev, emsg);
     }
     case Q_CONSENT: {
@@ -629,7 +629,7 @@ static void survey_destroy(void *ctx)
     free(u->q);
     free(u->name);
     free(u->multi);
-    jsonl_buf_free(&u->json);
+    free(u->json.p);
     free(u);
 }
 

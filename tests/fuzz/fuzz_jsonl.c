@@ -34,23 +34,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* duplicate keys must have been refused */
         }
         /* Round-trip every string value through the writer. */
-        struct jsonl_buf b = {0};
-        jsonl_buf_add(&b, "{", 1);
+        struct strbuf b = {0};
+        strbuf_add(&b, "{", 1);
         for (size_t i = 0; i < j.n; i++) {
             if (i)
-                jsonl_buf_add(&b, ",", 1);
-            jsonl_buf_str(&b, j.m[i].key);
-            jsonl_buf_add(&b, ":", 1);
+                strbuf_add(&b, ",", 1);
+            jsonl_put_str(&b, j.m[i].key);
+            strbuf_add(&b, ":", 1);
             if (j.m[i].type == JSONL_STRING)
-                jsonl_buf_str(&b, j.m[i].val);
+                jsonl_put_str(&b, j.m[i].val);
             else
-                jsonl_buf_add(&b, j.m[i].val, j.m[i].vlen);
+                strbuf_add(&b, j.m[i].val, j.m[i].vlen);
         }
-        jsonl_buf_add(&b, "}", 1);
+        strbuf_add(&b, "}", 1);
         if (!b.oom) {
             struct jsonl j2 = {0};
             size_t n = j.n;
-            if (jsonl_parse(&j2, b.s, b.len, &col, &why) != 0 || j2.n != n)
+            if (jsonl_parse(&j2, b.p, b.len, &col, &why) != 0 || j2.n != n)
                 abort(); /* what we wrote must parse again */
             for (size_t i = 0; i < n; i++)
                 if (strcmp(j2.m[i].key, j.m[i].key) ||
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
             jsonl_free(&j2);
         }
-        jsonl_buf_free(&b);
+        free(b.p);
     }
     /* Reuse J: same line, same answer. */
     size_t n1 = j.n;

@@ -50,7 +50,7 @@ srcs_mime="plugins/common/mime.c plugins/common/sha256.c plugins/common/strbuf.c
 libs_mime=""
 srcs_gsm7="plugins/channel_sms_http/gsm7.c"
 libs_gsm7=""
-srcs_jsonl="plugins/common/jsonl.c plugins/common/utf8.c"
+srcs_jsonl="plugins/common/jsonl.c plugins/common/strbuf.c plugins/common/utf8.c"
 libs_jsonl=""
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
