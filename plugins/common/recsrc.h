@@ -88,7 +88,7 @@ typedef int (*recsrc_fn)(void *arg, const struct recsrc_row *row, char *err);
 
 struct recsrc;
 
-/* Create the reader for FIELDS (NFIELDS entries, static; slots
+/* Create the reader for FIELDS (NFIELDS entries, outliving it; slots
  * 0..NFIELDS-1). The columns map may only name FIELDS. On ECRM_FAIL, ERR
  * says why (bad format, offset, columns...) and *OUT is still to be
  * freed with recsrc_free(). */

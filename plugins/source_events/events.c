@@ -97,17 +97,11 @@ enum {
     F_COUNT
 };
 
-/* Two tables because csvsource takes "required" from the field table: the
- * type column is required only without a fixed `type`. */
-static const struct csvsrc_field fields_typed[F_COUNT] = {
+/* The type column is required only without a fixed `type`: each instance
+ * reads through a copy of this table with that settled (events.fields). */
+static const struct csvsrc_field events_fields[F_COUNT] = {
     [F_CUSTOMER] = {"customer", 1}, [F_TIME] = {"time", 1},
     [F_TYPE] = {"type", 1},         [F_SKU] = {"sku", 0},
-    [F_URL] = {"url", 0},           [F_SESSION] = {"session", 0},
-    [F_REFERRER] = {"referrer", 0}, [F_TERMS] = {"terms", 0},
-};
-static const struct csvsrc_field fields_default_type[F_COUNT] = {
-    [F_CUSTOMER] = {"customer", 1}, [F_TIME] = {"time", 1},
-    [F_TYPE] = {"type", 0},         [F_SKU] = {"sku", 0},
     [F_URL] = {"url", 0},           [F_SESSION] = {"session", 0},
     [F_REFERRER] = {"referrer", 0}, [F_TERMS] = {"terms", 0},
 };
@@ -123,6 +117,7 @@ struct attr {
 struct events {
     const struct ecrm_host *h;
     const struct events_conf *c;
+    struct csvsrc_field fields[F_COUNT]; /* events_fields, for this config */
     struct recsrc *src;
     struct strbuf data; /* the data object being built */
     struct attr *attrs;
@@ -154,10 +149,10 @@ static int events_init(const struct ecrm_host *h, void *conf, void **ctx,
                      c->type_map.keys[i], c->type_map.values[i]);
             return ECRM_FAIL;
         }
+    memcpy(e->fields, events_fields, sizeof e->fields);
+    e->fields[F_TYPE].required = !c->type;
     const struct recsrc_opts so = RECSRC_OPTS_OF(c);
-    if (recsrc_new(&e->src, h, &so,
-                   c->type ? fields_default_type : fields_typed, F_COUNT,
-                   err) != ECRM_OK)
+    if (recsrc_new(&e->src, h, &so, e->fields, F_COUNT, err) != ECRM_OK)
         return ECRM_FAIL;
     e->attrs = calloc(c->attributes.n + 1, sizeof *e->attrs);
     if (!e->attrs) {
@@ -310,7 +305,7 @@ static int handle(void *arg, const struct recsrc_row *row, char *err)
         if (v.text && v.json && (v.text[0] == '{' || v.text[0] == '['))
             return recsrc_quarantine(e->src, row, v.col, err,
                                      "%s must not be nested",
-                                     fields_typed[opt[i]].name);
+                                     events_fields[opt[i]].name);
         text[i] = v.text;
     }
     ev.sku = text[0];
