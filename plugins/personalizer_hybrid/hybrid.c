@@ -31,6 +31,7 @@
 #include <ecrm/plugin.h>
 
 #include "../common/owned.h"
+#include "../common/peers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -177,13 +178,8 @@ static int hybrid_init(const struct ecrm_host *host, void *config, void **ctx,
     }
     p->host = host;
     p->conf = c;
-    if (!ECRM_HAS_MEMBER(host, struct ecrm_host, refine_with)) {
-        snprintf(err, ECRM_ERRMAX,
-                 "host too old: no refine_with (needs "
-                 "plugin ABI 1.3)");
-        return ECRM_FAIL;
-    }
-    if (hybrid_validate(c, &at, err) != ECRM_OK)
+    if (peers_host_ok(host, "refine_with", err) != ECRM_OK ||
+        hybrid_validate(c, &at, err) != ECRM_OK)
         return ECRM_FAIL;
     p->mode = (enum mode)mode_of(c->mode);
     p->weights = calloc(c->members.n ? c->members.n : 1, sizeof(*p->weights));
@@ -207,25 +203,11 @@ static int hybrid_train(void *ctx, char *err)
  * Asking the members
  */
 
-/* Instance NAME, or NULL with ERR set. */
-static struct ecrm_instance *member(const struct hybrid *p, const char *name,
-                                    char *err)
-{
-    struct ecrm_instance *in = p->host->find_personalizer(p->host, name);
-    if (!in)
-        snprintf(err, ECRM_ERRMAX, "no personalizer named '%.64s'", name);
-    return in;
-}
-
 /* NAME's list for CUSTOMER_ID, K items, into OUT. */
 static int ask(const struct hybrid *p, const char *name, int64_t customer_id,
                size_t k, struct ecrm_reco *out, size_t *n, char *err)
 {
-    struct ecrm_instance *in = member(p, name, err);
-    *n = 0;
-    if (!in)
-        return ECRM_FAIL;
-    return p->host->recommend_with(p->host, in, customer_id, k, out, n, err);
+    return peers_recommend(p->host, NULL, name, customer_id, k, out, n, err);
 }
 
 /* IN[0..nin) refined by the filter into OUT (K slots); without a filter,
@@ -239,7 +221,7 @@ static int filtered(const struct hybrid *p, int64_t customer_id,
         memcpy(out, in, *n * sizeof(*out));
         return ECRM_OK;
     }
-    struct ecrm_instance *f = member(p, p->conf->filter, err);
+    struct ecrm_instance *f = peers_find(p->host, NULL, p->conf->filter, err);
     if (!f)
         return ECRM_FAIL;
     return p->host->refine_with(p->host, f, customer_id, in, nin, k, out, n,

@@ -33,6 +33,7 @@
 #include <ecrm/plugin.h>
 
 #include "../common/owned.h"
+#include "../common/peers.h"
 #include "ruleset.h"
 
 #include <inttypes.h>
@@ -233,13 +234,8 @@ static int rules_init(const struct ecrm_host *host, void *config, void **ctx,
     }
     p->host = host;
     p->conf = c;
-    if (!ECRM_HAS_MEMBER(host, struct ecrm_host, refine_with)) {
-        snprintf(err, ECRM_ERRMAX,
-                 "host too old: no expression evaluation "
-                 "(needs plugin ABI 1.3)");
-        return ECRM_FAIL;
-    }
-    if (rules_validate(c, &at, err) != ECRM_OK)
+    if (peers_host_ok(host, "expression evaluation", err) != ECRM_OK ||
+        rules_validate(c, &at, err) != ECRM_OK)
         return ECRM_FAIL;
     p->names = calloc(c->rules.n ? c->rules.n : 1, sizeof(*p->names));
     if (!p->names) {
@@ -580,14 +576,8 @@ static int rules_recommend(void *ctx, int64_t customer_id, size_t k,
         return ECRM_FAIL;
     }
     if (p->conf->base && *p->conf->base) {
-        struct ecrm_instance *in = h->find_personalizer(h, p->conf->base);
-        if (!in) {
-            snprintf(err, ECRM_ERRMAX, "base: no personalizer named '%.64s'",
-                     p->conf->base);
-            goto out;
-        }
-        if (h->recommend_with(h, in, customer_id, want, base, &nbase, err) !=
-            ECRM_OK)
+        if (peers_recommend(h, "base", p->conf->base, customer_id, want, base,
+                            &nbase, err) != ECRM_OK)
             goto out;
     } else {
         if (p->conf->exclude_bought &&
