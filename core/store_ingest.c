@@ -144,6 +144,28 @@ int64_t ecrm_store_or_now(int64_t t)
     return t ? t : (int64_t)time(NULL);
 }
 
+/* Run ST, a bound statement that returns no row, and reset it for its
+ * next use. Returns ECRM_OK, or ECRM_FAIL with ERR "WHAT: why". */
+static int step_done(struct ecrm_store *s, sqlite3_stmt *st, const char *what,
+                     char *err)
+{
+    int rc = ECRM_OK;
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ecrm_store_sqlfail(s, err, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Bind R's profile fields to ?2..?9 (email, phone, name, gender,
+ * birth_date, city, country, tz): the statements that store a customer. */
+static void bind_profile(sqlite3_stmt *st, const struct ecrm_customer_rec *r)
+{
+    const char *const v[] = {r->email,      r->phone, r->name,    r->gender,
+                             r->birth_date, r->city,  r->country, r->tz};
+    for (int i = 0; i < 8; i++)
+        ecrm_bind_opt(st, i + 2, v[i]);
+}
+
 /* ---- customers ------------------------------------------------------------
  */
 
@@ -156,7 +178,6 @@ static int add_identity(struct ecrm_store *s, const char *kind,
                         char *err)
 {
     sqlite3_stmt *st;
-    int rc = ECRM_FAIL;
     if (!ecrm_store_is_set(value))
         return ECRM_OK;
     st =
@@ -171,14 +192,7 @@ static int add_identity(struct ecrm_store *s, const char *kind,
     ecrm_bind_text(st, 2, value);
     sqlite3_bind_int64(st, 3, customer_id);
     sqlite3_bind_int64(st, 4, t);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "recording an identity");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return step_done(s, st, "recording an identity", err);
 }
 
 /* Where EXTERNAL_ID lives, bypassing the id map: *ID = the customer whose
@@ -235,14 +249,7 @@ static int update_merged(struct ecrm_store *s, int64_t id,
         goto out;
     }
     sqlite3_bind_int64(st, 1, id);
-    ecrm_bind_opt(st, 2, r->email);
-    ecrm_bind_opt(st, 3, r->phone);
-    ecrm_bind_opt(st, 4, r->name);
-    ecrm_bind_opt(st, 5, r->gender);
-    ecrm_bind_opt(st, 6, r->birth_date);
-    ecrm_bind_opt(st, 7, r->city);
-    ecrm_bind_opt(st, 8, r->country);
-    ecrm_bind_opt(st, 9, r->tz);
+    bind_profile(st, r);
     sqlite3_bind_int64(st, 10, t);
     if (sqlite3_step(st) != SQLITE_DONE) {
         ecrm_store_sqlfail(s, err, "storing a customer");
@@ -360,14 +367,7 @@ int ecrm_store_upsert_customer(struct ecrm_store *s,
     if (!st)
         return ECRM_FAIL;
     ecrm_bind_text(st, 1, r->external_id);
-    ecrm_bind_opt(st, 2, r->email);
-    ecrm_bind_opt(st, 3, r->phone);
-    ecrm_bind_opt(st, 4, r->name);
-    ecrm_bind_opt(st, 5, r->gender);
-    ecrm_bind_opt(st, 6, r->birth_date);
-    ecrm_bind_opt(st, 7, r->city);
-    ecrm_bind_opt(st, 8, r->country);
-    ecrm_bind_opt(st, 9, r->tz);
+    bind_profile(st, r);
     sqlite3_bind_int64(st, 10, t);
     if (sqlite3_step(st) != SQLITE_ROW) {
         ecrm_store_sqlfail(s, err, "storing a customer");
@@ -403,7 +403,7 @@ int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
     struct ecrm_idmap_slot *hit;
     sqlite3_stmt *st;
     int64_t id = 0, t;
-    int rc = ECRM_FAIL;
+    int redirected;
 
     if (!ecrm_store_is_set(external_id))
         return ecrm_store_errf(err, "customer: external_id is required");
@@ -413,31 +413,11 @@ int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
             *customer_id = hit->id;
         return ECRM_OK;
     }
-    st =
-        ecrm_store_stmt(s, ECRM_ST_CUST_FIND,
-                        "SELECT id FROM customers WHERE external_id = ?1", err);
-    if (!st)
-        return ECRM_FAIL;
-    ecrm_bind_text(st, 1, external_id);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
-        id = sqlite3_column_int64(st, 0);
-        break;
-    case SQLITE_DONE:
-        break;
-    default:
-        ecrm_store_sqlfail(s, err, "looking up a customer");
-        goto out;
-    }
-    sqlite3_reset(st);
     /* a customer merged away: its external id leads to the survivor */
-    if (!id && ecrm_store_ident_lookup(s, "external", external_id, &id, err) !=
-                   ECRM_OK)
-        goto out;
-    if (!id && !create) {
-        ecrm_store_errf(err, "no customer '%s'", external_id);
-        goto out;
-    }
+    if (find_external(s, external_id, &id, &redirected, err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (!id && !create)
+        return ecrm_store_errf(err, "no customer '%s'", external_id);
     if (!id) {
         t = (int64_t)time(NULL);
         /* Not there (just looked up, under the write lock): a plain
@@ -450,22 +430,16 @@ int ecrm_store_customer_id(struct ecrm_store *s, const char *external_id,
             return ECRM_FAIL;
         ecrm_bind_text(st, 1, external_id);
         sqlite3_bind_int64(st, 2, t);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            ecrm_store_sqlfail(s, err, "creating a customer");
-            goto out;
-        }
+        if (step_done(s, st, "creating a customer", err) != ECRM_OK)
+            return ECRM_FAIL;
         id = sqlite3_last_insert_rowid(s->db);
-        sqlite3_reset(st);
         if (add_identity(s, "external", external_id, id, t, err) != ECRM_OK)
-            goto out;
+            return ECRM_FAIL;
     }
     idmap_put(&s->customers, external_id, id, 0);
     if (customer_id)
         *customer_id = id;
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return ECRM_OK;
 }
 
 int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
@@ -473,7 +447,6 @@ int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
 {
     sqlite3_stmt *st;
     int64_t cid;
-    int rc = ECRM_FAIL;
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_attr_rec, time))
         return ecrm_store_errf(err, "attribute: record too small");
@@ -498,14 +471,7 @@ int ecrm_store_set_attr(struct ecrm_store *s, const struct ecrm_attr_rec *r,
     ecrm_bind_text(st, 2, r->key);
     ecrm_bind_text(st, 3, r->value);
     sqlite3_bind_int64(st, 4, ecrm_store_or_now(r->time));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing an attribute");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return step_done(s, st, "storing an attribute", err);
 }
 
 /* ---- one-off lookups ----------------------------------------------------- */
@@ -617,13 +583,7 @@ static int item_set_tags(struct ecrm_store *s, int64_t id, const char *tags,
         return ECRM_FAIL;
     sqlite3_bind_int64(st, 1, id);
     ecrm_bind_opt(st, 2, tags);
-    int rc = ECRM_OK;
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing item tags");
-        rc = ECRM_FAIL;
-    }
-    sqlite3_reset(st);
-    return rc;
+    return step_done(s, st, "storing item tags", err);
 }
 
 int ecrm_store_upsert_item(struct ecrm_store *s, const struct ecrm_item_rec *r,
@@ -717,7 +677,6 @@ int ecrm_store_add_order_line(struct ecrm_store *s,
     sqlite3_stmt *st;
     int64_t cid = 0, iid, oid;
     double qty, amount;
-    int rc = ECRM_FAIL;
 
     if (inserted)
         *inserted = 0;
@@ -756,16 +715,12 @@ int ecrm_store_add_order_line(struct ecrm_store *s,
     ecrm_bind_num(st, 5, r->unit_price);
     ecrm_bind_num(st, 6, amount);
     ecrm_bind_opt(st, 7, r->currency);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing an order line");
-        goto out;
-    }
+    if (step_done(s, st, "storing an order line", err) != ECRM_OK)
+        return ECRM_FAIL;
+    /* the count of the statement that completed, which a reset keeps */
     if (inserted)
         *inserted = sqlite3_changes(s->db) > 0;
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return ECRM_OK;
 }
 
 int64_t ecrm_store_order_max_line(struct ecrm_store *s, const char *order_id)
@@ -796,7 +751,6 @@ int ecrm_store_add_consent(struct ecrm_store *s,
 {
     sqlite3_stmt *st;
     int64_t cid;
-    int rc = ECRM_FAIL;
 
     if (!r || !ECRM_HAS_MEMBER(r, struct ecrm_consent_rec, time))
         return ecrm_store_errf(err, "consent: record too small");
@@ -855,14 +809,7 @@ int ecrm_store_add_consent(struct ecrm_store *s,
     ecrm_bind_opt(st, 6, evidence);
     sqlite3_bind_int64(st, 7, ecrm_store_or_now(r->time));
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing a consent");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return step_done(s, st, "storing a consent", err);
 }
 
 /* ---- quarantine -------------------------------------------------------- */
@@ -889,7 +836,6 @@ int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
                           size_t rawlen, char *err)
 {
     sqlite3_stmt *st;
-    int rc = ECRM_FAIL;
 
     if (!raw)
         rawlen = 0;
@@ -915,12 +861,5 @@ int ecrm_store_quarantine(struct ecrm_store *s, int64_t run_id,
     else
         sqlite3_bind_blob(st, 7, raw, (int)rawlen, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "storing a quarantined record");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return step_done(s, st, "storing a quarantined record", err);
 }
