@@ -11,7 +11,7 @@
  * so the mean is 1/3. HR: 1, 0, 1.
  */
 #include "evaluate.h"
-#include "store.h"
+#include "store_fixture.h"
 
 #include <check.h>
 #include <math.h>
@@ -97,27 +97,16 @@ END_TEST
 
 /* ---- the store helpers evaluate and itemknn read through ---------------- */
 
-static char dir[64], path[96], err[ECRM_ERRMAX];
-static struct ecrm_store *st;
+static struct fx fx; /* the store of the "store" test case */
 
 static void store_setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/check_evaluate.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/e.db", dir);
-    ck_assert_msg(ecrm_store_open(path, &st, err) == ECRM_OK, "%s", err);
+    fx_open_in(&fx, "check_evaluate");
 }
 
 static void store_teardown(void)
 {
-    char f[128];
-    ecrm_store_close(st);
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(f, sizeof f, "%s%s", path, sfx[i]);
-        unlink(f);
-    }
-    rmdir(dir);
+    fx_close(&fx);
 }
 
 static void line(const char *order, int64_t no, const char *cust,
@@ -132,8 +121,8 @@ static void line(const char *order, int64_t no, const char *cust,
     r.unit_price = 1;
     r.time = time;
     r.is_return = is_return;
-    ck_assert_msg(ecrm_store_add_order_line(st, &r, NULL, err) == ECRM_OK, "%s",
-                  err);
+    ck_assert_msg(ecrm_store_add_order_line(fx.s, &r, NULL, fx.err) == ECRM_OK,
+                  "%s", fx.err);
 }
 
 static void event(const char *cust, const char *visitor, const char *type,
@@ -145,9 +134,11 @@ static void event(const char *cust, const char *visitor, const char *type,
     r.type = type;
     r.sku = sku;
     r.time = time;
-    ck_assert_msg(ecrm_store_add_event(st, &r, err) == ECRM_OK, "%s", err);
+    ck_assert_msg(ecrm_store_add_event(fx.s, &r, fx.err) == ECRM_OK, "%s",
+                  fx.err);
 }
 
+/* What a store iterator streamed, as text. */
 struct seen {
     char buf[512];
     size_t len;
@@ -171,6 +162,27 @@ static int inter_cb(void *arg, const struct ecrm_interaction *e)
     return 0;
 }
 
+/* "customer:item:quantity " for each pair iter_customer_items streams
+ * from SINCE to UNTIL, into S. */
+static const char *customer_items(struct seen *s, int64_t since, int64_t until)
+{
+    memset(s, 0, sizeof *s);
+    ck_assert_int_eq(
+        ecrm_store_iter_customer_items(fx.s, since, until, item_cb, s),
+        ECRM_OK);
+    return s->buf;
+}
+
+/* "customer:item:type:time " for each interaction iter_interactions
+ * streams from SINCE to UNTIL, into S. */
+static const char *interactions(struct seen *s, int64_t since, int64_t until)
+{
+    memset(s, 0, sizeof *s);
+    ck_assert_int_eq(
+        ecrm_store_iter_interactions(fx.s, since, until, inter_cb, s), ECRM_OK);
+    return s->buf;
+}
+
 START_TEST(test_store_customer_items)
 {
     /* customers 1 (c1), 2 (c2); items 1 (S1), 2 (S2), 3 (S3) */
@@ -180,18 +192,10 @@ START_TEST(test_store_customer_items)
     line("R1", 1, "c1", "S2", 1, 200, 1); /* return, stored negative */
     line("O3", 1, "c1", "S3", 1, 300, 0);
     line("O4", 1, NULL, "S3", 5, 300, 0); /* anonymous: never read */
-    struct seen s = {0};
-    ck_assert_int_eq(ecrm_store_iter_customer_items(st, 0, 0, item_cb, &s),
-                     ECRM_OK);
-    ck_assert_str_eq(s.buf, "1:1:2 1:2:0 1:3:1 2:2:1 ");
-    memset(&s, 0, sizeof s);
-    ck_assert_int_eq(ecrm_store_iter_customer_items(st, 0, 200, item_cb, &s),
-                     ECRM_OK);
-    ck_assert_str_eq(s.buf, "1:1:2 1:2:1 2:2:1 ");
-    memset(&s, 0, sizeof s);
-    ck_assert_int_eq(ecrm_store_iter_customer_items(st, 200, 0, item_cb, &s),
-                     ECRM_OK);
-    ck_assert_str_eq(s.buf, "1:2:-1 1:3:1 ");
+    struct seen s;
+    ck_assert_str_eq(customer_items(&s, 0, 0), "1:1:2 1:2:0 1:3:1 2:2:1 ");
+    ck_assert_str_eq(customer_items(&s, 0, 200), "1:1:2 1:2:1 2:2:1 ");
+    ck_assert_str_eq(customer_items(&s, 200, 0), "1:2:-1 1:3:1 ");
 }
 END_TEST
 
@@ -203,14 +207,10 @@ START_TEST(test_store_interactions)
     event("c1", NULL, "view", "S1", 100);
     event("c1", NULL, "search", NULL, 150); /* no item: not read */
     event(NULL, "v9", "view", "S1", 120);   /* anonymous: not read */
-    struct seen s = {0};
-    ck_assert_int_eq(ecrm_store_iter_interactions(st, 0, 0, inter_cb, &s),
-                     ECRM_OK);
-    ck_assert_str_eq(s.buf, "1:1:view:100 1:2:add_to_cart:200 2:1:view:300 ");
-    memset(&s, 0, sizeof s);
-    ck_assert_int_eq(ecrm_store_iter_interactions(st, 150, 300, inter_cb, &s),
-                     ECRM_OK);
-    ck_assert_str_eq(s.buf, "1:2:add_to_cart:200 ");
+    struct seen s;
+    ck_assert_str_eq(interactions(&s, 0, 0),
+                     "1:1:view:100 1:2:add_to_cart:200 2:1:view:300 ");
+    ck_assert_str_eq(interactions(&s, 150, 300), "1:2:add_to_cart:200 ");
 }
 END_TEST
 

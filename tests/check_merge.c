@@ -3,9 +3,8 @@
  * store_ingest.c and store_events.c), through the store API on a real
  * database in a fresh temporary directory per test.
  */
-#include "store.h"
 #include "store_customer.h"
-#include "store_internal.h"
+#include "store_fixture.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -13,36 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-struct fx {
-    char dir[256];
-    char path[320];
-    struct ecrm_store *s;
-    char err[ECRM_ERRMAX];
-};
-
 static void fx_open(struct fx *f)
 {
-    const char *tmp = getenv("TMPDIR");
-    memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/check_merge.XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/ecrm.db", f->dir);
-    ck_assert_msg(ecrm_store_open(f->path, &f->s, f->err) == ECRM_OK, "%s",
-                  f->err);
-}
-
-static void fx_close(struct fx *f)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    ecrm_store_close(f->s);
-    f->s = NULL;
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    fx_open_in(f, "check_merge");
 }
 
 /* One integer from SQL (?1 bound to A when the query has a parameter). */
@@ -80,14 +52,6 @@ static void exec_sql(struct fx *f, const char *sql)
 {
     ck_assert_msg(sqlite3_exec(f->s->db, sql, NULL, NULL, NULL) == SQLITE_OK,
                   "%s: %s", sql, sqlite3_errmsg(f->s->db));
-}
-
-static int64_t cust(struct fx *f, const char *ext)
-{
-    int64_t id = 0;
-    ck_assert_msg(ecrm_store_customer_id(f->s, ext, 1, &id, f->err) == ECRM_OK,
-                  "%s", f->err);
-    return id;
 }
 
 static int64_t reg(struct fx *f, const char *ext, const char *email,

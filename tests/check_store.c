@@ -4,8 +4,7 @@
  * the outbox ledger. Every test works on a database of its own in a fresh
  * temporary directory.
  */
-#include "store.h"
-#include "store_internal.h"
+#include "store_fixture.h"
 
 #include <check.h>
 #include <math.h>
@@ -15,41 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct fx {
-    char dir[256];
-    char path[320];
-    struct ecrm_store *s;
-    char err[ECRM_ERRMAX];
-};
-
 static void fx_dir(struct fx *f)
 {
-    const char *tmp = getenv("TMPDIR");
-    memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/check_store.XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/ecrm.db", f->dir);
+    fx_mkdir(f, "check_store");
 }
 
 static void fx_open(struct fx *f)
 {
-    fx_dir(f);
-    ck_assert_msg(ecrm_store_open(f->path, &f->s, f->err) == ECRM_OK, "%s",
-                  f->err);
-}
-
-static void fx_close(struct fx *f)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    ecrm_store_close(f->s);
-    f->s = NULL;
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    fx_open_in(f, "check_store");
 }
 
 /* One integer from SQL run on the store's connection (test-only peek). */
@@ -63,14 +35,6 @@ static int64_t q_int(struct fx *f, const char *sql)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
-}
-
-static int64_t cust(struct fx *f, const char *ext)
-{
-    int64_t id = 0;
-    ck_assert_msg(ecrm_store_customer_id(f->s, ext, 1, &id, f->err) == ECRM_OK,
-                  "%s", f->err);
-    return id;
 }
 
 static void line(struct fx *f, const char *order, int64_t no, const char *ext,

@@ -9,7 +9,7 @@
 #include "profile.h"
 #include "segment.h"
 #include "store.h"
-#include "store_internal.h"
+#include "store_fixture.h"
 #include "util.h"
 
 #include <check.h>
@@ -18,36 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-struct fx {
-    char dir[256];
-    char path[320];
-    struct ecrm_store *s;
-    char err[ECRM_ERRMAX];
-};
-
+/* A new store of its own (store_fixture.h). */
 static inline void fx_open(struct fx *f)
 {
-    const char *tmp = getenv("TMPDIR");
-    memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/check_seg.XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/ecrm.db", f->dir);
-    ck_assert_msg(ecrm_store_open(f->path, &f->s, f->err) == ECRM_OK, "%s",
-                  f->err);
-}
-
-static inline void fx_close(struct fx *f)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    ecrm_store_close(f->s);
-    f->s = NULL;
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    fx_open_in(f, "check_seg");
 }
 
 /* ISO 8601 to unix seconds (the test fails on a typo). */
