@@ -11,6 +11,7 @@
  * so the mean is 1/3. HR: 1, 0, 1.
  */
 #include "evaluate.h"
+#include "run_suite.h"
 #include "store_fixture.h"
 
 #include <check.h>
@@ -232,9 +233,5 @@ static Suite *evaluate_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(evaluate_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(evaluate_suite());
 }

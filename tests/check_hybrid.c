@@ -19,6 +19,7 @@
  * cut; w5 still gets SUN (5/sqrt(30)), SW1 (4/sqrt(24)), SW2.
  */
 #include "reco_fixture.h"
+#include "run_suite.h"
 
 #include <check.h>
 #include <math.h>
@@ -174,40 +175,33 @@ START_TEST(test_blend)
 }
 END_TEST
 
-static void refused(struct reco_fx *fx, const char *yaml, const char *want)
-{
-    ck_assert_int_eq(fx_try_load(fx, yaml), ECRM_FAIL);
-    ck_assert_msg(strstr(fx->err, want) != NULL, "wanted \"%s\" in:\n%s", want,
-                  fx->err);
-}
-
 START_TEST(test_hybrid_errors)
 {
     struct reco_fx *fx = fx_new();
     fx_customer(fx, "q", "f", "1990-01-01");
-    refused(fx,
-            "personalizers:\n"
-            "  cf: {plugin: itemknn}\n"
-            "  shop: {plugin: hybrid, mode: cascade, main: cf}\n",
-            "p.yaml:4:32: 'mode': mode cascade needs filter");
-    refused(fx,
-            "personalizers:\n"
-            "  cf: {plugin: itemknn}\n"
-            "  shop: {plugin: hybrid, members: {cf: 1, nope: 2}}\n",
-            "p.yaml:4:43: 'members': no enabled personalizer named 'nope'");
-    refused(fx,
-            "personalizers:\n"
-            "  shop: {plugin: hybrid, members: {shop: 1}}\n",
-            "'members': personalizer 'shop' cannot use itself");
-    refused(fx,
-            "personalizers:\n"
-            "  cf: {plugin: itemknn}\n"
-            "  shop: {plugin: hybrid, members: {cf: -1}}\n",
-            "the weight of cf must be a number above 0");
-    refused(fx,
-            "personalizers:\n"
-            "  shop: {plugin: hybrid, mode: mix}\n",
-            "'mode': \"mix\" is not one of blend, switch, cascade");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  cf: {plugin: itemknn}\n"
+               "  shop: {plugin: hybrid, mode: cascade, main: cf}\n",
+               "p.yaml:4:32: 'mode': mode cascade needs filter");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  cf: {plugin: itemknn}\n"
+               "  shop: {plugin: hybrid, members: {cf: 1, nope: 2}}\n",
+               "p.yaml:4:43: 'members': no enabled personalizer named 'nope'");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  shop: {plugin: hybrid, members: {shop: 1}}\n",
+               "'members': personalizer 'shop' cannot use itself");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  cf: {plugin: itemknn}\n"
+               "  shop: {plugin: hybrid, members: {cf: -1}}\n",
+               "the weight of cf must be a number above 0");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  shop: {plugin: hybrid, mode: mix}\n",
+               "'mode': \"mix\" is not one of blend, switch, cascade");
     /* two hybrids asking each other: refused at run time, no recursion */
     fx_load(fx, "personalizers:\n"
                 "  h1: {plugin: hybrid, members: {h2: 1}}\n"
@@ -233,9 +227,5 @@ static Suite *hybrid_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(hybrid_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(hybrid_suite());
 }

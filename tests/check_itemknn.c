@@ -15,7 +15,8 @@
  * conditional: i->j = co / (n_i * n_j^alpha)
  */
 #include "../plugins/personalizer_itemknn/idmap.h"
-#include "mock_host.h"
+#include "mock_fixture.h"
+#include "run_suite.h"
 
 #include <check.h>
 #include <math.h>
@@ -68,31 +69,18 @@ static void teardown(void)
 
 static void load_train(const char *yaml)
 {
-    ck_assert_msg(mock_load(m, "personalizer", "itemknn", yaml, err) == ECRM_OK,
-                  "load: %s", err);
-    ck_assert_msg(mock_train(m, err) == ECRM_OK, "train: %s", err);
+    mockfx_train(m, "itemknn", yaml, err);
 }
 
 static void reco(int64_t customer, size_t k)
 {
-    memset(out, 0, sizeof out);
-    ck_assert_msg(mock_recommend(m, customer, k, out, &n, err) == ECRM_OK,
-                  "recommend: %s", err);
-    ck_assert_uint_le(n, k);
+    mockfx_recommend(m, customer, k, out, &n, err);
 }
 
 /* Assert the recommended items are exactly the -1 terminated list. */
 static void expect(const int64_t *items)
 {
-    size_t i = 0;
-    for (; items[i] >= 0; i++) {
-        ck_assert_msg(i < n, "only %zu recommendations, wanted item %lld", n,
-                      (long long)items[i]);
-        ck_assert_msg(out[i].item_id == items[i],
-                      "rank %zu: item %lld, wanted %lld", i,
-                      (long long)out[i].item_id, (long long)items[i]);
-    }
-    ck_assert_uint_eq(n, i);
+    mockfx_expect(out, n, items);
 }
 
 START_TEST(test_cosine)
@@ -471,9 +459,5 @@ static Suite *itemknn_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(itemknn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(itemknn_suite());
 }

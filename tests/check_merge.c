@@ -3,6 +3,7 @@
  * store_ingest.c and store_events.c), through the store API on a real
  * database in a fresh temporary directory per test.
  */
+#include "run_suite.h"
 #include "store_customer.h"
 #include "store_fixture.h"
 
@@ -568,10 +569,5 @@ static Suite *merge_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(merge_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(merge_suite());
 }

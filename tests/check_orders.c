@@ -3,7 +3,8 @@
  * the mock host. Fixture files are written into a fresh mkdtemp()
  * directory per test.
  */
-#include "mock_host.h"
+#include "mock_fixture.h"
+#include "run_suite.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -32,9 +33,7 @@ static void teardown(void)
 /* Load the plugin with YAML (which must succeed) and read once. */
 static int load_read(const char *yaml)
 {
-    ck_assert_msg(mock_load(m, "source", "orders", yaml, err) == ECRM_OK,
-                  "load: %s", err);
-    return mock_source_read(m, err);
+    return mockfx_read(m, "orders", yaml, err);
 }
 
 static const struct mock_order_line *line_at(size_t i)
@@ -780,9 +779,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(suite());
 }

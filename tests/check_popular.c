@@ -24,7 +24,8 @@
  *                104   1 (3)      1         100
  * All history adds 105 (customer 4) and 106 (customer 5), 1 each.
  */
-#include "mock_host.h"
+#include "mock_fixture.h"
+#include "run_suite.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -65,29 +66,18 @@ static void teardown(void)
 
 static void load_train(const char *yaml)
 {
-    ck_assert_msg(mock_load(m, "personalizer", "popular", yaml, err) == ECRM_OK,
-                  "load: %s", err);
-    ck_assert_msg(mock_train(m, err) == ECRM_OK, "train: %s", err);
+    mockfx_train(m, "popular", yaml, err);
 }
 
 static void reco(int64_t customer, size_t k)
 {
-    memset(out, 0, sizeof out);
-    ck_assert_msg(mock_recommend(m, customer, k, out, &n, err) == ECRM_OK,
-                  "recommend: %s", err);
-    ck_assert_uint_le(n, k);
+    mockfx_recommend(m, customer, k, out, &n, err);
 }
 
 /* Assert the recommended items are exactly the -1 terminated list. */
 static void expect(const int64_t *items)
 {
-    size_t i = 0;
-    for (; items[i] >= 0; i++) {
-        ck_assert_msg(i < n, "only %zu recommendations, wanted item %lld", n,
-                      (long long)items[i]);
-        ck_assert_int_eq(out[i].item_id, items[i]);
-    }
-    ck_assert_uint_eq(n, i);
+    mockfx_expect(out, n, items);
 }
 
 START_TEST(test_customers_metric)
@@ -278,9 +268,5 @@ static Suite *popular_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(popular_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(popular_suite());
 }

@@ -31,6 +31,7 @@
  */
 #include "../plugins/personalizer_rules/ruleset.h"
 #include "reco_fixture.h"
+#include "run_suite.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -256,69 +257,62 @@ START_TEST(test_rules_owned_and_base)
 }
 END_TEST
 
-/* Load YAML and expect it refused with a message containing WANT. */
-static void refused(struct reco_fx *fx, const char *yaml, const char *want)
-{
-    ck_assert_int_eq(fx_try_load(fx, yaml), ECRM_FAIL);
-    ck_assert_msg(strstr(fx->err, want) != NULL, "wanted \"%s\" in:\n%s", want,
-                  fx->err);
-}
-
 START_TEST(test_rules_check_errors)
 {
     struct reco_fx *fx = fx_new();
     char want[256];
     /* line 5 of the pipeline (line 1 is the store) holds "action: bost" */
-    refused(fx,
-            "personalizers:\n"
-            "  house:\n"
-            "    plugin: rules\n"
-            "    rules:\n"
-            "      - {action: boost, categories: [a]}\n"
-            "      - action: bost\n"
-            "        categories: [travel]\n",
-            "p.yaml:7:17: 'rules[2].action': action \"bost\" is not one of "
-            "include, exclude, boost, offer");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  house:\n"
+               "    plugin: rules\n"
+               "    rules:\n"
+               "      - {action: boost, categories: [a]}\n"
+               "      - action: bost\n"
+               "        categories: [travel]\n",
+               "p.yaml:7:17: 'rules[2].action': action \"bost\" is not one of "
+               "include, exclude, boost, offer");
     /* an expression error points into the expression */
-    refused(fx,
-            "personalizers:\n"
-            "  house:\n"
-            "    plugin: rules\n"
-            "    rules:\n"
-            "      - when: age < < 3\n"
-            "        action: boost\n"
-            "        categories: [travel]\n",
-            "p.yaml:6:21: 'rules[1].when':");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  house:\n"
+               "    plugin: rules\n"
+               "    rules:\n"
+               "      - when: age < < 3\n"
+               "        action: boost\n"
+               "        categories: [travel]\n",
+               "p.yaml:6:21: 'rules[1].when':");
     /* the schema of a record: unknown and missing keys, wrong types */
-    refused(fx,
-            "personalizers:\n"
-            "  house:\n"
-            "    plugin: rules\n"
-            "    rules:\n"
-            "      - {action: boost, wieght: 2, categories: [a]}\n"
-            "      - {categories: [a]}\n"
-            "      - {action: boost, weight: heavy, categories: [a]}\n",
-            "unknown key 'wieght'; valid keys: name, when, action, weight");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  house:\n"
+               "    plugin: rules\n"
+               "    rules:\n"
+               "      - {action: boost, wieght: 2, categories: [a]}\n"
+               "      - {categories: [a]}\n"
+               "      - {action: boost, weight: heavy, categories: [a]}\n",
+               "unknown key 'wieght'; valid keys: name, when, action, weight");
     ck_assert_ptr_nonnull(strstr(fx->err, "p.yaml:7:9: missing required "
                                           "option 'action'"));
     ck_assert_ptr_nonnull(
         strstr(fx->err, "'rules[3].weight' must be a number"));
     /* semantic checks of validate(): a rule that selects nothing */
-    refused(fx,
-            "personalizers:\n"
-            "  house:\n"
-            "    plugin: rules\n"
-            "    rules:\n"
-            "      - {name: nothing, action: exclude}\n",
-            "p.yaml:6:9: 'rules[1]': the rule selects no items");
+    fx_refused(fx,
+               "personalizers:\n"
+               "  house:\n"
+               "    plugin: rules\n"
+               "    rules:\n"
+               "      - {name: nothing, action: exclude}\n",
+               "p.yaml:6:9: 'rules[1]': the rule selects no items");
     /* an unknown segment, and a known one */
-    refused(fx,
-            "personalizers:\n"
-            "  house:\n"
-            "    plugin: rules\n"
-            "    rules:\n"
-            "      - {when: in_segment(\"vip\"), action: offer, items: [X]}\n",
-            "unknown segment 'vip'");
+    fx_refused(
+        fx,
+        "personalizers:\n"
+        "  house:\n"
+        "    plugin: rules\n"
+        "    rules:\n"
+        "      - {when: in_segment(\"vip\"), action: offer, items: [X]}\n",
+        "unknown segment 'vip'");
     fx_load(fx,
             "segments:\n  vip: orders_count > 3\n"
             "personalizers:\n"
@@ -328,14 +322,14 @@ START_TEST(test_rules_check_errors)
             "      - {when: vip and age > 18, action: offer, items: [X]}\n");
     /* a base that is no personalizer of the pipeline */
     snprintf(want, sizeof want, "'base': no enabled personalizer named 'nope'");
-    refused(fx,
-            "personalizers:\n"
-            "  house:\n"
-            "    plugin: rules\n"
-            "    base: nope\n"
-            "    rules:\n"
-            "      - {action: offer, items: [X]}\n",
-            want);
+    fx_refused(fx,
+               "personalizers:\n"
+               "  house:\n"
+               "    plugin: rules\n"
+               "    base: nope\n"
+               "    rules:\n"
+               "      - {action: offer, items: [X]}\n",
+               want);
     fx_free(fx);
 }
 END_TEST
@@ -356,9 +350,5 @@ static Suite *rules_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rules_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(rules_suite());
 }

@@ -4,6 +4,7 @@
  * the outbox ledger. Every test works on a database of its own in a fresh
  * temporary directory.
  */
+#include "run_suite.h"
 #include "store_fixture.h"
 
 #include <check.h>
@@ -1082,10 +1083,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(store_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(store_suite());
 }

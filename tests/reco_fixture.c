@@ -136,6 +136,13 @@ void fx_load(struct reco_fx *fx, const char *yaml)
     ck_assert_msg(fx_try_load(fx, yaml) == ECRM_OK, "%s", fx->err);
 }
 
+void fx_refused(struct reco_fx *fx, const char *yaml, const char *want)
+{
+    ck_assert_int_eq(fx_try_load(fx, yaml), ECRM_FAIL);
+    ck_assert_msg(strstr(fx->err, want) != NULL, "wanted \"%s\" in:\n%s", want,
+                  fx->err);
+}
+
 int fx_try_reco(struct reco_fx *fx, const char *name, const char *ext, size_t k)
 {
     struct ecrm_instance *in =

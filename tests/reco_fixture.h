@@ -60,6 +60,9 @@ void fx_buy(struct reco_fx *fx, const char *order, const char *ext,
 int fx_try_load(struct reco_fx *fx, const char *yaml);
 /* The same, asserting success. */
 void fx_load(struct reco_fx *fx, const char *yaml);
+/* The same, asserting that YAML is refused with a message containing
+ * WANT. */
+void fx_refused(struct reco_fx *fx, const char *yaml, const char *want);
 
 /* Ask instance NAME for K items for customer EXT into fx->out / fx->n;
  * returns the personalizer's status (fx->err says why on failure). */
