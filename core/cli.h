@@ -69,4 +69,15 @@ int ecrm_cli_report(int argc, char **argv);
 /* The usage text of COMMAND ("" when there is no such command); static. */
 const char *ecrm_cli_usage(const char *command);
 
+/* Print COMMAND's usage on stderr and return EX_USAGE (64): for
+ * arguments that do not fit it. */
+int ecrm_cli_misuse(const char *command);
+
+/* The options the sub-commands share, after getopt_long() returned C:
+ * --plugin-dir DIR ('P': *PLUGIN_DIR = DIR), --verbose ('v': info
+ * logging), --help ('h': COMMAND's usage on stdout); anything else is an
+ * option getopt refused (ecrm_cli_misuse). Returns -1 when parsing goes
+ * on, else the exit status to return now: 0 after --help, EX_USAGE. */
+int ecrm_cli_option(int c, const char *command, const char **plugin_dir);
+
 #endif /* ECRM_CORE_CLI_H */

@@ -106,24 +106,15 @@ int ecrm_cli_evaluate(int argc, char **argv)
         case 'j':
             json = 1;
             break;
-        case 'P':
-            o.plugin_dir = optarg;
-            break;
-        case 'v':
-            ecrm_log_set_level(ECRM_LOG_INFO);
-            break;
-        case 'h':
-            fputs(ecrm_cli_usage("evaluate"), stdout);
-            return ECRM_EX_OK;
-        default:
-            fputs(ecrm_cli_usage("evaluate"), stderr);
-            return ECRM_EX_USAGE;
+        default: {
+            int code = ecrm_cli_option(c, "evaluate", &o.plugin_dir);
+            if (code >= 0)
+                return code;
+        }
         }
     }
-    if (optind != argc - 1 || !o.personalizer || !split) {
-        fputs(ecrm_cli_usage("evaluate"), stderr);
-        return ECRM_EX_USAGE;
-    }
+    if (optind != argc - 1 || !o.personalizer || !split)
+        return ecrm_cli_misuse("evaluate");
     o.pipeline = argv[optind];
     if (ecrm_parse_time(split, &o.split) != 0) {
         fprintf(stderr, "ecrm evaluate: --split: not an ISO 8601 time: %s\n",

@@ -49,27 +49,18 @@ int ecrm_cli_run(int argc, char **argv)
         case 'j':
             o.json = 1;
             break;
-        case 'P':
-            o.plugin_dir = optarg;
-            break;
-        case 'v':
-            ecrm_log_set_level(ECRM_LOG_INFO);
-            break;
         case 'S':
             ecrm_log_set_syslog(1);
             break;
-        case 'h':
-            fputs(ecrm_cli_usage("run"), stdout);
-            return ECRM_EX_OK;
-        default:
-            fputs(ecrm_cli_usage("run"), stderr);
-            return ECRM_EX_USAGE;
+        default: {
+            int code = ecrm_cli_option(c, "run", &o.plugin_dir);
+            if (code >= 0)
+                return code;
+        }
         }
     }
-    if (optind != argc - 1) {
-        fputs(ecrm_cli_usage("run"), stderr);
-        return ECRM_EX_USAGE;
-    }
+    if (optind != argc - 1)
+        return ecrm_cli_misuse("run");
     o.pipeline = argv[optind];
     if (now && *now && ecrm_parse_time(now, &o.now) != 0) {
         fprintf(stderr, "ecrm run: --now/ECRM_NOW: not an ISO 8601 time: %s\n",

@@ -2,8 +2,10 @@
 #include "config.h"
 
 #include "cli.h"
+#include "log.h"
 #include "run.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -179,6 +181,29 @@ const char *ecrm_cli_usage(const char *command)
 {
     const struct command *c = find(command);
     return c ? c->usage : "";
+}
+
+int ecrm_cli_misuse(const char *command)
+{
+    fputs(ecrm_cli_usage(command), stderr);
+    return ECRM_EX_USAGE;
+}
+
+int ecrm_cli_option(int c, const char *command, const char **plugin_dir)
+{
+    switch (c) {
+    case 'P':
+        *plugin_dir = optarg;
+        return -1;
+    case 'v':
+        ecrm_log_set_level(ECRM_LOG_INFO);
+        return -1;
+    case 'h':
+        fputs(ecrm_cli_usage(command), stdout);
+        return ECRM_EX_OK;
+    default:
+        return ecrm_cli_misuse(command);
+    }
 }
 
 int main(int argc, char **argv)
