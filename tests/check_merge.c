@@ -19,7 +19,7 @@ static void fx_open(struct fx *f)
 }
 
 /* One integer from SQL (?1 bound to A when the query has a parameter). */
-static int64_t q_int(struct fx *f, const char *sql, int64_t a)
+static int64_t q_int_of(struct fx *f, const char *sql, int64_t a)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = -12345;
@@ -188,11 +188,13 @@ START_TEST(test_merge_moves_everything)
     merge(&f, a, b);
 
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", a), 2);
+        q_int_of(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", a),
+        2);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM events WHERE customer_id = ?1", a), 1);
+        q_int_of(&f, "SELECT count(*) FROM events WHERE customer_id = ?1", a),
+        1);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM consents WHERE customer_id = ?1", a),
+        q_int_of(&f, "SELECT count(*) FROM consents WHERE customer_id = ?1", a),
         1);
     ck_assert_int_eq(granted(&f, a), 1);
     ck_assert_str_eq(q_text(&f,
@@ -205,20 +207,21 @@ START_TEST(test_merge_moves_everything)
                             " customer_id = ?1 AND key = 'pet'",
                             a, buf, sizeof buf),
                      "cat");
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT count(*) FROM customer_attrs WHERE"
-                           " customer_id = ?1",
-                           b),
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT count(*) FROM customer_attrs WHERE"
+                              " customer_id = ?1",
+                              b),
                      0);
     /* identities: B's external id, e-mail, phone, login and visitor key now
      * lead to A */
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM identities WHERE customer_id = ?1", a),
+        q_int_of(&f, "SELECT count(*) FROM identities WHERE customer_id = ?1",
+                 a),
         7);
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT customer_id FROM identities WHERE kind ="
-                           " 'external' AND value = 'B'",
-                           0),
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT customer_id FROM identities WHERE kind ="
+                              " 'external' AND value = 'B'",
+                              0),
                      a);
     ck_assert_int_eq(cust(&f, "B"), a);
     /* profile: A's own e-mail stays, empty fields come from B */
@@ -232,14 +235,15 @@ START_TEST(test_merge_moves_everything)
                             buf, sizeof buf),
                      "Bee");
     ck_assert_int_eq(
-        q_int(&f, "SELECT created FROM customers WHERE id = ?1", a), 50);
+        q_int_of(&f, "SELECT created FROM customers WHERE id = ?1", a), 50);
     /* outbox: k1 moved, k3 collides and stays on B's shell */
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM outbox WHERE customer_id = ?1", a), 2);
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT customer_id FROM outbox WHERE key ="
-                           " 'k3'",
-                           0),
+        q_int_of(&f, "SELECT count(*) FROM outbox WHERE customer_id = ?1", a),
+        2);
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT customer_id FROM outbox WHERE key ="
+                              " 'k3'",
+                              0),
                      b);
     snprintf(buf, sizeof buf, "merged:%lld", (long long)b);
     char got[64];
@@ -249,31 +253,32 @@ START_TEST(test_merge_moves_everything)
                             b, got, sizeof got),
                      buf);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(email) FROM customers WHERE id = ?1", b), 0);
+        q_int_of(&f, "SELECT count(email) FROM customers WHERE id = ?1", b), 0);
     /* dropped: recommendations, derived, memberships */
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT count(*) FROM recommendations WHERE"
-                           " customer_id = ?1",
-                           b),
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT count(*) FROM recommendations WHERE"
+                              " customer_id = ?1",
+                              b),
                      0);
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT count(*) FROM customer_derived WHERE"
-                           " customer_id = ?1",
-                           b),
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT count(*) FROM customer_derived WHERE"
+                              " customer_id = ?1",
+                              b),
                      0);
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT count(*) FROM segment_members WHERE"
-                           " customer_id = ?1",
-                           b),
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT count(*) FROM segment_members WHERE"
+                              " customer_id = ?1",
+                              b),
                      0);
     /* the record */
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT count(*) FROM customer_merges WHERE kept ="
-                           " ?1 AND merged_external_id = 'B' AND reason ="
-                           " 'test merge' AND time = 500",
-                           a),
-                     1);
-    ck_assert_int_eq(q_int(&f, "SELECT merged FROM customer_merges", 0), b);
+    ck_assert_int_eq(
+        q_int_of(&f,
+                 "SELECT count(*) FROM customer_merges WHERE kept ="
+                 " ?1 AND merged_external_id = 'B' AND reason ="
+                 " 'test merge' AND time = 500",
+                 a),
+        1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT merged FROM customer_merges", 0), b);
     /* the segment stage sees both sides as changed */
     struct ecrm_seg_watermarks wm;
     struct ecrm_seg_change *ids = NULL;
@@ -305,13 +310,14 @@ START_TEST(test_merge_deletes_unreferenced_row)
     line(&f, "O1", "B", "S1", 100);
     merge(&f, a, b);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM customers WHERE id = ?1", b), 0);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
+        q_int_of(&f, "SELECT count(*) FROM customers WHERE id = ?1", b), 0);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
     /* a later order naming B lands on A, without a new customer */
     line(&f, "O2", "B", "S1", 200);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", a), 2);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
+        q_int_of(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", a),
+        2);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
     fx_close(&f);
 }
 END_TEST
@@ -325,8 +331,9 @@ START_TEST(test_merge_refused)
                      ECRM_FAIL);
     ck_assert_int_eq(ecrm_store_merge_customers(f.s, a, 999, "none", 1, f.err),
                      ECRM_FAIL);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 0);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     0);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
     fx_close(&f);
 }
 END_TEST
@@ -344,9 +351,10 @@ START_TEST(test_registration_with_known_email_merges)
     int64_t got = reg(&f, "C0042", "X@Y.com", NULL, "Xavier", 200);
     ck_assert(ecrm_store_commit(f.s, f.err) == ECRM_OK);
     ck_assert_int_eq(got, c7);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", c7), 1);
+        q_int_of(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", c7),
+        1);
     ck_assert_str_eq(q_text(&f, "SELECT name FROM customers WHERE id = ?1", c7,
                             buf, sizeof buf),
                      "Xavier");
@@ -355,15 +363,18 @@ START_TEST(test_registration_with_known_email_merges)
     ck_assert_msg(strstr(buf, "C0042") && strstr(buf, "C0007") &&
                       strstr(buf, "e-mail"),
                   "reason: %s", buf);
-    ck_assert_int_eq(q_int(&f, "SELECT merged FROM customer_merges", 0), c42);
+    ck_assert_int_eq(q_int_of(&f, "SELECT merged FROM customer_merges", 0),
+                     c42);
     /* later records naming C0042 land on C0007 */
     ck_assert_int_eq(cust(&f, "C0042"), c7);
     line(&f, "O2", "C0042", "S1", 300);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", c7), 2);
+        q_int_of(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", c7),
+        2);
     ck_assert_int_eq(reg(&f, "C0042", NULL, NULL, NULL, 400), c7);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     1);
     /* ecrm customer show finds it by the old external id and the e-mail */
     int64_t found = 0;
     ck_assert(ecrm_store_find_customer(f.s, "C0042", &found, f.err) == ECRM_OK);
@@ -383,12 +394,13 @@ START_TEST(test_registration_with_known_phone_merges)
     int64_t got = reg(&f, "N", "n@example.com", "+4930", NULL, 200);
     ck_assert_int_eq(got, a);
     /* the new e-mail now belongs to A */
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT customer_id FROM identities WHERE kind ="
-                           " 'email' AND value = 'n@example.com'",
-                           0),
+    ck_assert_int_eq(q_int_of(&f,
+                              "SELECT customer_id FROM identities WHERE kind ="
+                              " 'email' AND value = 'n@example.com'",
+                              0),
                      a);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     1);
     fx_close(&f);
 }
 END_TEST
@@ -400,8 +412,9 @@ START_TEST(test_no_self_merge)
     int64_t a = reg(&f, "A", "a@example.com", "+491", NULL, 100);
     ck_assert_int_eq(reg(&f, "A", "a@example.com", "+491", "Al", 200), a);
     ck_assert_int_eq(reg(&f, "A", "A@EXAMPLE.com", NULL, NULL, 300), a);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 0);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     0);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
     fx_close(&f);
 }
 END_TEST
@@ -423,13 +436,15 @@ START_TEST(test_chain_of_merges)
     line(&f, "OC2", "C", "S1", 150);
     ck_assert_int_eq(reg(&f, "C", NULL, NULL, "See", 160), a);
     ck_assert_int_eq(reg(&f, "D", NULL, "+4940", NULL, 170), a);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customers", 0), 1);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", a), 2);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 3);
+        q_int_of(&f, "SELECT count(*) FROM orders WHERE customer_id = ?1", a),
+        2);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     3);
     /* every merge is explained on the survivor */
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM customer_merges WHERE kept = ?1", a),
+        q_int_of(&f, "SELECT count(*) FROM customer_merges WHERE kept = ?1", a),
         3);
     fx_close(&f);
 }
@@ -453,7 +468,7 @@ START_TEST(test_consent_precedence_after_merge)
     merge(&f, a, d);
     ck_assert_int_eq(granted(&f, a), 0);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM consents WHERE customer_id = ?1", a),
+        q_int_of(&f, "SELECT count(*) FROM consents WHERE customer_id = ?1", a),
         4);
     fx_close(&f);
 }
@@ -467,7 +482,8 @@ START_TEST(test_forgotten_address_not_merged)
     ck_assert(ecrm_store_forget(f.s, a, 150, f.err) == ECRM_OK);
     int64_t n = reg(&f, "N", "a@example.com", NULL, NULL, 200);
     ck_assert_int_ne(n, a);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 0);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     0);
     /* the forgotten address still never re-enrols */
     consent(&f, "N", ECRM_CONSENT_GRANTED, 210);
     ck_assert_int_eq(granted(&f, n), 0);
@@ -490,25 +506,29 @@ START_TEST(test_visitor_login_recorded_once)
     event(&f, "U42", "v1", "login", "u42", 130);
     event(&f, NULL, "v1", NULL, NULL, 140);
     ck_assert_int_eq(
-        q_int(&f, "SELECT count(*) FROM events WHERE customer_id = ?1", u), 5);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 1);
-    ck_assert_int_eq(q_int(&f,
-                           "SELECT count(*) FROM customer_merges WHERE kept ="
-                           " ?1 AND merged = 0 AND merged_external_id = 'v1'",
-                           u),
+        q_int_of(&f, "SELECT count(*) FROM events WHERE customer_id = ?1", u),
+        5);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
                      1);
+    ck_assert_int_eq(
+        q_int_of(&f,
+                 "SELECT count(*) FROM customer_merges WHERE kept ="
+                 " ?1 AND merged = 0 AND merged_external_id = 'v1'",
+                 u),
+        1);
     ck_assert_str_eq(
         q_text(&f, "SELECT reason FROM customer_merges", 0, buf, sizeof buf),
         "anonymous visitor v1 logged in as login:u42");
     /* the attached events are in the segment stage's change log */
-    ck_assert_int_gt(q_int(&f,
-                           "SELECT count(*) FROM customer_changes"
-                           " WHERE customer_id = ?1",
-                           u),
+    ck_assert_int_gt(q_int_of(&f,
+                              "SELECT count(*) FROM customer_changes"
+                              " WHERE customer_id = ?1",
+                              u),
                      0);
     /* a visitor without anonymous history: nothing to record */
     event(&f, "U42", "v2", "login", "u42", 150);
-    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customer_merges", 0), 1);
+    ck_assert_int_eq(q_int_of(&f, "SELECT count(*) FROM customer_merges", 0),
+                     1);
     fx_close(&f);
 }
 END_TEST

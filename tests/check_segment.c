@@ -507,18 +507,6 @@ START_TEST(test_injection_is_data)
 }
 END_TEST
 
-static int64_t q_int(struct fx *f, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    ck_assert_int_eq(sqlite3_prepare_v2(f->s->db, sql, -1, &st, NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 #define ASSERT_CURRENT(name, want)                                             \
     do {                                                                       \
         const char *got_ = current(&sc.f, name);                               \

@@ -25,19 +25,6 @@ static void fx_open(struct fx *f)
     fx_open_in(f, "check_store");
 }
 
-/* One integer from SQL run on the store's connection (test-only peek). */
-static int64_t q_int(struct fx *f, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -12345;
-    ck_assert_int_eq(sqlite3_prepare_v2(f->s->db, sql, -1, &st, NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void line(struct fx *f, const char *order, int64_t no, const char *ext,
                  const char *sku, double qty, double price, int64_t t,
                  int is_return, int expect_inserted)

@@ -60,6 +60,20 @@ static inline void fx_close(struct fx *f)
     rmdir(f->dir);
 }
 
+/* The first column of the first row of SQL, run on F's connection (a
+ * test-only peek behind the API); -12345 when there is no row. */
+static inline int64_t q_int(struct fx *f, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -12345;
+    ck_assert_int_eq(sqlite3_prepare_v2(f->s->db, sql, -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* The id of the customer with external id EXT, created when new. */
 static inline int64_t cust(struct fx *f, const char *ext)
 {
