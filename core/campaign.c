@@ -84,6 +84,14 @@ static const struct ecrm_option campaign_options[] = {
     {"on_quiet_hours", ECRM_OPT_STRING, "defer", 0, CC(on_quiet_hours),
      "a message planned in the customer's quiet hours: defer it to their "
      "end, or suppress it (reason quiet_hours)"},
+    {"max_per_day", ECRM_OPT_INT, "0", 0, CC(max_per_day),
+     "messages of this campaign per customer in 24 hours, on all its "
+     "channels (0: no cap; the contact policy's caps count every "
+     "campaign); over it: suppressed, reason capped"},
+    {"max_per_week", ECRM_OPT_INT, "0", 0, CC(max_per_week),
+     "messages of this campaign per customer in 7 days (0: no cap)"},
+    {"max_per_month", ECRM_OPT_INT, "0", 0, CC(max_per_month),
+     "messages of this campaign per customer in 30 days (0: no cap)"},
     {"enabled", ECRM_OPT_BOOL, "true", 0, CC(enabled),
      "false keeps the campaign defined but idle"},
     {0}};
@@ -512,6 +520,15 @@ static void resolve_settings(struct ecrm_campaign *c, struct ecrm_diag *d)
         ecrm_diag_add(d, at_key(c->node, "goal_days"),
                       "'goal_days' must be 0 (no goal) to 3660, got %lld",
                       (long long)cc->goal_days);
+    static const char *const caps[] = {"max_per_day", "max_per_week",
+                                       "max_per_month"};
+    const int64_t capv[] = {cc->max_per_day, cc->max_per_week,
+                            cc->max_per_month};
+    for (int i = 0; i < 3; i++)
+        if (capv[i] < 0)
+            ecrm_diag_add(d, at_key(c->node, caps[i]),
+                          "'%s' must be 0 (no cap) or more, got %lld", caps[i],
+                          (long long)capv[i]);
     if (cc->preferred_channel && !*cc->preferred_channel)
         ecrm_diag_add(d, at_key(c->node, "preferred_channel"),
                       "'preferred_channel' names a profile attribute");

@@ -455,30 +455,39 @@ int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
 }
 
 int ecrm_store_outbox_recent(struct ecrm_store *s, int64_t cid,
-                             const int64_t since[3], int64_t n[3], char *err)
+                             const char *campaign, const int64_t since[3],
+                             struct ecrm_outbox_recent *out, char *err)
 {
     int64_t oldest = since[0];
     for (int i = 1; i < 3; i++)
         if (since[i] < oldest)
             oldest = since[i];
-    sqlite3_stmt *st =
-        ecrm_store_stmt(s, ECRM_ST_OB_RECENT,
-                        "SELECT coalesce(sum(planned_at >= ?2), 0),"
-                        " coalesce(sum(planned_at >= ?3), 0),"
-                        " coalesce(sum(planned_at >= ?4), 0) FROM outbox"
-                        " WHERE customer_id = ?1 AND planned_at >= ?5"
-                        " AND state IN (0, 1, 2, 3, 6)",
-                        err);
+    /* outbox_customer (customer_id, planned_at) serves it; "campaign = ?6"
+     * is NULL for every row when no campaign is asked about. */
+    sqlite3_stmt *st = ecrm_store_stmt(
+        s, ECRM_ST_OB_RECENT,
+        "SELECT coalesce(sum(planned_at >= ?2), 0),"
+        " coalesce(sum(planned_at >= ?3), 0),"
+        " coalesce(sum(planned_at >= ?4), 0),"
+        " coalesce(sum(campaign = ?6 AND planned_at >= ?2), 0),"
+        " coalesce(sum(campaign = ?6 AND planned_at >= ?3), 0),"
+        " coalesce(sum(campaign = ?6 AND planned_at >= ?4), 0) FROM outbox"
+        " WHERE customer_id = ?1 AND planned_at >= ?5"
+        " AND state IN (0, 1, 2, 3, 6)",
+        err);
     if (!st)
         return ECRM_FAIL;
     sqlite3_bind_int64(st, 1, cid);
     for (int i = 0; i < 3; i++)
         sqlite3_bind_int64(st, 2 + i, since[i]);
     sqlite3_bind_int64(st, 5, oldest);
+    ecrm_bind_text(st, 6, campaign);
     int rc = ECRM_OK;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < 3; i++)
-            n[i] = sqlite3_column_int64(st, i);
+        for (int i = 0; i < 3; i++) {
+            out->all[i] = sqlite3_column_int64(st, i);
+            out->campaign[i] = sqlite3_column_int64(st, 3 + i);
+        }
     } else {
         rc = ecrm_store_sqlfail(s, err, "counting recent messages");
     }

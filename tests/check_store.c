@@ -897,10 +897,12 @@ START_TEST(test_outbox_suppressed_revised)
         ECRM_OK);
     ck_assert_int_eq(pr.found, 0);
     /* suppressions do not count against caps or budgets */
-    int64_t since[3] = {0, 0, 0}, n[3];
-    ck_assert_int_eq(ecrm_store_outbox_recent(f.s, c1, since, n, f.err),
-                     ECRM_OK);
-    ck_assert_int_eq(n[0], 0);
+    int64_t since[3] = {0, 0, 0};
+    struct ecrm_outbox_recent n;
+    ck_assert_int_eq(
+        ecrm_store_outbox_recent(f.s, c1, "spring", since, &n, f.err), ECRM_OK);
+    ck_assert_int_eq(n.all[0], 0);
+    ck_assert_int_eq(n.campaign[0], 0);
     /* consent came: the same row becomes a message on the mail channel */
     ck_assert_int_eq(
         ecrm_store_outbox_prior(f.s, "spring", c1, "once", &pr, f.err),
@@ -931,6 +933,26 @@ START_TEST(test_outbox_suppressed_revised)
     ck_assert_int_eq(ecrm_store_outbox_revise(f.s, 0, pr.id, &m, &done, f.err),
                      ECRM_OK);
     ck_assert_int_eq(done, 0);
+    /* caps count every campaign's messages, and one campaign's alone */
+    struct ecrm_outbox_msg m3 = m2;
+    m3.key = "autumn/1/mail/once";
+    m3.campaign = "autumn";
+    m3.planned_at = 300;
+    ck_assert_int_eq(ecrm_store_outbox_plan(f.s, 0, &m3, &ins, f.err), ECRM_OK);
+    const int64_t windows[3] = {250, 150, 0};
+    ck_assert_int_eq(
+        ecrm_store_outbox_recent(f.s, c1, "spring", windows, &n, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(n.all[0], 1);
+    ck_assert_int_eq(n.all[1], 2);
+    ck_assert_int_eq(n.all[2], 2);
+    ck_assert_int_eq(n.campaign[0], 0);
+    ck_assert_int_eq(n.campaign[1], 1);
+    ck_assert_int_eq(n.campaign[2], 1);
+    ck_assert_int_eq(
+        ecrm_store_outbox_recent(f.s, c1, NULL, windows, &n, f.err), ECRM_OK);
+    ck_assert_int_eq(n.all[1], 2);
+    ck_assert_int_eq(n.campaign[1], 0);
     int64_t msgs;
     double cost;
     ck_assert_int_eq(

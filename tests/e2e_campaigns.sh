@@ -361,4 +361,59 @@ q "$D/demo.db" "select customer_id, variant from campaign_assignments where camp
 check "assignments unchanged after a weight change" cmp -s "$T/assign1" "$T/assign2"
 check "day 2 messages keep each customer's stored variant" test \
     "$(q "$D/demo.db" "select count(*) from outbox o join campaign_assignments a on a.campaign = o.campaign and a.customer_id = o.customer_id where o.campaign = 'ab' and o.period = '2025-06-03' and ifnull(o.variant, '') != a.variant")" = 0
+# ---------------------------------------------------------------------------
+# 5. A campaign's own frequency cap, across its channels: at most 2
+#    messages of `twice` a week per customer whether by SMS or e-mail,
+#    over a rolling 7 days; other campaigns neither count nor are capped
+D=$T/capc
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" \
+    "k1,k1@example.com,+447700900011,Kay,UTC,yes,yes," \
+    "k2,k2@example.com,,Lou,UTC,yes,no,"
+write_orders "$D/orders.csv" k1:10 k2:20
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  twice:
+    personalizer: best
+    channels: [sms, mail]
+    subject: "Twice"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    recurrence: daily
+    max_per_week: 2
+  every:
+    personalizer: best
+    channel: mail
+    subject: "Every day"
+    template: mail.txt
+    recurrence: daily
+Y
+expect_code 0 "a campaign cap is valid" "$ECRM" check "$D/p.yaml"
+capc() { q "$D/p.db" "select group_concat(x, ' ') from (select o.period || '=' || o.channel || ':' || ifnull(o.reason, 'msg') x from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and c.external_id = '$2' order by o.period)"; }
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null
+# SMS consent goes: the campaign falls back to e-mail, and still counts
+"$ECRM" consent revoke k1 --channel sms --purpose marketing --now 2025-06-02T18:00:00Z -p "$D/p.yaml" > /dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z > /dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T12:00:00Z --json > "$T/cap3.json"
+check "campaign cap: third message in 7 days capped, across SMS and e-mail" test \
+    "$(capc twice k1)" = "2025-06-02=sms:msg 2025-06-03=mail:msg 2025-06-04=mail:capped"
+check "campaign cap: per customer" test \
+    "$(capc twice k2)" = "2025-06-02=mail:msg 2025-06-03=mail:msg 2025-06-04=mail:capped"
+check "campaign cap: another campaign is not capped by it" test \
+    "$(capc every k1)" = "2025-06-02=mail:msg 2025-06-03=mail:msg 2025-06-04=mail:msg"
+check "campaign cap: --json counts capped" test \
+    "$(json_get "$T/cap3.json" 'j["messages"]["suppressed_by_reason"]["capped"]')" = 2
+"$ECRM" run "$D/p.yaml" --now 2025-06-09T11:59:00Z > /dev/null
+check "campaign cap: both still within the last 7 days" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'twice' and period = '2025-06-09' and reason = 'capped'")" = 2
+"$ECRM" run "$D/p.yaml" --now 2025-06-09T12:30:00Z > /dev/null
+check "campaign cap: a rolling week, the first message left it" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'twice' and period = '2025-06-09' and state = 2")" = 2
+check "campaign cap: never more than 2 in any 7 days" test \
+    "$(q "$D/p.db" "select max(n) from (select (select count(*) from outbox b where b.customer_id = a.customer_id and b.campaign = 'twice' and b.state = 2 and b.planned_at > a.planned_at - 7 * 86400 and b.planned_at <= a.planned_at) n from outbox a where a.campaign = 'twice' and a.state = 2)")" = 2
+sed -i 's/max_per_week: 2/max_per_week: -1/' "$D/p.yaml"
+"$ECRM" check "$D/p.yaml" 2> "$T/caperr"; rc=$?
+check "negative campaign cap: exit 65" test "$rc" = 65
+check "negative campaign cap located" grep -q "p.yaml:[0-9]*:19: 'max_per_week' must be 0 (no cap) or more, got -1" "$T/caperr"
 finish
