@@ -54,7 +54,8 @@ static const struct ecrm_option campaign_options[] = {
     {"start", ECRM_OPT_STRING, NULL, 0, CC(start),
      "first day of the campaign window (ISO 8601)"},
     {"end", ECRM_OPT_STRING, NULL, 0, CC(end),
-     "end of the campaign window, exclusive (ISO 8601)"},
+     "end of the campaign window, exclusive (ISO 8601): nothing is sent "
+     "from then on (what still waits is suppressed, reason window_ended)"},
     {"send_hour", ECRM_OPT_INT, "-1", 0, CC(send_hour),
      "hour (0-23) in the customer's time zone at which messages go out; "
      "planned earlier, they wait for it (-1: at once)"},

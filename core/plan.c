@@ -11,6 +11,8 @@
  *   assigned to the control group               -> control_group
  *   over a frequency cap                        -> capped
  *   in quiet hours, on_quiet_hours: suppress    -> quiet_hours
+ *   deferred (send hour, quiet hours) to the
+ *   campaign's end or later                     -> window_ended
  *   the personalizer has nothing                -> no_items
  *   longer than the channel takes               -> too_long
  *   the budget cannot pay for it                -> budget
@@ -625,6 +627,9 @@ static int decide(struct plan_ctx *pc, const struct ecrm_contact *ct)
     dc.planned_at = deliverable_at(pc, ct->tz, &quiet);
     if (quiet && pc->c->suppress_quiet)
         return suppress(pc, &dc, ECRM_REASON_QUIET_HOURS);
+    /* it could only go once the window has closed */
+    if (pc->c->end && dc.planned_at >= pc->c->end)
+        return suppress(pc, &dc, ECRM_REASON_WINDOW_ENDED);
     if (pc->budget_out) /* no need to ask the personalizer */
         return suppress(pc, &dc, ECRM_REASON_BUDGET);
     uint64_t before = run->msgs.planned;

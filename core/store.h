@@ -349,6 +349,14 @@ int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
  * NULL) receives how many. */
 int ecrm_store_outbox_resend_unknown(struct ecrm_store *s, const char *campaign,
                                      int64_t now, int64_t *n, char *err);
+/* Suppress every message of CAMPAIGN still waiting (planned or retry)
+ * with REASON, at NOW, NOTE added to its error (the last server answer,
+ * if any, is kept before it): for a campaign whose window has ended.
+ * *N (may be NULL) receives how many. */
+int ecrm_store_outbox_suppress_waiting(struct ecrm_store *s,
+                                       const char *campaign, const char *reason,
+                                       const char *note, int64_t now,
+                                       int64_t *n, char *err);
 /* The messages to one customer that count against frequency caps
  * (planned, sending, sent, retry or unknown, on any channel) with
  * planned_at >= SINCE[i], for the windows i = 0..2 the caller chose. */

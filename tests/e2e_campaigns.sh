@@ -416,4 +416,73 @@ sed -i 's/max_per_week: 2/max_per_week: -1/' "$D/p.yaml"
 "$ECRM" check "$D/p.yaml" 2> "$T/caperr"; rc=$?
 check "negative campaign cap: exit 65" test "$rc" = 65
 check "negative campaign cap located" grep -q "p.yaml:[0-9]*:19: 'max_per_week' must be 0 (no cap) or more, got -1" "$T/caperr"
+# ---------------------------------------------------------------------------
+# 6. The window's end: a message deferred (send hour, quiet hours, retry
+#    backoff) past it is never sent after it; the ledger says why
+D=$T/win
+mkdir -p "$D"
+head_yaml "$D" /500
+write_customers "$D/customers.csv" \
+    "w1,w1@example.com,+447700900021,Utc,UTC,yes,yes,email" \
+    "w2,w2@example.com,,York,America/New_York,yes,no," \
+    "w3,w3@example.com,,Warsaw,Europe/Warsaw,yes,no,"
+write_orders "$D/orders.csv" w1:10 w2:20 w3:30
+cat >> "$D/p.yaml" <<'Y'
+contact_policy: {quiet_hours: "21:00-08:00"}
+campaigns:
+  noon:                             # ends at 12:00 UTC, sends at 10:00 local
+    personalizer: best
+    channel: mail
+    subject: "By noon"
+    template: mail.txt
+    start: 2025-06-01
+    end: 2025-06-04T12:00:00Z
+    send_hour: 10
+  night:                            # ends at midnight, planned at 22:30
+    personalizer: best
+    channel: mail
+    subject: "Tonight"
+    template: mail.txt
+    start: 2025-06-04T22:00:00Z
+    end: 2025-06-05T00:00:00Z
+  sms_late:                         # a transient refusal near the end
+    personalizer: best
+    channel: sms
+    template: sms.txt
+    end: 2025-06-04T09:00:30Z
+  sms_soon:                         # retried in the window, never after it
+    personalizer: best
+    channel: sms
+    template: sms.txt
+    end: 2025-06-04T10:00:00Z
+Y
+expect_code 0 "window end: valid" "$ECRM" check "$D/p.yaml"
+wstate() { q "$D/p.db" "select o.state || ':' || ifnull(o.reason, '-') from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and c.external_id = '$2'"; }
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T09:00:00Z --json > "$T/w1.json" 2>/dev/null
+check "send hour before the end: waits for 10:00 UTC" test "$(wstate noon w1)" = "0:-"
+check "send hour after the end (New York 10:00 = 14:00 UTC): window_ended at planning" \
+    test "$(wstate noon w2)" = "5:window_ended"
+check "send hour passed today, tomorrow is too late (Warsaw): window_ended" \
+    test "$(wstate noon w3)" = "5:window_ended"
+check "a retry that would fall after the end: failed with the gateway's answer and why" test \
+    "$(q "$D/p.db" "select state || ':' || (error like 'gateway answered 500:%; not retried: the campaign''s window ends at 2025-06-04T09:00:30Z') from outbox where campaign = 'sms_late'")" = "4:1"
+check "a retry inside the window waits" test "$(wstate sms_soon w1)" = "3:-"
+check "--json counts window_ended" test \
+    "$(json_get "$T/w1.json" 'j["messages"]["suppressed_by_reason"]["window_ended"]')" = 2
+sent_sms=$(requests)
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T12:30:00Z --stage deliver --json > "$T/w2.json" 2>/dev/null
+check "delivered after the end: nothing goes out" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+check "the waiting message is suppressed window_ended" test "$(wstate noon w1)" = "5:window_ended"
+check "the pending retry too, its last answer kept" test \
+    "$(q "$D/p.db" "select state || ':' || reason || ':' || (error like 'gateway answered 500:%; not sent before the campaign''s window ended at 2025-06-04T10:00:00Z') from outbox where campaign = 'sms_soon'")" = "5:window_ended:1"
+check "the gateway saw no attempt after the end" test "$(requests)" = "$sent_sms"
+check "--json: suppressed at delivery by window_ended" test \
+    "$(json_get "$T/w2.json" 'j["messages"]["suppressed_by_reason"]["window_ended"]')" = 2
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T22:30:00Z --stage plan > /dev/null
+check "quiet hours past a midnight end (UTC, Warsaw): window_ended, not deferred" test \
+    "$(wstate night w1) $(wstate night w3)" = "5:window_ended 5:window_ended"
+check "outside their quiet hours (New York, 18:30): planned" test "$(wstate night w2)" = "0:-"
+"$ECRM" run "$D/p.yaml" --now 2025-06-05T08:00:00Z > /dev/null 2>&1
+check "not delivered before midnight: window_ended at the next run" test "$(wstate night w2)" = "5:window_ended"
+check "nothing was ever sent by mail" test -z "$(ls "$D/mail/new" 2>/dev/null)"
 finish
