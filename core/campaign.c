@@ -69,7 +69,9 @@ static const struct ecrm_option campaign_options[] = {
     {"priority", ECRM_OPT_STRING, "value", 0, CC(priority),
      "who goes first when the budget cannot cover everyone: value (net "
      "spend over the last 365 days, highest first) or none (customer id "
-     "order)"},
+     "order); the first customer the budget cannot pay for stops it, so "
+     "nobody later in that order is messaged instead, not even more "
+     "cheaply"},
     {"unit_cost", ECRM_OPT_MAP, NULL, 0, CC(unit_cost),
      "price of one message per channel instance, e.g. {sms: 0.05, mail: "
      "0.001}; for SMS the price of one segment (cost = segments x price)"},

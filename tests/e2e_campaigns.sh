@@ -485,4 +485,57 @@ check "outside their quiet hours (New York, 18:30): planned" test "$(wstate nigh
 "$ECRM" run "$D/p.yaml" --now 2025-06-05T08:00:00Z > /dev/null 2>&1
 check "not delivered before midnight: window_ended at the next run" test "$(wstate night w2)" = "5:window_ended"
 check "nothing was ever sent by mail" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+# ---------------------------------------------------------------------------
+# 7. A budget in cost across channels of different prices: the most
+#    valuable customers first, strictly. The first customer the budget
+#    cannot pay for stops it: no less valuable customer is messaged in
+#    their place, even one whose cheaper message would still fit.
+D=$T/bval
+mkdir -p "$D"
+head_yaml "$D"
+# ids in another order than value; p1 and p4 write in Cyrillic (UCS-2)
+write_customers "$D/customers.csv" \
+    "p6,p6@example.com,,Zed,UTC,yes,no," \
+    "p4,,+447700900034,Дарья,UTC,no,yes," \
+    "p2,p2@example.com,,Bea,UTC,yes,no," \
+    "p1,,+447700900031,Анна,UTC,no,yes," \
+    "p5,p5@example.com,,Eli,UTC,yes,no," \
+    "p3,,+447700900033,Cat,UTC,no,yes,"
+write_orders "$D/orders.csv" p1:900 p2:800 p3:700 p4:600 p5:500
+# over 70 characters: two segments in UCS-2, one in GSM-7
+printf 'Hi {{ customer.first_name }}! Picked for you from what shoppers like you loved this spring: {{#each items}}{{ title }}{{/each}}\n' > "$D/sms.txt"
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  rich:
+    personalizer: best
+    items: 1
+    channels: [sms, mail]
+    subject: "For you"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    unit_cost: {sms: 0.05, mail: 0.01}
+    budget_cost: 0.2
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z --dry-run > "$T/bv0.out"
+check "dry run: the most valuable first, whatever their ids" test \
+    "$(sed -n 's/^would send rich via [a-z]* to \([^:]*\):.*/\1/p' "$T/bv0.out" | tr '\n' ' ')" = \
+    "+447700900031 p2@example.com +447700900033 "
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null
+bv() { q "$D/p.db" "select group_concat(x, ' ') from (select c.external_id || '=' || ifnull(o.cost, '-') x from outbox o join customers c on c.id = o.customer_id where o.campaign = 'rich' and $1 order by c.external_id)"; }
+check "priced per channel: UCS-2 SMS 2 x 0.05, GSM-7 SMS 0.05, mail 0.01" \
+    test "$(bv 'state = 2')" = "p1=0.1 p2=0.01 p3=0.05"
+check "p4's SMS (0.1) does not fit in what is left (0.04): budget" \
+    test "$(bv "reason = 'budget'")" = "p4=- p5=- p6=-"
+check "so p5's and p6's mail (0.01) does not jump the queue" \
+    test "$(ls "$D/mail/new" | wc -l)" = 1
+vals="(select coalesce(sum(l.amount), 0) from orders r join order_lines l on l.order_id = r.id where r.customer_id = o.customer_id)"
+check "every customer messaged is worth at least every one the budget left out" test \
+    "$(q "$D/p.db" "select (select min($vals) from outbox o where campaign = 'rich' and state = 2) >= (select max($vals) from outbox o where campaign = 'rich' and reason = 'budget')")" = 1
+check "spent within the budget" test \
+    "$(q "$D/p.db" "select sum(cost) <= 0.2 from outbox where campaign = 'rich' and state in (0, 1, 2, 3, 6)")" = 1
+# more budget later in the period: the next most valuable go, in order
+sed -i 's/budget_cost: 0.2$/budget_cost: 0.275/' "$D/p.yaml"
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T13:00:00Z > /dev/null
+check "a raised budget goes to p4 then p5; p6 still waits" test \
+    "$(bv 'state = 2') / $(bv "reason = 'budget'")" = "p1=0.1 p2=0.01 p3=0.05 p4=0.1 p5=0.01 / p6=-"
 finish
