@@ -81,12 +81,14 @@ static const struct ecrm_option campaign_options[] = {
     {"control_percent", ECRM_OPT_DOUBLE, "0", 0, CC(control_percent),
      "share of the targeted customers held out as a control group: "
      "recorded, never messaged"},
-    {"on_unknown", ECRM_OPT_STRING, "keep", 0, CC(on_unknown),
+    {"on_unknown", ECRM_OPT_STRING, NULL, 0, CC(on_unknown),
      "a message whose delivery a crash interrupted: keep it unknown, or "
-     "resend it (same Message-ID / idempotency key)"},
-    {"on_quiet_hours", ECRM_OPT_STRING, "defer", 0, CC(on_quiet_hours),
+     "resend it (same Message-ID / idempotency key); default: the contact "
+     "policy's on_unknown (itself keep)"},
+    {"on_quiet_hours", ECRM_OPT_STRING, NULL, 0, CC(on_quiet_hours),
      "a message planned in the customer's quiet hours: defer it to their "
-     "end, or suppress it (reason quiet_hours)"},
+     "end, or suppress it (reason quiet_hours); default: the contact "
+     "policy's on_quiet_hours (itself defer)"},
     {"max_per_day", ECRM_OPT_INT, "0", 0, CC(max_per_day),
      "messages of this campaign per customer in 24 hours, on all its "
      "channels (0: no cap; the contact policy's caps count every "
@@ -324,17 +326,15 @@ static void resolve_costs(struct ecrm_campaign *c, struct ecrm_diag *d)
                           c->channels[i].inst->name);
 }
 
-/* Whether STR is one of the NULL-terminated WORDS; else an error at KEY. */
-static int one_of(const struct ecrm_campaign *c, const char *key,
-                  const char *str, const char *const *words,
-                  struct ecrm_diag *d)
+/* Whether C's setting KEY (STR, NULL when not given) is the second of
+ * WORDS, else the contact policy's INHERITED (checked with the policy). */
+static int second_or_inherited(const struct ecrm_campaign *c, const char *key,
+                               const char *str, const char *inherited,
+                               const char *const *words, struct ecrm_diag *d)
 {
-    for (size_t i = 0; words[i]; i++)
-        if (str && strcmp(str, words[i]) == 0)
-            return (int)i;
-    ecrm_diag_add(d, at_key(c->node, key), "'%s' must be %s or %s, got '%s'",
-                  key, words[0], words[1], str ? str : "");
-    return 0;
+    if (str)
+        return ecrm_schema_one_of(c->node, key, str, words, d) == 1;
+    return inherited && strcmp(inherited, words[1]) == 0;
 }
 
 static void bind_variant(struct ecrm_pipeline *p, struct ecrm_campaign *c,
@@ -474,31 +474,36 @@ static void resolve_refs(struct ecrm_pipeline *p, struct ecrm_campaign *c,
                           cc->segment);
     }
     static const char *const triggers[] = {"always", "entered", NULL};
-    c->trigger_entered = one_of(c, "trigger", cc->trigger, triggers, d) == 1;
+    c->trigger_entered =
+        ecrm_schema_one_of(c->node, "trigger", cc->trigger, triggers, d) == 1;
     if (c->trigger_entered && !c->segment)
         ecrm_diag_add(d, at_key(c->node, "trigger"),
                       "'trigger: entered' needs a 'segment' other than all");
 }
 
-static void resolve_settings(struct ecrm_campaign *c, struct ecrm_diag *d)
+static void resolve_settings(const struct ecrm_pipeline *p,
+                             struct ecrm_campaign *c, struct ecrm_diag *d)
 {
     struct ecrm_campaign_conf *cc = &c->conf;
     static const char *const purposes[] = {"marketing", "service", NULL};
     static const char *const scopes[] = {"campaign", "period", NULL};
     static const char *const priorities[] = {"none", "value", NULL};
-    static const char *const unknown[] = {"keep", "resend", NULL};
-    static const char *const quiet[] = {"defer", "suppress", NULL};
+    static const char *const unknown[] = {ECRM_ON_UNKNOWN_WORDS, NULL};
+    static const char *const quiet[] = {ECRM_ON_QUIET_WORDS, NULL};
     if (cc->items < 1 || cc->items > 50)
         ecrm_diag_add(d, at_key(c->node, "items"),
                       "'items' must be between 1 and 50, got %lld",
                       (long long)cc->items);
-    one_of(c, "purpose", cc->purpose, purposes, d);
-    c->budget_per_period =
-        one_of(c, "budget_scope", cc->budget_scope, scopes, d) == 1;
-    c->by_value = one_of(c, "priority", cc->priority, priorities, d) == 1;
-    c->resend_unknown = one_of(c, "on_unknown", cc->on_unknown, unknown, d);
+    ecrm_schema_one_of(c->node, "purpose", cc->purpose, purposes, d);
+    c->budget_per_period = ecrm_schema_one_of(c->node, "budget_scope",
+                                              cc->budget_scope, scopes, d) == 1;
+    c->by_value = ecrm_schema_one_of(c->node, "priority", cc->priority,
+                                     priorities, d) == 1;
+    c->resend_unknown = second_or_inherited(c, "on_unknown", cc->on_unknown,
+                                            p->policy.on_unknown, unknown, d);
     c->suppress_quiet =
-        one_of(c, "on_quiet_hours", cc->on_quiet_hours, quiet, d);
+        second_or_inherited(c, "on_quiet_hours", cc->on_quiet_hours,
+                            p->policy.on_quiet_hours, quiet, d);
     if (cc->recurrence && strcmp(cc->recurrence, "once") &&
         strcmp(cc->recurrence, "daily") && strcmp(cc->recurrence, "weekly") &&
         strcmp(cc->recurrence, "monthly"))
@@ -542,7 +547,7 @@ static void resolve_campaign(struct ecrm_pipeline *p, struct ecrm_campaign *c,
 {
     struct ecrm_campaign_conf *cc = &c->conf;
     resolve_refs(p, c, d);
-    resolve_settings(c, d);
+    resolve_settings(p, c, d);
     resolve_channels(p, c, d);
     resolve_costs(c, d);
     if (cc->subject)

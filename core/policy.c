@@ -22,6 +22,14 @@ static const struct ecrm_option policy_options[] = {
      "HH:MM-HH:MM in the customer's time zone: messages wait until it ends"},
     {"default_timezone", ECRM_OPT_STRING, "UTC", 0, PC(default_timezone),
      "time zone of customers whose profile has none"},
+    {"on_quiet_hours", ECRM_OPT_STRING, "defer", 0, PC(on_quiet_hours),
+     "what every campaign does with a message planned in the customer's "
+     "quiet hours unless it says otherwise: defer it to their end, or "
+     "suppress it (reason quiet_hours)"},
+    {"on_unknown", ECRM_OPT_STRING, "keep", 0, PC(on_unknown),
+     "what every campaign does with a message whose delivery a crash "
+     "interrupted unless it says otherwise: keep it unknown (it may have "
+     "gone out), or resend it (same Message-ID / idempotency key)"},
     {0}};
 #undef PC
 

@@ -293,6 +293,26 @@ check "22:30 UTC: the UTC customer's message is deferred, not suppressed" test \
 check "on_quiet_hours: suppress records quiet_hours" test \
     "$(q "$D/p.db" "select count(*) from outbox where campaign = 'night_drop' and reason = 'quiet_hours'")" -ge 1
 check "--json says how many were deferred" test "$(json_get "$T/h4.json" 'j["messages"]["delayed_quiet_hours"]')" -ge 1
+# on_quiet_hours for every campaign in the contact policy; a campaign may
+# still say otherwise
+sed -i 's/^contact_policy: {quiet_hours: "21:00-08:00"}$/contact_policy: {quiet_hours: "21:00-08:00", on_quiet_hours: suppress}/' "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  night_inherit:
+    personalizer: best
+    channel: mail
+    subject: "Policy says"
+    template: mail.txt
+  night_own:
+    personalizer: best
+    channel: mail
+    subject: "Campaign says"
+    template: mail.txt
+    on_quiet_hours: defer
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-05T22:30:00Z --stage plan > /dev/null
+nq() { q "$D/p.db" "select o.state || ':' || ifnull(o.reason, datetime(o.planned_at, 'unixepoch')) from outbox o join customers c on c.id = o.customer_id where campaign = '$1' and c.external_id = 'u1'"; }
+check "the policy's on_quiet_hours: suppress is inherited" test "$(nq night_inherit)" = "5:quiet_hours"
+check "a campaign's own on_quiet_hours: defer wins" test "$(nq night_own)" = "0:2025-06-06 08:00:00"
 
 # ---------------------------------------------------------------------------
 # 4. A/B variants and the control group over many customers

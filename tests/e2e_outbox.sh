@@ -134,6 +134,33 @@ keys = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 sys.exit(0 if len(keys) == 2 and all(sent.count(k) == 1 for k in keys) else 1)
 PY
 
+# 3b. on_unknown set once for the whole pipeline in the contact policy:
+#     campaigns inherit it, and one that says otherwise keeps its own.
+rm -f "$D/p.db"*
+pipeline /ok keep
+sed -i -e '/^    on_unknown: keep$/d' -e 's/^campaigns:$/contact_policy: {on_unknown: resend}\ncampaigns:/' "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  own:
+    personalizer: best
+    channel: sms
+    template: sms.txt
+    on_unknown: keep
+Y
+expect_code 0 "on_unknown in the contact policy is valid" "$ECRM" check "$D/p.yaml"
+"$ECRM" run "$D/p.yaml" --stage ingest,personalize,plan --now 2025-06-02T12:00:00Z >/dev/null
+q "update outbox set state = 1, attempts = 1 where customer_id in (select id from customers where external_id in ('s1', 's2'))"
+before=$(requests)
+"$ECRM" run "$D/p.yaml" --stage deliver --now 2025-06-02T12:05:00Z --json > "$T/u3.json" 2>/dev/null
+check "inherited on_unknown: resend: the campaign's unknown messages go again" test \
+    "$(q "select group_concat(campaign || ':' || state || ':' || attempts, ' ') from (select * from outbox where customer_id in (select id from customers where external_id in ('s1', 's2')) order by campaign, customer_id)")" = \
+    "own:6:1 own:6:1 promo:2:2 promo:2:2"
+check "inherited: counted as resent" test "$(json_get "$T/u3.json" 'j["messages"]["unknown_resent"]')" = 2
+check "inherited: 2 resent + 4 others reached the gateway" test "$(( $(requests) - before ))" = 6
+sed -i 's/^contact_policy: {on_unknown: resend}$/contact_policy: {on_unknown: maybe}/' "$D/p.yaml"
+"$ECRM" check "$D/p.yaml" 2> "$T/unk.err"; rc=$?
+check "bad on_unknown in the policy: exit 65" test "$rc" = 65
+check "bad on_unknown in the policy located" grep -q "p.yaml:[0-9]*:30: 'on_unknown' must be keep or resend, got 'maybe'" "$T/unk.err"
+
 # ---------------------------------------------------------------------------
 # 4. Replies: STOP and СТОП revoke SMS consent; what waits is suppressed
 #    at delivery, the reply kept as evidence.
