@@ -139,10 +139,30 @@ static const char *const TEXT_PL =
 static const char *const HTML_PL =
     "<p>Dzień dobry <b>Łukasz</b> &mdash; -20%!</p>\n";
 
-START_TEST(test_three_messages)
+/* Whether summary N's raw To and Subject are RFC 2047 encoded-words: 7-bit,
+ * "=?UTF-8?" words, no line over 78 characters. */
+static void expect_encoded_words(int n)
+{
+    expect(n, "header_8bit", "0");
+    char *len = summary_get(summ(n), "text_header_max_line");
+    ck_assert_ptr_nonnull(len);
+    ck_assert_msg(atoi(len) <= 78, "message %d: a %s-character header line", n,
+                  len);
+    free(len);
+    static const char *const raw[] = {"raw:to", "raw:subject"};
+    for (int i = 0; i < 2; i++) {
+        char *v = summary_get(summ(n), raw[i]);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_msg(strstr(v, "=?UTF-8?") != NULL, "message %d: %s is %s", n,
+                      raw[i], v);
+        free(v);
+    }
+}
+
+START_TEST(test_four_languages)
 {
     load(NULL);
-    struct ecrm_message x[3] = {
+    struct ecrm_message x[4] = {
         msg("w:1", "lukasz@example.pl", "Łukasz Żółkiewski",
             "Rabaty na czerwiec — zażółć gęślą jaźń", TEXT_PL, HTML_PL),
         msg("w:2", "olena@example.ua", "Олена Коваленко",
@@ -150,23 +170,26 @@ START_TEST(test_three_messages)
             "Привіт, Олено! Знижки чекають.\n", NULL),
         msg("w:3", "maryam@example.ir", "مریم محمدی", "پیشنهاد ویژه",
             "سلام مریم\n", NULL),
+        msg("w:4", "dmitry@example.ru", "Дмитрий Иванов", "Знижки для Дмитрия",
+            "Здравствуйте, Дмитрий!\n", NULL),
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         ck_assert_msg(deliver(&x[i]) == ECRM_OK, "deliver %d: %s", i, err);
         char q[16];
         snprintf(q, sizeof q, "Q%04d", i + 1);
         ck_assert_str_eq(pid, q); /* the server's queue id */
     }
-    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 3);
-    /* one connection for the three: the handle is reused */
+    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 4);
+    /* one connection for the four: the handle is reused */
     FILE *f = fopen(pyserver_path(&srv, "connections"), "r");
     int conns = 0;
     ck_assert_int_eq(fscanf(f, "%d", &conns), 1);
     fclose(f);
     ck_assert_int_eq(conns, 1);
 
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         int n = i + 1;
+        expect_encoded_words(n);
         expect(n, "defects", "0");
         expect(n, "mail_from", "shop@example.com");
         expect(n, "rcpt_count", "1");
@@ -528,7 +551,7 @@ static Suite *smtp_suite(void)
     TCase *tc = tcase_create("server");
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_three_messages);
+    tcase_add_test(tc, test_four_languages);
     tcase_add_test(tc, test_deterministic_message_id);
     tcase_add_test(tc, test_header_injection);
     tcase_add_test(tc, test_failures);

@@ -17,7 +17,14 @@ exercise them all:
   data451...  the end of DATA is answered 451
   drop...     the connection is cut in the middle of DATA
   noqueue...  the end of DATA is answered "250 OK" (no queue id)
+  once450...  RCPT is answered 450 the first time, accepted after that
+  oncedrop... the connection is cut in DATA the first time, then accepted
 otherwise the message is accepted with "250 2.0.0 Ok: queued as QNNNN".
+
+Besides the parsed headers, a summary says whether the raw header block
+has any 8-bit byte (header_8bit: RFC 2047 should leave none), the longest
+line of To, From, Reply-To and Subject (text_header_max_line) and the raw,
+undecoded To and Subject (raw:to, raw:subject).
 
 With $SMTP_TEST_SECRET set, List-Unsubscribe tokens are verified with it
 (HMAC-SHA256, format in plugins/common/mime.h) independently of the C code.
@@ -63,8 +70,29 @@ def check_token(url, out):
             ("token_expires", exp), ("token_campaign", campaign)]
 
 
+def raw_facts(raw):
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    out = [("header_8bit", int(any(b >= 0x80 for b in head)))]
+    # physical lines of the headers that carry names and text (a
+    # List-Unsubscribe URL may not be folded, so it is left out)
+    longest, name = 0, b""
+    for line in re.split(rb"\r?\n", head):
+        if line[:1] not in (b" ", b"\t"):
+            name = line.split(b":", 1)[0].lower()
+        if name in (b"to", b"from", b"subject", b"reply-to"):
+            longest = max(longest, len(line))
+    out.append(("text_header_max_line", longest))
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for h in ("to", "subject"):
+        v = msg.get(h)
+        if v is not None:
+            out.append(("raw:" + h, re.sub(r"\r?\n[ \t]", " ", str(v))))
+    return out
+
+
 def summarize(env_from, rcpts, raw):
     out = [("mail_from", env_from), ("rcpt_count", len(rcpts))]
+    out += raw_facts(raw)
     out += [("rcpt", r) for r in rcpts]
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     for name in msg.keys():
@@ -91,6 +119,18 @@ def summarize(env_from, rcpts, raw):
     return "".join("%s\t%s\n" % (k, esc(v)) for k, v in out)
 
 
+# addresses whose "once" failure has happened
+failed_once = set()
+
+
+def first_time(address):
+    """True the first time ADDRESS is asked about."""
+    if address in failed_once:
+        return False
+    failed_once.add(address)
+    return True
+
+
 class Handler:
     def __init__(self, d):
         self.dir = d
@@ -98,6 +138,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         local = address.split("@")[0]
+        if local.startswith("once450") and first_time(address):
+            return "450 4.2.1 Mailbox busy, try again later"
         if local.startswith("rcpt450"):
             return "450 4.2.1 Mailbox busy, try again later"
         if local.startswith("rcpt550"):
@@ -130,7 +172,9 @@ class TestSMTP(SMTP):
 
     async def smtp_DATA(self, arg):
         rcpts = self.envelope.rcpt_tos if self.envelope else []
-        if any(r.split("@")[0].startswith("drop") for r in rcpts):
+        if any(r.split("@")[0].startswith("drop") or
+               (r.split("@")[0].startswith("oncedrop") and first_time(r))
+               for r in rcpts):
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             await self._reader.readline()  # some of the message, then cut
             self.transport.abort()
