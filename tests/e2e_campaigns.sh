@@ -558,4 +558,42 @@ sed -i 's/budget_cost: 0.2$/budget_cost: 0.275/' "$D/p.yaml"
 "$ECRM" run "$D/p.yaml" --now 2025-06-02T13:00:00Z > /dev/null
 check "a raised budget goes to p4 then p5; p6 still waits" test \
     "$(bv 'state = 2') / $(bv "reason = 'budget'")" = "p1=0.1 p2=0.01 p3=0.05 p4=0.1 p5=0.01 / p6=-"
+# ---------------------------------------------------------------------------
+# 8. --dry-run over every stage writes nothing: new records waiting in the
+#    sources are read and planned (and printed), yet the store is the same
+#    row for row afterwards, no mail is written and no SMS posted
+D=$T/dry
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" "d1,d1@example.com,+447700900041,Dee,UTC,yes,yes,"
+write_orders "$D/orders.csv" d1:10
+cat >> "$D/p.yaml" <<'Y'
+segments:
+  buyers: orders_count > 0
+campaigns:
+  dry:
+    segment: buyers
+    personalizer: best
+    channels: [sms, mail]
+    subject: "Dry"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    unit_cost: {sms: 0.05, mail: 0.01}
+    budget_cost: 1
+    control_percent: 5
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null
+echo "d2,d2@example.com,,Dot,UTC,yes,no,,2025-01-01T00:00:00Z" >> "$D/customers.csv"
+echo "O9,1,d2,S9,Mug 9,kitchen,1,5,EUR,2025-06-01T10:00:00Z" >> "$D/orders.csv"
+sqlite3 "$D/p.db" .dump > "$T/dump0"
+sent0=$(requests)
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z --dry-run > "$T/dry8.out"; rc=$?
+check "dry run of every stage: exit 0" test "$rc" = 0
+check "dry run: the new customer's message is planned and printed" grep -q "would send dry via mail to d2@example.com: cost 0.0100: Dry" "$T/dry8.out"
+sqlite3 "$D/p.db" .dump > "$T/dump1"
+check "dry run: the store is unchanged, row for row" cmp -s "$T/dump0" "$T/dump1"
+check "dry run: no SMS posted" test "$(requests)" = "$sent0"
+check "dry run: no mail written" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z > /dev/null
+check "the real run then does it" test "$(ls "$D/mail/new" | wc -l)" = 1
 finish
