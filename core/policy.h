@@ -43,9 +43,11 @@ int ecrm_policy_parse_quiet(const char *spec, int *start, int *end);
 /* When a message planned at NOW for a customer in time zone TZ (an IANA
  * name; NULL or "" means DEFAULT_TZ, itself NULL for UTC) may be
  * delivered under quiet hours [START, END) in local minutes (START > END
- * spans midnight): NOW outside them, else the local time END on the right
- * day, converted back to UTC with that day's offset (so DST changes inside
- * the night are honoured). An unknown zone is taken as UTC. */
+ * spans midnight): NOW outside them, else the first instant after NOW at
+ * which the customer's clock reads END, DST changes inside the night
+ * honoured: when the clocks go back and END comes twice, the first; when
+ * they jump over END, the instant of the jump. An unknown zone is taken
+ * as UTC. */
 int64_t ecrm_policy_quiet_until(const char *tz, const char *default_tz,
                                 int start, int end, int64_t now);
 

@@ -313,6 +313,35 @@ Y
 nq() { q "$D/p.db" "select o.state || ':' || ifnull(o.reason, datetime(o.planned_at, 'unixepoch')) from outbox o join customers c on c.id = o.customer_id where campaign = '$1' and c.external_id = 'u1'"; }
 check "the policy's on_quiet_hours: suppress is inherited" test "$(nq night_inherit)" = "5:quiet_hours"
 check "a campaign's own on_quiet_hours: defer wins" test "$(nq night_own)" = "0:2025-06-06 08:00:00"
+# the send hour on the weekends the clocks change in Warsaw (New York's
+# change is later): 10:00 local stays 10:00 local
+cat >> "$D/p.yaml" <<'Y'
+  dst_spring:
+    personalizer: best
+    channel: mail
+    subject: "Spring"
+    template: mail.txt
+    start: 2025-03-29
+    end: 2025-03-31
+    send_hour: 10
+  dst_autumn:
+    personalizer: best
+    channel: mail
+    subject: "Autumn"
+    template: mail.txt
+    start: 2025-10-25
+    end: 2025-10-27
+    send_hour: 10
+Y
+# something on sale before March (the orders so far are from May)
+echo "O99,1,u9,S99,Old mug,kitchen,1,5,EUR,2025-01-10T10:00:00Z" >> "$D/orders.csv"
+"$ECRM" run "$D/p.yaml" --now 2025-03-29T12:00:00Z --stage ingest,plan > /dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-10-25T12:00:00Z --stage plan > /dev/null
+dst() { q "$D/p.db" "select group_concat(x, ' ') from (select c.external_id || '=' || datetime(o.planned_at, 'unixepoch') x from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and o.state = 0 order by c.external_id)"; }
+check "send hour when Warsaw springs forward: 10:00 CEST = 08:00 UTC" test "$(dst dst_spring)" = \
+    "u1=2025-03-30 10:00:00 u2=2025-03-30 08:00:00 u3=2025-03-29 14:00:00"
+check "send hour when Warsaw falls back: 10:00 CET = 09:00 UTC" test "$(dst dst_autumn)" = \
+    "u1=2025-10-26 10:00:00 u2=2025-10-26 09:00:00 u3=2025-10-25 14:00:00"
 
 # ---------------------------------------------------------------------------
 # 4. A/B variants and the control group over many customers
