@@ -107,16 +107,24 @@ static int64_t utc_offset(time_t t)
  * twice (the first is taken: by then the quiet hours have ended) or not
  * at all (the clocks jump over it: the instant of the jump is taken, the
  * first that is past M). */
+/* Minute M of the local day DAY, read as DST (1), standard time (0) or
+ * whichever mktime finds (-1). */
+static time_t local_time(const struct tm *day, int m, int isdst)
+{
+    struct tm t = *day;
+    t.tm_hour = m / 60;
+    t.tm_min = m % 60;
+    t.tm_sec = 0;
+    t.tm_isdst = isdst;
+    return mktime(&t);
+}
+
 static int64_t first_local(const struct tm *day, int m, int64_t now)
 {
     int64_t best = -1;
     for (int dst = 0; dst <= 1; dst++) {
-        struct tm t = *day;
-        t.tm_hour = m / 60;
-        t.tm_min = m % 60;
-        t.tm_sec = 0;
-        t.tm_isdst = dst; /* read with that offset; kept if it is one */
-        time_t e = mktime(&t);
+        /* read with that offset; kept if the clock then shows M */
+        time_t e = local_time(day, m, dst);
         if (e != (time_t)-1 && local_minutes(e) == m && e > now &&
             (best < 0 || e < best))
             best = e;
@@ -125,12 +133,7 @@ static int64_t first_local(const struct tm *day, int m, int64_t now)
         return best;
     /* A gap: mktime reads M with the offset before the jump, which lands
      * past it; the jump is the offset's change within the hours before. */
-    struct tm t = *day;
-    t.tm_hour = m / 60;
-    t.tm_min = m % 60;
-    t.tm_sec = 0;
-    t.tm_isdst = -1;
-    time_t hi = mktime(&t), lo = hi - 3 * 3600;
+    time_t hi = local_time(day, m, -1), lo = hi - 3 * 3600;
     if (hi == (time_t)-1)
         return now;
     int64_t off = utc_offset(hi);
