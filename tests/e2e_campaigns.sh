@@ -625,4 +625,42 @@ check "dry run: no SMS posted" test "$(requests)" = "$sent0"
 check "dry run: no mail written" test -z "$(ls "$D/mail/new" 2>/dev/null)"
 "$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z > /dev/null
 check "the real run then does it" test "$(ls "$D/mail/new" | wc -l)" = 1
+# ---------------------------------------------------------------------------
+# 9. Consent for the channel and the campaign's purpose, and a weekly
+#    recurrence: one message per customer and ISO week
+D=$T/purpose
+mkdir -p "$D"
+head_yaml "$D"
+sed -i 's|consents: {email/marketing: email_marketing, sms/marketing: sms_marketing}|consents: {email/marketing: email_marketing, email/service: email_service}|' "$D/p.yaml"
+cat > "$D/customers.csv" <<'C'
+customer_id,email,first_name,time_zone,email_marketing,email_service,channel,registered_at
+m1,m1@example.com,Mark,UTC,yes,no,,2025-01-01T00:00:00Z
+s1,s1@example.com,Sue,UTC,no,yes,,2025-01-01T00:00:00Z
+C
+write_orders "$D/orders.csv" x1:10
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  promo:
+    personalizer: best
+    channel: mail
+    subject: "Weekly offer"
+    template: mail.txt
+    recurrence: weekly
+  notice:
+    personalizer: best
+    channel: mail
+    subject: "Your account"
+    template: mail.txt
+    purpose: service
+    recurrence: weekly
+Y
+pw() { q "$D/p.db" "select group_concat(x, ' ') from (select o.period || ':' || c.external_id || '=' || ifnull(o.reason, 'msg') x from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and c.external_id in ('m1', 's1') order by o.period, c.external_id)"; }
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null   # Monday
+"$ECRM" run "$D/p.yaml" --now 2025-06-08T20:00:00Z > /dev/null   # Sunday
+"$ECRM" run "$D/p.yaml" --now 2025-06-09T12:00:00Z > /dev/null   # Monday
+check "marketing needs marketing consent; weekly: once per ISO week" test "$(pw promo)" = \
+    "2025-W23:m1=msg 2025-W23:s1=no_consent 2025-W24:m1=msg 2025-W24:s1=no_consent"
+check "purpose: service needs service consent" test "$(pw notice)" = \
+    "2025-W23:m1=no_consent 2025-W23:s1=msg 2025-W24:m1=no_consent 2025-W24:s1=msg"
+check "four mails in two weeks" test "$(ls "$D/mail/new" | wc -l)" = 4
 finish
