@@ -545,6 +545,100 @@ START_TEST(test_token_verify)
 }
 END_TEST
 
+/* A self-signed certificate for 127.0.0.1 in a new directory DIR (made by
+ * openssl(1)): DIR/cert.pem and DIR/key.pem. */
+static void make_cert(char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/check_smtp_tls.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+             "-nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem "
+             "-out %s/cert.pem >/dev/null 2>&1",
+             dir, dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+}
+
+/* The channel's YAML for the TLS server: STARTTLS as given, the test CA
+ * when CA is set. */
+static const char *tls_yaml(const char *starttls, const char *ca)
+{
+    static char y[1024];
+    snprintf(y, sizeof y,
+             "url: smtp://127.0.0.1:%d\nstarttls: %s\n"
+             "from: shop@example.com\ntimeout: 5\n%s%s%s",
+             srv.port, starttls, ca ? "ca_file: " : "", ca ? ca : "",
+             ca ? "\n" : "");
+    return y;
+}
+
+/* A fresh channel instance from YAML (the mock host's load result). */
+static int reload(const char *y)
+{
+    mock_free(m);
+    m = mock_new();
+    m->now = NOW;
+    return mock_load(m, "channel", "smtp", y, err);
+}
+
+/* STARTTLS against a server that requires it: the message goes encrypted
+ * when the server's certificate verifies (ca_file), fails for good when
+ * it does not, and a channel told not to use TLS is refused by the
+ * server. */
+START_TEST(test_starttls)
+{
+    char cdir[64], ca[128], key[128];
+    make_cert(cdir, sizeof cdir);
+    snprintf(ca, sizeof ca, "%s/cert.pem", cdir);
+    snprintf(key, sizeof key, "%s/key.pem", cdir);
+    pyserver_stop(&srv); /* the fixture's, without TLS */
+    setenv("SMTP_TEST_TLS_CERT", ca, 1);
+    setenv("SMTP_TEST_TLS_KEY", key, 1);
+    pyserver_start(&srv, "smtp_server.py");
+    unsetenv("SMTP_TEST_TLS_CERT");
+    unsetenv("SMTP_TEST_TLS_KEY");
+
+    struct ecrm_message x = msg("t:1", "anna@example.com", "Anna Nowak",
+                                "Szyfrowane", "tekst\n", NULL);
+    ck_assert_msg(reload(tls_yaml("require", ca)) == ECRM_OK, "load: %s", err);
+    ck_assert_msg(deliver(&x) == ECRM_OK, "deliver: %s", err);
+    expect(1, "tls", "1");
+    expect(1, "to_name", "Anna Nowak");
+    /* "try" takes STARTTLS when offered */
+    ck_assert(reload(tls_yaml("try", ca)) == ECRM_OK);
+    x.key = "t:2";
+    ck_assert_msg(deliver(&x) == ECRM_OK, "deliver: %s", err);
+    expect(2, "tls", "1");
+    /* the system's CAs do not know the test certificate: permanent */
+    ck_assert(reload(tls_yaml("require", NULL)) == ECRM_OK);
+    x.key = "t:3";
+    ck_assert_int_eq(deliver(&x), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "certificate") != NULL, "%s", err);
+    /* no TLS at all: the server refuses MAIL with 530 (permanent) */
+    char y[256];
+    snprintf(y, sizeof y,
+             "url: smtp://127.0.0.1:%d\nstarttls: 'no'\n"
+             "from: shop@example.com\ntimeout: 5\n",
+             srv.port);
+    ck_assert(reload(y) == ECRM_OK);
+    x.key = "t:4";
+    ck_assert_int_eq(deliver(&x), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "530") != NULL, "%s", err);
+    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 2);
+    /* an unreadable ca_file is refused at load, naming it */
+    ck_assert_int_eq(reload(tls_yaml("require", "/nonexistent/ca.pem")),
+                     ECRM_FAIL);
+    ck_assert_msg(strstr(err, "ca_file: cannot read /nonexistent/ca.pem") !=
+                      NULL,
+                  "%s", err);
+    unlink(ca);
+    unlink(key);
+    rmdir(cdir);
+}
+END_TEST
+
 static Suite *smtp_suite(void)
 {
     Suite *s = suite_create("smtp");
@@ -560,6 +654,7 @@ static Suite *smtp_suite(void)
     tcase_add_test(tc, test_password_options);
     tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_dry_run);
+    tcase_add_test(tc, test_starttls);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("token");
     tcase_add_test(tt, test_hmac_vectors);

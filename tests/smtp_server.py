@@ -26,6 +26,10 @@ has any 8-bit byte (header_8bit: RFC 2047 should leave none), the longest
 line of To, From, Reply-To and Subject (text_header_max_line) and the raw,
 undecoded To and Subject (raw:to, raw:subject).
 
+With $SMTP_TEST_TLS_CERT and $SMTP_TEST_TLS_KEY (PEM files) set, the
+server offers STARTTLS with that certificate and requires it before MAIL;
+each summary says whether its session was encrypted (tls: 1 or 0).
+
 With $SMTP_TEST_SECRET set, List-Unsubscribe tokens are verified with it
 (HMAC-SHA256, format in plugins/common/mime.h) independently of the C code.
 """
@@ -39,6 +43,7 @@ import logging
 import os
 import shutil
 import re
+import ssl
 import sys
 import threading
 import time
@@ -90,8 +95,9 @@ def raw_facts(raw):
     return out
 
 
-def summarize(env_from, rcpts, raw):
-    out = [("mail_from", env_from), ("rcpt_count", len(rcpts))]
+def summarize(env_from, rcpts, raw, tls):
+    out = [("mail_from", env_from), ("rcpt_count", len(rcpts)),
+           ("tls", int(tls))]
     out += raw_facts(raw)
     out += [("rcpt", r) for r in rcpts]
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -158,7 +164,8 @@ class Handler:
             f.write(envelope.original_content)
         with open(base + ".txt.tmp", "w", encoding="utf-8") as f:
             f.write(summarize(envelope.mail_from, envelope.rcpt_tos,
-                              envelope.original_content))
+                              envelope.original_content,
+                              session.ssl is not None))
         # the .eml appears last: a test that sees it sees the summary too
         os.rename(base + ".txt.tmp", base + ".txt")
         os.rename(base + ".eml.tmp", base + ".eml")
@@ -199,11 +206,18 @@ def main():
     handler = Handler(d)
     conns = [0]
 
+    tls = {}
+    cert = os.environ.get("SMTP_TEST_TLS_CERT")
+    if cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, os.environ["SMTP_TEST_TLS_KEY"])
+        tls = {"tls_context": ctx, "require_starttls": True}
+
     def factory():
         conns[0] += 1
         with open(os.path.join(d, "connections"), "w") as f:
             f.write("%d\n" % conns[0])
-        return TestSMTP(handler, hostname="test.invalid")
+        return TestSMTP(handler, hostname="test.invalid", **tls)
 
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(
