@@ -562,15 +562,18 @@ static void make_cert(char *dir, size_t len)
 }
 
 /* The channel's YAML for the TLS server: STARTTLS as given, the test CA
- * when CA is set. */
-static const char *tls_yaml(const char *starttls, const char *ca)
+ * when CA is set, AUTH as shop with the password from PASSWORD_LINE (a
+ * password_env or password_file line). */
+static const char *tls_yaml(const char *starttls, const char *ca,
+                            const char *password_line)
 {
     static char y[1024];
     snprintf(y, sizeof y,
              "url: smtp://127.0.0.1:%d\nstarttls: %s\n"
-             "from: shop@example.com\ntimeout: 5\n%s%s%s",
-             srv.port, starttls, ca ? "ca_file: " : "", ca ? ca : "",
-             ca ? "\n" : "");
+             "from: shop@example.com\ntimeout: 5\nusername: shop\n%s\n"
+             "%s%s%s",
+             srv.port, starttls, password_line, ca ? "ca_file: " : "",
+             ca ? ca : "", ca ? "\n" : "");
     return y;
 }
 
@@ -580,14 +583,18 @@ static int reload(const char *y)
     mock_free(m);
     m = mock_new();
     m->now = NOW;
+    mock_set_base_dir(m, srv.dir);
     return mock_load(m, "channel", "smtp", y, err);
 }
 
-/* STARTTLS against a server that requires it: the message goes encrypted
- * when the server's certificate verifies (ca_file), fails for good when
- * it does not, and a channel told not to use TLS is refused by the
- * server. */
-START_TEST(test_starttls)
+#define PW_ENV "password_env: ECRM_TEST_SMTP_PASSWORD"
+
+/* STARTTLS and AUTH against a server that requires both: the message goes
+ * encrypted, as the user whose password came from the environment or a
+ * file, when the server's certificate verifies (ca_file); it fails for
+ * good when the certificate does not verify (before any password is
+ * sent), when the password is wrong (535), and without TLS (530). */
+START_TEST(test_starttls_auth)
 {
     char cdir[64], ca[128], key[128];
     make_cert(cdir, sizeof cdir);
@@ -596,39 +603,58 @@ START_TEST(test_starttls)
     pyserver_stop(&srv); /* the fixture's, without TLS */
     setenv("SMTP_TEST_TLS_CERT", ca, 1);
     setenv("SMTP_TEST_TLS_KEY", key, 1);
+    setenv("SMTP_TEST_AUTH", "shop:" PASSWORD, 1);
     pyserver_start(&srv, "smtp_server.py");
     unsetenv("SMTP_TEST_TLS_CERT");
     unsetenv("SMTP_TEST_TLS_KEY");
+    unsetenv("SMTP_TEST_AUTH");
 
     struct ecrm_message x = msg("t:1", "anna@example.com", "Anna Nowak",
                                 "Szyfrowane", "tekst\n", NULL);
-    ck_assert_msg(reload(tls_yaml("require", ca)) == ECRM_OK, "load: %s", err);
+    ck_assert_msg(reload(tls_yaml("require", ca, PW_ENV)) == ECRM_OK,
+                  "load: %s", err);
     ck_assert_msg(deliver(&x) == ECRM_OK, "deliver: %s", err);
     expect(1, "tls", "1");
+    expect(1, "auth_user", "shop");
     expect(1, "to_name", "Anna Nowak");
-    /* "try" takes STARTTLS when offered */
-    ck_assert(reload(tls_yaml("try", ca)) == ECRM_OK);
+    /* "try" with a password is "require"; the password from a 0600 file */
+    FILE *f = fopen(pyserver_path(&srv, "pw"), "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s\n", PASSWORD);
+    fclose(f);
+    chmod(pyserver_path(&srv, "pw"), 0600);
+    ck_assert_msg(reload(tls_yaml("try", ca, "password_file: pw")) == ECRM_OK,
+                  "load: %s", err);
     x.key = "t:2";
     ck_assert_msg(deliver(&x) == ECRM_OK, "deliver: %s", err);
     expect(2, "tls", "1");
-    /* the system's CAs do not know the test certificate: permanent */
-    ck_assert(reload(tls_yaml("require", NULL)) == ECRM_OK);
+    expect(2, "auth_user", "shop");
+    /* a wrong password: 535, permanent */
+    setenv("ECRM_TEST_SMTP_WRONG", "not-the-password", 1);
+    ck_assert(
+        reload(tls_yaml("require", ca, "password_env: ECRM_TEST_SMTP_WRONG")) ==
+        ECRM_OK);
     x.key = "t:3";
     ck_assert_int_eq(deliver(&x), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "535") != NULL, "%s", err);
+    /* the system's CAs do not know the test certificate: permanent */
+    ck_assert(reload(tls_yaml("require", NULL, PW_ENV)) == ECRM_OK);
+    x.key = "t:4";
+    ck_assert_int_eq(deliver(&x), ECRM_FAIL);
     ck_assert_msg(strstr(err, "certificate") != NULL, "%s", err);
-    /* no TLS at all: the server refuses MAIL with 530 (permanent) */
+    /* no TLS at all: the server refuses with 530 (permanent) */
     char y[256];
     snprintf(y, sizeof y,
              "url: smtp://127.0.0.1:%d\nstarttls: 'no'\n"
              "from: shop@example.com\ntimeout: 5\n",
              srv.port);
     ck_assert(reload(y) == ECRM_OK);
-    x.key = "t:4";
+    x.key = "t:5";
     ck_assert_int_eq(deliver(&x), ECRM_FAIL);
     ck_assert_msg(strstr(err, "530") != NULL, "%s", err);
     ck_assert_int_eq(pyserver_count(&srv, ".eml"), 2);
     /* an unreadable ca_file is refused at load, naming it */
-    ck_assert_int_eq(reload(tls_yaml("require", "/nonexistent/ca.pem")),
+    ck_assert_int_eq(reload(tls_yaml("require", "/nonexistent/ca.pem", PW_ENV)),
                      ECRM_FAIL);
     ck_assert_msg(strstr(err, "ca_file: cannot read /nonexistent/ca.pem") !=
                       NULL,
@@ -654,7 +680,7 @@ static Suite *smtp_suite(void)
     tcase_add_test(tc, test_password_options);
     tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_dry_run);
-    tcase_add_test(tc, test_starttls);
+    tcase_add_test(tc, test_starttls_auth);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("token");
     tcase_add_test(tt, test_hmac_vectors);

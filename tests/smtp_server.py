@@ -28,7 +28,9 @@ undecoded To and Subject (raw:to, raw:subject).
 
 With $SMTP_TEST_TLS_CERT and $SMTP_TEST_TLS_KEY (PEM files) set, the
 server offers STARTTLS with that certificate and requires it before MAIL;
-each summary says whether its session was encrypted (tls: 1 or 0).
+each summary says whether its session was encrypted (tls: 1 or 0). With
+$SMTP_TEST_AUTH ("user:password") too, AUTH (PLAIN, LOGIN) is offered over
+TLS and required; the summary names the user (auth_user).
 
 With $SMTP_TEST_SECRET set, List-Unsubscribe tokens are verified with it
 (HMAC-SHA256, format in plugins/common/mime.h) independently of the C code.
@@ -48,7 +50,7 @@ import sys
 import threading
 import time
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 def esc(v):
@@ -95,9 +97,9 @@ def raw_facts(raw):
     return out
 
 
-def summarize(env_from, rcpts, raw, tls):
+def summarize(env_from, rcpts, raw, tls, user):
     out = [("mail_from", env_from), ("rcpt_count", len(rcpts)),
-           ("tls", int(tls))]
+           ("tls", int(tls)), ("auth_user", user)]
     out += raw_facts(raw)
     out += [("rcpt", r) for r in rcpts]
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -165,13 +167,30 @@ class Handler:
         with open(base + ".txt.tmp", "w", encoding="utf-8") as f:
             f.write(summarize(envelope.mail_from, envelope.rcpt_tos,
                               envelope.original_content,
-                              session.ssl is not None))
+                              session.ssl is not None,
+                              session.auth_data.login.decode()
+                              if session.authenticated else ""))
         # the .eml appears last: a test that sees it sees the summary too
         os.rename(base + ".txt.tmp", base + ".txt")
         os.rename(base + ".eml.tmp", base + ".eml")
         if any(x.startswith("noqueue") for x in locals_):
             return "250 OK"
         return "250 2.0.0 Ok: queued as Q%04d" % self.n
+
+
+class Authenticator:
+    """Accepts the one USER:PASSWORD it was given."""
+
+    def __init__(self, spec):
+        user, password = spec.split(":", 1)
+        self.want = (user.encode(), password.encode())
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and
+              (auth_data.login, auth_data.password) == self.want)
+        # handled=False: aiosmtpd answers 235 or 535 itself
+        return AuthResult(success=ok, handled=False,
+                          auth_data=auth_data if ok else None)
 
 
 class TestSMTP(SMTP):
@@ -212,6 +231,9 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, os.environ["SMTP_TEST_TLS_KEY"])
         tls = {"tls_context": ctx, "require_starttls": True}
+        if os.environ.get("SMTP_TEST_AUTH"):
+            tls.update(authenticator=Authenticator(
+                os.environ["SMTP_TEST_AUTH"]), auth_required=True)
 
     def factory():
         conns[0] += 1
