@@ -186,8 +186,14 @@ static struct ecrm_tpl *compile_template(struct ecrm_pipeline *p,
         }
         text = owned;
     }
+    /* an inline template (a subject) is named by its place in the
+     * pipeline: "p.yaml:14:14: subject:1:4: unclosed tag" */
+    char inline_name[512];
+    snprintf(inline_name, sizeof inline_name, "%s:%d:%d: subject",
+             at && at->file ? at->file : "", at ? at->line : 0,
+             at ? at->col : 0);
     size_t before = d->n;
-    if (ecrm_tpl_compile(path ? path : "subject", text, &tpl, d) != 0 ||
+    if (ecrm_tpl_compile(path ? path : inline_name, text, &tpl, d) != 0 ||
         ecrm_tpl_check_vars(tpl, tpl_vars, tpl_item_fields, d) != 0) {
         if (d->n == before)
             ecrm_diag_add(d, at, "template %s is invalid", path ? path : "");

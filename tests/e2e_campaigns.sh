@@ -663,4 +663,36 @@ check "marketing needs marketing consent; weekly: once per ISO week" test "$(pw 
 check "purpose: service needs service consent" test "$(pw notice)" = \
     "2025-W23:m1=no_consent 2025-W23:s1=msg 2025-W24:m1=no_consent 2025-W24:s1=msg"
 check "four mails in two weeks" test "$(ls "$D/mail/new" | wc -l)" = 4
+# ---------------------------------------------------------------------------
+# 10. Template errors found by `ecrm check`, each at its template's
+#     file:line:column (or the subject's place in the pipeline)
+D=$T/tpl
+mkdir -p "$D/templates"
+head_yaml "$D"
+write_customers "$D/customers.csv" "t1,t1@example.com,,Tom,UTC,yes,no,"
+write_orders "$D/orders.csv" t1:10
+printf 'Hello {{ customer.first_name }},\n\nour picks:\n{{#each items}}* {{ titel }}\n{{/each}}\n' > "$D/templates/var.txt"
+printf 'Hi\n{{#if customer.name}}\nyes\n{{#each items}}x\n{{/if}}\n' > "$D/templates/syntax.txt"
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  c:
+    personalizer: best
+    channel: mail
+    subject: "Hi"
+    template: templates/var.txt
+  d:
+    personalizer: best
+    channel: mail
+    subject: "Hi {{ customer.name"
+    template: templates/syntax.txt
+    html_template: templates/var.txt
+Y
+"$ECRM" check "$D/p.yaml" 2> "$T/tpl.err"; rc=$?
+check "template errors: exit 65" test "$rc" = 65
+check "a missing variable at its template's line and column" \
+    grep -q "templates/var.txt:4:18: unknown variable 'titel'" "$T/tpl.err"
+check "a syntax error at its template's line" \
+    grep -q "templates/syntax.txt:5:1: '{{/if}}' closes '{{#each}}' opened at 4:1" "$T/tpl.err"
+check "an inline subject's error at its place in the pipeline" \
+    grep -q "p.yaml:28:14: subject:1:4: unclosed tag: missing '}}'" "$T/tpl.err"
 finish
