@@ -30,6 +30,7 @@ late,data451@example.com,Late,yes,2025-01-01T00:00:00Z
 cut,drop@example.com,Cut,yes,2025-01-01T00:00:00Z
 once,once450@example.com,Once,yes,2025-01-01T00:00:00Z
 cut1,oncedrop@example.com,Cut Once,yes,2025-01-01T00:00:00Z
+tom,tom@example.com,"Tom & <b>Jerry</b>",yes,2025-01-01T00:00:00Z
 buyer,,Buyer,no,2025-01-01T00:00:00Z
 C
 cat > "$D/orders.csv" <<'O'
@@ -118,6 +119,9 @@ check "Message-ID from the ledger key" test "$(fact "$s" h:message-id)" = \
 check "HTML part escaped" test "$(fact "$s" html)" = '<p>Łukasz Żółkiewski: <b>Kubek</b></p>\n'
 check "one-click unsubscribe (RFC 8058)" test "$(fact "$s" h:list-unsubscribe-post)" = "List-Unsubscribe=One-Click"
 check "the token's HMAC checks out in Python" test "$(fact "$s" token_valid)" = 1
+check "HTML part: the name escaped, the text part as is" test \
+    "$(fact "$(summary_of tom@example.com)" html)|$(fact "$(summary_of tom@example.com)" plain)" = \
+    '<p>Tom &amp; &lt;b&gt;Jerry&lt;/b&gt;: <b>Kubek</b></p>\n|Tom, Kubek\n'
 e=$(summary_of eve@example.com)
 check "a name with a line break adds no header: one recipient" test "$(fact "$e" rcpt_count)" = 1
 check "the stored name has its line break" test "$(q "select instr(name, char(10)) > 0 from customers where external_id = 'evil'")" = 1
@@ -159,7 +163,7 @@ pipeline "$SMTP_PORT"
 check "server back: the waiting message is sent" test "$(st promo new)" = "2:2"
 "$ECRM" run "$D/p.yaml" --now 2025-06-04T14:00:00Z 2>/dev/null
 check "every address received exactly one message, whatever failed on the way" test \
-    "$(received)" = "dmitry@example.ru=1 eve@example.com=1 lukasz@example.pl=1 maryam@example.ir=1 new@example.com=1 olena@example.ua=1 once450@example.com=1 oncedrop@example.com=1 "
+    "$(received)" = "dmitry@example.ru=1 eve@example.com=1 lukasz@example.pl=1 maryam@example.ir=1 new@example.com=1 olena@example.ua=1 once450@example.com=1 oncedrop@example.com=1 tom@example.com=1 "
 
 # --- the List-Unsubscribe link revokes the consent it came for
 url=$(fact "$s" h:list-unsubscribe | sed 's/^<\([^>]*\)>.*/\1/')
