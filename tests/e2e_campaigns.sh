@@ -461,6 +461,28 @@ check "campaign cap: a rolling week, the first message left it" test \
     "$(q "$D/p.db" "select count(*) from outbox where campaign = 'twice' and period = '2025-06-09' and state = 2")" = 2
 check "campaign cap: never more than 2 in any 7 days" test \
     "$(q "$D/p.db" "select max(n) from (select (select count(*) from outbox b where b.customer_id = a.customer_id and b.campaign = 'twice' and b.state = 2 and b.planned_at > a.planned_at - 7 * 86400 and b.planned_at <= a.planned_at) n from outbox a where a.campaign = 'twice' and a.state = 2)")" = 2
+# the contact policy's weekly and monthly caps, over a daily campaign
+D2=$T/capg
+mkdir -p "$D2"
+head_yaml "$D2"
+write_customers "$D2/customers.csv" "g1,g1@example.com,,Gus,UTC,yes,no,"
+write_orders "$D2/orders.csv" x1:10
+cat >> "$D2/p.yaml" <<'Y'
+contact_policy: {max_per_week: 2, max_per_month: 3}
+campaigns:
+  daily:
+    personalizer: best
+    channel: mail
+    subject: "Today"
+    template: mail.txt
+    recurrence: daily
+Y
+for day in 2025-06-02 2025-06-03 2025-06-04 2025-06-10 2025-06-11 2025-07-03; do
+    "$ECRM" run "$D2/p.yaml" --now "${day}T12:00:00Z" > /dev/null
+done
+check "policy caps: 2 a week, 3 in 30 days (rolling)" test \
+    "$(q "$D2/p.db" "select group_concat(period || '=' || ifnull(reason, 'msg'), ' ') from (select o.* from outbox o join customers c on c.id = o.customer_id where o.campaign = 'daily' and c.external_id = 'g1' order by o.period)")" = \
+    "2025-06-02=msg 2025-06-03=msg 2025-06-04=capped 2025-06-10=msg 2025-06-11=capped 2025-07-03=msg"
 sed -i 's/max_per_week: 2/max_per_week: -1/' "$D/p.yaml"
 "$ECRM" check "$D/p.yaml" 2> "$T/caperr"; rc=$?
 check "negative campaign cap: exit 65" test "$rc" = 65
