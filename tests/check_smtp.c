@@ -570,7 +570,7 @@ static const char *tls_yaml(const char *starttls, const char *ca,
     static char y[1024];
     snprintf(y, sizeof y,
              "url: smtp://127.0.0.1:%d\nstarttls: %s\n"
-             "from: shop@example.com\ntimeout: 5\nusername: shop\n%s\n"
+             "from: shop@example.com\ntimeout: 30\nusername: shop\n%s\n"
              "%s%s%s",
              srv.port, starttls, password_line, ca ? "ca_file: " : "",
              ca ? ca : "", ca ? "\n" : "");
