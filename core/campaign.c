@@ -54,7 +54,8 @@ static const struct ecrm_option campaign_options[] = {
     {"start", ECRM_OPT_STRING, NULL, 0, CC(start),
      "first day of the campaign window (ISO 8601)"},
     {"end", ECRM_OPT_STRING, NULL, 0, CC(end),
-     "end of the campaign window, exclusive (ISO 8601)"},
+     "end of the campaign window, exclusive (ISO 8601): nothing is sent "
+     "from then on (what still waits is suppressed, reason window_ended)"},
     {"send_hour", ECRM_OPT_INT, "-1", 0, CC(send_hour),
      "hour (0-23) in the customer's time zone at which messages go out; "
      "planned earlier, they wait for it (-1: at once)"},
@@ -68,7 +69,9 @@ static const struct ecrm_option campaign_options[] = {
     {"priority", ECRM_OPT_STRING, "value", 0, CC(priority),
      "who goes first when the budget cannot cover everyone: value (net "
      "spend over the last 365 days, highest first) or none (customer id "
-     "order)"},
+     "order); the first customer the budget cannot pay for stops it, so "
+     "nobody later in that order is messaged instead, not even more "
+     "cheaply"},
     {"unit_cost", ECRM_OPT_MAP, NULL, 0, CC(unit_cost),
      "price of one message per channel instance, e.g. {sms: 0.05, mail: "
      "0.001}; for SMS the price of one segment (cost = segments x price)"},
@@ -78,12 +81,22 @@ static const struct ecrm_option campaign_options[] = {
     {"control_percent", ECRM_OPT_DOUBLE, "0", 0, CC(control_percent),
      "share of the targeted customers held out as a control group: "
      "recorded, never messaged"},
-    {"on_unknown", ECRM_OPT_STRING, "keep", 0, CC(on_unknown),
+    {"on_unknown", ECRM_OPT_STRING, NULL, 0, CC(on_unknown),
      "a message whose delivery a crash interrupted: keep it unknown, or "
-     "resend it (same Message-ID / idempotency key)"},
-    {"on_quiet_hours", ECRM_OPT_STRING, "defer", 0, CC(on_quiet_hours),
+     "resend it (same Message-ID / idempotency key); default: the contact "
+     "policy's on_unknown (itself keep)"},
+    {"on_quiet_hours", ECRM_OPT_STRING, NULL, 0, CC(on_quiet_hours),
      "a message planned in the customer's quiet hours: defer it to their "
-     "end, or suppress it (reason quiet_hours)"},
+     "end, or suppress it (reason quiet_hours); default: the contact "
+     "policy's on_quiet_hours (itself defer)"},
+    {"max_per_day", ECRM_OPT_INT, "0", 0, CC(max_per_day),
+     "messages of this campaign per customer in 24 hours, on all its "
+     "channels (0: no cap; the contact policy's caps count every "
+     "campaign); over it: suppressed, reason capped"},
+    {"max_per_week", ECRM_OPT_INT, "0", 0, CC(max_per_week),
+     "messages of this campaign per customer in 7 days (0: no cap)"},
+    {"max_per_month", ECRM_OPT_INT, "0", 0, CC(max_per_month),
+     "messages of this campaign per customer in 30 days (0: no cap)"},
     {"enabled", ECRM_OPT_BOOL, "true", 0, CC(enabled),
      "false keeps the campaign defined but idle"},
     {0}};
@@ -173,8 +186,14 @@ static struct ecrm_tpl *compile_template(struct ecrm_pipeline *p,
         }
         text = owned;
     }
+    /* an inline template (a subject) is named by its place in the
+     * pipeline: "p.yaml:14:14: subject:1:4: unclosed tag" */
+    char inline_name[512];
+    snprintf(inline_name, sizeof inline_name, "%s:%d:%d: subject",
+             at && at->file ? at->file : "", at ? at->line : 0,
+             at ? at->col : 0);
     size_t before = d->n;
-    if (ecrm_tpl_compile(path ? path : "subject", text, &tpl, d) != 0 ||
+    if (ecrm_tpl_compile(path ? path : inline_name, text, &tpl, d) != 0 ||
         ecrm_tpl_check_vars(tpl, tpl_vars, tpl_item_fields, d) != 0) {
         if (d->n == before)
             ecrm_diag_add(d, at, "template %s is invalid", path ? path : "");
@@ -313,17 +332,15 @@ static void resolve_costs(struct ecrm_campaign *c, struct ecrm_diag *d)
                           c->channels[i].inst->name);
 }
 
-/* Whether STR is one of the NULL-terminated WORDS; else an error at KEY. */
-static int one_of(const struct ecrm_campaign *c, const char *key,
-                  const char *str, const char *const *words,
-                  struct ecrm_diag *d)
+/* Whether C's setting KEY (STR, NULL when not given) is the second of
+ * WORDS, else the contact policy's INHERITED (checked with the policy). */
+static int second_or_inherited(const struct ecrm_campaign *c, const char *key,
+                               const char *str, const char *inherited,
+                               const char *const *words, struct ecrm_diag *d)
 {
-    for (size_t i = 0; words[i]; i++)
-        if (str && strcmp(str, words[i]) == 0)
-            return (int)i;
-    ecrm_diag_add(d, at_key(c->node, key), "'%s' must be %s or %s, got '%s'",
-                  key, words[0], words[1], str ? str : "");
-    return 0;
+    if (str)
+        return ecrm_schema_one_of(c->node, key, str, words, d) == 1;
+    return inherited && strcmp(inherited, words[1]) == 0;
 }
 
 static void bind_variant(struct ecrm_pipeline *p, struct ecrm_campaign *c,
@@ -463,31 +480,36 @@ static void resolve_refs(struct ecrm_pipeline *p, struct ecrm_campaign *c,
                           cc->segment);
     }
     static const char *const triggers[] = {"always", "entered", NULL};
-    c->trigger_entered = one_of(c, "trigger", cc->trigger, triggers, d) == 1;
+    c->trigger_entered =
+        ecrm_schema_one_of(c->node, "trigger", cc->trigger, triggers, d) == 1;
     if (c->trigger_entered && !c->segment)
         ecrm_diag_add(d, at_key(c->node, "trigger"),
                       "'trigger: entered' needs a 'segment' other than all");
 }
 
-static void resolve_settings(struct ecrm_campaign *c, struct ecrm_diag *d)
+static void resolve_settings(const struct ecrm_pipeline *p,
+                             struct ecrm_campaign *c, struct ecrm_diag *d)
 {
     struct ecrm_campaign_conf *cc = &c->conf;
     static const char *const purposes[] = {"marketing", "service", NULL};
     static const char *const scopes[] = {"campaign", "period", NULL};
     static const char *const priorities[] = {"none", "value", NULL};
-    static const char *const unknown[] = {"keep", "resend", NULL};
-    static const char *const quiet[] = {"defer", "suppress", NULL};
+    static const char *const unknown[] = {ECRM_ON_UNKNOWN_WORDS, NULL};
+    static const char *const quiet[] = {ECRM_ON_QUIET_WORDS, NULL};
     if (cc->items < 1 || cc->items > 50)
         ecrm_diag_add(d, at_key(c->node, "items"),
                       "'items' must be between 1 and 50, got %lld",
                       (long long)cc->items);
-    one_of(c, "purpose", cc->purpose, purposes, d);
-    c->budget_per_period =
-        one_of(c, "budget_scope", cc->budget_scope, scopes, d) == 1;
-    c->by_value = one_of(c, "priority", cc->priority, priorities, d) == 1;
-    c->resend_unknown = one_of(c, "on_unknown", cc->on_unknown, unknown, d);
+    ecrm_schema_one_of(c->node, "purpose", cc->purpose, purposes, d);
+    c->budget_per_period = ecrm_schema_one_of(c->node, "budget_scope",
+                                              cc->budget_scope, scopes, d) == 1;
+    c->by_value = ecrm_schema_one_of(c->node, "priority", cc->priority,
+                                     priorities, d) == 1;
+    c->resend_unknown = second_or_inherited(c, "on_unknown", cc->on_unknown,
+                                            p->policy.on_unknown, unknown, d);
     c->suppress_quiet =
-        one_of(c, "on_quiet_hours", cc->on_quiet_hours, quiet, d);
+        second_or_inherited(c, "on_quiet_hours", cc->on_quiet_hours,
+                            p->policy.on_quiet_hours, quiet, d);
     if (cc->recurrence && strcmp(cc->recurrence, "once") &&
         strcmp(cc->recurrence, "daily") && strcmp(cc->recurrence, "weekly") &&
         strcmp(cc->recurrence, "monthly"))
@@ -512,6 +534,15 @@ static void resolve_settings(struct ecrm_campaign *c, struct ecrm_diag *d)
         ecrm_diag_add(d, at_key(c->node, "goal_days"),
                       "'goal_days' must be 0 (no goal) to 3660, got %lld",
                       (long long)cc->goal_days);
+    static const char *const caps[] = {"max_per_day", "max_per_week",
+                                       "max_per_month"};
+    const int64_t capv[] = {cc->max_per_day, cc->max_per_week,
+                            cc->max_per_month};
+    for (int i = 0; i < 3; i++)
+        if (capv[i] < 0)
+            ecrm_diag_add(d, at_key(c->node, caps[i]),
+                          "'%s' must be 0 (no cap) or more, got %lld", caps[i],
+                          (long long)capv[i]);
     if (cc->preferred_channel && !*cc->preferred_channel)
         ecrm_diag_add(d, at_key(c->node, "preferred_channel"),
                       "'preferred_channel' names a profile attribute");
@@ -522,7 +553,7 @@ static void resolve_campaign(struct ecrm_pipeline *p, struct ecrm_campaign *c,
 {
     struct ecrm_campaign_conf *cc = &c->conf;
     resolve_refs(p, c, d);
-    resolve_settings(c, d);
+    resolve_settings(p, c, d);
     resolve_channels(p, c, d);
     resolve_costs(c, d);
     if (cc->subject)

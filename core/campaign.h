@@ -21,6 +21,7 @@
  *       budget_cost: 500
  *       unit_cost: {sms: 0.05, mail: 0.001}
  *       goal_days: 14
+ *       max_per_week: 2               # of this campaign, all channels
  *       control_percent: 10
  *       variants:
  *         a: {weight: 1, subject: "..."}
@@ -74,6 +75,8 @@ struct ecrm_campaign_conf {
     double control_percent;
     char *on_unknown;     /* keep | resend */
     char *on_quiet_hours; /* defer | suppress */
+    /* this campaign's messages per customer, all its channels; 0 = none */
+    int64_t max_per_day, max_per_week, max_per_month;
 };
 
 struct ecrm_variant_conf {

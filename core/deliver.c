@@ -66,16 +66,33 @@ static double rnd01(void)
     return (double)random() / ((double)RAND_MAX + 1.0);
 }
 
+/* CAMPAIGN of the pipeline, or NULL when it no longer has it. */
+static const struct ecrm_campaign *find_campaign(struct ecrm_run_ctx *run,
+                                                 const char *campaign)
+{
+    for (size_t i = 0; campaign && i < run->p->ncampaigns; i++)
+        if (strcmp(run->p->campaigns[i]->name, campaign) == 0)
+            return run->p->campaigns[i];
+    return NULL;
+}
+
 /* The consent purpose of CAMPAIGN; marketing when the pipeline no longer
  * has it, the safe assumption. */
 static const char *campaign_purpose(struct ecrm_run_ctx *run,
                                     const char *campaign)
 {
-    for (size_t i = 0; campaign && i < run->p->ncampaigns; i++)
-        if (strcmp(run->p->campaigns[i]->name, campaign) == 0 &&
-            run->p->campaigns[i]->conf.purpose)
-            return run->p->campaigns[i]->conf.purpose;
-    return "marketing";
+    const struct ecrm_campaign *c = find_campaign(run, campaign);
+    return c && c->conf.purpose ? c->conf.purpose : "marketing";
+}
+
+/* A message that may be retried at NEXT: not when its campaign's window
+ * has closed by then (it could never go); *END gets the window's end. */
+static int retry_in_window(struct ecrm_run_ctx *run, const char *campaign,
+                           int64_t next, int64_t *end)
+{
+    const struct ecrm_campaign *c = find_campaign(run, campaign);
+    *end = c ? c->end : 0;
+    return !*end || next < *end;
 }
 
 /* Send one claimed message; its outcome goes to OUT (recorded with the
@@ -104,9 +121,22 @@ static void deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
         out->o.state = ECRM_OUTBOX_SENT;
         out->o.provider_id = out->provider;
         run->msgs.sent++;
-    } else if (rc == ECRM_RETRY && c->attempts < ECRM_DELIVER_MAX_ATTEMPTS) {
+        return;
+    }
+    int64_t next = run->now + ecrm_retry_delay(c->attempts, rnd01()), end;
+    if (rc == ECRM_RETRY && c->attempts < ECRM_DELIVER_MAX_ATTEMPTS &&
+        !retry_in_window(run, c->campaign, next, &end)) {
+        /* the server said "later", but later is after the campaign */
+        char ts[32];
+        size_t len = strlen(out->error);
+        snprintf(out->error + len, sizeof out->error - len,
+                 "; not retried: the campaign's window ends at %s",
+                 ecrm_format_time(end, ts, sizeof ts));
+        rc = ECRM_FAIL;
+    }
+    if (rc == ECRM_RETRY && c->attempts < ECRM_DELIVER_MAX_ATTEMPTS) {
         out->o.state = ECRM_OUTBOX_RETRY;
-        out->o.next_attempt = run->now + ecrm_retry_delay(c->attempts, rnd01());
+        out->o.next_attempt = next;
         out->o.error = out->error;
         run->msgs.retry++;
         ch->host.log(&ch->host, ECRM_LOG_WARN,
@@ -233,8 +263,33 @@ static int drain_channel(struct ecrm_run_ctx *run, struct ecrm_instance *ch)
     return rc == ECRM_RETRY ? ECRM_OK : ECRM_FAIL;
 }
 
-/* Sweep what a dead run left "sending" to "unknown", and queue again the
- * unknown messages of campaigns that want them resent. */
+/* Suppress what still waits of C (planned, or due for a retry) once its
+ * window has ended: it is never sent after the campaign's end. */
+static int expire(struct ecrm_run_ctx *run, const struct ecrm_campaign *c,
+                  char *err)
+{
+    char note[128], ts[32];
+    int64_t n = 0;
+    snprintf(note, sizeof note,
+             "not sent before the campaign's window ended at %s",
+             ecrm_format_time(c->end, ts, sizeof ts));
+    if (ecrm_store_outbox_suppress_waiting(
+            run->store, c->name, ecrm_reason_name(ECRM_REASON_WINDOW_ENDED),
+            note, run->now, &n, err) != ECRM_OK)
+        return ECRM_FAIL;
+    ecrm_run_suppressed_n(run, ECRM_REASON_WINDOW_ENDED, (uint64_t)n);
+    if (n)
+        ecrm_log(ECRM_LOG_WARN, NULL,
+                 "campaign %s: %lld message(s) not sent: its window ended at "
+                 "%s",
+                 c->name, (long long)n, ts);
+    return ECRM_OK;
+}
+
+/* Sweep what a dead run left "sending" to "unknown"; queue again the
+ * unknown messages of campaigns that want them resent, and suppress what
+ * waits for campaigns whose window has ended (their unknown messages stay
+ * unknown). */
 static int sweep(struct ecrm_run_ctx *run)
 {
     char err[ECRM_ERRMAX];
@@ -243,6 +298,11 @@ static int sweep(struct ecrm_run_ctx *run)
     for (size_t i = 0; i < run->p->ncampaigns; i++) {
         const struct ecrm_campaign *c = run->p->campaigns[i];
         int64_t n = 0;
+        if (c->end && run->now >= c->end) {
+            if (expire(run, c, err) != ECRM_OK)
+                goto fail;
+            continue;
+        }
         if (!c->resend_unknown)
             continue;
         if (ecrm_store_outbox_resend_unknown(run->store, c->name, run->now, &n,

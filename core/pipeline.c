@@ -286,6 +286,10 @@ static void load_policy(struct ecrm_pipeline *p, struct ecrm_diag *d)
         ecrm_diag_add(d, ecrm_node_get(sec, "quiet_hours"),
                       "'quiet_hours' must be HH:MM-HH:MM, got '%s'",
                       c->quiet_hours);
+    static const char *const quiet[] = {ECRM_ON_QUIET_WORDS, NULL};
+    static const char *const unknown[] = {ECRM_ON_UNKNOWN_WORDS, NULL};
+    ecrm_schema_one_of(sec, "on_quiet_hours", c->on_quiet_hours, quiet, d);
+    ecrm_schema_one_of(sec, "on_unknown", c->on_unknown, unknown, d);
 }
 
 static void load_store(struct ecrm_pipeline *p, struct ecrm_diag *d)

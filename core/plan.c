@@ -11,6 +11,8 @@
  *   assigned to the control group               -> control_group
  *   over a frequency cap                        -> capped
  *   in quiet hours, on_quiet_hours: suppress    -> quiet_hours
+ *   deferred (send hour, quiet hours) to the
+ *   campaign's end or later                     -> window_ended
  *   the personalizer has nothing                -> no_items
  *   longer than the channel takes               -> too_long
  *   the budget cannot pay for it                -> budget
@@ -369,24 +371,30 @@ static int assign(struct plan_ctx *pc, struct decision *dc)
     return 0;
 }
 
-/* Whether the contact policy's frequency caps stop another message to
- * CID: counted over every campaign and channel, including what this run
+/* Whether a frequency cap stops another message to CID: the contact
+ * policy's, counted over every campaign and channel, or the campaign's
+ * own, over its messages on all its channels; both include what this run
  * planned already. -1 when the store failed. */
 static int over_cap(struct plan_ctx *pc, int64_t cid)
 {
-    const struct ecrm_policy_conf *c = &pc->run->p->policy;
-    const int64_t caps[3] = {c->max_per_day, c->max_per_week, c->max_per_month};
-    int64_t now = pc->run->now, n[3];
+    const struct ecrm_policy_conf *g = &pc->run->p->policy;
+    const struct ecrm_campaign_conf *c = &pc->c->conf;
+    const int64_t all[3] = {g->max_per_day, g->max_per_week, g->max_per_month};
+    const int64_t own[3] = {c->max_per_day, c->max_per_week, c->max_per_month};
+    int64_t now = pc->run->now;
     const int64_t since[3] = {now - 86400, now - 7 * 86400, now - 30 * 86400};
+    struct ecrm_outbox_recent n;
     char err[ECRM_ERRMAX];
-    if (!caps[0] && !caps[1] && !caps[2])
+    if (!all[0] && !all[1] && !all[2] && !own[0] && !own[1] && !own[2])
         return 0;
-    if (ecrm_store_outbox_recent(pc->run->store, cid, since, n, err)) {
+    if (ecrm_store_outbox_recent(pc->run->store, cid, pc->c->name, since, &n,
+                                 err)) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "outbox: %s", err);
         return -1;
     }
     for (int i = 0; i < 3; i++)
-        if (caps[i] && n[i] >= caps[i])
+        if ((all[i] && n.all[i] >= all[i]) ||
+            (own[i] && n.campaign[i] >= own[i]))
             return 1;
     return 0;
 }
@@ -619,6 +627,9 @@ static int decide(struct plan_ctx *pc, const struct ecrm_contact *ct)
     dc.planned_at = deliverable_at(pc, ct->tz, &quiet);
     if (quiet && pc->c->suppress_quiet)
         return suppress(pc, &dc, ECRM_REASON_QUIET_HOURS);
+    /* it could only go once the window has closed */
+    if (pc->c->end && dc.planned_at >= pc->c->end)
+        return suppress(pc, &dc, ECRM_REASON_WINDOW_ENDED);
     if (pc->budget_out) /* no need to ask the personalizer */
         return suppress(pc, &dc, ECRM_REASON_BUDGET);
     uint64_t before = run->msgs.planned;

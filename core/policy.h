@@ -11,6 +11,8 @@
  *     max_per_month: 8
  *     quiet_hours: "21:00-08:00"
  *     default_timezone: Europe/London
+ *     on_quiet_hours: defer          # campaigns' default: defer | suppress
+ *     on_unknown: keep               # campaigns' default: keep | resend
  */
 #ifndef ECRM_CORE_POLICY_H
 #define ECRM_CORE_POLICY_H
@@ -22,7 +24,14 @@ struct ecrm_policy_conf {
     int64_t max_per_day, max_per_week, max_per_month; /* 0 = no cap */
     char *quiet_hours;                                /* "HH:MM-HH:MM" */
     char *default_timezone;
+    char *on_quiet_hours; /* defer | suppress: what campaigns inherit */
+    char *on_unknown;     /* keep | resend: what campaigns inherit */
 };
+
+/* The words of on_quiet_hours and on_unknown (the contact policy's, and
+ * each campaign's own); the second of each is the non-default one. */
+#define ECRM_ON_QUIET_WORDS "defer", "suppress"
+#define ECRM_ON_UNKNOWN_WORDS "keep", "resend"
 
 /* The schema of the contact_policy section (static). */
 const struct ecrm_option *ecrm_policy_options(void);
@@ -34,9 +43,11 @@ int ecrm_policy_parse_quiet(const char *spec, int *start, int *end);
 /* When a message planned at NOW for a customer in time zone TZ (an IANA
  * name; NULL or "" means DEFAULT_TZ, itself NULL for UTC) may be
  * delivered under quiet hours [START, END) in local minutes (START > END
- * spans midnight): NOW outside them, else the local time END on the right
- * day, converted back to UTC with that day's offset (so DST changes inside
- * the night are honoured). An unknown zone is taken as UTC. */
+ * spans midnight): NOW outside them, else the first instant after NOW at
+ * which the customer's clock reads END, DST changes inside the night
+ * honoured: when the clocks go back and END comes twice, the first; when
+ * they jump over END, the instant of the jump. An unknown zone is taken
+ * as UTC. */
 int64_t ecrm_policy_quiet_until(const char *tz, const char *default_tz,
                                 int start, int end, int64_t now);
 

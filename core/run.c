@@ -61,17 +61,23 @@ int ecrm_parse_stages(const char *list, unsigned *mask, char *err)
 const char *ecrm_reason_name(enum ecrm_reason r)
 {
     static const char *const names[ECRM_NREASONS] = {
-        "no_consent", "capped",        "quiet_hours",
-        "budget",     "control_group", "invalid_address",
-        "forgotten",  "no_items",      "too_long"};
+        "no_consent",    "capped",          "quiet_hours", "budget",
+        "control_group", "invalid_address", "forgotten",   "no_items",
+        "too_long",      "window_ended"};
     return (unsigned)r < ECRM_NREASONS ? names[r] : "?";
+}
+
+void ecrm_run_suppressed_n(struct ecrm_run_ctx *run, enum ecrm_reason reason,
+                           uint64_t n)
+{
+    run->msgs.suppressed += n;
+    if ((unsigned)reason < ECRM_NREASONS)
+        run->msgs.by_reason[reason] += n;
 }
 
 void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason)
 {
-    run->msgs.suppressed++;
-    if ((unsigned)reason < ECRM_NREASONS)
-        run->msgs.by_reason[reason]++;
+    ecrm_run_suppressed_n(run, reason, 1);
 }
 
 void ecrm_run_channel_done(struct ecrm_run_ctx *run, const char *channel,

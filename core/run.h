@@ -55,6 +55,7 @@ enum ecrm_reason {
     ECRM_REASON_FORGOTTEN,       /* the customer was forgotten */
     ECRM_REASON_NO_ITEMS,        /* the personalizer had nothing to offer */
     ECRM_REASON_TOO_LONG,        /* over the channel's size limit */
+    ECRM_REASON_WINDOW_ENDED,    /* could not go before the campaign's end */
     ECRM_NREASONS
 };
 
@@ -74,6 +75,9 @@ struct ecrm_channel_stats {
     uint64_t sent, failed, retry, suppressed;
 };
 
+/* Count N suppressions for REASON. */
+void ecrm_run_suppressed_n(struct ecrm_run_ctx *run, enum ecrm_reason reason,
+                           uint64_t n);
 /* Count one suppression for REASON. */
 void ecrm_run_suppressed(struct ecrm_run_ctx *run, enum ecrm_reason reason);
 

@@ -545,6 +545,28 @@ void ecrm_schema_free(const struct ecrm_option *opts, void *config)
     }
 }
 
+int ecrm_schema_one_of(const struct ecrm_node *map, const char *key,
+                       const char *str, const char *const *words,
+                       struct ecrm_diag *d)
+{
+    size_t n = 0;
+    for (; words[n]; n++)
+        if (str && strcmp(str, words[n]) == 0)
+            return (int)n;
+    struct ecrm_buf b = {0};
+    for (size_t i = 0; i < n; i++)
+        ecrm_buf_printf(&b, "%s%s",
+                        i == 0      ? ""
+                        : i + 1 < n ? ", "
+                                    : " or ",
+                        words[i]);
+    const struct ecrm_node *at = map ? ecrm_node_get(map, key) : NULL;
+    ecrm_diag_add(d, at ? at : map, "'%s' must be %s, got '%s'", key,
+                  ecrm_buf_str(&b), str ? str : "");
+    ecrm_buf_free(&b);
+    return -1;
+}
+
 const char *ecrm_opt_type_name(enum ecrm_opt_type t)
 {
     switch (t) {

@@ -49,6 +49,13 @@ int ecrm_schema_bind_ctx(const struct ecrm_option *opts,
 /* Free what ecrm_schema_bind() allocated inside CONFIG (not CONFIG). */
 void ecrm_schema_free(const struct ecrm_option *opts, void *config);
 
+/* The index of STR in the NULL-terminated WORDS (two or more), or -1
+ * after adding "'KEY' must be A or B, got 'STR'" to D at KEY's node in
+ * MAP (at MAP when KEY is not there). STR NULL is not one of them. */
+int ecrm_schema_one_of(const struct ecrm_node *map, const char *key,
+                       const char *str, const char *const *words,
+                       struct ecrm_diag *d);
+
 /* "string", "integer", "number", "boolean", "list", "map", "expression",
  * "records". */
 const char *ecrm_opt_type_name(enum ecrm_opt_type t);

@@ -349,12 +349,27 @@ int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
  * NULL) receives how many. */
 int ecrm_store_outbox_resend_unknown(struct ecrm_store *s, const char *campaign,
                                      int64_t now, int64_t *n, char *err);
-/* How many messages to customer CID count against the contact policy's
- * frequency caps (planned, sending, sent, retry or unknown; any campaign
- * and channel) with planned_at >= SINCE[i], for i = 0..2, into N[i].
+/* Suppress every message of CAMPAIGN still waiting (planned or retry)
+ * with REASON, at NOW, NOTE added to its error (the last server answer,
+ * if any, is kept before it): for a campaign whose window has ended.
+ * *N (may be NULL) receives how many. */
+int ecrm_store_outbox_suppress_waiting(struct ecrm_store *s,
+                                       const char *campaign, const char *reason,
+                                       const char *note, int64_t now,
+                                       int64_t *n, char *err);
+/* The messages to one customer that count against frequency caps
+ * (planned, sending, sent, retry or unknown, on any channel) with
+ * planned_at >= SINCE[i], for the windows i = 0..2 the caller chose. */
+struct ecrm_outbox_recent {
+    int64_t all[3];      /* of every campaign */
+    int64_t campaign[3]; /* of the campaign asked about alone */
+};
+/* Count the messages to customer CID into OUT: OUT->all over every
+ * campaign, OUT->campaign over CAMPAIGN's (all 0 when CAMPAIGN is NULL).
  * Returns ECRM_OK or ECRM_FAIL. */
 int ecrm_store_outbox_recent(struct ecrm_store *s, int64_t cid,
-                             const int64_t since[3], int64_t n[3], char *err);
+                             const char *campaign, const int64_t since[3],
+                             struct ecrm_outbox_recent *out, char *err);
 
 /* Messages of CAMPAIGN (NULL = all) in STATE. */
 int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,

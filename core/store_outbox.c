@@ -383,34 +383,39 @@ out:
     return rc;
 }
 
+/* Step the UPDATE ST to its end and reset it; *N (may be NULL) gets the
+ * rows it changed. WHAT names it in an error. */
+static int step_update(struct ecrm_store *s, sqlite3_stmt *st, int64_t *n,
+                       const char *what, char *err)
+{
+    int rc = ECRM_OK;
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ecrm_store_sqlfail(s, err, what);
+    else if (n)
+        *n = sqlite3_changes(s->db);
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ecrm_store_outbox_sweep_unknown(struct ecrm_store *s, int64_t now,
                                     char *err)
 {
-    sqlite3_stmt *st;
-    int rc = ECRM_FAIL;
-    st = ecrm_store_stmt(s, ECRM_ST_OB_SWEEP,
-                         "UPDATE outbox SET state = 6, updated = ?1,"
-                         " error = coalesce(error,"
-                         "  'interrupted while sending: outcome unknown')"
-                         " WHERE state = 1",
-                         err);
+    sqlite3_stmt *st =
+        ecrm_store_stmt(s, ECRM_ST_OB_SWEEP,
+                        "UPDATE outbox SET state = 6, updated = ?1,"
+                        " error = coalesce(error,"
+                        "  'interrupted while sending: outcome unknown')"
+                        " WHERE state = 1",
+                        err);
     if (!st)
         return ECRM_FAIL;
     sqlite3_bind_int64(st, 1, now);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "sweeping interrupted messages");
-        goto out;
-    }
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+    return step_update(s, st, NULL, "sweeping interrupted messages", err);
 }
 
 int ecrm_store_outbox_resend_unknown(struct ecrm_store *s, const char *campaign,
                                      int64_t now, int64_t *n, char *err)
 {
-    int rc = ECRM_FAIL;
     if (n)
         *n = 0;
     sqlite3_stmt *st = ecrm_store_stmt(
@@ -423,16 +428,33 @@ int ecrm_store_outbox_resend_unknown(struct ecrm_store *s, const char *campaign,
         return ECRM_FAIL;
     ecrm_bind_text(st, 1, campaign);
     sqlite3_bind_int64(st, 2, now);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        ecrm_store_sqlfail(s, err, "queueing unknown messages again");
-        goto out;
-    }
+    return step_update(s, st, n, "queueing unknown messages again", err);
+}
+
+int ecrm_store_outbox_suppress_waiting(struct ecrm_store *s,
+                                       const char *campaign, const char *reason,
+                                       const char *note, int64_t now,
+                                       int64_t *n, char *err)
+{
     if (n)
-        *n = sqlite3_changes(s->db);
-    rc = ECRM_OK;
-out:
-    sqlite3_reset(st);
-    return rc;
+        *n = 0;
+    if (!campaign || !reason || !*reason)
+        return ecrm_store_errf(err, "outbox: campaign and reason required");
+    /* outbox_campaign_state (campaign, state) serves it */
+    sqlite3_stmt *st = ecrm_store_stmt(
+        s, ECRM_ST_OB_EXPIRE,
+        "UPDATE outbox SET state = 5, reason = ?2, next_attempt = NULL,"
+        " updated = ?3, error = CASE WHEN error IS NULL OR ?4 IS NULL"
+        "  THEN coalesce(?4, error) ELSE error || '; ' || ?4 END"
+        " WHERE campaign = ?1 AND state IN (0, 3)",
+        err);
+    if (!st)
+        return ECRM_FAIL;
+    ecrm_bind_text(st, 1, campaign);
+    ecrm_bind_text(st, 2, reason);
+    sqlite3_bind_int64(st, 3, now);
+    ecrm_bind_opt(st, 4, note);
+    return step_update(s, st, n, "suppressing waiting messages", err);
 }
 
 int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
@@ -455,30 +477,39 @@ int64_t ecrm_store_outbox_count(struct ecrm_store *s, const char *campaign,
 }
 
 int ecrm_store_outbox_recent(struct ecrm_store *s, int64_t cid,
-                             const int64_t since[3], int64_t n[3], char *err)
+                             const char *campaign, const int64_t since[3],
+                             struct ecrm_outbox_recent *out, char *err)
 {
     int64_t oldest = since[0];
     for (int i = 1; i < 3; i++)
         if (since[i] < oldest)
             oldest = since[i];
-    sqlite3_stmt *st =
-        ecrm_store_stmt(s, ECRM_ST_OB_RECENT,
-                        "SELECT coalesce(sum(planned_at >= ?2), 0),"
-                        " coalesce(sum(planned_at >= ?3), 0),"
-                        " coalesce(sum(planned_at >= ?4), 0) FROM outbox"
-                        " WHERE customer_id = ?1 AND planned_at >= ?5"
-                        " AND state IN (0, 1, 2, 3, 6)",
-                        err);
+    /* outbox_customer (customer_id, planned_at) serves it; "campaign = ?6"
+     * is NULL for every row when no campaign is asked about. */
+    sqlite3_stmt *st = ecrm_store_stmt(
+        s, ECRM_ST_OB_RECENT,
+        "SELECT coalesce(sum(planned_at >= ?2), 0),"
+        " coalesce(sum(planned_at >= ?3), 0),"
+        " coalesce(sum(planned_at >= ?4), 0),"
+        " coalesce(sum(campaign = ?6 AND planned_at >= ?2), 0),"
+        " coalesce(sum(campaign = ?6 AND planned_at >= ?3), 0),"
+        " coalesce(sum(campaign = ?6 AND planned_at >= ?4), 0) FROM outbox"
+        " WHERE customer_id = ?1 AND planned_at >= ?5"
+        " AND state IN (0, 1, 2, 3, 6)",
+        err);
     if (!st)
         return ECRM_FAIL;
     sqlite3_bind_int64(st, 1, cid);
     for (int i = 0; i < 3; i++)
         sqlite3_bind_int64(st, 2 + i, since[i]);
     sqlite3_bind_int64(st, 5, oldest);
+    ecrm_bind_text(st, 6, campaign);
     int rc = ECRM_OK;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < 3; i++)
-            n[i] = sqlite3_column_int64(st, i);
+        for (int i = 0; i < 3; i++) {
+            out->all[i] = sqlite3_column_int64(st, i);
+            out->campaign[i] = sqlite3_column_int64(st, 3 + i);
+        }
     } else {
         rc = ecrm_store_sqlfail(s, err, "counting recent messages");
     }

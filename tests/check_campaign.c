@@ -7,12 +7,15 @@
  *    and bundled plugins (ECRM_PLUGIN_PATH), every error located
  *    FILE:LINE:COL;
  *  - the template each arm uses on each channel;
- *  - the retry backoff: capped exponential with full jitter.
+ *  - the retry backoff: capped exponential with full jitter;
+ *  - the period of each recurrence (one message per customer and period).
  */
 #include "campaign.h"
 #include "deliver.h"
 #include "loader.h"
 #include "pipeline.h"
+#include "plan.h"
+#include "util.h"
 
 #include <check.h>
 #include <math.h>
@@ -302,6 +305,37 @@ START_TEST(test_retry_backoff)
 }
 END_TEST
 
+/* The period part of the ledger key: once for good, else the UTC day,
+ * ISO week (years meet inside a week) or month of NOW. */
+START_TEST(test_recurrence_periods)
+{
+    static const struct {
+        const char *recurrence, *now, *period;
+    } cases[] = {
+        {"once", "2025-06-02T12:00:00Z", "once"},
+        {NULL, "2031-01-01T00:00:00Z", "once"},
+        {"daily", "2025-06-02T00:00:00Z", "2025-06-02"},
+        {"daily", "2025-06-02T23:59:59Z", "2025-06-02"},
+        {"weekly", "2025-06-02T00:00:00Z", "2025-W23"}, /* a Monday */
+        {"weekly", "2025-06-08T23:59:59Z", "2025-W23"}, /* its Sunday */
+        {"weekly", "2025-06-09T00:00:00Z", "2025-W24"},
+        {"weekly", "2024-12-30T12:00:00Z", "2025-W01"}, /* 2024's last days */
+        {"weekly", "2027-01-01T12:00:00Z", "2026-W53"}, /* 2027's first */
+        {"monthly", "2025-02-28T23:59:59Z", "2025-02"},
+        {"monthly", "2025-03-01T00:00:00Z", "2025-03"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t t;
+        ck_assert_int_eq(ecrm_parse_time(cases[i].now, &t), 0);
+        ecrm_plan_period(cases[i].recurrence, t, buf, sizeof buf);
+        ck_assert_msg(strcmp(buf, cases[i].period) == 0, "%s at %s: %s, not %s",
+                      cases[i].recurrence ? cases[i].recurrence : "(none)",
+                      cases[i].now, buf, cases[i].period);
+    }
+}
+END_TEST
+
 static Suite *campaign_suite(void)
 {
     Suite *s = suite_create("campaign");
@@ -309,6 +343,7 @@ static Suite *campaign_suite(void)
     tcase_add_test(tc, test_draw_deterministic);
     tcase_add_test(tc, test_draw_distribution);
     tcase_add_test(tc, test_retry_backoff);
+    tcase_add_test(tc, test_recurrence_periods);
     suite_add_tcase(s, tc);
     tc = tcase_create("settings");
     tcase_add_checked_fixture(tc, setup, teardown);

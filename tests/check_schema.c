@@ -147,6 +147,27 @@ START_TEST(test_unknown_key)
 }
 END_TEST
 
+/* A word out of a fixed list: its index, or an error at the key's value
+ * naming every word. */
+START_TEST(test_one_of)
+{
+    struct bound b;
+    static const char *const words[] = {"keep", "resend", "ask", NULL};
+    bind_text(&b, "path: p\nheaders: {mode: resend, other: maybe}\n");
+    const struct ecrm_node *h = ecrm_node_get(b.root, "headers");
+    ck_assert_int_eq(ecrm_schema_one_of(h, "mode", "resend", words, &b.d), 1);
+    ck_assert_uint_eq(b.d.n, 0);
+    ck_assert_int_eq(ecrm_schema_one_of(h, "other", "maybe", words, &b.d), -1);
+    ck_assert_int_eq(ecrm_schema_one_of(h, "absent", NULL, words, &b.d), -1);
+    ck_assert_uint_eq(b.d.n, 2);
+    ck_assert_str_eq(b.d.msgs[0], "p.yaml:2:32: 'other' must be keep, resend "
+                                  "or ask, got 'maybe'");
+    ck_assert_str_eq(b.d.msgs[1], "p.yaml:2:10: 'absent' must be keep, resend "
+                                  "or ask, got ''");
+    unbind(&b);
+}
+END_TEST
+
 START_TEST(test_wrong_types)
 {
     struct bound b;
@@ -502,6 +523,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_unknown_key);
     tcase_add_test(tc, test_wrong_types);
+    tcase_add_test(tc, test_one_of);
     tcase_add_test(tc, test_secret_value_not_echoed);
     tcase_add_test(tc, test_missing_required);
     tcase_add_test(tc, test_many_errors_one_pass);

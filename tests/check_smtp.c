@@ -139,10 +139,30 @@ static const char *const TEXT_PL =
 static const char *const HTML_PL =
     "<p>Dzień dobry <b>Łukasz</b> &mdash; -20%!</p>\n";
 
-START_TEST(test_three_messages)
+/* Whether summary N's raw To and Subject are RFC 2047 encoded-words: 7-bit,
+ * "=?UTF-8?" words, no line over 78 characters. */
+static void expect_encoded_words(int n)
+{
+    expect(n, "header_8bit", "0");
+    char *len = summary_get(summ(n), "text_header_max_line");
+    ck_assert_ptr_nonnull(len);
+    ck_assert_msg(atoi(len) <= 78, "message %d: a %s-character header line", n,
+                  len);
+    free(len);
+    static const char *const raw[] = {"raw:to", "raw:subject"};
+    for (int i = 0; i < 2; i++) {
+        char *v = summary_get(summ(n), raw[i]);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_msg(strstr(v, "=?UTF-8?") != NULL, "message %d: %s is %s", n,
+                      raw[i], v);
+        free(v);
+    }
+}
+
+START_TEST(test_four_languages)
 {
     load(NULL);
-    struct ecrm_message x[3] = {
+    struct ecrm_message x[4] = {
         msg("w:1", "lukasz@example.pl", "Łukasz Żółkiewski",
             "Rabaty na czerwiec — zażółć gęślą jaźń", TEXT_PL, HTML_PL),
         msg("w:2", "olena@example.ua", "Олена Коваленко",
@@ -150,23 +170,26 @@ START_TEST(test_three_messages)
             "Привіт, Олено! Знижки чекають.\n", NULL),
         msg("w:3", "maryam@example.ir", "مریم محمدی", "پیشنهاد ویژه",
             "سلام مریم\n", NULL),
+        msg("w:4", "dmitry@example.ru", "Дмитрий Иванов", "Знижки для Дмитрия",
+            "Здравствуйте, Дмитрий!\n", NULL),
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         ck_assert_msg(deliver(&x[i]) == ECRM_OK, "deliver %d: %s", i, err);
         char q[16];
         snprintf(q, sizeof q, "Q%04d", i + 1);
         ck_assert_str_eq(pid, q); /* the server's queue id */
     }
-    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 3);
-    /* one connection for the three: the handle is reused */
+    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 4);
+    /* one connection for the four: the handle is reused */
     FILE *f = fopen(pyserver_path(&srv, "connections"), "r");
     int conns = 0;
     ck_assert_int_eq(fscanf(f, "%d", &conns), 1);
     fclose(f);
     ck_assert_int_eq(conns, 1);
 
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         int n = i + 1;
+        expect_encoded_words(n);
         expect(n, "defects", "0");
         expect(n, "mail_from", "shop@example.com");
         expect(n, "rcpt_count", "1");
@@ -522,13 +545,133 @@ START_TEST(test_token_verify)
 }
 END_TEST
 
+/* A self-signed certificate for 127.0.0.1 in a new directory DIR (made by
+ * openssl(1)): DIR/cert.pem and DIR/key.pem. */
+static void make_cert(char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/check_smtp_tls.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+             "-nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem "
+             "-out %s/cert.pem >/dev/null 2>&1",
+             dir, dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+}
+
+/* The channel's YAML for the TLS server: STARTTLS as given, the test CA
+ * when CA is set, AUTH as shop with the password from PASSWORD_LINE (a
+ * password_env or password_file line). */
+static const char *tls_yaml(const char *starttls, const char *ca,
+                            const char *password_line)
+{
+    static char y[1024];
+    snprintf(y, sizeof y,
+             "url: smtp://127.0.0.1:%d\nstarttls: %s\n"
+             "from: shop@example.com\ntimeout: 30\nusername: shop\n%s\n"
+             "%s%s%s",
+             srv.port, starttls, password_line, ca ? "ca_file: " : "",
+             ca ? ca : "", ca ? "\n" : "");
+    return y;
+}
+
+/* A fresh channel instance from YAML (the mock host's load result). */
+static int reload(const char *y)
+{
+    mock_free(m);
+    m = mock_new();
+    m->now = NOW;
+    mock_set_base_dir(m, srv.dir);
+    return mock_load(m, "channel", "smtp", y, err);
+}
+
+#define PW_ENV "password_env: ECRM_TEST_SMTP_PASSWORD"
+
+/* STARTTLS and AUTH against a server that requires both: the message goes
+ * encrypted, as the user whose password came from the environment or a
+ * file, when the server's certificate verifies (ca_file); it fails for
+ * good when the certificate does not verify (before any password is
+ * sent), when the password is wrong (535), and without TLS (530). */
+START_TEST(test_starttls_auth)
+{
+    char cdir[64], ca[128], key[128];
+    make_cert(cdir, sizeof cdir);
+    snprintf(ca, sizeof ca, "%s/cert.pem", cdir);
+    snprintf(key, sizeof key, "%s/key.pem", cdir);
+    pyserver_stop(&srv); /* the fixture's, without TLS */
+    setenv("SMTP_TEST_TLS_CERT", ca, 1);
+    setenv("SMTP_TEST_TLS_KEY", key, 1);
+    setenv("SMTP_TEST_AUTH", "shop:" PASSWORD, 1);
+    pyserver_start(&srv, "smtp_server.py");
+    unsetenv("SMTP_TEST_TLS_CERT");
+    unsetenv("SMTP_TEST_TLS_KEY");
+    unsetenv("SMTP_TEST_AUTH");
+
+    struct ecrm_message x = msg("t:1", "anna@example.com", "Anna Nowak",
+                                "Szyfrowane", "tekst\n", NULL);
+    ck_assert_msg(reload(tls_yaml("require", ca, PW_ENV)) == ECRM_OK,
+                  "load: %s", err);
+    ck_assert_msg(deliver(&x) == ECRM_OK, "deliver: %s", err);
+    expect(1, "tls", "1");
+    expect(1, "auth_user", "shop");
+    expect(1, "to_name", "Anna Nowak");
+    /* "try" with a password is "require"; the password from a 0600 file */
+    FILE *f = fopen(pyserver_path(&srv, "pw"), "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s\n", PASSWORD);
+    fclose(f);
+    chmod(pyserver_path(&srv, "pw"), 0600);
+    ck_assert_msg(reload(tls_yaml("try", ca, "password_file: pw")) == ECRM_OK,
+                  "load: %s", err);
+    x.key = "t:2";
+    ck_assert_msg(deliver(&x) == ECRM_OK, "deliver: %s", err);
+    expect(2, "tls", "1");
+    expect(2, "auth_user", "shop");
+    /* a wrong password: 535, permanent */
+    setenv("ECRM_TEST_SMTP_WRONG", "not-the-password", 1);
+    ck_assert(
+        reload(tls_yaml("require", ca, "password_env: ECRM_TEST_SMTP_WRONG")) ==
+        ECRM_OK);
+    x.key = "t:3";
+    ck_assert_int_eq(deliver(&x), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "535") != NULL, "%s", err);
+    /* the system's CAs do not know the test certificate: permanent */
+    ck_assert(reload(tls_yaml("require", NULL, PW_ENV)) == ECRM_OK);
+    x.key = "t:4";
+    ck_assert_int_eq(deliver(&x), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "certificate") != NULL, "%s", err);
+    /* no TLS at all: the server refuses with 530 (permanent) */
+    char y[256];
+    snprintf(y, sizeof y,
+             "url: smtp://127.0.0.1:%d\nstarttls: 'no'\n"
+             "from: shop@example.com\ntimeout: 5\n",
+             srv.port);
+    ck_assert(reload(y) == ECRM_OK);
+    x.key = "t:5";
+    ck_assert_int_eq(deliver(&x), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "530") != NULL, "%s", err);
+    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 2);
+    /* an unreadable ca_file is refused at load, naming it */
+    ck_assert_int_eq(reload(tls_yaml("require", "/nonexistent/ca.pem", PW_ENV)),
+                     ECRM_FAIL);
+    ck_assert_msg(strstr(err, "ca_file: cannot read /nonexistent/ca.pem") !=
+                      NULL,
+                  "%s", err);
+    unlink(ca);
+    unlink(key);
+    rmdir(cdir);
+}
+END_TEST
+
 static Suite *smtp_suite(void)
 {
     Suite *s = suite_create("smtp");
     TCase *tc = tcase_create("server");
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_three_messages);
+    tcase_add_test(tc, test_four_languages);
     tcase_add_test(tc, test_deterministic_message_id);
     tcase_add_test(tc, test_header_injection);
     tcase_add_test(tc, test_failures);
@@ -537,6 +680,7 @@ static Suite *smtp_suite(void)
     tcase_add_test(tc, test_password_options);
     tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_dry_run);
+    tcase_add_test(tc, test_starttls_auth);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("token");
     tcase_add_test(tt, test_hmac_vectors);

@@ -849,10 +849,12 @@ START_TEST(test_outbox_suppressed_revised)
         ECRM_OK);
     ck_assert_int_eq(pr.found, 0);
     /* suppressions do not count against caps or budgets */
-    int64_t since[3] = {0, 0, 0}, n[3];
-    ck_assert_int_eq(ecrm_store_outbox_recent(f.s, c1, since, n, f.err),
-                     ECRM_OK);
-    ck_assert_int_eq(n[0], 0);
+    int64_t since[3] = {0, 0, 0};
+    struct ecrm_outbox_recent n;
+    ck_assert_int_eq(
+        ecrm_store_outbox_recent(f.s, c1, "spring", since, &n, f.err), ECRM_OK);
+    ck_assert_int_eq(n.all[0], 0);
+    ck_assert_int_eq(n.campaign[0], 0);
     /* consent came: the same row becomes a message on the mail channel */
     ck_assert_int_eq(
         ecrm_store_outbox_prior(f.s, "spring", c1, "once", &pr, f.err),
@@ -883,6 +885,26 @@ START_TEST(test_outbox_suppressed_revised)
     ck_assert_int_eq(ecrm_store_outbox_revise(f.s, 0, pr.id, &m, &done, f.err),
                      ECRM_OK);
     ck_assert_int_eq(done, 0);
+    /* caps count every campaign's messages, and one campaign's alone */
+    struct ecrm_outbox_msg m3 = m2;
+    m3.key = "autumn/1/mail/once";
+    m3.campaign = "autumn";
+    m3.planned_at = 300;
+    ck_assert_int_eq(ecrm_store_outbox_plan(f.s, 0, &m3, &ins, f.err), ECRM_OK);
+    const int64_t windows[3] = {250, 150, 0};
+    ck_assert_int_eq(
+        ecrm_store_outbox_recent(f.s, c1, "spring", windows, &n, f.err),
+        ECRM_OK);
+    ck_assert_int_eq(n.all[0], 1);
+    ck_assert_int_eq(n.all[1], 2);
+    ck_assert_int_eq(n.all[2], 2);
+    ck_assert_int_eq(n.campaign[0], 0);
+    ck_assert_int_eq(n.campaign[1], 1);
+    ck_assert_int_eq(n.campaign[2], 1);
+    ck_assert_int_eq(
+        ecrm_store_outbox_recent(f.s, c1, NULL, windows, &n, f.err), ECRM_OK);
+    ck_assert_int_eq(n.all[1], 2);
+    ck_assert_int_eq(n.campaign[1], 0);
     int64_t msgs;
     double cost;
     ck_assert_int_eq(
@@ -948,6 +970,56 @@ START_TEST(test_outbox_batch_and_unknown)
                      ECRM_OK);
     ck_assert_uint_eq(b.n, 2);
     ck_assert_int_eq(b.m[0].attempts, 2);
+    ecrm_outbox_batch_free(&b);
+    fx_close(&f);
+}
+END_TEST
+
+/* A campaign's window ended: what waits (planned, retry) is suppressed
+ * with the note after its last answer; the rest is left alone. */
+START_TEST(test_outbox_suppress_waiting)
+{
+    struct fx f;
+    struct ecrm_outbox_batch b = {0};
+    fx_open(&f);
+    int64_t c1 = cust(&f, "c1");
+    plan(&f, "k0", c1, "p0", 10, 1);
+    plan(&f, "k1", c1, "p1", 11, 1);
+    plan(&f, "k2", c1, "p2", 12, 1);
+    plan(&f, "k3", c1, "p3", 500, 1);
+    ck_assert_int_eq(ecrm_store_outbox_claim(f.s, "mail", 100, 2, &b, f.err),
+                     ECRM_OK);
+    struct ecrm_outbox_outcome sent = {.id = b.m[0].id,
+                                       .state = ECRM_OUTBOX_SENT};
+    struct ecrm_outbox_outcome later = {.id = b.m[1].id,
+                                        .state = ECRM_OUTBOX_RETRY,
+                                        .error = "451 try later",
+                                        .next_attempt = 400};
+    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, &sent, 101, f.err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_outbox_mark(f.s, &later, 101, f.err), ECRM_OK);
+    int64_t n = -1;
+    ck_assert_int_eq(ecrm_store_outbox_suppress_waiting(
+                         f.s, "other", "window_ended", "ended", 300, &n, f.err),
+                     ECRM_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(ecrm_store_outbox_suppress_waiting(f.s, "welcome",
+                                                        "window_ended", "ended",
+                                                        300, &n, f.err),
+                     ECRM_OK);
+    ck_assert_int_eq(n, 3); /* k1 (retry), k2, k3 (planned) */
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM outbox WHERE key = 'k1'"
+                               " AND state = 5 AND reason = 'window_ended'"
+                               " AND error = '451 try later; ended'"
+                               " AND next_attempt IS NULL"),
+                     1);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM outbox WHERE"
+                               " key IN ('k2', 'k3') AND state = 5"
+                               " AND error = 'ended'"),
+                     2);
+    ck_assert_int_eq(q_int(&f, "SELECT state FROM outbox WHERE key = 'k0'"),
+                     ECRM_OUTBOX_SENT);
+    ck_assert_int_eq(ecrm_store_outbox_claim(f.s, "mail", 1000, 10, &b, f.err),
+                     ECRM_RETRY);
     ecrm_outbox_batch_free(&b);
     fx_close(&f);
 }
@@ -1063,6 +1135,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_outbox_two_handles);
     tcase_add_test(tc, test_outbox_suppressed_revised);
     tcase_add_test(tc, test_outbox_batch_and_unknown);
+    tcase_add_test(tc, test_outbox_suppress_waiting);
     tcase_add_test(tc, test_campaign_record_and_assignment);
     suite_add_tcase(s, tc);
     return s;

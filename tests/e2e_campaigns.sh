@@ -293,6 +293,55 @@ check "22:30 UTC: the UTC customer's message is deferred, not suppressed" test \
 check "on_quiet_hours: suppress records quiet_hours" test \
     "$(q "$D/p.db" "select count(*) from outbox where campaign = 'night_drop' and reason = 'quiet_hours'")" -ge 1
 check "--json says how many were deferred" test "$(json_get "$T/h4.json" 'j["messages"]["delayed_quiet_hours"]')" -ge 1
+# on_quiet_hours for every campaign in the contact policy; a campaign may
+# still say otherwise
+sed -i 's/^contact_policy: {quiet_hours: "21:00-08:00"}$/contact_policy: {quiet_hours: "21:00-08:00", on_quiet_hours: suppress}/' "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  night_inherit:
+    personalizer: best
+    channel: mail
+    subject: "Policy says"
+    template: mail.txt
+  night_own:
+    personalizer: best
+    channel: mail
+    subject: "Campaign says"
+    template: mail.txt
+    on_quiet_hours: defer
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-05T22:30:00Z --stage plan > /dev/null
+nq() { q "$D/p.db" "select o.state || ':' || ifnull(o.reason, datetime(o.planned_at, 'unixepoch')) from outbox o join customers c on c.id = o.customer_id where campaign = '$1' and c.external_id = 'u1'"; }
+check "the policy's on_quiet_hours: suppress is inherited" test "$(nq night_inherit)" = "5:quiet_hours"
+check "a campaign's own on_quiet_hours: defer wins" test "$(nq night_own)" = "0:2025-06-06 08:00:00"
+# the send hour on the weekends the clocks change in Warsaw (New York's
+# change is later): 10:00 local stays 10:00 local
+cat >> "$D/p.yaml" <<'Y'
+  dst_spring:
+    personalizer: best
+    channel: mail
+    subject: "Spring"
+    template: mail.txt
+    start: 2025-03-29
+    end: 2025-03-31
+    send_hour: 10
+  dst_autumn:
+    personalizer: best
+    channel: mail
+    subject: "Autumn"
+    template: mail.txt
+    start: 2025-10-25
+    end: 2025-10-27
+    send_hour: 10
+Y
+# something on sale before March (the orders so far are from May)
+echo "O99,1,u9,S99,Old mug,kitchen,1,5,EUR,2025-01-10T10:00:00Z" >> "$D/orders.csv"
+"$ECRM" run "$D/p.yaml" --now 2025-03-29T12:00:00Z --stage ingest,plan > /dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-10-25T12:00:00Z --stage plan > /dev/null
+dst() { q "$D/p.db" "select group_concat(x, ' ') from (select c.external_id || '=' || datetime(o.planned_at, 'unixepoch') x from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and o.state = 0 order by c.external_id)"; }
+check "send hour when Warsaw springs forward: 10:00 CEST = 08:00 UTC" test "$(dst dst_spring)" = \
+    "u1=2025-03-30 10:00:00 u2=2025-03-30 08:00:00 u3=2025-03-29 14:00:00"
+check "send hour when Warsaw falls back: 10:00 CET = 09:00 UTC" test "$(dst dst_autumn)" = \
+    "u1=2025-10-26 10:00:00 u2=2025-10-26 09:00:00 u3=2025-10-25 14:00:00"
 
 # ---------------------------------------------------------------------------
 # 4. A/B variants and the control group over many customers
@@ -361,4 +410,311 @@ q "$D/demo.db" "select customer_id, variant from campaign_assignments where camp
 check "assignments unchanged after a weight change" cmp -s "$T/assign1" "$T/assign2"
 check "day 2 messages keep each customer's stored variant" test \
     "$(q "$D/demo.db" "select count(*) from outbox o join campaign_assignments a on a.campaign = o.campaign and a.customer_id = o.customer_id where o.campaign = 'ab' and o.period = '2025-06-03' and ifnull(o.variant, '') != a.variant")" = 0
+# ---------------------------------------------------------------------------
+# 5. A campaign's own frequency cap, across its channels: at most 2
+#    messages of `twice` a week per customer whether by SMS or e-mail,
+#    over a rolling 7 days; other campaigns neither count nor are capped
+D=$T/capc
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" \
+    "k1,k1@example.com,+447700900011,Kay,UTC,yes,yes," \
+    "k2,k2@example.com,,Lou,UTC,yes,no,"
+write_orders "$D/orders.csv" k1:10 k2:20
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  twice:
+    personalizer: best
+    channels: [sms, mail]
+    subject: "Twice"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    recurrence: daily
+    max_per_week: 2
+  every:
+    personalizer: best
+    channel: mail
+    subject: "Every day"
+    template: mail.txt
+    recurrence: daily
+Y
+expect_code 0 "a campaign cap is valid" "$ECRM" check "$D/p.yaml"
+capc() { q "$D/p.db" "select group_concat(x, ' ') from (select o.period || '=' || o.channel || ':' || ifnull(o.reason, 'msg') x from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and c.external_id = '$2' order by o.period)"; }
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null
+# SMS consent goes: the campaign falls back to e-mail, and still counts
+"$ECRM" consent revoke k1 --channel sms --purpose marketing --now 2025-06-02T18:00:00Z -p "$D/p.yaml" > /dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z > /dev/null
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T12:00:00Z --json > "$T/cap3.json"
+check "campaign cap: third message in 7 days capped, across SMS and e-mail" test \
+    "$(capc twice k1)" = "2025-06-02=sms:msg 2025-06-03=mail:msg 2025-06-04=mail:capped"
+check "campaign cap: per customer" test \
+    "$(capc twice k2)" = "2025-06-02=mail:msg 2025-06-03=mail:msg 2025-06-04=mail:capped"
+check "campaign cap: another campaign is not capped by it" test \
+    "$(capc every k1)" = "2025-06-02=mail:msg 2025-06-03=mail:msg 2025-06-04=mail:msg"
+check "campaign cap: --json counts capped" test \
+    "$(json_get "$T/cap3.json" 'j["messages"]["suppressed_by_reason"]["capped"]')" = 2
+"$ECRM" run "$D/p.yaml" --now 2025-06-09T11:59:00Z > /dev/null
+check "campaign cap: both still within the last 7 days" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'twice' and period = '2025-06-09' and reason = 'capped'")" = 2
+"$ECRM" run "$D/p.yaml" --now 2025-06-09T12:30:00Z > /dev/null
+check "campaign cap: a rolling week, the first message left it" test \
+    "$(q "$D/p.db" "select count(*) from outbox where campaign = 'twice' and period = '2025-06-09' and state = 2")" = 2
+check "campaign cap: never more than 2 in any 7 days" test \
+    "$(q "$D/p.db" "select max(n) from (select (select count(*) from outbox b where b.customer_id = a.customer_id and b.campaign = 'twice' and b.state = 2 and b.planned_at > a.planned_at - 7 * 86400 and b.planned_at <= a.planned_at) n from outbox a where a.campaign = 'twice' and a.state = 2)")" = 2
+# the contact policy's weekly and monthly caps, over a daily campaign
+D2=$T/capg
+mkdir -p "$D2"
+head_yaml "$D2"
+write_customers "$D2/customers.csv" "g1,g1@example.com,,Gus,UTC,yes,no,"
+write_orders "$D2/orders.csv" x1:10
+cat >> "$D2/p.yaml" <<'Y'
+contact_policy: {max_per_week: 2, max_per_month: 3}
+campaigns:
+  daily:
+    personalizer: best
+    channel: mail
+    subject: "Today"
+    template: mail.txt
+    recurrence: daily
+Y
+for day in 2025-06-02 2025-06-03 2025-06-04 2025-06-10 2025-06-11 2025-07-03; do
+    "$ECRM" run "$D2/p.yaml" --now "${day}T12:00:00Z" > /dev/null
+done
+check "policy caps: 2 a week, 3 in 30 days (rolling)" test \
+    "$(q "$D2/p.db" "select group_concat(period || '=' || ifnull(reason, 'msg'), ' ') from (select o.* from outbox o join customers c on c.id = o.customer_id where o.campaign = 'daily' and c.external_id = 'g1' order by o.period)")" = \
+    "2025-06-02=msg 2025-06-03=msg 2025-06-04=capped 2025-06-10=msg 2025-06-11=capped 2025-07-03=msg"
+sed -i 's/max_per_week: 2/max_per_week: -1/' "$D/p.yaml"
+"$ECRM" check "$D/p.yaml" 2> "$T/caperr"; rc=$?
+check "negative campaign cap: exit 65" test "$rc" = 65
+check "negative campaign cap located" grep -q "p.yaml:[0-9]*:19: 'max_per_week' must be 0 (no cap) or more, got -1" "$T/caperr"
+# ---------------------------------------------------------------------------
+# 6. The window's end: a message deferred (send hour, quiet hours, retry
+#    backoff) past it is never sent after it; the ledger says why
+D=$T/win
+mkdir -p "$D"
+head_yaml "$D" /500
+write_customers "$D/customers.csv" \
+    "w1,w1@example.com,+447700900021,Utc,UTC,yes,yes,email" \
+    "w2,w2@example.com,,York,America/New_York,yes,no," \
+    "w3,w3@example.com,,Warsaw,Europe/Warsaw,yes,no,"
+write_orders "$D/orders.csv" w1:10 w2:20 w3:30
+cat >> "$D/p.yaml" <<'Y'
+contact_policy: {quiet_hours: "21:00-08:00"}
+campaigns:
+  noon:                             # ends at 12:00 UTC, sends at 10:00 local
+    personalizer: best
+    channel: mail
+    subject: "By noon"
+    template: mail.txt
+    start: 2025-06-01
+    end: 2025-06-04T12:00:00Z
+    send_hour: 10
+  night:                            # ends at midnight, planned at 22:30
+    personalizer: best
+    channel: mail
+    subject: "Tonight"
+    template: mail.txt
+    start: 2025-06-04T22:00:00Z
+    end: 2025-06-05T00:00:00Z
+  sms_late:                         # a transient refusal near the end
+    personalizer: best
+    channel: sms
+    template: sms.txt
+    end: 2025-06-04T09:00:30Z
+  sms_soon:                         # retried in the window, never after it
+    personalizer: best
+    channel: sms
+    template: sms.txt
+    end: 2025-06-04T10:00:00Z
+Y
+expect_code 0 "window end: valid" "$ECRM" check "$D/p.yaml"
+wstate() { q "$D/p.db" "select o.state || ':' || ifnull(o.reason, '-') from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and c.external_id = '$2'"; }
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T09:00:00Z --json > "$T/w1.json" 2>/dev/null
+check "send hour before the end: waits for 10:00 UTC" test "$(wstate noon w1)" = "0:-"
+check "send hour after the end (New York 10:00 = 14:00 UTC): window_ended at planning" \
+    test "$(wstate noon w2)" = "5:window_ended"
+check "send hour passed today, tomorrow is too late (Warsaw): window_ended" \
+    test "$(wstate noon w3)" = "5:window_ended"
+check "a retry that would fall after the end: failed with the gateway's answer and why" test \
+    "$(q "$D/p.db" "select state || ':' || (error like 'gateway answered 500:%; not retried: the campaign''s window ends at 2025-06-04T09:00:30Z') from outbox where campaign = 'sms_late'")" = "4:1"
+check "a retry inside the window waits" test "$(wstate sms_soon w1)" = "3:-"
+check "--json counts window_ended" test \
+    "$(json_get "$T/w1.json" 'j["messages"]["suppressed_by_reason"]["window_ended"]')" = 2
+sent_sms=$(requests)
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T12:30:00Z --stage deliver --json > "$T/w2.json" 2>/dev/null
+check "delivered after the end: nothing goes out" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+check "the waiting message is suppressed window_ended" test "$(wstate noon w1)" = "5:window_ended"
+check "the pending retry too, its last answer kept" test \
+    "$(q "$D/p.db" "select state || ':' || reason || ':' || (error like 'gateway answered 500:%; not sent before the campaign''s window ended at 2025-06-04T10:00:00Z') from outbox where campaign = 'sms_soon'")" = "5:window_ended:1"
+check "the gateway saw no attempt after the end" test "$(requests)" = "$sent_sms"
+check "--json: suppressed at delivery by window_ended" test \
+    "$(json_get "$T/w2.json" 'j["messages"]["suppressed_by_reason"]["window_ended"]')" = 2
+"$ECRM" run "$D/p.yaml" --now 2025-06-04T22:30:00Z --stage plan > /dev/null
+check "quiet hours past a midnight end (UTC, Warsaw): window_ended, not deferred" test \
+    "$(wstate night w1) $(wstate night w3)" = "5:window_ended 5:window_ended"
+check "outside their quiet hours (New York, 18:30): planned" test "$(wstate night w2)" = "0:-"
+"$ECRM" run "$D/p.yaml" --now 2025-06-05T08:00:00Z > /dev/null 2>&1
+check "not delivered before midnight: window_ended at the next run" test "$(wstate night w2)" = "5:window_ended"
+check "nothing was ever sent by mail" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+# ---------------------------------------------------------------------------
+# 7. A budget in cost across channels of different prices: the most
+#    valuable customers first, strictly. The first customer the budget
+#    cannot pay for stops it: no less valuable customer is messaged in
+#    their place, even one whose cheaper message would still fit.
+D=$T/bval
+mkdir -p "$D"
+head_yaml "$D"
+# ids in another order than value; p1 and p4 write in Cyrillic (UCS-2)
+write_customers "$D/customers.csv" \
+    "p6,p6@example.com,,Zed,UTC,yes,no," \
+    "p4,,+447700900034,Дарья,UTC,no,yes," \
+    "p2,p2@example.com,,Bea,UTC,yes,no," \
+    "p1,,+447700900031,Анна,UTC,no,yes," \
+    "p5,p5@example.com,,Eli,UTC,yes,no," \
+    "p3,,+447700900033,Cat,UTC,no,yes,"
+write_orders "$D/orders.csv" p1:900 p2:800 p3:700 p4:600 p5:500
+# over 70 characters: two segments in UCS-2, one in GSM-7
+printf 'Hi {{ customer.first_name }}! Picked for you from what shoppers like you loved this spring: {{#each items}}{{ title }}{{/each}}\n' > "$D/sms.txt"
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  rich:
+    personalizer: best
+    items: 1
+    channels: [sms, mail]
+    subject: "For you"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    unit_cost: {sms: 0.05, mail: 0.01}
+    budget_cost: 0.2
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z --dry-run > "$T/bv0.out"
+check "dry run: the most valuable first, whatever their ids" test \
+    "$(sed -n 's/^would send rich via [a-z]* to \([^:]*\):.*/\1/p' "$T/bv0.out" | tr '\n' ' ')" = \
+    "+447700900031 p2@example.com +447700900033 "
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null
+bv() { q "$D/p.db" "select group_concat(x, ' ') from (select c.external_id || '=' || ifnull(o.cost, '-') x from outbox o join customers c on c.id = o.customer_id where o.campaign = 'rich' and $1 order by c.external_id)"; }
+check "priced per channel: UCS-2 SMS 2 x 0.05, GSM-7 SMS 0.05, mail 0.01" \
+    test "$(bv 'state = 2')" = "p1=0.1 p2=0.01 p3=0.05"
+check "p4's SMS (0.1) does not fit in what is left (0.04): budget" \
+    test "$(bv "reason = 'budget'")" = "p4=- p5=- p6=-"
+check "so p5's and p6's mail (0.01) does not jump the queue" \
+    test "$(ls "$D/mail/new" | wc -l)" = 1
+vals="(select coalesce(sum(l.amount), 0) from orders r join order_lines l on l.order_id = r.id where r.customer_id = o.customer_id)"
+check "every customer messaged is worth at least every one the budget left out" test \
+    "$(q "$D/p.db" "select (select min($vals) from outbox o where campaign = 'rich' and state = 2) >= (select max($vals) from outbox o where campaign = 'rich' and reason = 'budget')")" = 1
+check "spent within the budget" test \
+    "$(q "$D/p.db" "select sum(cost) <= 0.2 from outbox where campaign = 'rich' and state in (0, 1, 2, 3, 6)")" = 1
+# more budget later in the period: the next most valuable go, in order
+sed -i 's/budget_cost: 0.2$/budget_cost: 0.275/' "$D/p.yaml"
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T13:00:00Z > /dev/null
+check "a raised budget goes to p4 then p5; p6 still waits" test \
+    "$(bv 'state = 2') / $(bv "reason = 'budget'")" = "p1=0.1 p2=0.01 p3=0.05 p4=0.1 p5=0.01 / p6=-"
+# ---------------------------------------------------------------------------
+# 8. --dry-run over every stage writes nothing: new records waiting in the
+#    sources are read and planned (and printed), yet the store is the same
+#    row for row afterwards, no mail is written and no SMS posted
+D=$T/dry
+mkdir -p "$D"
+head_yaml "$D"
+write_customers "$D/customers.csv" "d1,d1@example.com,+447700900041,Dee,UTC,yes,yes,"
+write_orders "$D/orders.csv" d1:10
+cat >> "$D/p.yaml" <<'Y'
+segments:
+  buyers: orders_count > 0
+campaigns:
+  dry:
+    segment: buyers
+    personalizer: best
+    channels: [sms, mail]
+    subject: "Dry"
+    template: mail.txt
+    templates: {sms: sms.txt}
+    unit_cost: {sms: 0.05, mail: 0.01}
+    budget_cost: 1
+    control_percent: 5
+Y
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null
+echo "d2,d2@example.com,,Dot,UTC,yes,no,,2025-01-01T00:00:00Z" >> "$D/customers.csv"
+echo "O9,1,d2,S9,Mug 9,kitchen,1,5,EUR,2025-06-01T10:00:00Z" >> "$D/orders.csv"
+sqlite3 "$D/p.db" .dump > "$T/dump0"
+sent0=$(requests)
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z --dry-run > "$T/dry8.out"; rc=$?
+check "dry run of every stage: exit 0" test "$rc" = 0
+check "dry run: the new customer's message is planned and printed" grep -q "would send dry via mail to d2@example.com: cost 0.0100: Dry" "$T/dry8.out"
+sqlite3 "$D/p.db" .dump > "$T/dump1"
+check "dry run: the store is unchanged, row for row" cmp -s "$T/dump0" "$T/dump1"
+check "dry run: no SMS posted" test "$(requests)" = "$sent0"
+check "dry run: no mail written" test -z "$(ls "$D/mail/new" 2>/dev/null)"
+"$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z > /dev/null
+check "the real run then does it" test "$(ls "$D/mail/new" | wc -l)" = 1
+# ---------------------------------------------------------------------------
+# 9. Consent for the channel and the campaign's purpose, and a weekly
+#    recurrence: one message per customer and ISO week
+D=$T/purpose
+mkdir -p "$D"
+head_yaml "$D"
+sed -i 's|consents: {email/marketing: email_marketing, sms/marketing: sms_marketing}|consents: {email/marketing: email_marketing, email/service: email_service}|' "$D/p.yaml"
+cat > "$D/customers.csv" <<'C'
+customer_id,email,first_name,time_zone,email_marketing,email_service,channel,registered_at
+m1,m1@example.com,Mark,UTC,yes,no,,2025-01-01T00:00:00Z
+s1,s1@example.com,Sue,UTC,no,yes,,2025-01-01T00:00:00Z
+C
+write_orders "$D/orders.csv" x1:10
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  promo:
+    personalizer: best
+    channel: mail
+    subject: "Weekly offer"
+    template: mail.txt
+    recurrence: weekly
+  notice:
+    personalizer: best
+    channel: mail
+    subject: "Your account"
+    template: mail.txt
+    purpose: service
+    recurrence: weekly
+Y
+pw() { q "$D/p.db" "select group_concat(x, ' ') from (select o.period || ':' || c.external_id || '=' || ifnull(o.reason, 'msg') x from outbox o join customers c on c.id = o.customer_id where o.campaign = '$1' and c.external_id in ('m1', 's1') order by o.period, c.external_id)"; }
+"$ECRM" run "$D/p.yaml" --now 2025-06-02T12:00:00Z > /dev/null   # Monday
+"$ECRM" run "$D/p.yaml" --now 2025-06-08T20:00:00Z > /dev/null   # Sunday
+"$ECRM" run "$D/p.yaml" --now 2025-06-09T12:00:00Z > /dev/null   # Monday
+check "marketing needs marketing consent; weekly: once per ISO week" test "$(pw promo)" = \
+    "2025-W23:m1=msg 2025-W23:s1=no_consent 2025-W24:m1=msg 2025-W24:s1=no_consent"
+check "purpose: service needs service consent" test "$(pw notice)" = \
+    "2025-W23:m1=no_consent 2025-W23:s1=msg 2025-W24:m1=no_consent 2025-W24:s1=msg"
+check "four mails in two weeks" test "$(ls "$D/mail/new" | wc -l)" = 4
+# ---------------------------------------------------------------------------
+# 10. Template errors found by `ecrm check`, each at its template's
+#     file:line:column (or the subject's place in the pipeline)
+D=$T/tpl
+mkdir -p "$D/templates"
+head_yaml "$D"
+write_customers "$D/customers.csv" "t1,t1@example.com,,Tom,UTC,yes,no,"
+write_orders "$D/orders.csv" t1:10
+printf 'Hello {{ customer.first_name }},\n\nour picks:\n{{#each items}}* {{ titel }}\n{{/each}}\n' > "$D/templates/var.txt"
+printf 'Hi\n{{#if customer.name}}\nyes\n{{#each items}}x\n{{/if}}\n' > "$D/templates/syntax.txt"
+cat >> "$D/p.yaml" <<'Y'
+campaigns:
+  c:
+    personalizer: best
+    channel: mail
+    subject: "Hi"
+    template: templates/var.txt
+  d:
+    personalizer: best
+    channel: mail
+    subject: "Hi {{ customer.name"
+    template: templates/syntax.txt
+    html_template: templates/var.txt
+Y
+"$ECRM" check "$D/p.yaml" 2> "$T/tpl.err"; rc=$?
+check "template errors: exit 65" test "$rc" = 65
+check "a missing variable at its template's line and column" \
+    grep -q "templates/var.txt:4:18: unknown variable 'titel'" "$T/tpl.err"
+check "a syntax error at its template's line" \
+    grep -q "templates/syntax.txt:5:1: '{{/if}}' closes '{{#each}}' opened at 4:1" "$T/tpl.err"
+check "an inline subject's error at its place in the pipeline" \
+    grep -q "p.yaml:28:14: subject:1:4: unclosed tag: missing '}}'" "$T/tpl.err"
 finish

@@ -4,8 +4,9 @@
 # backoff and full jitter, the retry limit then failed with the gateway's
 # answer, a permanent failure, "unknown" after a crash (never resent unless
 # the campaign says on_unknown: resend, then with the same idempotency
-# key), and opt-out replies (STOP, СТОП) read by the sms_replies source
-# suppressing what waits in the outbox.
+# key), opt-out replies (STOP, СТОП) read by the sms_replies source
+# suppressing what waits in the outbox, and 20 runs started at once: one
+# works, the others exit 75, every message goes exactly once.
 . "${top_srcdir:?}/tests/lib.sh"
 
 start_sms_gateway
@@ -134,6 +135,33 @@ keys = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 sys.exit(0 if len(keys) == 2 and all(sent.count(k) == 1 for k in keys) else 1)
 PY
 
+# 3b. on_unknown set once for the whole pipeline in the contact policy:
+#     campaigns inherit it, and one that says otherwise keeps its own.
+rm -f "$D/p.db"*
+pipeline /ok keep
+sed -i -e '/^    on_unknown: keep$/d' -e 's/^campaigns:$/contact_policy: {on_unknown: resend}\ncampaigns:/' "$D/p.yaml"
+cat >> "$D/p.yaml" <<'Y'
+  own:
+    personalizer: best
+    channel: sms
+    template: sms.txt
+    on_unknown: keep
+Y
+expect_code 0 "on_unknown in the contact policy is valid" "$ECRM" check "$D/p.yaml"
+"$ECRM" run "$D/p.yaml" --stage ingest,personalize,plan --now 2025-06-02T12:00:00Z >/dev/null
+q "update outbox set state = 1, attempts = 1 where customer_id in (select id from customers where external_id in ('s1', 's2'))"
+before=$(requests)
+"$ECRM" run "$D/p.yaml" --stage deliver --now 2025-06-02T12:05:00Z --json > "$T/u3.json" 2>/dev/null
+check "inherited on_unknown: resend: the campaign's unknown messages go again" test \
+    "$(q "select group_concat(campaign || ':' || state || ':' || attempts, ' ') from (select * from outbox where customer_id in (select id from customers where external_id in ('s1', 's2')) order by campaign, customer_id)")" = \
+    "own:6:1 own:6:1 promo:2:2 promo:2:2"
+check "inherited: counted as resent" test "$(json_get "$T/u3.json" 'j["messages"]["unknown_resent"]')" = 2
+check "inherited: 2 resent + 4 others reached the gateway" test "$(( $(requests) - before ))" = 6
+sed -i 's/^contact_policy: {on_unknown: resend}$/contact_policy: {on_unknown: maybe}/' "$D/p.yaml"
+"$ECRM" check "$D/p.yaml" 2> "$T/unk.err"; rc=$?
+check "bad on_unknown in the policy: exit 65" test "$rc" = 65
+check "bad on_unknown in the policy located" grep -q "p.yaml:[0-9]*:30: 'on_unknown' must be keep or resend, got 'maybe'" "$T/unk.err"
+
 # ---------------------------------------------------------------------------
 # 4. Replies: STOP and СТОП revoke SMS consent; what waits is suppressed
 #    at delivery, the reply kept as evidence.
@@ -159,4 +187,49 @@ check "the others were delivered" test "$(( $(requests) - before ))" = 2
 check "--json: no_consent at delivery" test "$(json_get "$T/s1.json" 'j["messages"]["suppressed_by_reason"]["no_consent"]')" = 2
 "$ECRM" run "$D/p.yaml" --stage ingest --now 2025-06-02T13:00:00Z --json > "$T/s2.json"
 check "replies are read once (checkpoint)" test "$(json_get "$T/s2.json" 'j["sources"]["replies"]["read"]')" = 0
+# ---------------------------------------------------------------------------
+# 5. Twenty `ecrm run` started at once on the same pipeline (held at a
+#    barrier, then released together): one works, the others exit 75 at
+#    once; every message reaches the gateway exactly once. Then twenty more.
+rm -f "$D/p.db"* "$D/replies.jsonl"
+touch "$D/replies.jsonl"
+{
+    echo "customer_id,phone,first_name,sms_marketing,registered_at"
+    i=10
+    while [ $i -lt 50 ]; do
+        echo "m$i,+4477009001$i,M$i,yes,2025-01-01T00:00:00Z"
+        i=$((i + 1))
+    done
+} > "$D/customers.csv"
+pipeline /slow keep # 40 messages at 50 ms: the working run takes 2 s or more
+before=$(requests)
+# wave N: 20 runs released together; their exit codes in $T/rc.N.*
+wave() {
+    rm -f "$T/go"
+    i=0 pids=
+    while [ $i -lt 20 ]; do
+        (while [ ! -e "$T/go" ]; do sleep 0.01; done
+         "$ECRM" run "$D/p.yaml" --now "$2" > /dev/null 2>&1
+         echo $? > "$T/rc.$1.$i") &
+        pids="$pids $!"
+        i=$((i + 1))
+    done
+    sleep 0.5
+    touch "$T/go"
+    wait $pids # not the gateway
+}
+wave 1 2025-06-02T12:00:00Z
+codes=$(cat "$T"/rc.1.* | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
+check "20 at once: one run works, 19 exit 75" test "$codes" = "0x1 75x19 "
+check "20 at once: 40 messages sent" test "$(q 'select count(*) from outbox where state = 2')" = 40
+check "20 at once: the gateway got each message exactly once" "$PYTHON" - "$G/requests.jsonl" "$before" <<'PY'
+import collections, json, sys
+lines = open(sys.argv[1]).readlines()[int(sys.argv[2]):]
+keys = collections.Counter(json.loads(l)["headers"].get("Idempotency-Key") for l in lines)
+to = collections.Counter(json.loads(l)["body"] for l in lines)
+sys.exit(0 if len(lines) == 40 and len(keys) == 40 and len(to) == 40 else 1)
+PY
+wave 2 2025-06-02T12:30:00Z
+check "20 more: each exits 0 or 75" test -z "$(cat "$T"/rc.2.* | grep -v '^0$' | grep -v '^75$')"
+check "20 more: nothing sent again" test "$(( $(requests) - before ))" = 40
 finish

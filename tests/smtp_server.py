@@ -17,7 +17,20 @@ exercise them all:
   data451...  the end of DATA is answered 451
   drop...     the connection is cut in the middle of DATA
   noqueue...  the end of DATA is answered "250 OK" (no queue id)
+  once450...  RCPT is answered 450 the first time, accepted after that
+  oncedrop... the connection is cut in DATA the first time, then accepted
 otherwise the message is accepted with "250 2.0.0 Ok: queued as QNNNN".
+
+Besides the parsed headers, a summary says whether the raw header block
+has any 8-bit byte (header_8bit: RFC 2047 should leave none), the longest
+line of To, From, Reply-To and Subject (text_header_max_line) and the raw,
+undecoded To and Subject (raw:to, raw:subject).
+
+With $SMTP_TEST_TLS_CERT and $SMTP_TEST_TLS_KEY (PEM files) set, the
+server offers STARTTLS with that certificate and requires it before MAIL;
+each summary says whether its session was encrypted (tls: 1 or 0). With
+$SMTP_TEST_AUTH ("user:password") too, AUTH (PLAIN, LOGIN) is offered over
+TLS and required; the summary names the user (auth_user).
 
 With $SMTP_TEST_SECRET set, List-Unsubscribe tokens are verified with it
 (HMAC-SHA256, format in plugins/common/mime.h) independently of the C code.
@@ -32,11 +45,12 @@ import logging
 import os
 import shutil
 import re
+import ssl
 import sys
 import threading
 import time
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 def esc(v):
@@ -63,8 +77,30 @@ def check_token(url, out):
             ("token_expires", exp), ("token_campaign", campaign)]
 
 
-def summarize(env_from, rcpts, raw):
-    out = [("mail_from", env_from), ("rcpt_count", len(rcpts))]
+def raw_facts(raw):
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    out = [("header_8bit", int(any(b >= 0x80 for b in head)))]
+    # physical lines of the headers that carry names and text (a
+    # List-Unsubscribe URL may not be folded, so it is left out)
+    longest, name = 0, b""
+    for line in re.split(rb"\r?\n", head):
+        if line[:1] not in (b" ", b"\t"):
+            name = line.split(b":", 1)[0].lower()
+        if name in (b"to", b"from", b"subject", b"reply-to"):
+            longest = max(longest, len(line))
+    out.append(("text_header_max_line", longest))
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for h in ("to", "subject"):
+        v = msg.get(h)
+        if v is not None:
+            out.append(("raw:" + h, re.sub(r"\r?\n[ \t]", " ", str(v))))
+    return out
+
+
+def summarize(env_from, rcpts, raw, tls, user):
+    out = [("mail_from", env_from), ("rcpt_count", len(rcpts)),
+           ("tls", int(tls)), ("auth_user", user)]
+    out += raw_facts(raw)
     out += [("rcpt", r) for r in rcpts]
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     for name in msg.keys():
@@ -91,6 +127,18 @@ def summarize(env_from, rcpts, raw):
     return "".join("%s\t%s\n" % (k, esc(v)) for k, v in out)
 
 
+# addresses whose "once" failure has happened
+failed_once = set()
+
+
+def first_time(address):
+    """True the first time ADDRESS is asked about."""
+    if address in failed_once:
+        return False
+    failed_once.add(address)
+    return True
+
+
 class Handler:
     def __init__(self, d):
         self.dir = d
@@ -98,6 +146,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         local = address.split("@")[0]
+        if local.startswith("once450") and first_time(address):
+            return "450 4.2.1 Mailbox busy, try again later"
         if local.startswith("rcpt450"):
             return "450 4.2.1 Mailbox busy, try again later"
         if local.startswith("rcpt550"):
@@ -116,7 +166,10 @@ class Handler:
             f.write(envelope.original_content)
         with open(base + ".txt.tmp", "w", encoding="utf-8") as f:
             f.write(summarize(envelope.mail_from, envelope.rcpt_tos,
-                              envelope.original_content))
+                              envelope.original_content,
+                              session.ssl is not None,
+                              session.auth_data.login.decode()
+                              if session.authenticated else ""))
         # the .eml appears last: a test that sees it sees the summary too
         os.rename(base + ".txt.tmp", base + ".txt")
         os.rename(base + ".eml.tmp", base + ".eml")
@@ -125,12 +178,29 @@ class Handler:
         return "250 2.0.0 Ok: queued as Q%04d" % self.n
 
 
+class Authenticator:
+    """Accepts the one USER:PASSWORD it was given."""
+
+    def __init__(self, spec):
+        user, password = spec.split(":", 1)
+        self.want = (user.encode(), password.encode())
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and
+              (auth_data.login, auth_data.password) == self.want)
+        # handled=False: aiosmtpd answers 235 or 535 itself
+        return AuthResult(success=ok, handled=False,
+                          auth_data=auth_data if ok else None)
+
+
 class TestSMTP(SMTP):
     """SMTP that can cut the connection in the middle of DATA."""
 
     async def smtp_DATA(self, arg):
         rcpts = self.envelope.rcpt_tos if self.envelope else []
-        if any(r.split("@")[0].startswith("drop") for r in rcpts):
+        if any(r.split("@")[0].startswith("drop") or
+               (r.split("@")[0].startswith("oncedrop") and first_time(r))
+               for r in rcpts):
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             await self._reader.readline()  # some of the message, then cut
             self.transport.abort()
@@ -155,11 +225,21 @@ def main():
     handler = Handler(d)
     conns = [0]
 
+    tls = {}
+    cert = os.environ.get("SMTP_TEST_TLS_CERT")
+    if cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, os.environ["SMTP_TEST_TLS_KEY"])
+        tls = {"tls_context": ctx, "require_starttls": True}
+        if os.environ.get("SMTP_TEST_AUTH"):
+            tls.update(authenticator=Authenticator(
+                os.environ["SMTP_TEST_AUTH"]), auth_required=True)
+
     def factory():
         conns[0] += 1
         with open(os.path.join(d, "connections"), "w") as f:
             f.write("%d\n" % conns[0])
-        return TestSMTP(handler, hostname="test.invalid")
+        return TestSMTP(handler, hostname="test.invalid", **tls)
 
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(

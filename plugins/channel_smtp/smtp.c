@@ -55,6 +55,7 @@ struct smtp_conf {
     char *unsubscribe_secret_env;
     int64_t unsubscribe_ttl;
     char *list_unsubscribe_mailto;
+    char *ca_file;
 };
 
 static const struct ecrm_option smtp_options[] = {
@@ -99,6 +100,10 @@ static const struct ecrm_option smtp_options[] = {
     {"list_unsubscribe_mailto", ECRM_OPT_STRING, NULL, 0,
      offsetof(struct smtp_conf, list_unsubscribe_mailto),
      "address added as a mailto: List-Unsubscribe entry"},
+    {"ca_file", ECRM_OPT_STRING, NULL, 0, offsetof(struct smtp_conf, ca_file),
+     "PEM file of the certificate authorities that vouch for the server's "
+     "TLS certificate (a relay with a private CA), relative to the "
+     "pipeline; default: the system's"},
     {0},
 };
 
@@ -113,8 +118,9 @@ struct smtp {
     const struct smtp_conf *conf;
     CURL *curl;
     char *from_line, *reply_line, *domain, *from_addr;
-    char *password; /* NULL without AUTH */
-    char *secret;   /* unsubscribe HMAC key, NULL without unsubscribe_url */
+    char *password;     /* NULL without AUTH */
+    char *secret;       /* unsubscribe HMAC key, NULL without unsubscribe_url */
+    char ca_path[4096]; /* ca_file resolved, "" without it */
     char curl_err[CURL_ERROR_SIZE];
     /* server reply lines seen by the header callback during a transfer:
      * the last one (the final "250 ... queued as ID") and the first
@@ -213,6 +219,18 @@ out:
     return rc;
 }
 
+/* FILE (an option's value) relative to the pipeline's directory, into
+ * BUF; absolute paths stay as they are. */
+static void pipeline_path(const struct ecrm_host *host, const char *file,
+                          char *buf, size_t len)
+{
+    const char *base = host->base_dir ? host->base_dir(host) : NULL;
+    if (file[0] == '/' || !base || !*base)
+        snprintf(buf, len, "%s", file);
+    else
+        snprintf(buf, len, "%s/%s", base, file);
+}
+
 /* A secret from the environment variable NAME (option OPT) into *OUT. */
 static int env_secret(const char *opt, const char *name, char **out, char *err)
 {
@@ -303,6 +321,8 @@ static int setup_curl(struct smtp *s, char *err)
         curl_easy_setopt(c, CURLOPT_USERNAME, conf->username);
     if (s->password)
         curl_easy_setopt(c, CURLOPT_PASSWORD, s->password);
+    if (s->ca_path[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_path);
     return 0;
 }
 
@@ -361,13 +381,17 @@ static int smtp_init(const struct ecrm_host *host, void *config, void **ctx,
         return ECRM_FAIL;
     if (conf->password_file) {
         char path[4096];
-        const char *base = host->base_dir ? host->base_dir(host) : NULL;
-        if (conf->password_file[0] == '/' || !base || !*base)
-            snprintf(path, sizeof(path), "%s", conf->password_file);
-        else
-            snprintf(path, sizeof(path), "%s/%s", base, conf->password_file);
+        pipeline_path(host, conf->password_file, path, sizeof(path));
         if (read_password_file(path, &s->password, err))
             return ECRM_FAIL;
+    }
+    if (conf->ca_file) {
+        pipeline_path(host, conf->ca_file, s->ca_path, sizeof(s->ca_path));
+        if (access(s->ca_path, R_OK) != 0) {
+            snprintf(err, ECRM_ERRMAX, "ca_file: cannot read %.300s: %s",
+                     s->ca_path, strerror(errno));
+            return ECRM_FAIL;
+        }
     }
     if (conf->unsubscribe_url) {
         if (!mime_unsub_url_ok(conf->unsubscribe_url)) {
