@@ -13,7 +13,10 @@
  *
  * Answers: 2xx -> sent (provider id from the JSON "id"/"message_id", else
  * "http-STATUS"); 429, 5xx, timeouts and connection errors -> retry; any
- * other status -> permanent failure with a snippet of the body.
+ * other status -> permanent failure with a snippet of the body. After a
+ * refused connection, a timeout, 429 or 503 the rest of the run's messages
+ * are not sent (retry at once, common/breaker.h): the gateway asked for a
+ * pause, or every message would wait for the same timeout.
  *
  * One CURL easy handle lives as long as the instance so that libcurl keeps
  * the connection to the gateway open between messages. curl_easy_init()
@@ -23,6 +26,7 @@
  */
 #include <ecrm/plugin.h>
 
+#include "../common/breaker.h"
 #include "../common/strbuf.h"
 #include "gsm7.h"
 #include "payload.h"
@@ -91,6 +95,7 @@ struct sms {
     CURL *curl;
     struct curl_slist *headers; /* Content-Type, Accept, Authorization */
     struct strbuf answer;       /* body of the current answer */
+    struct breaker down;        /* unreachable, stalled or rate-limited */
 };
 
 static size_t on_answer(char *data, size_t size, size_t n, void *arg)
@@ -349,6 +354,10 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
         rc = ECRM_OK;
         goto out;
     }
+    if (breaker_refuses(&s->down, err)) {
+        rc = ECRM_RETRY;
+        goto out;
+    }
     /* per-message headers: the shared list plus the idempotency key,
      * which is only sent when it is a safe header value */
     for (const struct curl_slist *h = s->headers; h; h = h->next)
@@ -377,6 +386,9 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
     if (cr != CURLE_OK) {
         rc = curl_status(cr);
         snprintf(err, ECRM_ERRMAX, "gateway: %s", curl_easy_strerror(cr));
+        if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||
+            cr == CURLE_OPERATION_TIMEDOUT)
+            breaker_trip(&s->down, err);
         goto out;
     }
     char snip[256];
@@ -393,6 +405,8 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
     } else if (status == 429 || status >= 500 || status == 408) {
         rc = ECRM_RETRY;
         snprintf(err, ECRM_ERRMAX, "gateway answered %ld: %s", status, snip);
+        if (status == 429 || status == 503) /* slow down / overloaded */
+            breaker_trip(&s->down, err);
     } else {
         rc = ECRM_FAIL;
         snprintf(err, ECRM_ERRMAX, "gateway answered %ld: %s", status, snip);

@@ -920,7 +920,11 @@ static int open_input(struct csvsrc *s, struct input *in, struct stat *st,
             return ECRM_FAIL;
         }
         in->fd = -1; /* gzclose() closes it */
-        gzbuffer(in->gz, 4 * CSVSRC_CHUNK);
+        /* zlib's input buffer (output: twice that; reads of a whole
+         * chunk bypass it). 32 KiB reads as fast as 256 KiB did (0.33 s
+         * for Online Retail's 48 MB either way) and keeps both buffers
+         * small allocations. */
+        gzbuffer(in->gz, 32768);
     }
     /* The first bytes, read through the same path as the data, then
      * back to the start. */
@@ -979,14 +983,13 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
      * than the checkpoint is noticed when the scan cannot reach it. */
     int resume = 0;
     if (h->checkpoint_get(h, s->key, buf, sizeof buf) == ECRM_OK && buf[0]) {
-        if (filepos_parse(buf, &old) < 0)
-            h->log(h, ECRM_LOG_WARN,
-                   "ignoring unreadable checkpoint '%s'; reading %s from "
-                   "the start",
-                   buf, s->o.path);
-        else if (old.ino == (uint64_t)st.st_ino && old.fplen <= got &&
-                 csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
-                 (in.gz || old.off <= (int64_t)st.st_size))
+        if (filepos_parse(buf, &old) < 0) {
+            filepos_refuse(err, s->key, buf, s->o.path);
+            rc = ECRM_FAIL;
+            goto done;
+        } else if (old.ino == (uint64_t)st.st_ino && old.fplen <= got &&
+                   csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
+                   (in.gz || old.off <= (int64_t)st.st_size))
             resume = 1;
         else
             h->log(h, ECRM_LOG_INFO,
