@@ -435,7 +435,10 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
     run.now = o->now ? o->now : (int64_t)time(NULL);
     int rc = ecrm_store_open(p->store_path, &run.store, err);
     if (rc != ECRM_OK) {
-        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s%s", err,
+                 rc == ECRM_RETRY ? " (the file system refused: full, "
+                                    "read-only or failing)"
+                                  : "");
         return rc == ECRM_RETRY ? ECRM_EX_CANTCREAT : ECRM_EX_UNAVAILABLE;
     }
     /* A dry run is one transaction rolled back at the end: plugins and
@@ -448,6 +451,7 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
     if (ecrm_store_run_begin(run.store, p->path, run.now, &run.run_id, err)) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
         ecrm_run_fail(&run, ECRM_EX_UNAVAILABLE);
+        store_refused(&run);
         goto out;
     }
     for (size_t i = 0; i < p->ninst; i++)

@@ -2,7 +2,7 @@
 """The outbox ledger against what a loopback SMTP server (tests/
 smtp_server.py) received: never twice, never behind the ledger's back.
 
-usage: ledger_check.py STORE SINK_DIR [STATE=N ...]
+usage: ledger_check.py STORE SINK_DIR [channel=NAME] [STATE=N ...]
 
 Each message the server accepted is matched to its ledger row through its
 Message-ID (the first 32 hex digits of the SHA-256 of the ledger key, see
@@ -11,7 +11,9 @@ once, a row marked unknown (a run died while sending it) at most once, any
 other row never; nothing was received that the ledger does not hold. With
 STATE=N arguments (state names as in ecrm: planned sending sent retry
 failed suppressed unknown), the number of rows in each named state must be
-N. Prints one line per violation (and exits 1), else a summary line.
+N. channel=NAME checks only that channel's rows (the others did not go to
+this server). Prints one line per violation (and exits 1), else a summary
+line.
 """
 import collections
 import email
@@ -52,11 +54,13 @@ def received(sink):
     return collections.Counter(cache.values())
 
 
-def problems(store, sink):
+def problems(store, sink, channel=None):
     """The violations, and (state counts, copies) for a summary."""
     bad = []
     db = sqlite3.connect(store)
-    rows = db.execute("SELECT key, state FROM outbox").fetchall()
+    rows = db.execute("SELECT key, state FROM outbox"
+                      " WHERE ?1 IS NULL OR channel = ?1",
+                      (channel,)).fetchall()
     db.close()
     copies = received(sink)
     keys = {}
@@ -75,9 +79,10 @@ def problems(store, sink):
 
 
 def main():
-    bad, states, copies = problems(sys.argv[1], sys.argv[2])
-    for want in sys.argv[3:]:
-        name, n = want.split("=")
+    args = dict(a.split("=") for a in sys.argv[3:])
+    bad, states, copies = problems(sys.argv[1], sys.argv[2],
+                                   args.pop("channel", None))
+    for name, n in args.items():
         if states.get(name, 0) != int(n):
             bad.append("%d messages %s, expected %s" %
                        (states.get(name, 0), name, n))

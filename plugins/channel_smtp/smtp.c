@@ -295,6 +295,10 @@ static int setup_curl(struct smtp *s, char *err)
     curl_easy_setopt(c, CURLOPT_USE_SSL, ssl);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)conf->timeout);
+    /* The wait for a reply (the 250 after the message's final dot among
+     * them) has its own limit, 120 s by default, that CURLOPT_TIMEOUT does
+     * not shorten: a server stalling there held each message 2 minutes. */
+    curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)conf->timeout);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
                      (long)(conf->timeout < 30 ? conf->timeout : 30));
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->curl_err);
@@ -574,7 +578,11 @@ static int smtp_deliver(void *ctx, const struct ecrm_message *msg,
     if (s->refusal[0])
         snprintf(err, ECRM_ERRMAX, "server: %s", s->refusal);
     else
-        snprintf(err, ECRM_ERRMAX, "smtp: %s",
+        snprintf(err, ECRM_ERRMAX, "smtp: %s%s",
+                 cr == CURLE_RECV_ERROR || cr == CURLE_SEND_ERROR ||
+                         cr == CURLE_GOT_NOTHING
+                     ? "connection lost: "
+                     : "",
                  s->curl_err[0] ? s->curl_err : curl_easy_strerror(cr));
     /* unreachable or stalled: the next messages would wait the same way */
     if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||

@@ -13,8 +13,11 @@
 # usage error.
 #
 # Environment: CC (default clang), FUZZ_WORKDIR (default: a new mktemp -d
-# dir, removed at the end unless something crashed), FUZZ_JOBS is not
-# used: targets run one after another.
+# dir, removed at the end unless something crashed), FUZZ_TIMEOUT (seconds
+# one input may take before it counts as a hang, default 5; a long run on a
+# busy machine wants more: the sanitizer's allocator can be held up that
+# long in the kernel), FUZZ_JOBS is not used: targets run one after
+# another.
 #
 # Debian 12 needs: apt-get install -y clang libclang-rt-14-dev \
 #   libyaml-dev libcsv-dev zlib1g-dev
@@ -31,6 +34,7 @@ case $secs in
 esac
 [ $# -gt 0 ] && shift
 CC=${CC:-clang}
+timeout=${FUZZ_TIMEOUT:-5}
 
 all="weblog csv conf segment template mime gsm7 jsonl"
 targets=${*:-$all}
@@ -95,7 +99,7 @@ for t in $targets; do
     # 1. Regressions: every input that once crashed must now pass.
     if [ -d "$here/regressions/$t" ] &&
         [ -n "$(ls -A "$here/regressions/$t" 2>/dev/null)" ]; then
-        if ! "$bin" -runs=0 -timeout=5 -rss_limit_mb=2048 \
+        if ! "$bin" -runs=0 -timeout="$timeout" -rss_limit_mb=2048 \
             -artifact_prefix="$art" "$here/regressions/$t" \
             >"$work/$t.regress.log" 2>&1; then
             crashes=$((crashes + 1))
@@ -107,7 +111,7 @@ for t in $targets; do
     if [ -d "$here/corpus/$t" ]; then
         cp -R "$here/corpus/$t/." "$work/corpus/$t/"
     fi
-    "$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
+    "$bin" -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$art" \
         "$work/corpus/$t" >"$work/$t.log" 2>&1
     rc=$?
