@@ -101,6 +101,7 @@ static void deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
     out->o.id = c->id;
     out->provider[0] = out->error[0] = '\0';
     int rc = ops->deliver(ch->ctx, &msg, out->provider, out->error);
+    ecrm_log_redact(out->error); /* the ledger keeps it */
     /* Crash-test point: this message sent (or refused), its outcome and
      * the rest of its batch not recorded, all still "sending". The other
      * two states of a batch are the points around the COMMIT of

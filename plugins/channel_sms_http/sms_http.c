@@ -96,6 +96,7 @@ struct sms {
     struct curl_slist *headers; /* Content-Type, Accept, Authorization */
     struct strbuf answer;       /* body of the current answer */
     struct breaker down;        /* unreachable, stalled or rate-limited */
+    char *auth;                 /* the Authorization value, to redact */
 };
 
 static size_t on_answer(char *data, size_t size, size_t n, void *arg)
@@ -185,6 +186,10 @@ static int sms_init(const struct ecrm_host *host, void *config, void **ctx,
         }
         strbuf_puts(&auth, "Authorization: ");
         strbuf_puts(&auth, v);
+        if (!(s->auth = strdup(v))) {
+            snprintf(err, ECRM_ERRMAX, "out of memory");
+            goto out;
+        }
         if (!auth.oom && s->headers)
             s->headers = curl_slist_append(s->headers, auth.p);
     }
@@ -228,6 +233,21 @@ static int e164_ok(const char *to)
         return 0;
     n = strspn(to + 1, "0123456789");
     return to[1 + n] == '\0' && n >= 8 && n <= 15;
+}
+
+/* Overwrite with '*' every word of at least 8 characters of SECRET (the
+ * Authorization value, e.g. "Bearer KEY") found in A: a gateway may quote
+ * the key it refused in its answer, which goes to logs and the ledger. */
+static void redact(struct strbuf *a, const char *secret)
+{
+    for (const char *w = secret; w && *w;) {
+        size_t n = strcspn(w, " ");
+        for (size_t i = 0; n >= 8 && a->p && i + n <= a->len; i++)
+            if (memcmp(a->p + i, w, n) == 0)
+                memset(a->p + i, '*', n);
+        w += n;
+        w += strspn(w, " ");
+    }
 }
 
 /* A snippet of the answer body for an error: printable ASCII only (the
@@ -392,6 +412,7 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
         goto out;
     }
     char snip[256];
+    redact(&s->answer, s->auth);
     snippet(&s->answer, snip, sizeof(snip));
     if (status >= 200 && status < 300) {
         char id[128];
@@ -434,6 +455,9 @@ static void sms_destroy(void *ctx)
     for (struct curl_slist *h = s->headers; h; h = h->next)
         memset(h->data, 0, strlen(h->data));
     curl_slist_free_all(s->headers);
+    if (s->auth)
+        memset(s->auth, 0, strlen(s->auth));
+    free(s->auth);
     free(s->answer.p);
     free(s);
 }

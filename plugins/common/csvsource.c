@@ -593,9 +593,17 @@ static void take_header(struct csvsrc *s)
     s->got_header = 1;
 }
 
-/* Check the shape of a data record: column count and UTF-8. Returns
- * ECRM_OK when R may go to the plugin, 1 when it was quarantined, or
- * ECRM_FAIL. */
+/* Whether field I of the current record holds a NUL byte: the plugin sees
+ * C strings, which would silently end the value there. */
+static int has_nul(const struct csvsrc *s, size_t i)
+{
+    size_t end = i + 1 < s->nf ? s->offs[i + 1] : s->alen;
+    return strlen(s->arena + s->offs[i]) != end - s->offs[i] - 1;
+}
+
+/* Check the shape of a data record: column count, UTF-8, no NUL bytes.
+ * Returns ECRM_OK when R may go to the plugin, 1 when it was quarantined,
+ * or ECRM_FAIL. */
 static int check_record(struct csvsrc *s, const struct csvsrc_rec *r)
 {
     int rc;
@@ -618,9 +626,10 @@ static int check_record(struct csvsrc *s, const struct csvsrc_rec *r)
             return rc == ECRM_OK ? 1 : ECRM_FAIL;
         }
     for (size_t i = 0; i < r->n; i++)
-        if (!utf8_valid(r->f[i])) {
+        if (!utf8_valid(r->f[i]) || has_nul(s, i)) {
             rc = s->h->quarantine(s->h, s->o.path, r->line, (int64_t)i + 1,
-                                  "invalid UTF-8", r->raw, r->rawlen);
+                                  has_nul(s, i) ? "NUL byte" : "invalid UTF-8",
+                                  r->raw, r->rawlen);
             return rc == ECRM_OK ? 1 : ECRM_FAIL;
         }
     return ECRM_OK;
