@@ -82,49 +82,76 @@ add 1
 ingest
 check "first read" test "$rc" = 0
 check "first read counts" test "$(counts)" = "3 3 6 3 3 3"
-round=1
-pos=0
-for src in regs shop poll tickets clicks web; do
-    pos=$((pos + 1))
-    key=$(q "SELECT key FROM checkpoints WHERE instance = '$src'
-             AND (key LIKE 'file:%' OR key LIKE 'fp:%')")
-    good=$(q "SELECT value FROM checkpoints WHERE instance = '$src' AND key = '$key'")
-    [ -n "$good" ] || { bad "$src: no checkpoint"; continue; }
-    half=$(printf '%s' "$good" | cut -c1-$((${#good} / 2)))
-    short=$(printf '%s' "$good" | sed 's/.$//')
-    altered=$(printf '%s' "$good" | sed 's/off=\([0-9]\)/off=9\1/')
-    for damage in "garbage:x%\$0" "half:$half" "last char cut:$short" \
-        "offset changed:$altered"; do
-        how=${damage%%:*} value=${damage#*:}
-        round=$((round + 1))
-        add "$round"
-        before=$(counts)
-        q "UPDATE checkpoints SET value = '$(printf '%s' "$value" | sed "s/'/''/g")'
-           WHERE instance = '$src' AND key = '$key'"
-        ingest
-        [ "$rc" = 65 ] || bad "$src, $how: exit $rc, expected 65"
-        grep -q "\[source:$src\] checkpoint '$key' is damaged" "$T/err" ||
-            bad "$src, $how: unclear message: $(cat "$T/err")"
-        msg=$(head -n 1 "$T/err")
-        # this source took nothing; the five others their 3 new records
-        after=$(counts) i=0 ok=1
-        for b in $before; do
-            i=$((i + 1))
-            a=$(echo "$after" | cut -d' ' -f$i)
-            want=$((b + 3 * (i == 3 ? 2 : 1)))
-            [ "$i" = "$pos" ] && want=$b
-            [ "$a" = "$want" ] || ok=0
-        done
-        [ "$ok" = 1 ] || bad "$src, $how: counts $before -> $after"
-        # the value restored: exactly the new records
-        q "UPDATE checkpoints SET value = '$good' WHERE instance = '$src' AND key = '$key'"
-        ingest
-        [ "$rc" = 0 ] || bad "$src, $how: exit $rc after the restore: $(cat "$T/err")"
-        good=$(q "SELECT value FROM checkpoints WHERE instance = '$src' AND key = '$key'")
-        ok
+SOURCES="regs shop poll tickets clicks web"
+# key SRC / value SRC: the file checkpoint of SRC and its value
+key() {
+    q "SELECT key FROM checkpoints WHERE instance = '$1'
+       AND (key LIKE 'file:%' OR key LIKE 'fp:%')"
+}
+value() { q "SELECT value FROM checkpoints WHERE instance = '$1' AND key = '$(key "$1")'"; }
+# damage HOW SRC...: write HOW's damaged value over each SRC's checkpoint
+damage() {
+    how=$1
+    shift
+    for src in "$@"; do
+        good=$(value "$src")
+        case $how in
+        garbage) v='x%$0' ;;
+        half) v=$(printf '%s' "$good" | cut -c1-$((${#good} / 2))) ;;
+        "last char cut") v=$(printf '%s' "$good" | sed 's/.$//') ;;
+        "offset changed") v=$(printf '%s' "$good" | sed 's/off=\([0-9]\)/off=9\1/') ;;
+        esac
+        echo "$src $good" >> "$T/saved"
+        q "UPDATE checkpoints SET value = '$(printf '%s' "$v" | sed "s/'/''/g")'
+           WHERE instance = '$src' AND key = '$(key "$src")'"
     done
-    echo "$src ($how): $msg"
+}
+restore() {
+    while read -r src good; do
+        q "UPDATE checkpoints SET value = '$good' WHERE instance = '$src'
+           AND key = '$(key "$src")'"
+    done < "$T/saved"
+    : > "$T/saved"
+}
+# grown BEFORE AFTER "SRC...": the named sources took nothing, the others
+# their three new records (survey: two answers each)
+grown() {
+    i=0
+    for b in $1; do
+        i=$((i + 1))
+        src=$(echo $SOURCES | cut -d' ' -f$i)
+        want=$((b + 3 * (i == 3 ? 2 : 1)))
+        case " $3 " in *" $src "*) want=$b ;; esac
+        [ "$(echo "$2" | cut -d' ' -f$i)" = "$want" ] || return 1
+    done
+}
+
+round=1
+# Each kind of damage to all six at once, then to one (the rest go on).
+for case in "garbage:$SOURCES" "half:$SOURCES" "last char cut:$SOURCES" \
+    "offset changed:$SOURCES" "garbage:poll" "half:web"; do
+    how=${case%%:*} srcs=${case#*:}
+    round=$((round + 1))
+    add "$round"
+    before=$(counts)
+    # shellcheck disable=SC2086
+    damage "$how" $srcs
+    ingest
+    [ "$rc" = 65 ] || bad "$how ($srcs): exit $rc, expected 65"
+    for src in $srcs; do
+        grep -q "\[source:$src\] checkpoint '$(key "$src")' is damaged" "$T/err" ||
+            bad "$how, $src: unclear message: $(cat "$T/err")"
+    done
+    grown "$before" "$(counts)" "$srcs" ||
+        bad "$how ($srcs): counts $before -> $(counts)"
+    [ "$srcs" = "$SOURCES" ] && [ "$how" = half ] && cp "$T/err" "$T/messages"
+    # the values restored: exactly the new records
+    restore
+    ingest
+    [ "$rc" = 0 ] || bad "$how: exit $rc after the restore: $(cat "$T/err")"
+    ok
 done
+cat "$T/messages"
 check "every record exactly once" test "$(counts)" = "$((3 * round)) $((3 * round)) $((6 * round)) $((3 * round)) $((3 * round)) $((3 * round))"
 
 # The documented recovery: delete the checkpoint, the file is read again
