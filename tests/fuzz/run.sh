@@ -36,7 +36,7 @@ esac
 CC=${CC:-clang}
 timeout=${FUZZ_TIMEOUT:-5}
 
-all="weblog csv conf segment template mime gsm7 jsonl"
+all="weblog csv conf segment template mime gsm7 jsonl checkpoint"
 targets=${*:-$all}
 
 # Sources each target links (relative to the top directory) and libraries.
@@ -56,6 +56,8 @@ srcs_gsm7="plugins/channel_sms_http/gsm7.c"
 libs_gsm7=""
 srcs_jsonl="plugins/common/jsonl.c"
 libs_jsonl=""
+srcs_checkpoint="plugins/common/filepos.c"
+libs_checkpoint=""
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
 INC="-I$top/include -I$top/core -I$top/plugins/common -I$top/plugins/source_weblog -I$top/plugins/channel_sms_http"
