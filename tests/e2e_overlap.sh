@@ -49,10 +49,10 @@ campaigns:
 EOF
 want=$("$PYTHON" -c 'import csv,sys; print(sum(1 for r in csv.DictReader(open(sys.argv[1], encoding="utf-8")) if r["email_marketing"] == "yes" and r["email"]))' "$D/sample/customers.csv")
 
-# All N wait for one file, then exec ecrm: they start within milliseconds.
+# All N wait for one file, then exec ecrm: they start within 50 ms.
 pids=
 for i in $(seq $N); do
-    sh -c 'while [ ! -e "$1" ]; do sleep 0.01; done; shift; exec "$@"' \
+    sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done; shift; exec "$@"' \
         sh "$T/go" "$ECRM" run "$D/p.yaml" --now 2025-06-01T10:00:00Z \
         > "$T/out.$i" 2> "$T/err.$i" &
     pids="$pids $!"
