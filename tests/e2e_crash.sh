@@ -11,7 +11,8 @@
 # Kill points come from ECRM_TEST_KILL_AT=STAGE:N (core/killpoint.h): the
 # N-th commit boundary or delivery step of STAGE. Stages and N are drawn
 # from the seed: ECRM_CRASH_SEED=S reproduces a run (the seed is printed);
-# ECRM_CRASH_KILLS=K changes the number of kills (default 50).
+# ECRM_CRASH_KILLS=K changes the number of kills (default 50);
+# ECRM_CRASH_KEEP=DIR keeps a copy of the test's files when a round fails.
 . "${top_srcdir:?}/tests/lib.sh"
 
 # In the ASan build: no leak check at exit here. Half of these runs are
@@ -149,7 +150,8 @@ for stage in $($MODEL plan "$SEED" "$KILLS"); do
         fi
         if ! $MODEL check "$D" "$SINK" "$round" > "$T/check"; then
             cat "$T/check" >&2
-            bad "round $round: killed at $stage:$n (seed $SEED)"; [ -n "${ECRM_CRASH_KEEP:-}" ] && cp -r "$T" "$ECRM_CRASH_KEEP"
+            bad "round $round: killed at $stage:$n (seed $SEED)"
+            [ -n "${ECRM_CRASH_KEEP:-}" ] && cp -r "$T" "$ECRM_CRASH_KEEP"
             finish
             exit
         fi

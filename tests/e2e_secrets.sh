@@ -6,6 +6,7 @@
 # output, in `ecrm check` (valid and invalid pipelines), in `ecrm plugins`,
 # in a dry run, after failures (an SMTP 550, a gateway that quotes the key
 # it refused in its answer), in the store, or in the messages sent.
+# ECRM_SECRETS_KEEP=DIR keeps a copy of the outputs searched.
 . "${top_srcdir:?}/tests/lib.sh"
 . "$top_srcdir/tests/servers.sh"
 
