@@ -6,6 +6,8 @@ usage:
   crash_model.py gen DIR ROUND SEED N   append ROUND's records to DIR's
                                         inputs; print a number in 1..N
   crash_model.py plan SEED KILLS        print KILLS shuffled stage names
+  crash_model.py snap DIR ROUND STAGE   after a run killed in STAGE: note
+                                        the messages it left "sending"
   crash_model.py check DIR SINK ROUND   check DIR/crm.db and the sink's
                                         messages after rounds 0..ROUND
   crash_model.py stats DIR SINK         one line of figures
@@ -16,6 +18,18 @@ failing run is reproduced by its seed. The run of round R happens on day
 R (BASE + R days), so the daily campaign plans one message per consenting
 customer per round; the `welcome` campaign (segment `buyers`, trigger
 `entered`, recurrence once) one per consenting buyer, ever.
+
+Delivery claims a batch of messages (committed as "sending"), hands them
+to the server one after another, then records their outcomes in the
+transaction that claims the next batch (core/deliver.c). A kill in between
+leaves the whole batch "sending", and the next run marks it "unknown":
+those handed to the server before the kill were received, the rest not.
+snap notes each killed run's "sending" messages in DIR/inflight.json, in
+the order delivery hands them out (planned_at, id), and check holds the
+ledger to exactly that: the unknown messages are the ones killed runs left
+in flight, nothing else; only a kill in the deliver stage leaves any, at
+most one batch (BATCH_MAX); and the ones received are the first of their
+batch, since delivery goes in order.
 
 check prints nothing and exits 0 when every invariant holds, else prints
 each violation and exits 1.
@@ -34,6 +48,7 @@ BASE = datetime.datetime(2025, 3, 1, 10, 0, 0, tzinfo=datetime.timezone.utc)
 CUSTOMERS, ORDER_LINES, EVENTS, HITS = 3, 9, 5, 7
 SKUS = 30
 STAGES = {"ingest": 15, "segment": 5, "plan": 15, "deliver": 15}
+BATCH_MAX = 256  # core/deliver.c: the most messages claimed at once
 FIRST = ["Anna", "Jan", "Zoë", "Mehmet", "זהבה", "Ólafur", "李", "Fatima"]
 
 
@@ -101,9 +116,9 @@ def plan(seed, kills):
     stages = [s for s, k in STAGES.items() for _ in range(k)]
     while len(stages) < kills:
         stages += list(STAGES)
-    stages = stages[:kills]
+    # shuffled before it is cut: fewer kills still reach every stage
     random.Random("%s/plan" % seed).shuffle(stages)
-    print(" ".join(stages))
+    print(" ".join(stages[:kills]))
 
 
 def inputs(d):
@@ -116,6 +131,62 @@ def inputs(d):
     with open(os.path.join(d, "access.log"), encoding="utf-8") as f:
         hits = f.read().splitlines()
     return custs, lines, events, hits
+
+
+def inflight_path(d):
+    return os.path.join(d, "inflight.json")
+
+
+def load_inflight(d):
+    try:
+        with open(inflight_path(d), encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return []
+
+
+def snap(d, r, stage):
+    """Note the messages the run of round R, killed in STAGE, left
+    "sending", in the order delivery hands them to the server."""
+    db = sqlite3.connect(os.path.join(d, "crm.db"))
+    keys = [k for (k,) in db.execute(
+        "SELECT key FROM outbox WHERE state = 1 ORDER BY planned_at, id")]
+    db.close()
+    kills = load_inflight(d)
+    kills.append({"round": r, "stage": stage, "keys": keys})
+    with open(inflight_path(d) + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(kills, f)
+    os.rename(inflight_path(d) + ".tmp", inflight_path(d))
+
+
+def check_inflight(q, copies, d):
+    """The unknown messages against what the killed runs left in flight."""
+    bad = []
+    unknown = {k for (k,) in q("SELECT key FROM outbox WHERE state = 6")}
+    noted = set()
+    for kill in load_inflight(d):
+        keys, where = kill["keys"], "round %d (%s)" % (kill["round"],
+                                                       kill["stage"])
+        noted.update(keys)
+        if keys and kill["stage"] != "deliver":
+            bad.append("%s: %d messages left sending by a kill outside "
+                       "delivery" % (where, len(keys)))
+        if len(keys) > BATCH_MAX:
+            bad.append("%s: %d messages in flight, more than a batch (%d)" %
+                       (where, len(keys), BATCH_MAX))
+        got = [copies.get(mid_of(k), 0) > 0 for k in keys]
+        if got != sorted(got, reverse=True):
+            bad.append("%s: the messages received are not the first of the "
+                       "batch in flight: %s" % (where, got))
+        lost = [k for k in keys if k not in unknown]
+        if lost:
+            bad.append("%s: in flight but not unknown now: %s" %
+                       (where, lost[:3]))
+    stray = sorted(unknown - noted)
+    if stray:
+        bad.append("%d unknown messages no killed run left in flight: %s" %
+                   (len(stray), stray[:3]))
+    return bad
 
 
 def check(d, sink, last):
@@ -159,8 +230,9 @@ def check(d, sink, last):
 
     # the ledger against the input: none lost
     cid = dict(q("SELECT external_id, id FROM customers"))
-    rows = q("SELECT key, state, campaign, customer_id, period FROM outbox")
-    keys = {(c, p, k) for _, _, c, k, p in rows}
+    rows = q("SELECT key, state, campaign, customer_id, period, reason"
+             " FROM outbox")
+    keys = {(c, p, k) for _, _, c, k, p, _ in rows}
     for r in range(last + 1):
         period = day(r).strftime("%Y-%m-%d")
         n_known = (r + 1) * CUSTOMERS
@@ -172,12 +244,20 @@ def check(d, sink, last):
         if ids[ext][4] == "yes" and ("welcome", "once", cid.get(ext)) \
                 not in keys:
             bad.append("lost: welcome for %s" % ext)
-    for key, state, c, k, p in rows:
-        if state not in (2, 6):
+    consenting = {cid.get(ext) for ext, row in ids.items() if row[4] == "yes"}
+    for key, state, c, k, p, reason in rows:
+        # planning records the messages it suppressed, with the reason:
+        # here only customers who never consented
+        if state == 5 and (k in consenting or reason != "no_consent"):
+            bad.append("message %s suppressed (%s) for a consenting customer"
+                       % (key, reason) if k in consenting else
+                       "message %s suppressed for %s" % (key, reason))
+        elif state not in (2, 5, 6):
             bad.append("message %s left in state %d" % (key, state))
 
     # the sink against the ledger: exactly once, or at most once if unknown
     bad += problems(os.path.join(d, "crm.db"), sink)[0]
+    bad += check_inflight(q, received(sink), d)
     for b in bad[:20]:
         print(b)
     return 1 if bad else 0
@@ -191,10 +271,14 @@ def stats(d, sink):
     unknown = [k for (k,) in db.execute("SELECT key FROM outbox"
                                         " WHERE state = 6")]
     got = sum(1 for k in unknown if copies.get(mid_of(k)))
+    batches = [len(k["keys"]) for k in load_inflight(d) if k["keys"]]
     print("%d messages planned, %d sent once, %d unknown (%d of them "
-          "received once, %d never); %d received in all" % (
-              sum(st.values()), st.get(2, 0), st.get(6, 0), got,
-              len(unknown) - got, sum(copies.values())))
+          "received once, %d never) from %d kills with a batch in flight "
+          "(at most %d messages), %d suppressed (no consent); %d received "
+          "in all" % (
+              sum(st.values()) - st.get(5, 0), st.get(2, 0), st.get(6, 0), got,
+              len(unknown) - got, len(batches), max(batches, default=0),
+              st.get(5, 0), sum(copies.values())))
 
 
 def main():
@@ -205,6 +289,8 @@ def main():
         print(rng.randint(1, max(1, int(sys.argv[5]))))
     elif cmd == "plan":
         plan(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "snap":
+        snap(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "check":
         sys.exit(check(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     elif cmd == "stats":
