@@ -5,7 +5,7 @@
  * anonymous in-memory file (memfd_create) that the reader opens again as
  * /proc/self/fd/N: no file system is touched per input (writing a file
  * under $TMPDIR on disk cost two thirds of the time). It is read through a
- * minimal fake host table; the pure value parsers run on every field
+ * minimal fake host (fakehost.h); the pure value parsers run on every field
  * handed to the callback. The first input byte picks the options:
  *   bits 0-1  delimiter: ',' ';' tab '|'
  *   bit 2     header line (else columns by number)
@@ -16,9 +16,9 @@
  * first one committed and must hand no record again.
  */
 #include "csvsource.h"
+#include "fakehost.h"
 
 #include <ecrm/plugin.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,76 +31,7 @@ static int memfd = -1;
 static char name[32]; /* the memfd's number: the source's path */
 static unsigned char *gzbuf;
 static size_t gzcap;
-static char ck_pending[1024], ck_committed[1024];
 static uint64_t records;
-
-static void fh_log(const struct ecrm_host *h, enum ecrm_log_level lvl,
-                   const char *fmt, ...)
-{
-    (void)h;
-    (void)lvl;
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap); /* format it: catches bad args */
-    va_end(ap);
-}
-
-static const char *fh_base_dir(const struct ecrm_host *h)
-{
-    (void)h;
-    return "/proc/self/fd";
-}
-
-static int fh_checkpoint_get(const struct ecrm_host *h, const char *key,
-                             char *buf, size_t len)
-{
-    (void)h;
-    (void)key;
-    snprintf(buf, len, "%s", ck_committed);
-    return ck_committed[0] ? ECRM_OK : ECRM_FAIL;
-}
-
-static int fh_checkpoint_set(const struct ecrm_host *h, const char *key,
-                             const char *value)
-{
-    (void)h;
-    if (strncmp(key, "file:", 5))
-        abort();
-    snprintf(ck_pending, sizeof ck_pending, "%s", value);
-    return ECRM_OK;
-}
-
-static int fh_commit(const struct ecrm_host *h)
-{
-    (void)h;
-    memcpy(ck_committed, ck_pending, sizeof ck_committed);
-    return ECRM_OK;
-}
-
-static int fh_quarantine(const struct ecrm_host *h, const char *file,
-                         int64_t line, int64_t col, const char *reason,
-                         const char *raw, size_t rawlen)
-{
-    (void)h;
-    (void)file;
-    (void)col;
-    if (line < 1 || !reason || (rawlen && !raw))
-        abort();
-    volatile char sink = 0;
-    for (size_t i = 0; i < rawlen; i++)
-        sink ^= raw[i]; /* touch every byte: ASan checks the range */
-    (void)sink;
-    return ECRM_OK;
-}
-
-static void fh_count(const struct ecrm_host *h, enum ecrm_stat which,
-                     uint64_t n)
-{
-    (void)h;
-    (void)which;
-    (void)n;
-}
 
 static const struct csvsrc_field fields[] = {
     {"order_id", 1}, {"sku", 0}, {"quantity", 0}, {"time", 0}, {"flag", 0}};
@@ -201,15 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     struct ecrm_host h;
-    memset(&h, 0, sizeof h);
-    h.size = sizeof h;
-    h.log = fh_log;
-    h.base_dir = fh_base_dir;
-    h.checkpoint_get = fh_checkpoint_get;
-    h.checkpoint_set = fh_checkpoint_set;
-    h.commit = fh_commit;
-    h.quarantine = fh_quarantine;
-    h.count = fh_count;
+    fakehost_init(&h, "/proc/self/fd");
 
     /* Without a header every field needs a column number. */
     static char *keys[] = {"order_id", "sku", "quantity"};
@@ -221,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             .header = header,
                             .columns = (opt & 0x20) || !header ? &cols : NULL,
                             .batch = (opt >> 4) & 1 ? 1 : 1000};
-    ck_pending[0] = ck_committed[0] = '\0';
+    fakehost_reset();
     for (int pass = 0; pass < 2; pass++) {
         char err[ECRM_ERRMAX] = "";
         struct csvsrc *s = NULL;

@@ -40,13 +40,13 @@ CC=${CC:-clang}
 timeout=${FUZZ_TIMEOUT:-5}
 runs=${FUZZ_RUNS:--1}
 
-all="weblog csv conf segment template mime gsm7 jsonl checkpoint"
+all="weblog csv conf segment template mime gsm7 jsonl checkpoint replies"
 targets=${*:-$all}
 
 # Sources each target links (relative to the top directory) and libraries.
 srcs_weblog="plugins/source_weblog/logformat.c"
 libs_weblog=""
-srcs_csv="plugins/common/csvsource.c plugins/common/filepos.c"
+srcs_csv="plugins/common/csvsource.c plugins/common/filepos.c tests/fuzz/fakehost.c"
 libs_csv="-lcsv -lz"
 srcs_conf="core/diag.c core/conf.c core/schema.c core/buf.c core/util.c core/segment_lex.c core/segment_parse.c"
 libs_conf="-lyaml"
@@ -62,6 +62,12 @@ srcs_jsonl="plugins/common/jsonl.c"
 libs_jsonl=""
 srcs_checkpoint="plugins/common/filepos.c"
 libs_checkpoint=""
+srcs_replies="plugins/source_sms_replies/sms_replies.c plugins/common/recsrc.c
+ plugins/common/csvsource.c plugins/common/linesrc.c plugins/common/jsonl.c
+ plugins/common/filepos.c plugins/common/phone.c tests/fuzz/fakehost.c
+ core/diag.c core/conf.c core/schema.c core/buf.c core/util.c
+ core/segment_lex.c core/segment_parse.c"
+libs_replies="-lcsv -lz -lyaml"
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
 INC="-I$top/include -I$top/core -I$top/plugins/common -I$top/plugins/source_weblog -I$top/plugins/channel_sms_http"
