@@ -189,6 +189,25 @@ def check_inflight(q, copies, d):
     return bad
 
 
+def suppression_wrong(cust, lines, reason, at):
+    """Why planning should not have suppressed a message for customer CUST
+    (an input row) with REASON at time AT, or None. Planning records what
+    it suppresses: here a customer who never consented (no_consent), or one
+    who already owns every item sold so far, so that the best sellers
+    (personalizer popular, all history, bought items left out) leave
+    nothing to offer (no_items)."""
+    if reason == "no_consent":
+        return None if cust[4] == "no" else "the customer consented"
+    if reason == "no_items":
+        r = (at - int(BASE.timestamp())) // 86400  # the round that planned
+        sold = {ln[3] for ln in lines if int(ln[0]) // 100 <= r}
+        owned = {ln[3] for ln in lines
+                 if int(ln[0]) // 100 <= r and ln[2] == cust[0]}
+        missing = sorted(sold - owned)
+        return None if not missing else "%s not owned" % missing[:3]
+    return "no such reason here"
+
+
 def check(d, sink, last):
     bad = []
     db = sqlite3.connect(os.path.join(d, "crm.db"))
@@ -230,9 +249,9 @@ def check(d, sink, last):
 
     # the ledger against the input: none lost
     cid = dict(q("SELECT external_id, id FROM customers"))
-    rows = q("SELECT key, state, campaign, customer_id, period, reason"
-             " FROM outbox")
-    keys = {(c, p, k) for _, _, c, k, p, _ in rows}
+    rows = q("SELECT key, state, campaign, customer_id, period, reason,"
+             " planned_at FROM outbox")
+    keys = {(c, p, k) for _, _, c, k, p, _, _ in rows}
     for r in range(last + 1):
         period = day(r).strftime("%Y-%m-%d")
         n_known = (r + 1) * CUSTOMERS
@@ -244,15 +263,14 @@ def check(d, sink, last):
         if ids[ext][4] == "yes" and ("welcome", "once", cid.get(ext)) \
                 not in keys:
             bad.append("lost: welcome for %s" % ext)
-    consenting = {cid.get(ext) for ext, row in ids.items() if row[4] == "yes"}
-    for key, state, c, k, p, reason in rows:
-        # planning records the messages it suppressed, with the reason:
-        # here only customers who never consented
-        if state == 5 and (k in consenting or reason != "no_consent"):
-            bad.append("message %s suppressed (%s) for a consenting customer"
-                       % (key, reason) if k in consenting else
-                       "message %s suppressed for %s" % (key, reason))
-        elif state not in (2, 5, 6):
+    ext_of = {v: k for k, v in cid.items()}
+    for key, state, c, k, p, reason, at in rows:
+        if state == 5:
+            why = suppression_wrong(ids[ext_of[k]], lines, reason, at)
+            if why:
+                bad.append("message %s suppressed (%s): %s" % (key, reason,
+                                                               why))
+        elif state not in (2, 6):
             bad.append("message %s left in state %d" % (key, state))
 
     # the sink against the ledger: exactly once, or at most once if unknown
@@ -272,13 +290,16 @@ def stats(d, sink):
                                         " WHERE state = 6")]
     got = sum(1 for k in unknown if copies.get(mid_of(k)))
     batches = [len(k["keys"]) for k in load_inflight(d) if k["keys"]]
+    why = db.execute("SELECT reason, count(*) FROM outbox WHERE state = 5"
+                     " GROUP BY 1 ORDER BY 1").fetchall()
     print("%d messages planned, %d sent once, %d unknown (%d of them "
           "received once, %d never) from %d kills with a batch in flight "
-          "(at most %d messages), %d suppressed (no consent); %d received "
+          "(at most %d messages), %d suppressed (%s); %d received "
           "in all" % (
               sum(st.values()) - st.get(5, 0), st.get(2, 0), st.get(6, 0), got,
               len(unknown) - got, len(batches), max(batches, default=0),
-              st.get(5, 0), sum(copies.values())))
+              st.get(5, 0), ", ".join("%s %d" % r for r in why),
+              sum(copies.values())))
 
 
 def main():
