@@ -23,6 +23,7 @@
 
 #include "deliver.h"
 #include "host.h"
+#include "killpoint.h"
 #include "log.h"
 #include "store.h"
 #include "store_customer.h"
@@ -117,6 +118,13 @@ static void deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
     out->o.id = c->id;
     out->provider[0] = out->error[0] = '\0';
     int rc = ops->deliver(ch->ctx, &msg, out->provider, out->error);
+    ecrm_log_redact(out->error); /* the ledger keeps it */
+    /* Crash-test point: this message sent (or refused), its outcome and
+     * the rest of its batch not recorded, all still "sending". The other
+     * two states of a batch are the points around the COMMIT of
+     * commit_and_claim (ecrm_store_commit): outcomes not yet recorded, and
+     * outcomes recorded with the next batch claimed but none sent. */
+    ecrm_killpoint();
     if (rc == ECRM_OK) {
         out->o.state = ECRM_OUTBOX_SENT;
         out->o.provider_id = out->provider;
@@ -139,6 +147,7 @@ static void deliver_one(struct ecrm_run_ctx *run, struct ecrm_instance *ch,
         out->o.next_attempt = next;
         out->o.error = out->error;
         run->msgs.retry++;
+        ecrm_run_fail(run, ECRM_EX_TEMPFAIL);
         ch->host.log(&ch->host, ECRM_LOG_WARN,
                      "message %s: %s (attempt %d, will retry)", c->key,
                      out->error, c->attempts);

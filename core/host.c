@@ -84,7 +84,7 @@ static int h_commit(const struct ecrm_host *h)
     if (self(h)->run->dry_run || !ecrm_store_in_tx(store(h)))
         return ECRM_OK;
     if (ecrm_store_commit(store(h), err) != ECRM_OK) {
-        h_log(h, ECRM_LOG_ERROR, "commit: %s", err);
+        h_log(h, ECRM_LOG_ERROR, "%s", err); /* "commit: why" */
         return ECRM_FAIL;
     }
     return ECRM_OK;

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -22,6 +23,43 @@ static uint64_t meter_done, meter_total;
 static double meter_t0, meter_drawn;
 static int meter_pending;
 static void meter_draw(double now);
+static char **secrets;
+static size_t nsecrets;
+
+#define SECRET_MIN 6
+
+void ecrm_log_add_secret(const char *value)
+{
+    if (!value || strlen(value) < SECRET_MIN)
+        return;
+    char **v = realloc(secrets, (nsecrets + 1) * sizeof *v);
+    if (!v)
+        abort();
+    secrets = v;
+    if (!(secrets[nsecrets++] = strdup(value)))
+        abort();
+}
+
+void ecrm_log_clear_secrets(void)
+{
+    for (size_t i = 0; i < nsecrets; i++) {
+        memset(secrets[i], 0, strlen(secrets[i]));
+        free(secrets[i]);
+    }
+    free(secrets);
+    secrets = NULL;
+    nsecrets = 0;
+}
+
+void ecrm_log_redact(char *buf)
+{
+    for (size_t i = 0; buf && i < nsecrets; i++) {
+        size_t n = strlen(secrets[i]);
+        for (char *hit = strstr(buf, secrets[i]); hit;
+             hit = strstr(hit + n, secrets[i]))
+            memset(hit, '*', n);
+    }
+}
 
 void ecrm_log_set_level(enum ecrm_log_level level)
 {
@@ -61,6 +99,12 @@ void ecrm_vlog(enum ecrm_log_level level, const char *prefix, const char *fmt,
         return;
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* One message, one line: a value quoted in it (a name, a bad record)
+     * may carry CR/LF or terminal escapes that would forge lines. */
+    for (unsigned char *c = (unsigned char *)msg; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    ecrm_log_redact(msg);
     if (use_syslog) {
         syslog(prio[level], "%s%s%s%s", prefix ? "[" : "", prefix ? prefix : "",
                prefix ? "] " : "", msg);

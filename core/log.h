@@ -25,6 +25,18 @@ void ecrm_log(enum ecrm_log_level level, const char *prefix, const char *fmt,
 void ecrm_vlog(enum ecrm_log_level level, const char *prefix, const char *fmt,
                va_list ap);
 
+/* Never print VALUE, a secret the pipeline took from the environment
+ * (${VAR}): every logged message, and every text passed to
+ * ecrm_log_redact(), has it replaced by asterisks. VALUE is copied; values
+ * shorter than 6 bytes are ignored (they would blank ordinary words). The
+ * list is process-wide, like the other settings here. */
+void ecrm_log_add_secret(const char *value);
+/* Forget every secret given to ecrm_log_add_secret(). */
+void ecrm_log_clear_secrets(void);
+/* Overwrite every registered secret in BUF (a string, changed in place)
+ * with asterisks. */
+void ecrm_log_redact(char *buf);
+
 /* A progress line on the TTY ("\r...", no newline); no-op off a TTY. */
 void ecrm_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A progress line for a count, on a TTY only: "LABEL: 12,345 UNIT,

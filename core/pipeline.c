@@ -4,6 +4,7 @@
 #include "pipeline.h"
 #include "campaign.h"
 #include "host.h"
+#include "log.h"
 #include "plugin_conf.h"
 #include "schema.h"
 #include "segment.h"
@@ -314,6 +315,20 @@ char *ecrm_pipeline_store_path(const char *path, struct ecrm_diag *d)
     return store;
 }
 
+/* Values put in the pipeline with ${VAR} may be secrets: keep them out of
+ * every log line (plugins check their options and may quote them). */
+static void hide_secrets(const struct ecrm_node *n)
+{
+    if (!n)
+        return;
+    if (n->type == ECRM_NODE_SCALAR && n->secret)
+        ecrm_log_add_secret(n->value);
+    for (size_t i = 0; n->type == ECRM_NODE_SEQ && i < n->n; i++)
+        hide_secrets(n->items[i]);
+    for (size_t i = 0; n->type == ECRM_NODE_MAP && i < n->n; i++)
+        hide_secrets(n->pairs[i].value);
+}
+
 struct ecrm_pipeline *
 ecrm_pipeline_load(const char *path, struct ecrm_loader *l, struct ecrm_diag *d)
 {
@@ -326,6 +341,7 @@ ecrm_pipeline_load(const char *path, struct ecrm_loader *l, struct ecrm_diag *d)
     p->root = ecrm_conf_load(path, d);
     if (!p->root)
         goto fail;
+    hide_secrets(p->root);
     if (p->root->type != ECRM_NODE_MAP) {
         ecrm_diag_add(d, p->root, "a pipeline must be a mapping of sections");
         goto fail;
@@ -370,6 +386,7 @@ void ecrm_pipeline_free(struct ecrm_pipeline *p)
 {
     if (!p)
         return;
+    ecrm_log_clear_secrets();
     for (size_t i = 0; i < p->ncampaigns; i++)
         ecrm_campaign_free(p->campaigns[i]);
     free(p->campaigns);

@@ -6,6 +6,7 @@
 #include "deliver.h"
 #include "export.h"
 #include "host.h"
+#include "killpoint.h"
 #include "lock.h"
 #include "log.h"
 #include "plan.h"
@@ -399,7 +400,9 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
         double t0 = ecrm_mono();
         ecrm_log(ECRM_LOG_INFO, NULL, "stage %s: %s", stage_names[s],
                  stage_what[s]);
+        ecrm_killpoint_stage(s);
         int rc = fns[s](run);
+        ecrm_killpoint_stage(-1);
         run->stage_seconds[s] = ecrm_mono() - t0;
         run->stage_ran[s] = 1;
         ecrm_log(ECRM_LOG_INFO, NULL, "stage %s: done in %.3f s%s",
@@ -413,6 +416,21 @@ static int run_stages(struct ecrm_run_ctx *run, unsigned mask)
     return ECRM_OK;
 }
 
+/* When the file system refused a write to the store, say so once, plainly,
+ * and exit 73 whatever failed first because of it: the input is fine. */
+static void store_refused(struct ecrm_run_ctx *run)
+{
+    if (!ecrm_store_fs_failed(run->store) ||
+        run->exit_code == ECRM_EX_CANTCREAT)
+        return;
+    ecrm_log(ECRM_LOG_ERROR, NULL,
+             "store %s: the file system refused a write (full, read-only or "
+             "failing); what was not committed is rolled back and will be "
+             "done again by the next run once that is fixed",
+             run->p->store_path);
+    run->exit_code = ECRM_EX_CANTCREAT;
+}
+
 /* Open the store, run the stages, record the run. Returns the exit code. */
 static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
 {
@@ -421,9 +439,13 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
     /* The dry-run listing is for people; --json readers get the summary. */
     run.out = o->json ? NULL : stdout;
     run.now = o->now ? o->now : (int64_t)time(NULL);
-    if (ecrm_store_open(p->store_path, &run.store, err) != ECRM_OK) {
-        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
-        return ECRM_EX_UNAVAILABLE;
+    int rc = ecrm_store_open(p->store_path, &run.store, err);
+    if (rc != ECRM_OK) {
+        ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s%s", err,
+                 rc == ECRM_RETRY ? " (the file system refused: full, "
+                                    "read-only or failing)"
+                                  : "");
+        return rc == ECRM_RETRY ? ECRM_EX_CANTCREAT : ECRM_EX_UNAVAILABLE;
     }
     /* A dry run is one transaction rolled back at the end: plugins and
      * stages work as usual and see their own writes, nothing stays. */
@@ -435,11 +457,13 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
     if (ecrm_store_run_begin(run.store, p->path, run.now, &run.run_id, err)) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
         ecrm_run_fail(&run, ECRM_EX_UNAVAILABLE);
+        store_refused(&run);
         goto out;
     }
     for (size_t i = 0; i < p->ninst; i++)
         ecrm_host_setup(p->inst[i], &run);
     run_stages(&run, o->stages ? o->stages : (1u << ECRM_NSTAGES) - 1);
+    store_refused(&run);
     struct ecrm_buf js = ECRM_BUF_INIT;
     summary_json(&run, &js);
     if (!run.dry_run && ecrm_store_in_tx(run.store))
@@ -449,7 +473,9 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
                            js.p, err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
         ecrm_run_fail(&run, ECRM_EX_UNAVAILABLE);
+        store_refused(&run);
     }
+    ecrm_killpoint_report();
     if (o->json)
         printf("%s\n", ecrm_buf_str(&js));
     else if (run.dry_run || isatty(STDOUT_FILENO))

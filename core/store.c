@@ -3,6 +3,7 @@
  * statement cache, transactions, runs and checkpoints.
  */
 #include "store_internal.h"
+#include "killpoint.h"
 #include "util.h"
 
 #include <errno.h>
@@ -26,9 +27,37 @@ int ecrm_store_errf(char *err, const char *fmt, ...)
     return ECRM_FAIL;
 }
 
+int ecrm_store_fs_code(int code)
+{
+    switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Whether errno E means the file system refused. */
+static int fs_errno(int e)
+{
+    return e == EROFS || e == EACCES || e == EPERM || e == ENOSPC ||
+           e == EDQUOT || e == EIO;
+}
+
+int ecrm_store_fs_failed(struct ecrm_store *s)
+{
+    return s && s->fs_error;
+}
+
 int ecrm_store_sqlfail(struct ecrm_store *s, char *err, const char *what)
 {
     ecrm_store_errf(err, "%s: %s", what, sqlite3_errmsg(s->db));
+    if (ecrm_store_fs_code(sqlite3_extended_errcode(s->db)))
+        s->fs_error = 1;
     /* Some errors (SQLITE_FULL, IOERR, NOMEM...) make sqlite roll the whole
      * transaction back by itself: the caches then hold ids that are gone. */
     if (s->in_tx && sqlite3_get_autocommit(s->db)) {
@@ -62,7 +91,8 @@ sqlite3_stmt *ecrm_store_stmt(struct ecrm_store *s, enum ecrm_stmt_id id,
 /* Create PATH with mode 0600 when missing, whatever the umask, and take
  * group and other permissions away from an existing file we own: the store
  * holds personal data. Failing to tighten a file we do not own is not an
- * error (it is the owner's choice); failing to create is. */
+ * error (it is the owner's choice); failing to create is: ECRM_RETRY when
+ * the file system refused (read-only, permissions, full), else ECRM_FAIL. */
 static int secure_file(const char *path, int create, char *err)
 {
     int fd;
@@ -71,9 +101,11 @@ static int secure_file(const char *path, int create, char *err)
 
     fd = open(path, flags, 0600);
     if (fd < 0) {
-        if (!create && errno == ENOENT)
+        int e = errno;
+        if (!create && e == ENOENT)
             return ECRM_OK;
-        return ecrm_store_errf(err, "%s: %s", path, strerror(errno));
+        ecrm_store_errf(err, "%s: %s", path, strerror(e));
+        return fs_errno(e) ? ECRM_RETRY : ECRM_FAIL;
     }
     if (fstat(fd, &sb) == 0 && (sb.st_mode & 0077) && sb.st_uid == geteuid())
         (void)fchmod(fd, sb.st_mode & 0700);
@@ -186,8 +218,9 @@ int ecrm_store_open(const char *path, struct ecrm_store **out, char *err)
     }
     memory = strcmp(path, ":memory:") == 0;
     configure_library();
-    if (!memory && secure_file(path, 1, err) != ECRM_OK)
+    if (!memory && (rc = secure_file(path, 1, err)) != ECRM_OK)
         goto out;
+    rc = ECRM_FAIL;
     s = calloc(1, sizeof *s);
     if (!s) {
         ecrm_store_errf(err, "out of memory");
@@ -211,6 +244,8 @@ int ecrm_store_open(const char *path, struct ecrm_store **out, char *err)
     s = NULL;
     rc = ECRM_OK;
 out:
+    if (s && s->db && ecrm_store_fs_code(sqlite3_extended_errcode(s->db)))
+        rc = ECRM_RETRY;
     ecrm_store_close(s);
     return rc;
 }
@@ -267,13 +302,17 @@ int ecrm_store_commit(struct ecrm_store *s, char *err)
         ecrm_store_rollback(s);
         return ECRM_FAIL;
     }
+    ecrm_killpoint();
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         /* Leave no half state behind: a failed commit is a rollback. */
         ecrm_store_errf(err, "commit: %s", sqlite3_errmsg(s->db));
+        if (ecrm_store_fs_code(sqlite3_extended_errcode(s->db)))
+            s->fs_error = 1;
         ecrm_store_rollback(s);
         return ECRM_FAIL;
     }
     s->in_tx = 0;
+    ecrm_killpoint();
     return ECRM_OK;
 }
 
@@ -312,6 +351,13 @@ int ecrm_store_run_begin(struct ecrm_store *s, const char *pipeline,
     int rc = ECRM_FAIL;
     if (!pipeline || !run_id)
         return ecrm_store_errf(err, "run: pipeline and run_id are required");
+    /* The caller holds the pipeline's lock: a run still "running" was
+     * killed (its "sending" messages become "unknown" in the deliver
+     * stage). */
+    if (exec(s,
+             "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+             err) != ECRM_OK)
+        return ECRM_FAIL;
     st = ecrm_store_stmt(s, ECRM_ST_RUN_BEGIN,
                          "INSERT INTO runs(pipeline, started, status)"
                          " VALUES (?1, ?2, 'running') RETURNING id",

@@ -23,8 +23,15 @@ struct ecrm_store;
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
  * this binary is refused. *OUT receives a handle the caller frees with
- * ecrm_store_close(). */
+ * ecrm_store_close(). Returns ECRM_OK; ECRM_RETRY when the file system
+ * refused (read-only, no permission, full, I/O error: fixing the system
+ * helps); ECRM_FAIL otherwise; ERR says why. */
 int ecrm_store_open(const char *path, struct ecrm_store **out, char *err);
+
+/* Non-zero once a statement or commit of S failed because the file system
+ * refused a write (full, read-only, no permission, I/O error): the work of
+ * the transaction was rolled back, nothing else is wrong with the data. */
+int ecrm_store_fs_failed(struct ecrm_store *s);
 
 /* Close and free; NULL is accepted. */
 void ecrm_store_close(struct ecrm_store *s);
@@ -47,7 +54,9 @@ int ecrm_store_in_tx(struct ecrm_store *s);
 int ecrm_store_cache(struct ecrm_store *s, int kib, char *err);
 
 /* ---- runs --------------------------------------------------------------- */
-/* Record the start of a run of PIPELINE at NOW; *RUN_ID receives its id. */
+/* Record the start of a run of PIPELINE at NOW; *RUN_ID receives its id.
+ * Runs left "running" by a killed process become "interrupted": call it
+ * only under the pipeline's lock. */
 int ecrm_store_run_begin(struct ecrm_store *s, const char *pipeline,
                          int64_t now, int64_t *run_id, char *err);
 /* Record the end of RUN_ID with STATUS ("ok", "failed", ...) and the JSON

@@ -134,7 +134,13 @@ struct ecrm_store {
      * the table in the open transaction. */
     int64_t next_session, max_session;
     int session_synced;
+    /* The file system refused a write (full, read-only, I/O error): see
+     * ecrm_store_fs_failed(). */
+    int fs_error;
 };
+
+/* Whether sqlite's (extended) result CODE means the file system refused. */
+int ecrm_store_fs_code(int code);
 
 /* ---- buffered multi-row inserts (store_rowbuf.c) ------------------------
  * Rows that nothing reads before the commit (anonymous events and

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -320,6 +321,30 @@ START_TEST(test_failures)
     pyserver_kill(&srv);
     ck_assert_int_eq(deliver(&x), ECRM_RETRY);
     ck_assert_msg(*err != '\0', "no error text");
+}
+END_TEST
+
+/* A server that never answers the end of DATA: the channel's timeout (5 s
+ * here) bounds the wait, not libcurl's 120 s, and the circuit breaker
+ * defers the next message without trying it. The instance is destroyed
+ * with the stalled connection open (teardown): leak checkers see that
+ * path too. */
+START_TEST(test_stall)
+{
+    load(NULL);
+    FILE *f = fopen(pyserver_path(&srv, "fault"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("stall\n", f);
+    fclose(f);
+    struct ecrm_message x = msg("st1", "a@example.com", "A", "s", "b", NULL);
+    time_t t0 = time(NULL);
+    ck_assert_int_eq(deliver(&x), ECRM_RETRY);
+    ck_assert_msg(strstr(err, "timeout") != NULL, "%s", err);
+    ck_assert_int_le(time(NULL) - t0, 15);
+    x.key = "st2";
+    ck_assert_int_eq(deliver(&x), ECRM_RETRY);
+    ck_assert_msg(strstr(err, "not tried") != NULL, "%s", err);
+    ck_assert_int_eq(pyserver_count(&srv, ".eml"), 0);
 }
 END_TEST
 
@@ -675,6 +700,7 @@ static Suite *smtp_suite(void)
     tcase_add_test(tc, test_deterministic_message_id);
     tcase_add_test(tc, test_header_injection);
     tcase_add_test(tc, test_failures);
+    tcase_add_test(tc, test_stall);
     tcase_add_test(tc, test_server_down_at_start);
     tcase_add_test(tc, test_secrets_not_logged);
     tcase_add_test(tc, test_password_options);

@@ -16,6 +16,8 @@ The request path chooses the answer:
   /429 /500 /503 /400 /401   that status, a JSON error body
   /hang     answers only after 10 seconds
   /slow     as /ok, after 50 ms
+  /echo401  401 with a body quoting the request's Authorization header, as
+            careless gateways do ("invalid key ...")
 """
 import json
 import os
@@ -60,6 +62,9 @@ class Gateway(BaseHTTPRequestHandler):
             self.answer(200, {"status": "queued", "message_id": "m-%04d" % n})
         elif path == "/noid":
             self.answer(200, None, b"accepted")
+        elif path == "/echo401":
+            self.answer(401, {"error": "invalid credentials: %s" %
+                              self.headers.get("Authorization", "")})
         else:
             code = int(path.strip("/")) if path.strip("/").isdigit() else 404
             self.answer(code, {"error": "status %d for \"test\"" % code})

@@ -32,6 +32,12 @@ each summary says whether its session was encrypted (tls: 1 or 0). With
 $SMTP_TEST_AUTH ("user:password") too, AUTH (PLAIN, LOGIN) is offered over
 TLS and required; the summary names the user (auth_user).
 
+A test can also switch a failure on for every recipient, while the server
+runs, by writing its name (rcpt450, rcpt550, data451, drop) or "stall" (the
+end of DATA is never answered, the message not kept) into DIR/fault, and
+slow every message down by writing seconds into DIR/delay (the end of DATA
+is answered that much later). Both files are read for each message.
+
 With $SMTP_TEST_SECRET set, List-Unsubscribe tokens are verified with it
 (HMAC-SHA256, format in plugins/common/mime.h) independently of the C code.
 """
@@ -139,13 +145,22 @@ def first_time(address):
     return True
 
 
+def setting(d, name):
+    """The content of DIR/NAME, stripped; "" when there is none."""
+    try:
+        with open(os.path.join(d, name), encoding="utf-8") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
 class Handler:
     def __init__(self, d):
         self.dir = d
         self.n = 0
 
     async def handle_RCPT(self, server, session, envelope, address, options):
-        local = address.split("@")[0]
+        local = setting(self.dir, "fault") or address.split("@")[0]
         if local.startswith("once450") and first_time(address):
             return "450 4.2.1 Mailbox busy, try again later"
         if local.startswith("rcpt450"):
@@ -158,6 +173,12 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         locals_ = [r.split("@")[0] for r in envelope.rcpt_tos]
+        locals_.append(setting(self.dir, "fault"))
+        delay = setting(self.dir, "delay")
+        if delay:
+            await asyncio.sleep(float(delay))
+        if "stall" in locals_:
+            await asyncio.sleep(3600)
         if any(x.startswith("data451") for x in locals_):
             return "451 4.3.0 Temporary local problem, try later"
         self.n += 1
@@ -198,9 +219,11 @@ class TestSMTP(SMTP):
 
     async def smtp_DATA(self, arg):
         rcpts = self.envelope.rcpt_tos if self.envelope else []
-        if any(r.split("@")[0].startswith("drop") or
-               (r.split("@")[0].startswith("oncedrop") and first_time(r))
-               for r in rcpts):
+        locals_ = [r.split("@")[0] for r in rcpts]
+        locals_.append(setting(self.event_handler.dir, "fault"))
+        if any(x.startswith("drop") for x in locals_) or any(
+                r.split("@")[0].startswith("oncedrop") and first_time(r)
+                for r in rcpts):
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             await self._reader.readline()  # some of the message, then cut
             self.transport.abort()

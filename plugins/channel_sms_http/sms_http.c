@@ -13,7 +13,10 @@
  *
  * Answers: 2xx -> sent (provider id from the JSON "id"/"message_id", else
  * "http-STATUS"); 429, 5xx, timeouts and connection errors -> retry; any
- * other status -> permanent failure with a snippet of the body.
+ * other status -> permanent failure with a snippet of the body. After a
+ * refused connection, a timeout, 429 or 503 the rest of the run's messages
+ * are not sent (retry at once, common/breaker.h): the gateway asked for a
+ * pause, or every message would wait for the same timeout.
  *
  * One CURL easy handle lives as long as the instance so that libcurl keeps
  * the connection to the gateway open between messages. curl_easy_init()
@@ -23,6 +26,7 @@
  */
 #include <ecrm/plugin.h>
 
+#include "../common/breaker.h"
 #include "../common/strbuf.h"
 #include "gsm7.h"
 #include "payload.h"
@@ -91,6 +95,8 @@ struct sms {
     CURL *curl;
     struct curl_slist *headers; /* Content-Type, Accept, Authorization */
     struct strbuf answer;       /* body of the current answer */
+    struct breaker down;        /* unreachable, stalled or rate-limited */
+    char *auth;                 /* the Authorization value, to redact */
 };
 
 static size_t on_answer(char *data, size_t size, size_t n, void *arg)
@@ -180,6 +186,10 @@ static int sms_init(const struct ecrm_host *host, void *config, void **ctx,
         }
         strbuf_puts(&auth, "Authorization: ");
         strbuf_puts(&auth, v);
+        if (!(s->auth = strdup(v))) {
+            snprintf(err, ECRM_ERRMAX, "out of memory");
+            goto out;
+        }
         if (!auth.oom && s->headers)
             s->headers = curl_slist_append(s->headers, auth.p);
     }
@@ -223,6 +233,21 @@ static int e164_ok(const char *to)
         return 0;
     n = strspn(to + 1, "0123456789");
     return to[1 + n] == '\0' && n >= 8 && n <= 15;
+}
+
+/* Overwrite with '*' every word of at least 8 characters of SECRET (the
+ * Authorization value, e.g. "Bearer KEY") found in A: a gateway may quote
+ * the key it refused in its answer, which goes to logs and the ledger. */
+static void redact(struct strbuf *a, const char *secret)
+{
+    for (const char *w = secret; w && *w;) {
+        size_t n = strcspn(w, " ");
+        for (size_t i = 0; n >= 8 && a->p && i + n <= a->len; i++)
+            if (memcmp(a->p + i, w, n) == 0)
+                memset(a->p + i, '*', n);
+        w += n;
+        w += strspn(w, " ");
+    }
 }
 
 /* A snippet of the answer body for an error: printable ASCII only (the
@@ -349,6 +374,10 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
         rc = ECRM_OK;
         goto out;
     }
+    if (breaker_refuses(&s->down, err)) {
+        rc = ECRM_RETRY;
+        goto out;
+    }
     /* per-message headers: the shared list plus the idempotency key,
      * which is only sent when it is a safe header value */
     for (const struct curl_slist *h = s->headers; h; h = h->next)
@@ -377,9 +406,13 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
     if (cr != CURLE_OK) {
         rc = curl_status(cr);
         snprintf(err, ECRM_ERRMAX, "gateway: %s", curl_easy_strerror(cr));
+        if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||
+            cr == CURLE_OPERATION_TIMEDOUT)
+            breaker_trip(&s->down, err);
         goto out;
     }
     char snip[256];
+    redact(&s->answer, s->auth);
     snippet(&s->answer, snip, sizeof(snip));
     if (status >= 200 && status < 300) {
         char id[128];
@@ -393,6 +426,8 @@ static int sms_deliver(void *ctx, const struct ecrm_message *msg,
     } else if (status == 429 || status >= 500 || status == 408) {
         rc = ECRM_RETRY;
         snprintf(err, ECRM_ERRMAX, "gateway answered %ld: %s", status, snip);
+        if (status == 429 || status == 503) /* slow down / overloaded */
+            breaker_trip(&s->down, err);
     } else {
         rc = ECRM_FAIL;
         snprintf(err, ECRM_ERRMAX, "gateway answered %ld: %s", status, snip);
@@ -420,6 +455,9 @@ static void sms_destroy(void *ctx)
     for (struct curl_slist *h = s->headers; h; h = h->next)
         memset(h->data, 0, strlen(h->data));
     curl_slist_free_all(s->headers);
+    if (s->auth)
+        memset(s->auth, 0, strlen(s->auth));
+    free(s->auth);
     free(s->answer.p);
     free(s);
 }

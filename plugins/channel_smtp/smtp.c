@@ -11,7 +11,9 @@
  * Outcome of a submission: 2xx -> sent, provider id = the server's queue
  * id when the final reply says "queued as ID", else the Message-ID; a 4xx
  * reply, a refused or dropped connection or a timeout -> retry; a 5xx reply
- * -> permanent failure with the server's reply text. A connection lost
+ * -> permanent failure with the server's reply text. After a refused
+ * connection or a timeout the rest of the run's messages are not tried
+ * (retry at once, common/breaker.h). A connection lost
  * after the whole message went out but before the final reply is retried
  * too: the copy a retry may create carries the same Message-ID, so that
  * receivers can discard it.
@@ -27,6 +29,7 @@
  */
 #include <ecrm/plugin.h>
 
+#include "../common/breaker.h"
 #include "../common/mime.h"
 
 #include <curl/curl.h>
@@ -130,6 +133,7 @@ struct smtp {
     /* the message being uploaded */
     const char *data;
     size_t len, off;
+    struct breaker down; /* the server was unreachable or stalled */
 };
 
 /* Free S after overwriting it: for secrets. */
@@ -309,6 +313,10 @@ static int setup_curl(struct smtp *s, char *err)
     curl_easy_setopt(c, CURLOPT_USE_SSL, ssl);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)conf->timeout);
+    /* The wait for a reply (the 250 after the message's final dot among
+     * them) has its own limit, 120 s by default, that CURLOPT_TIMEOUT does
+     * not shorten: a server stalling there held each message 2 minutes. */
+    curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)conf->timeout);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
                      (long)(conf->timeout < 30 ? conf->timeout : 30));
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->curl_err);
@@ -551,6 +559,10 @@ static int smtp_deliver(void *ctx, const struct ecrm_message *msg,
         rc = ECRM_OK;
         goto out;
     }
+    if (breaker_refuses(&s->down, err)) {
+        rc = ECRM_RETRY;
+        goto out;
+    }
     /* envelope: one recipient, exactly the validated address */
     snprintf(path, sizeof(path), "<%s>", msg->to);
     if (!(rcpt = curl_slist_append(NULL, path))) {
@@ -590,8 +602,16 @@ static int smtp_deliver(void *ctx, const struct ecrm_message *msg,
     if (s->refusal[0])
         snprintf(err, ECRM_ERRMAX, "server: %s", s->refusal);
     else
-        snprintf(err, ECRM_ERRMAX, "smtp: %s",
+        snprintf(err, ECRM_ERRMAX, "smtp: %s%s",
+                 cr == CURLE_RECV_ERROR || cr == CURLE_SEND_ERROR ||
+                         cr == CURLE_GOT_NOTHING
+                     ? "connection lost: "
+                     : "",
                  s->curl_err[0] ? s->curl_err : curl_easy_strerror(cr));
+    /* unreachable or stalled: the next messages would wait the same way */
+    if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||
+        cr == CURLE_OPERATION_TIMEDOUT)
+        breaker_trip(&s->down, err);
 out:
     curl_slist_free_all(rcpt);
     free(b.p);

@@ -557,9 +557,17 @@ static void take_header(struct csvsrc *s)
     s->got_header = 1;
 }
 
-/* Check the shape of a data record: column count and UTF-8. Returns
- * ECRM_OK when R may go to the plugin, 1 when it was quarantined, or
- * ECRM_FAIL. */
+/* Whether field I of the current record holds a NUL byte: the plugin sees
+ * C strings, which would silently end the value there. */
+static int has_nul(const struct csvsrc *s, size_t i)
+{
+    size_t end = i + 1 < s->nf ? s->offs[i + 1] : s->alen;
+    return strlen(s->arena + s->offs[i]) != end - s->offs[i] - 1;
+}
+
+/* Check the shape of a data record: column count, UTF-8, no NUL bytes.
+ * Returns ECRM_OK when R may go to the plugin, 1 when it was quarantined,
+ * or ECRM_FAIL. */
 static int check_record(struct csvsrc *s, const struct csvsrc_rec *r)
 {
     int rc;
@@ -582,9 +590,10 @@ static int check_record(struct csvsrc *s, const struct csvsrc_rec *r)
             return rc == ECRM_OK ? 1 : ECRM_FAIL;
         }
     for (size_t i = 0; i < r->n; i++)
-        if (!utf8_valid(r->f[i])) {
+        if (!utf8_valid(r->f[i]) || has_nul(s, i)) {
             rc = s->h->quarantine(s->h, s->o.path, r->line, (int64_t)i + 1,
-                                  "invalid UTF-8", r->raw, r->rawlen);
+                                  has_nul(s, i) ? "NUL byte" : "invalid UTF-8",
+                                  r->raw, r->rawlen);
             return rc == ECRM_OK ? 1 : ECRM_FAIL;
         }
     return ECRM_OK;
@@ -876,7 +885,11 @@ static int open_input(struct csvsrc *s, struct input *in, struct stat *st,
             return ECRM_FAIL;
         }
         in->fd = -1; /* gzclose() closes it */
-        gzbuffer(in->gz, 4 * CSVSRC_CHUNK);
+        /* zlib's input buffer (output: twice that; reads of a whole
+         * chunk bypass it). 32 KiB reads as fast as 256 KiB did (0.33 s
+         * for Online Retail's 48 MB either way) and keeps both buffers
+         * small allocations. */
+        gzbuffer(in->gz, 32768);
     }
     /* The first bytes, read through the same path as the data, then
      * back to the start. */
@@ -935,14 +948,13 @@ int csvsrc_read(struct csvsrc *s, csvsrc_record_fn fn, void *arg, char *err)
      * than the checkpoint is noticed when the scan cannot reach it. */
     int resume = 0;
     if (h->checkpoint_get(h, s->key, buf, sizeof buf) == ECRM_OK && buf[0]) {
-        if (filepos_parse(buf, &old) < 0)
-            h->log(h, ECRM_LOG_WARN,
-                   "ignoring unreadable checkpoint '%s'; reading %s from "
-                   "the start",
-                   buf, s->o.path);
-        else if (old.ino == (uint64_t)st.st_ino && old.fplen <= got &&
-                 csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
-                 (in.gz || old.off <= (int64_t)st.st_size))
+        if (filepos_parse(buf, &old) < 0) {
+            filepos_refuse(err, s->key, buf, s->o.path);
+            rc = ECRM_FAIL;
+            goto done;
+        } else if (old.ino == (uint64_t)st.st_ino && old.fplen <= got &&
+                   csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
+                   (in.gz || old.off <= (int64_t)st.st_size))
             resume = 1;
         else
             h->log(h, ECRM_LOG_INFO,

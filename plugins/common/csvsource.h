@@ -11,8 +11,8 @@
  * the core): it only uses the struct ecrm_host table, libc, libcsv and
  * zlib (a module compiling it needs $(ZLIB_CFLAGS) and $(ZLIB_LIBS)).
  *
- * Checkpoint: key "file:<path as configured>", value
- *   "v1 dev=D ino=I off=O line=L fplen=N fp=HEX16[ tail=LEN:HEX16]"
+ * Checkpoint: key "file:<path as configured>", value (common/filepos.h)
+ *   "v2 dev=D ino=I off=O line=L fplen=N fp=HEX16[ tail=LEN:HEX16] sum=HEX16"
  * OFF is the byte offset just after the last complete record handed to the
  * plugin (always a record boundary), LINE the physical line number (1-based)
  * of the byte at OFF, FP the FNV-1a 64 hash of the first FPLEN bytes of the
@@ -20,7 +20,9 @@
  * the inode. The next read resumes at OFF when inode and fingerprint match
  * and the file is at least OFF bytes long, else reads from the start
  * (re-emitting is harmless: the store dedupes order lines on
- * (order_id, line_no) and upserts customers).
+ * (order_id, line_no) and upserts customers). A value that does not parse
+ * or whose sum does not match (damaged) stops the read with an error
+ * instead: no place to resume from can be trusted.
  *
  * Gzip files: every offset (OFF, the tail, the fingerprint's bytes) is
  * in the uncompressed data. A gzip stream cannot seek, so resuming means

@@ -4,9 +4,14 @@
  * offset and line number after the last record it took, plus, when that
  * record had no line end yet, its length and hash. Shared by the CSV
  * sources (csvsource.c) and the JSON lines reader of the events source, so
- * one format serves both. Text format, version 1:
+ * one format serves both. Text format, version 2:
  *
- *   v1 dev=D ino=I off=O line=L fplen=N fp=HEX16 [tail=LEN:HEX16]
+ *   v2 dev=D ino=I off=O line=L fplen=N fp=HEX16 [tail=LEN:HEX16] sum=HEX16
+ *
+ * sum is the FNV-1a hash of everything before " sum=": a value cut short
+ * or changed by hand no longer matches, and the reader refuses it rather
+ * than resume at a wrong place (records read twice, or skipped). Version 1
+ * (the same without sum), written by older releases, is still read.
  */
 #ifndef ECRM_PLUGINS_FILEPOS_H
 #define ECRM_PLUGINS_FILEPOS_H
@@ -32,13 +37,28 @@ struct filepos {
  * FILEPOS_FNV_OFFSET). */
 uint64_t filepos_fnv_more(uint64_t h, const void *p, size_t len);
 
-/* Write C in the text format above into BUF (LEN bytes, truncated). */
+/* Write C in the text format above into BUF (LEN bytes; at least 256 hold
+ * any value). */
 void filepos_format(const struct filepos *c, char *buf, size_t len);
 
-/* Parse BUF into C; returns 0, or -1 when BUF is not a version-1
- * checkpoint (C is then zeroed). */
+/* Parse BUF into C; returns 0, or -1 when BUF is not a whole, unaltered
+ * version-1 or version-2 checkpoint (C is then zeroed). */
 int filepos_parse(const char *buf, struct filepos *c);
 
+/* Append " sum=HEX16" to the text in BUF (LEN bytes): any checkpoint value
+ * can be sealed so that a damaged one is recognised. */
+void filepos_seal(char *buf, size_t len);
+
+/* Check and remove the seal of BUF in place. Returns 1 when BUF was sealed
+ * and the sum matches, 0 when it carries no seal, -1 when the sum does not
+ * match (BUF is left as it was). */
+int filepos_unseal(char *buf);
+
+/* Write into ERR (ECRM_ERRMAX bytes) why a source stops at a damaged
+ * checkpoint: KEY is the checkpoint's name, VALUE what the store holds
+ * (printed cut short, control characters replaced), PATH the file. */
+void filepos_refuse(char *err, const char *key, const char *value,
+                    const char *path);
 /* ---- the file and its checkpoint, for the readers ------------------- */
 
 /* The file a reader of PATH (as configured: relative to host->base_dir

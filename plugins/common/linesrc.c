@@ -209,14 +209,12 @@ int linesrc_read(struct linesrc *s, linesrc_fn fn, void *arg, char *err)
     c.ck.off = got >= 3 && !memcmp(fpbuf, "\xef\xbb\xbf", 3) ? 3 : 0;
     c.ck.line = 1;
     if (h->checkpoint_get(h, s->key, buf, sizeof buf) == ECRM_OK && buf[0]) {
-        if (filepos_parse(buf, &old) < 0)
-            h->log(h, ECRM_LOG_WARN,
-                   "ignoring unreadable checkpoint '%s'; reading %s from "
-                   "the start",
-                   buf, s->o.path);
-        else if (old.ino == (uint64_t)st.st_ino && old.fplen <= (size_t)got &&
-                 csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
-                 old.off <= (int64_t)st.st_size) {
+        if (filepos_parse(buf, &old) < 0) {
+            filepos_refuse(err, s->key, buf, s->o.path);
+            goto done;
+        } else if (old.ino == (uint64_t)st.st_ino && old.fplen <= (size_t)got &&
+                   csvsrc_fnv1a(fpbuf, old.fplen) == old.fp &&
+                   old.off <= (int64_t)st.st_size) {
             if (old.off > c.ck.off) {
                 c.ck.off = old.off;
                 c.ck.line = old.line;

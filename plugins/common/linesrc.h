@@ -7,7 +7,7 @@
  * has no line mode and keeps its checkpoint helpers private, so this file
  * does the line splitting itself but writes checkpoints in exactly
  * csvsource's format and under the same key ("file:<path>"):
- *   "v1 dev=D ino=I off=O line=L fplen=N fp=HEX16[ tail=LEN:HEX16]"
+ *   "v2 dev=D ino=I off=O line=L fplen=N fp=HEX16[ tail=LEN:HEX16] sum=HEX16"
  * so that the day csvsource offers a line mode this reader can be dropped
  * with no effect on stored checkpoints. The semantics are csvsource's too
  * (see csvsource.h): OFF is a line boundary, the file's identity is inode

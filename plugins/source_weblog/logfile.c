@@ -1,5 +1,6 @@
 /* Incremental reading of (rotated, gzipped) log files; see logfile.h. */
 #include "logfile.h"
+#include "../common/filepos.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -169,6 +170,22 @@ static int collect(const struct ecrm_host *h, const char *pattern,
 
 /* ---- one file ----------------------------------------------------------- */
 
+/* Parse a file's checkpoint VAL (modified) into *OFF and *LINE: version 2
+ * must carry a matching sum, version 1 (older releases) must be whole.
+ * Returns 0, or -1 when it is damaged. */
+static int parse_checkpoint(char *val, int64_t *off, int64_t *line)
+{
+    int n = -1;
+    if (!(strncmp(val, "v2 ", 3) == 0 && filepos_unseal(val) == 1) &&
+        !(strncmp(val, "v1 ", 3) == 0 && !strstr(val, " sum=")))
+        return -1;
+    if (sscanf(val + 3, "dev=%*u ino=%*u off=%" SCNd64 " line=%" SCNd64 "%n",
+               off, line, &n) != 2 ||
+        n < 0 || val[3 + n] != '\0' || *off < 0 || *line < 1)
+        return -1;
+    return 0;
+}
+
 struct file {
     struct rd *r;
     const char *path;
@@ -187,9 +204,10 @@ static int checkpoint_commit(struct file *f, int64_t off, const struct stat *st,
     if (rc != ECRM_OK)
         return rc;
     snprintf(val, sizeof val,
-             "v1 dev=%llu ino=%llu off=%" PRId64 " line=%" PRId64,
+             "v2 dev=%llu ino=%llu off=%" PRId64 " line=%" PRId64,
              (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
              off, f->lineno);
+    filepos_seal(val, sizeof val);
     if (h->checkpoint_set(h, f->key, val) != ECRM_OK ||
         h->commit(h) != ECRM_OK) {
         snprintf(err, ECRM_ERRMAX, "%s: committing failed", f->path);
@@ -275,10 +293,13 @@ static int read_file(struct rd *r, const struct cand *cd, char *err)
     snprintf(f.key, sizeof f.key, "fp:%016llx", (unsigned long long)fp);
 
     int64_t off = 0, line = 1;
-    if (h->checkpoint_get(h, f.key, val, sizeof val) == ECRM_OK &&
-        sscanf(val, "v1 dev=%*u ino=%*u off=%" SCNd64 " line=%" SCNd64, &off,
-               &line) == 2 &&
-        off >= 0 && line >= 1) {
+    if (h->checkpoint_get(h, f.key, val, sizeof val) == ECRM_OK && val[0]) {
+        char copy[sizeof val];
+        memcpy(copy, val, sizeof val);
+        if (parse_checkpoint(copy, &off, &line) != 0) {
+            filepos_refuse(err, f.key, val, cd->path);
+            goto out;
+        }
         if (gzdirect(gz) && st.st_size < off) {
             h->log(h, ECRM_LOG_INFO,
                    "%s: shorter than its checkpoint "
@@ -287,9 +308,6 @@ static int read_file(struct rd *r, const struct cand *cd, char *err)
             off = 0;
             line = 1;
         }
-    } else {
-        off = 0;
-        line = 1;
     }
     f.lineno = line;
     if ((size_t)off <= have) {

@@ -4,12 +4,14 @@
  * one, checkpoints committed with the records.
  *
  * Checkpoints (host->checkpoint_*), per file identity:
- *   key "fp:<HEX16>"  value "v1 dev=D ino=I off=O line=L"
+ *   key "fp:<HEX16>"  value "v2 dev=D ino=I off=O line=L sum=HEX16"
  * HEX16 is the FNV-1a 64 hash of the file's first line (at most 4 KiB):
  * the identity of the log's content, which survives renames and the
  * compression of rotated files (offsets count uncompressed bytes); D and I
  * are where it was last seen. OFF is just after the last complete line
- * consumed, LINE the number of the line at OFF. And per path read:
+ * consumed, LINE the number of the line at OFF; sum seals the value
+ * (common/filepos.h): a damaged value stops the read with an error rather
+ * than read the file again from its start. And per path read:
  *   key "at:<path>"   value "dev=D ino=I"
  * so that when the path now names another file (logrotate's rename), the
  * old file is looked up by inode in the same directory under its new

@@ -2,19 +2,25 @@
 # Build and run the libFuzzer targets of issue 8 (see doc/RELIABILITY.md).
 #
 #   sh tests/fuzz/run.sh [SECONDS_PER_TARGET=60] [TARGET...]
+#   FUZZ_RUNS=10000000 sh tests/fuzz/run.sh 14400     # the long local run
 #
 # TARGET is a name of tests/fuzz/fuzz_<name>.c (default: all). Each target
 # is built with clang (libFuzzer + ASan + UBSan) into a temporary build
 # dir, first replays tests/fuzz/regressions/<name>/ (if any) with -runs=0,
-# then fuzzes for SECONDS_PER_TARGET seconds starting from a scratch copy
-# of tests/fuzz/corpus/<name>/ (the repository is never written). Prints
-# "fuzz <name>: N execs, N crashes" per target; exits 1 when any target
-# crashed (the crash input's path is printed and kept), 2 on a build or
-# usage error.
+# then fuzzes for SECONDS_PER_TARGET seconds (or FUZZ_RUNS executions,
+# whichever comes first) starting from a scratch copy of
+# tests/fuzz/corpus/<name>/ (the repository is never written). Prints
+# "fuzz <name>: N execs in S s, N crashes" per target; exits 1 when any
+# target crashed (the crash input's path is printed and kept), 2 on a build
+# or usage error.
 #
 # Environment: CC (default clang), FUZZ_WORKDIR (default: a new mktemp -d
-# dir, removed at the end unless something crashed), FUZZ_JOBS is not
-# used: targets run one after another.
+# dir, removed at the end unless something crashed), FUZZ_TIMEOUT (seconds
+# one input may take before it counts as a hang, default 5; a long run on a
+# busy machine wants more: the sanitizer's allocator can be held up that
+# long in the kernel), FUZZ_RUNS (stop a target after this many
+# executions; default: no limit but the time). Targets run one after
+# another, each on one core.
 #
 # Debian 12 needs: apt-get install -y clang libclang-rt-14-dev \
 #   libyaml-dev libcsv-dev zlib1g-dev
@@ -31,14 +37,16 @@ case $secs in
 esac
 [ $# -gt 0 ] && shift
 CC=${CC:-clang}
+timeout=${FUZZ_TIMEOUT:-5}
+runs=${FUZZ_RUNS:--1}
 
-all="weblog csv conf segment template mime gsm7 jsonl"
+all="weblog csv conf segment template mime gsm7 jsonl checkpoint replies"
 targets=${*:-$all}
 
 # Sources each target links (relative to the top directory) and libraries.
 srcs_weblog="plugins/source_weblog/logformat.c"
 libs_weblog=""
-srcs_csv="plugins/common/csvsource.c plugins/common/filepos.c plugins/common/utf8.c"
+srcs_csv="plugins/common/csvsource.c plugins/common/filepos.c plugins/common/utf8.c tests/fuzz/fakehost.c"
 libs_csv="-lcsv -lz"
 srcs_conf="core/diag.c core/conf.c core/schema.c core/buf.c core/util.c core/segment_lex.c core/segment_parse.c"
 libs_conf="-lyaml"
@@ -52,6 +60,15 @@ srcs_gsm7="plugins/channel_sms_http/gsm7.c"
 libs_gsm7=""
 srcs_jsonl="plugins/common/jsonl.c plugins/common/strbuf.c plugins/common/utf8.c"
 libs_jsonl=""
+srcs_checkpoint="plugins/common/filepos.c"
+libs_checkpoint=""
+srcs_replies="plugins/source_sms_replies/sms_replies.c plugins/common/recsrc.c
+ plugins/common/csvsource.c plugins/common/linesrc.c plugins/common/jsonl.c
+ plugins/common/filepos.c plugins/common/phone.c tests/fuzz/fakehost.c
+ plugins/common/strbuf.c plugins/common/utf8.c
+ core/diag.c core/conf.c core/schema.c core/buf.c core/util.c
+ core/segment_lex.c core/segment_parse.c"
+libs_replies="-lcsv -lz -lyaml"
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
 INC="-I$top/include -I$top/core -I$top/plugins/common -I$top/plugins/source_weblog -I$top/plugins/channel_sms_http"
@@ -95,7 +112,7 @@ for t in $targets; do
     # 1. Regressions: every input that once crashed must now pass.
     if [ -d "$here/regressions/$t" ] &&
         [ -n "$(ls -A "$here/regressions/$t" 2>/dev/null)" ]; then
-        if ! "$bin" -runs=0 -timeout=5 -rss_limit_mb=2048 \
+        if ! "$bin" -runs=0 -timeout="$timeout" -rss_limit_mb=2048 \
             -artifact_prefix="$art" "$here/regressions/$t" \
             >"$work/$t.regress.log" 2>&1; then
             crashes=$((crashes + 1))
@@ -107,10 +124,12 @@ for t in $targets; do
     if [ -d "$here/corpus/$t" ]; then
         cp -R "$here/corpus/$t/." "$work/corpus/$t/"
     fi
-    "$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$art" \
+    t0=$(date +%s)
+    "$bin" -max_total_time="$secs" -runs="$runs" -timeout="$timeout" \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art" \
         "$work/corpus/$t" >"$work/$t.log" 2>&1
     rc=$?
+    took=$(($(date +%s) - t0))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n 1)
     for f in "$art"crash-* "$art"leak-* "$art"timeout-* "$art"oom-*; do
         [ -e "$f" ] || continue
@@ -121,7 +140,7 @@ for t in $targets; do
         crashes=1
         echo "fuzz $t: libFuzzer exited $rc without an artifact"
     fi
-    echo "fuzz $t: ${execs:-0} execs, $crashes crashes"
+    echo "fuzz $t: ${execs:-0} execs in $took s, $crashes crashes"
     if [ "$crashes" -ne 0 ]; then
         grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$work/$t.log" | head -n 5
         echo "fuzz $t: log $work/$t.log"
