@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,37 +160,51 @@ static int cand_cmp(const void *x, const void *y)
     return better(a, b) ? -1 : better(b, a) ? 1 : 0;
 }
 
-/* Restore the heap property below slot AT of the KEEP-slot heap V whose
+/* Restore the heap property below slot AT of the N-slot heap V whose
  * root is its worst member. */
-static void sift_down(struct cand *v, size_t keep, size_t at)
+static void sift_down(struct cand *v, size_t n, size_t at)
 {
+    struct cand x = v[at];
     for (;;) {
-        size_t l = 2 * at + 1, r = l + 1, worst = at;
-        if (l < keep && better(&v[worst], &v[l]))
-            worst = l;
-        if (r < keep && better(&v[worst], &v[r]))
+        size_t l = 2 * at + 1, r = l + 1, worst = l;
+        if (l >= n)
+            break;
+        if (r < n && better(&v[l], &v[r]))
             worst = r;
-        if (worst == at)
-            return;
-        struct cand tmp = v[at];
+        if (!better(&x, &v[worst]))
+            break;
         v[at] = v[worst];
-        v[worst] = tmp;
         at = worst;
     }
+    v[at] = x;
 }
 
-/* Move the KEEP best of V[0..n) to the front, in any order. A heap of the
- * KEEP best so far, worst at the root: O(n log KEEP), and unlike a
- * quickselect never quadratic on equal similarities. */
-static void select_best(struct cand *v, size_t n, size_t keep)
+/* The best KEEP candidates of a row, offered one by one: a heap with the
+ * worst kept at the root, so a candidate that cannot enter costs one
+ * comparison of similarities; O(n log KEEP), and unlike a quickselect
+ * never quadratic on equal similarities. */
+struct best {
+    struct cand *v;
+    size_t n, keep;
+    const int64_t *last_sold; /* read only for candidates compared */
+};
+
+static void best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
 {
-    for (size_t i = keep / 2; i-- > 0;)
-        sift_down(v, keep, i);
-    for (size_t i = keep; i < n; i++) {
-        if (better(&v[i], &v[0])) {
-            v[0] = v[i];
-            sift_down(v, keep, 0);
+    struct cand c = {sim, j, cnt, 0};
+    if (b->n == b->keep && sim < b->v[0].sim)
+        return;
+    c.last = b->last_sold ? b->last_sold[j] : 0;
+    if (b->n < b->keep) {
+        size_t at = b->n++;
+        while (at && better(&b->v[(at - 1) / 2], &c)) {
+            b->v[at] = b->v[(at - 1) / 2];
+            at = (at - 1) / 2;
         }
+        b->v[at] = c;
+    } else if (better(&c, &b->v[0])) {
+        b->v[0] = c;
+        sift_down(b->v, b->n, 0);
     }
 }
 
@@ -280,101 +295,172 @@ struct acc {
     uint32_t cnt;
 };
 
-/* The rows [LO, HI) of the neighbour lists: one worker's share. */
-struct part {
+/* What the workers share: the inputs, the items cut into parts of about
+ * equal work, and the next part to take. A worker that is held up (a busy
+ * machine) takes fewer parts instead of keeping the others waiting at the
+ * end, and the parts are joined in item order whoever built them. */
+struct job {
     const struct sp_csr *ui, *iu;
     const struct sp_params *p;
     const struct norms *nm;
-    size_t lo, hi;
-    struct sp_knn k; /* nitems = hi - lo, its own arrays */
-    int rc;
+    double uniform; /* every weight is this one (> 0), or 0 */
+    struct part *parts;
+    size_t nparts;
+    atomic_size_t next;
 };
 
-/* Build the neighbour lists of items [w->lo, w->hi) into w->k: row i of
- * R^T R through each customer of i to their items, the best N kept. */
-static void *build_part(void *arg)
-{
-    struct part *w = arg;
-    const struct sp_csr *ui = w->ui, *iu = w->iu;
-    const struct sp_params *p = w->p;
-    size_t nitems = iu->nrows, cap = 0, nnz = 0;
-    size_t n1 = nitems ? nitems : 1;
-    struct acc *acc = calloc(n1, sizeof(*acc));
-    uint32_t *touched = malloc(n1 * sizeof(*touched));
-    struct cand *cands = malloc(n1 * sizeof(*cands));
-    struct sp_knn *k = &w->k;
+/* Rows [lo, hi) of the neighbour lists. */
+struct part {
+    size_t lo, hi;
+    struct sp_knn k; /* nitems = hi - lo, its own arrays */
+    int rc;          /* 0 once built */
+};
 
-    w->rc = -1;
-    k->nitems = w->hi - w->lo;
-    k->ptr = calloc(k->nitems + 1, sizeof(*k->ptr));
-    if (!acc || !touched || !cands || !k->ptr)
-        goto out;
-    for (size_t i = w->lo; i < w->hi; i++) {
-        size_t nt = 0, nc = 0;
-        for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
-            const uint32_t *idx = ui->idx + ui->ptr[iu->idx[e]];
-            const float *val = ui->val + ui->ptr[iu->idx[e]];
-            size_t len = ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]];
+/* A worker's scratch: the dense accumulator of one row, the columns it
+ * touched, and the best candidates. */
+struct scratch {
+    struct acc *acc;
+    uint32_t *touched;
+    struct best b;
+};
+
+/* Row I of R^T R into ACC, through each customer of I to their items;
+ * the columns touched, each once, into TOUCHED. Returns their number.
+ * With uniform weights only the counts are kept: the dot product is the
+ * count times the weight squared. */
+static size_t accumulate(const struct job *jb, size_t i, struct acc *acc,
+                         uint32_t *touched)
+{
+    const struct sp_csr *ui = jb->ui, *iu = jb->iu;
+    size_t nt = 0;
+    for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
+        size_t row = iu->idx[e];
+        const uint32_t *idx = ui->idx + ui->ptr[row];
+        size_t len = ui->ptr[row + 1] - ui->ptr[row];
+        if (jb->uniform > 0) {
+            for (size_t f = 0; f < len; f++) {
+                /* no branch: the slot is written, kept when first */
+                touched[nt] = idx[f];
+                nt += acc[idx[f]].cnt++ == 0;
+            }
+        } else {
+            const float *val = ui->val + ui->ptr[row];
             float wi = iu->val[e];
             for (size_t f = 0; f < len; f++) {
                 struct acc *a = &acc[idx[f]];
-                if (!a->cnt++)
-                    touched[nt++] = idx[f];
+                touched[nt] = idx[f];
+                nt += a->cnt++ == 0;
                 a->dot += wi * val[f];
             }
         }
-        for (size_t t = 0; t < nt; t++) {
-            uint32_t j = touched[t];
-            if (j != i && acc[j].cnt >= p->min_support) {
-                double s = pair_sim(p, w->nm, i, j, acc[j].dot);
-                if (s > 0) {
-                    cands[nc].sim = (float)s;
-                    cands[nc].j = j;
-                    cands[nc].cnt = acc[j].cnt;
-                    cands[nc].last = p->last_sold ? p->last_sold[j] : 0;
-                    nc++;
-                }
-            }
-            acc[j].dot = 0;
-            acc[j].cnt = 0;
-        }
-        if (nc > p->neighbours) {
-            select_best(cands, nc, p->neighbours);
-            nc = p->neighbours;
-        }
-        if (nc > 1) /* qsort(NULL, 0, ...) is undefined */
-            qsort(cands, nc, sizeof(*cands), cand_cmp);
-        if (knn_append(k, &cap, cands, nc, nnz))
-            goto out;
-        nnz += nc;
+    }
+    return nt;
+}
+
+/* The best N neighbours of item I into SC->b (sorted, best first); the
+ * accumulator is left zeroed. */
+static void select_row(const struct job *jb, size_t i, struct scratch *sc)
+{
+    const struct sp_params *p = jb->p;
+    double w2 = jb->uniform * jb->uniform;
+    size_t nt = accumulate(jb, i, sc->acc, sc->touched);
+    sc->b.n = 0;
+    for (size_t t = 0; t < nt; t++) {
+        uint32_t j = sc->touched[t];
+        struct acc *a = &sc->acc[j];
+        uint32_t cnt = a->cnt;
+        double dot = w2 > 0 ? (double)cnt * w2 : a->dot;
+        a->dot = 0;
+        a->cnt = 0;
+        if (j == i || cnt < p->min_support)
+            continue;
+        double s = pair_sim(p, jb->nm, i, j, dot);
+        if (s > 0)
+            best_offer(&sc->b, (float)s, j, cnt);
+    }
+    if (sc->b.n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(sc->b.v, sc->b.n, sizeof(*sc->b.v), cand_cmp);
+}
+
+/* Build part W with scratch SC. Returns 0 or -1 (out of memory). */
+static int build_part(const struct job *jb, struct scratch *sc, struct part *w)
+{
+    struct sp_knn *k = &w->k;
+    size_t cap = 0, nnz = 0;
+    k->nitems = w->hi - w->lo;
+    k->ptr = calloc(k->nitems + 1, sizeof(*k->ptr));
+    if (!k->ptr)
+        return -1;
+    for (size_t i = w->lo; i < w->hi; i++) {
+        select_row(jb, i, sc);
+        if (knn_append(k, &cap, sc->b.v, sc->b.n, nnz))
+            return -1;
+        nnz += sc->b.n;
         k->ptr[i - w->lo + 1] = nnz;
     }
     w->rc = 0;
-out:
-    free(acc);
-    free(touched);
-    free(cands);
+    return 0;
+}
+
+/* A worker: takes parts until none is left (or memory runs out: the
+ * parts it leaves unbuilt keep rc -1). */
+static void *work(void *arg)
+{
+    struct job *jb = arg;
+    size_t n1 = jb->iu->nrows ? jb->iu->nrows : 1;
+    struct scratch sc = {
+        calloc(n1, sizeof(*sc.acc)),
+        /* one spare slot: accumulate() writes before it counts */
+        malloc((n1 + 1) * sizeof(*sc.touched)),
+        {malloc(jb->p->neighbours * sizeof(*sc.b.v)), 0, jb->p->neighbours,
+         jb->p->last_sold},
+    };
+    while (sc.acc && sc.touched && sc.b.v) {
+        size_t c = atomic_fetch_add(&jb->next, 1);
+        if (c >= jb->nparts || build_part(jb, &sc, &jb->parts[c]))
+            break;
+    }
+    free(sc.acc);
+    free(sc.touched);
+    free(sc.b.v);
     return NULL;
 }
 
-/* Where to cut the items into N shares of about equal work (the updates
- * of row i are the degrees of its customers): CUT[0..n]. */
+/* The weight every entry of A has, when they all have the same one and it
+ * is positive; else 0. */
+static double uniform_weight(const struct sp_csr *a)
+{
+    size_t nnz = a->ptr[a->nrows];
+    if (!nnz || !(a->val[0] > 0))
+        return 0;
+    for (size_t e = 1; e < nnz; e++)
+        if (a->val[e] != a->val[0])
+            return 0;
+    return a->val[0];
+}
+
+/* Cut the items into the N parts W of about equal work (the updates of
+ * row i are the degrees of its customers). */
 static void balance(const struct sp_csr *ui, const struct sp_csr *iu, size_t n,
-                    size_t *cut)
+                    struct part *w)
 {
     double total = 0, acc = 0;
-    size_t s = 1;
+    size_t s = 1, lo = 0;
     for (size_t e = 0; e < iu->ptr[iu->nrows]; e++)
         total += (double)(ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]]);
-    cut[0] = 0;
     for (size_t i = 0; i < iu->nrows && s < n; i++) {
         for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++)
             acc += (double)(ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]]);
-        if (acc >= total * (double)s / (double)n)
-            cut[s++] = i + 1;
+        if (acc >= total * (double)s / (double)n) {
+            w[s - 1] = (struct part){.lo = lo, .hi = i + 1, .rc = -1};
+            lo = i + 1;
+            s++;
+        }
     }
-    while (s <= n)
-        cut[s++] = iu->nrows;
+    for (; s <= n; s++) {
+        w[s - 1] = (struct part){.lo = lo, .hi = iu->nrows, .rc = -1};
+        lo = iu->nrows;
+    }
 }
 
 /* Concatenate the N parts into K. Returns 0 or -1 (out of memory). */
@@ -405,45 +491,47 @@ static int join(const struct part *w, size_t n, size_t nitems, struct sp_knn *k)
     return 0;
 }
 
+/* Parts per thread: enough that a held-up thread's share is small. */
+#define PARTS_PER_THREAD 16
+
 int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
                  const struct sp_params *p, struct sp_knn *k)
 {
     size_t n = p->threads ? p->threads : 1;
-    struct part *w = calloc(n, sizeof(*w));
-    size_t *cut = malloc((n + 1) * sizeof(*cut));
+    size_t np = n > 1 ? n * PARTS_PER_THREAD : 1;
+    struct job jb = {.ui = ui, .iu = iu, .p = p, .nparts = np};
     pthread_t *tid = calloc(n, sizeof(*tid));
     unsigned char *started = calloc(n, 1);
     struct norms nm = {0};
     int rc = -1;
 
     memset(k, 0, sizeof(*k));
-    if (!w || !cut || !tid || !started || norms_init(iu, p, &nm))
+    jb.parts = calloc(np, sizeof(*jb.parts));
+    jb.nm = &nm;
+    jb.uniform = uniform_weight(iu);
+    atomic_init(&jb.next, 0);
+    if (!jb.parts || !tid || !started || norms_init(iu, p, &nm))
         goto out;
-    balance(ui, iu, n, cut);
-    for (size_t t = 0; t < n; t++) {
-        w[t] = (struct part){ui, iu, p, &nm, cut[t], cut[t + 1], {0}, -1};
-        /* the last share runs here, and so does one whose thread cannot
-         * start: fewer threads, the same result */
-        if (t + 1 < n && pthread_create(&tid[t], NULL, build_part, &w[t]) == 0)
-            started[t] = 1;
-        else
-            build_part(&w[t]);
-    }
-    for (size_t t = 0; t < n; t++)
+    balance(ui, iu, np, jb.parts);
+    /* this thread works too; a thread that cannot start only means fewer
+     * hands, the same result */
+    for (size_t t = 1; t < n; t++)
+        started[t] = pthread_create(&tid[t], NULL, work, &jb) == 0;
+    work(&jb);
+    for (size_t t = 1; t < n; t++)
         if (started[t])
             pthread_join(tid[t], NULL);
     rc = 0;
-    for (size_t t = 0; t < n; t++)
-        rc |= w[t].rc;
+    for (size_t t = 0; t < np; t++)
+        rc |= jb.parts[t].rc;
     if (rc == 0)
-        rc = join(w, n, iu->nrows, k);
+        rc = join(jb.parts, np, iu->nrows, k);
 out:
     if (rc)
         sp_knn_free(k);
-    for (size_t t = 0; w && t < n; t++)
-        sp_knn_free(&w[t].k);
-    free(w);
-    free(cut);
+    for (size_t t = 0; jb.parts && t < np; t++)
+        sp_knn_free(&jb.parts[t].k);
+    free(jb.parts);
     free(tid);
     free(started);
     free(nm.a);

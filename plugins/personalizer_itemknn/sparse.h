@@ -78,11 +78,14 @@ struct sp_knn {
     uint32_t *cnt; /* customers who have both */
 };
 
-/* Build K from UI (customers x items) and IU (its transpose) with P, the
- * items cut into P->threads shares of about equal work, each built by a
- * thread into lists of its own, joined in item order: the result does not
- * depend on the number of threads. Returns 0, -1 when out of memory (K is
- * then zeroed). Free K with sp_knn_free(). */
+/* Build K from UI (customers x items) and IU (its transpose) with P. With
+ * P->threads > 1 the items are cut into 16 parts per thread of about equal
+ * work, which the threads (the caller's among them) take one at a time
+ * into lists of their own, joined in item order: a thread held up on a
+ * busy machine takes fewer parts, and the result does not depend on the
+ * number of threads. When every weight of UI is the same, only the counts
+ * of common customers are accumulated. Returns 0, -1 when out of memory
+ * (K is then zeroed). Free K with sp_knn_free(). */
 int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
                  const struct sp_params *p, struct sp_knn *k);
 
