@@ -19,6 +19,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,70 @@ START_TEST(test_larger)
 }
 END_TEST
 
+/* recommend()'s working memory is kept between calls (scratch.c): what
+ * one customer owns must not hide items from the next, concurrent calls
+ * each need their own, and a model trained again on more items must not
+ * be served with memory sized for the old one. */
+#define SCRATCH_CUSTOMERS 5
+#define SCRATCH_ROUNDS 200
+
+struct reco_list {
+    size_t n;
+    struct ecrm_reco v[16];
+};
+
+static struct reco_list want[SCRATCH_CUSTOMERS + 1];
+
+static void *recommend_all(void *arg)
+{
+    int *bad = arg;
+    char e[ECRM_ERRMAX];
+    struct reco_list got;
+    for (int r = 0; r < SCRATCH_ROUNDS; r++)
+        for (int64_t c = 1; c <= SCRATCH_CUSTOMERS; c++) {
+            if (mock_recommend(m, c, 10, got.v, &got.n, e) != ECRM_OK ||
+                got.n != want[c].n)
+                (*bad)++;
+            for (size_t i = 0; i < got.n && i < want[c].n; i++)
+                if (got.v[i].item_id != want[c].v[i].item_id ||
+                    got.v[i].score != want[c].v[i].score ||
+                    strcmp(got.v[i].reason, want[c].v[i].reason))
+                    (*bad)++;
+        }
+    return NULL;
+}
+
+START_TEST(test_scratch_reuse)
+{
+    pthread_t tid[3];
+    int bad[3] = {0};
+    load_train("fallback: \"\"\n");
+    /* 3 owns B and C; A (owned by 2 and 4, asked before) is still its */
+    for (int64_t c = 1; c <= SCRATCH_CUSTOMERS; c++) {
+        reco(c, 10);
+        want[c].n = n;
+        memcpy(want[c].v, out, sizeof(want[c].v));
+    }
+    reco(3, 10);
+    expect((int64_t[]){A, D, -1});
+    for (int t = 0; t < 3; t++)
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, recommend_all, &bad[t]),
+                         0);
+    for (int t = 0; t < 3; t++) {
+        pthread_join(tid[t], NULL);
+        ck_assert_int_eq(bad[t], 0);
+    }
+    /* trained again with two more items: 5 (owns D) now gets E and F,
+     * bought with D by customer 6 */
+    buy(6, D);
+    buy(6, 5);
+    buy(6, 6);
+    ck_assert_msg(mock_train(m, err) == ECRM_OK, "train: %s", err);
+    reco(5, 2);
+    expect((int64_t[]){5, 6, -1});
+}
+END_TEST
+
 /* "Customers who bought this also bought": A's list holds the items
  * that count A among their nearest (B 2/3, C and D 1/sqrt6, C first by
  * popularity then id); B's holds C 2/sqrt6 and A 2/3. */
@@ -463,6 +528,7 @@ static Suite *itemknn_suite(void)
     tcase_add_test(tc, test_ties_deterministic);
     tcase_add_test(tc, test_bad_options_and_misuse);
     tcase_add_test(tc, test_larger);
+    tcase_add_test(tc, test_scratch_reuse);
     tcase_add_test(tc, test_similar);
     tcase_add_test(tc, test_idmap);
     suite_add_tcase(s, tc);

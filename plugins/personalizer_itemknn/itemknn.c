@@ -35,6 +35,7 @@
 
 #include "../common/utf8.h"
 #include "idmap.h"
+#include "scratch.h"
 #include "sparse.h"
 
 #include <inttypes.h>
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------------
  * Options
@@ -102,7 +104,8 @@ static const struct ecrm_option knn_options[] = {
 struct model {
     struct idmap users, items; /* store id <-> dense index */
     struct sp_csr ui;          /* customer x item weights, bought flags */
-    struct sp_knn knn;         /* best neighbours of every item */
+    struct sp_knn knn;         /* by the customer's item: what it scores */
+    struct sp_knn rev;         /* by candidate: the items that score it */
     uint32_t *buyers;          /* per item: customers who kept it */
     uint32_t *rank;            /* items with buyers, most bought first */
     size_t nrank;
@@ -121,6 +124,8 @@ struct itemknn {
     int trained;
     int64_t now; /* the clock the model was trained at */
     struct model m;
+    struct knn_pool pool; /* recommend()'s working memory */
+    int have_pool;
 };
 
 static void model_free(struct model *m)
@@ -129,6 +134,7 @@ static void model_free(struct model *m)
     idmap_free(&m->items);
     sp_csr_free(&m->ui);
     sp_knn_free(&m->knn);
+    sp_knn_free(&m->rev);
     free(m->buyers);
     free(m->rank);
     free(m->repurchasable);
@@ -167,6 +173,11 @@ static int knn_init(const struct ecrm_host *host, void *config, void **ctx,
     }
     k->host = host;
     k->conf = c;
+    if (knn_pool_init(&k->pool)) {
+        snprintf(err, ECRM_ERRMAX, "cannot make a mutex");
+        goto out;
+    }
+    k->have_pool = 1;
     if (!c->similarity || !strcmp(c->similarity, "cosine")) {
         k->params.sim = SP_COSINE;
     } else if (!strcmp(c->similarity, "jaccard")) {
@@ -792,6 +803,14 @@ out:
     return rc;
 }
 
+/* Seconds on a monotonic clock, for the phase timings of the log. */
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int knn_train(void *ctx, char *err)
 {
     struct itemknn *k = ctx;
@@ -799,9 +818,11 @@ static int knn_train(void *ctx, char *err)
     struct sp_csr iu = {0};
     struct trainer t = {.k = k, .m = &m, .now = k->host->now(k->host)};
     int rc = ECRM_FAIL;
+    double t0 = mono(), t1, t2, t3;
 
     if (read_history(k, &t, err))
         goto out;
+    t1 = mono();
     if (net_reserve(&t, m.items.n ? (uint32_t)m.items.n - 1 : 0) ||
         renumber_items(&m, t.t, t.nt, t.sold) ||
         sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
@@ -810,9 +831,12 @@ static int knn_train(void *ctx, char *err)
     t.t = NULL;
     struct sp_params params = k->params;
     params.last_sold = t.sold;
-    if (sp_csr_transpose(&m.ui, &iu) ||
-        sp_knn_build(&m.ui, &iu, &params, &m.knn))
+    if (sp_csr_transpose(&m.ui, &iu))
         goto oom;
+    t2 = mono();
+    if (sp_knn_build(&m.ui, &iu, &params, &m.knn))
+        goto oom;
+    t3 = mono();
     if (build_popularity(&m))
         goto oom;
     /* Symmetric similarities score a candidate through its own N best
@@ -820,13 +844,15 @@ static int knn_train(void *ctx, char *err)
      * weak similarities from every basket. The conditional one is
      * directed, from the customer's item to the candidate, and keeps the
      * N best candidates of each item (Deshpande & Karypis 2004). Either
-     * way the lists are stored by the customer's item for scoring. */
+     * way the lists are stored by the customer's item for scoring (knn),
+     * and by candidate too (rev), to explain a recommended item without
+     * tracking every candidate's best contributor while scoring. */
+    if (sp_knn_transpose(&m.knn, &m.rev))
+        goto oom;
     if (k->params.sim != SP_CONDITIONAL) {
-        struct sp_knn by_item;
-        if (sp_knn_transpose(&m.knn, &by_item))
-            goto oom;
-        sp_knn_free(&m.knn);
-        m.knn = by_item;
+        struct sp_knn own = m.knn;
+        m.knn = m.rev;
+        m.rev = own;
     }
     if (read_catalog(k, &m, err))
         goto out;
@@ -836,9 +862,12 @@ static int knn_train(void *ctx, char *err)
     k->now = t.now;
     k->trained = 1;
     k->host->log(k->host, ECRM_LOG_INFO,
-                 "%zu customers, %zu items, %zu weights, %zu neighbours",
+                 "%zu customers, %zu items, %zu weights, %zu neighbours in "
+                 "%.3f s (history %.3f, matrix %.3f, neighbours %.3f, "
+                 "popularity and catalogue %.3f)",
                  k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
-                 k->m.knn.ptr[k->m.knn.nitems]);
+                 k->m.knn.ptr[k->m.knn.nitems], mono() - t0, t1 - t0, t2 - t1,
+                 t3 - t2, mono() - t3);
     rc = ECRM_OK;
     goto out;
 oom:
@@ -858,72 +887,6 @@ out:
 /* ------------------------------------------------------------------------
  * Recommend
  */
-
-/* One candidate item of one customer. */
-struct slot {
-    uint32_t key;      /* item index + 1; 0 = empty */
-    uint32_t best_i;   /* the customer's item contributing most */
-    uint32_t best_cnt; /* customers having both */
-    uint32_t owned;    /* the customer owns it: not a candidate */
-    double score;
-    double best; /* that item's contribution */
-};
-
-/* Candidates of one call: open addressing on the item index, plus the
- * list of used slots so that reading them back costs what was written,
- * not the table's size. */
-struct scores {
-    struct slot *v;
-    size_t cap;
-    uint32_t *used;
-    size_t nused;
-};
-
-/* The slot of ITEM, created when new unless FIND_ONLY (NULL then). */
-static struct slot *slot_get(struct scores *s, uint32_t item, int find_only)
-{
-    size_t j = (item * 2654435761u) & (s->cap - 1);
-    while (s->v[j].key && s->v[j].key != item + 1)
-        j = (j + 1) & (s->cap - 1);
-    if (!s->v[j].key) {
-        if (find_only)
-            return NULL;
-        s->v[j].key = item + 1;
-        s->used[s->nused++] = (uint32_t)j;
-    }
-    return &s->v[j];
-}
-
-/* What the customer owns: sorted item indexes. */
-struct owned {
-    uint32_t *v;
-    size_t n, cap;
-};
-
-static int owned_push(struct owned *o, uint32_t i)
-{
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 64;
-        uint32_t *v = realloc(o->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        o->v = v;
-        o->cap = cap;
-    }
-    o->v[o->n++] = i;
-    return 0;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int owns(const struct owned *o, uint32_t i)
-{
-    return o->n && bsearch(&i, o->v, o->n, sizeof(*o->v), u32_cmp) != NULL;
-}
 
 /* Lines of one customer read from the store, netted per item. */
 struct history {
@@ -952,17 +915,20 @@ static int history_cb(void *arg, const struct ecrm_purchase *p)
     return 0;
 }
 
-/* Fill O with the items customer U (model row, or none: U = UINT32_MAX)
- * owns, minus the repurchasable ones. The model row holds every purchase
+/* Flag in SC the items customer U (model row, or none: U = UINT32_MAX)
+ * owns, but the repurchasable ones. The model row holds every purchase
  * when the window is the whole history; otherwise the store is asked. */
 static int collect_owned(const struct itemknn *k, int64_t customer_id,
-                         uint32_t u, struct owned *o, char *err)
+                         uint32_t u, struct knn_scratch *sc, char *err)
 {
     const struct model *m = &k->m;
     if (u != UINT32_MAX)
-        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++)
-            if (m->ui.bought[e] && owned_push(o, m->ui.idx[e]))
+        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
+            uint32_t i = m->ui.idx[e];
+            if (m->ui.bought[e] && !(m->repurchasable && m->repurchasable[i]) &&
+                knn_own(sc, i))
                 goto oom;
+        }
     if (k->conf->window_days > 0) {
         struct history hi = {0};
         int r = k->host->iter_customer_purchases(k->host, customer_id, k->now,
@@ -983,7 +949,7 @@ static int collect_owned(const struct itemknn *k, int64_t customer_id,
                 qty += hi.v[e].quantity;
             uint32_t i;
             if (qty > 0 && idmap_get(&m->items, hi.v[s].item_id, &i) &&
-                owned_push(o, i)) {
+                !(m->repurchasable && m->repurchasable[i]) && knn_own(sc, i)) {
                 free(hi.v);
                 goto oom;
             }
@@ -991,15 +957,6 @@ static int collect_owned(const struct itemknn *k, int64_t customer_id,
         }
         free(hi.v);
     }
-    if (m->repurchasable) {
-        size_t w = 0;
-        for (size_t n = 0; n < o->n; n++)
-            if (!m->repurchasable[o->v[n]])
-                o->v[w++] = o->v[n];
-        o->n = w;
-    }
-    if (o->n)
-        qsort(o->v, o->n, sizeof(*o->v), u32_cmp);
     return 0;
 oom:
     snprintf(err, ECRM_ERRMAX, "out of memory");
@@ -1076,20 +1033,21 @@ static void heap_offer(struct pick *heap, size_t *n, size_t k,
 static void knn_reason(const struct itemknn *k, const struct pick *p, char *out)
 {
     char title[112];
+    const char *t = title;
     const struct model *m = &k->m;
     int64_t id = m->items.ids[p->best_i];
-    if (m->title_at && m->title_at[p->best_i])
-        snprintf(title, sizeof(title), "%s",
-                 m->titles + m->title_at[p->best_i] - 1);
-    else if (m->title_at ||
-             k->host->item_title(k->host, id, title, sizeof(title)) !=
-                 ECRM_OK ||
-             !title[0])
-        snprintf(title, sizeof(title), "item %" PRId64, id);
-    utf8_trim(title);
+    if (m->title_at && m->title_at[p->best_i]) {
+        t = m->titles + m->title_at[p->best_i] - 1; /* cut by keep_title() */
+    } else {
+        if (m->title_at ||
+            k->host->item_title(k->host, id, title, sizeof(title)) != ECRM_OK ||
+            !title[0])
+            snprintf(title, sizeof(title), "item %" PRId64, id);
+        utf8_trim(title);
+    }
     snprintf(out, ECRM_REASON_MAX,
-             "bought together with %s (%" PRIu32 " customer%s)", title,
-             p->best_cnt, p->best_cnt == 1 ? "" : "s");
+             "bought together with %s (%" PRIu32 " customer%s)", t, p->best_cnt,
+             p->best_cnt == 1 ? "" : "s");
 }
 
 static void popular_reason(uint32_t buyers, char *out)
@@ -1098,46 +1056,48 @@ static void popular_reason(uint32_t buyers, char *out)
              buyers, buyers == 1 ? "" : "s");
 }
 
-/* Score the neighbours of customer U's items into S (sized here). */
-static int score_neighbours(const struct model *m, uint32_t u, struct scores *s)
+/* Score the neighbours of customer U's items into SC, noting the
+ * customer's weights there for explain(). */
+static void score_neighbours(const struct model *m, uint32_t u,
+                             struct knn_scratch *sc)
 {
-    size_t bound = 0;
-    for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
-        uint32_t i = m->ui.idx[e];
-        bound += m->knn.ptr[i + 1] - m->knn.ptr[i];
-    }
-    if (bound > m->items.n)
-        bound = m->items.n;
-    s->cap = 16;
-    while (s->cap < bound * 2)
-        s->cap *= 2;
-    s->v = calloc(s->cap, sizeof(*s->v));
-    s->used = malloc((bound ? bound : 1) * sizeof(*s->used));
-    if (!s->v || !s->used)
-        return -1;
     for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
         uint32_t i = m->ui.idx[e];
         double wi = m->ui.val[e];
-        for (size_t n = m->knn.ptr[i]; n < m->knn.ptr[i + 1]; n++) {
-            struct slot *sl = slot_get(s, m->knn.idx[n], 0);
-            double c = wi * m->knn.sim[n];
-            sl->score += c;
-            /* the strongest contributor explains the item; on a tie the
-             * lower store id, whatever the order of the customer's row */
-            if (c > sl->best ||
-                (c == sl->best && m->items.ids[i] < m->items.ids[sl->best_i])) {
-                sl->best = c;
-                sl->best_i = i;
-                sl->best_cnt = m->knn.cnt[n];
-            }
+        sc->wgen[i] = sc->cur;
+        sc->weight[i] = wi;
+        for (size_t n = m->knn.ptr[i]; n < m->knn.ptr[i + 1]; n++)
+            knn_add(sc, m->knn.idx[n], wi * m->knn.sim[n]);
+    }
+}
+
+/* What explains pick P: of the items that score it (its list in rev),
+ * the one of the customer's (their weights in SC) contributing most, on a
+ * tie the lower store id; into p->best_i and p->best_cnt. Asked only of
+ * the few items recommended, not of every candidate scored. */
+static void explain(const struct model *m, const struct knn_scratch *sc,
+                    struct pick *p)
+{
+    double best = 0;
+    p->best_i = 0;
+    p->best_cnt = 0;
+    for (size_t n = m->rev.ptr[p->item]; n < m->rev.ptr[p->item + 1]; n++) {
+        uint32_t i = m->rev.idx[n];
+        if (sc->wgen[i] != sc->cur)
+            continue;
+        double c = sc->weight[i] * m->rev.sim[n];
+        if (c > best ||
+            (c == best && m->items.ids[i] < m->items.ids[p->best_i])) {
+            best = c;
+            p->best_i = i;
+            p->best_cnt = m->rev.cnt[n];
         }
     }
-    return 0;
 }
 
 /* Top OUT up to K items with the popularity ranking, skipping what the
- * customer owns and what is already in OUT[0..*n). */
-static void fill_popular(const struct itemknn *k, const struct owned *o,
+ * customer owns (flagged in SC) and what is already in OUT[0..*n). */
+static void fill_popular(const struct itemknn *k, const struct knn_scratch *sc,
                          size_t kmax, struct ecrm_reco *out, size_t *n)
 {
     const struct model *m = &k->m;
@@ -1146,7 +1106,7 @@ static void fill_popular(const struct itemknn *k, const struct owned *o,
         uint32_t i = m->rank[r];
         int64_t id = m->items.ids[i];
         int dup = 0;
-        if (owns(o, i))
+        if (sc->owned[i])
             continue;
         for (size_t j = 0; j < first && !dup; j++)
             dup = out[j].item_id == id;
@@ -1162,12 +1122,11 @@ static void fill_popular(const struct itemknn *k, const struct owned *o,
 
 /* A customer the model does not know: the fallback personalizer, else the
  * popularity ranking. */
-static int cold_start(const struct itemknn *k, int64_t customer_id, size_t kmax,
+static int cold_start(struct itemknn *k, int64_t customer_id, size_t kmax,
                       struct ecrm_reco *out, size_t *n, char *err)
 {
     const struct ecrm_host *h = k->host;
     const char *name = k->conf->fallback;
-    struct owned o = {0};
     if (name && *name) {
         struct ecrm_instance *in = h->find_personalizer(h, name);
         if (in) {
@@ -1181,14 +1140,17 @@ static int cold_start(const struct itemknn *k, int64_t customer_id, size_t kmax,
             *n = 0;
         }
     }
-    /* unknown to the model, but may own items bought before the window */
-    if (collect_owned(k, customer_id, UINT32_MAX, &o, err)) {
-        free(o.v);
+    struct knn_scratch *sc = knn_pool_get(&k->pool, k->m.items.n);
+    if (!sc) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
         return ECRM_FAIL;
     }
-    fill_popular(k, &o, kmax, out, n);
-    free(o.v);
-    return ECRM_OK;
+    /* unknown to the model, but may own items bought before the window */
+    int rc = collect_owned(k, customer_id, UINT32_MAX, sc, err);
+    if (rc == 0)
+        fill_popular(k, sc, kmax, out, n);
+    knn_pool_put(&k->pool, sc);
+    return rc ? ECRM_FAIL : ECRM_OK;
 }
 
 static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
@@ -1196,9 +1158,8 @@ static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
 {
     struct itemknn *k = ctx;
     const struct model *m = &k->m;
-    struct owned o = {0};
-    struct scores s = {0};
-    struct pick *heap = NULL;
+    struct knn_scratch *sc = NULL;
+    struct pick *heap;
     size_t nh = 0;
     uint32_t u;
     int rc = ECRM_FAIL;
@@ -1212,42 +1173,39 @@ static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
         return ECRM_OK;
     if (!idmap_get(&m->users, customer_id, &u))
         return cold_start(k, customer_id, kmax, out, n, err);
-    if (collect_owned(k, customer_id, u, &o, err))
-        goto out;
-    heap = malloc(kmax * sizeof(*heap));
-    if (!heap || score_neighbours(m, u, &s)) {
+    sc = knn_pool_get(&k->pool, m->items.n);
+    heap = sc ? knn_heap(sc, kmax * sizeof(*heap)) : NULL;
+    if (!heap) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
         goto out;
     }
-    for (size_t j = 0; j < o.n; j++) {
-        struct slot *sl = slot_get(&s, o.v[j], 1);
-        if (sl)
-            sl->owned = 1;
-    }
-    for (size_t j = 0; j < s.nused; j++) {
-        const struct slot *sl = &s.v[s.used[j]];
-        if (sl->owned)
+    if (collect_owned(k, customer_id, u, sc, err))
+        goto out;
+    score_neighbours(m, u, sc);
+    for (size_t j = 0; j < sc->nused; j++) {
+        uint32_t i = sc->used[j];
+        /* grid() moves a score by 2^-21 at most: one this far below the
+         * worst kept cannot enter, and is not rounded to find out */
+        if (sc->owned[i] ||
+            (nh == kmax && sc->score[i] + 0x1p-21 < heap[0].score))
             continue;
-        uint32_t i = sl->key - 1;
-        struct pick p = {grid(sl->score), m->items.ids[i], i,
-                         sl->best_i,      sl->best_cnt,    m->buyers[i]};
+        struct pick p = {grid(sc->score[i]), m->items.ids[i], i, 0, 0,
+                         m->buyers[i]};
         heap_offer(heap, &nh, kmax, &p);
     }
     if (nh)
         qsort(heap, nh, sizeof(*heap), pick_cmp);
     for (size_t r = 0; r < nh; r++) {
+        explain(m, sc, &heap[r]);
         out[r].item_id = heap[r].id;
         out[r].score = heap[r].score;
         knn_reason(k, &heap[r], out[r].reason);
     }
     *n = nh;
-    fill_popular(k, &o, kmax, out, n);
+    fill_popular(k, sc, kmax, out, n);
     rc = ECRM_OK;
 out:
-    free(o.v);
-    free(s.v);
-    free(s.used);
-    free(heap);
+    knn_pool_put(&k->pool, sc);
     return rc;
 }
 
@@ -1301,6 +1259,8 @@ static void knn_destroy(void *ctx)
     if (!k)
         return;
     model_free(&k->m);
+    if (k->have_pool)
+        knn_pool_destroy(&k->pool);
     free(k);
 }
 
