@@ -132,23 +132,37 @@ void sp_knn_free(struct sp_knn *k)
     memset(k, 0, sizeof(*k));
 }
 
-/* One candidate neighbour while a row is selected. */
+/* One candidate neighbour while a row is selected. Its similarity (> 0,
+ * so its bits order like the number) and its count of common customers
+ * are one key: most comparisons are one of integers. */
 struct cand {
-    float sim;
+    uint64_t key; /* float bits of the similarity << 32 | count */
     uint32_t j;
-    uint32_t cnt;
     int64_t last; /* when j was last sold (0: unknown) */
 };
 
+static uint64_t cand_key(float sim, uint32_t cnt)
+{
+    uint32_t bits;
+    memcpy(&bits, &sim, sizeof(bits));
+    return (uint64_t)bits << 32 | cnt;
+}
+
+static float key_sim(uint64_t key)
+{
+    uint32_t bits = (uint32_t)(key >> 32);
+    float sim;
+    memcpy(&sim, &bits, sizeof(sim));
+    return sim;
+}
+
 /* Better first: higher similarity, then more customers in common (more
  * evidence for the same figure), then the item sold more recently, then
- * lower index (deterministic). */
+ * higher index (deterministic). */
 static int better(const struct cand *a, const struct cand *b)
 {
-    if (a->sim != b->sim)
-        return a->sim > b->sim;
-    if (a->cnt != b->cnt)
-        return a->cnt > b->cnt;
+    if (a->key != b->key)
+        return a->key > b->key;
     if (a->last != b->last)
         return a->last > b->last;
     return a->j > b->j;
@@ -191,8 +205,8 @@ struct best {
 
 static void best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
 {
-    struct cand c = {sim, j, cnt, 0};
-    if (b->n == b->keep && sim < b->v[0].sim)
+    struct cand c = {cand_key(sim, cnt), j, 0};
+    if (b->n == b->keep && c.key < b->v[0].key)
         return;
     c.last = b->last_sold ? b->last_sold[j] : 0;
     if (b->n < b->keep) {
@@ -231,8 +245,8 @@ static int knn_append(struct sp_knn *k, size_t *cap, const struct cand *c,
     }
     for (size_t i = 0; i < n; i++) {
         k->idx[at + i] = c[i].j;
-        k->sim[at + i] = c[i].sim;
-        k->cnt[at + i] = c[i].cnt;
+        k->sim[at + i] = key_sim(c[i].key);
+        k->cnt[at + i] = (uint32_t)c[i].key;
     }
     return 0;
 }

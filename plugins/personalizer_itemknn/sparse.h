@@ -69,7 +69,7 @@ struct sp_params {
 
 /* The neighbour lists: item i's best neighbours are [ptr[i], ptr[i + 1]),
  * best first (similarity descending, then customers in common, then the
- * more recently sold, then item index ascending). */
+ * more recently sold, then the higher item index). */
 struct sp_knn {
     size_t nitems;
     size_t *ptr;   /* nitems + 1 */
