@@ -803,12 +803,38 @@ out:
     return rc;
 }
 
-/* Seconds on a monotonic clock, for the phase timings of the log. */
-static double mono(void)
+/* When train()'s phases ended, on the wall clock and in CPU time (of the
+ * process: the neighbour threads count), for the log. */
+enum { PH_START, PH_HISTORY, PH_MATRIX, PH_NEIGHBOURS, PH_END, PH_N };
+struct phases {
+    double wall[PH_N], cpu[PH_N];
+};
+
+static void phase(struct phases *p, int at)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    p->wall[at] = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    p->cpu[at] = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Log what K's model holds and what training it took (PH). */
+static void log_model(const struct itemknn *k, const struct phases *ph)
+{
+    const double *w = ph->wall, *c = ph->cpu;
+    k->host->log(
+        k->host, ECRM_LOG_INFO,
+        "%zu customers, %zu items, %zu weights, %zu neighbours in %.3f s "
+        "(history %.3f, matrix %.3f, neighbours %.3f, popularity and "
+        "catalogue %.3f), %.3f s of CPU (%.3f, %.3f, %.3f, %.3f)",
+        k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
+        k->m.knn.ptr[k->m.knn.nitems], w[PH_END] - w[PH_START],
+        w[PH_HISTORY] - w[PH_START], w[PH_MATRIX] - w[PH_HISTORY],
+        w[PH_NEIGHBOURS] - w[PH_MATRIX], w[PH_END] - w[PH_NEIGHBOURS],
+        c[PH_END] - c[PH_START], c[PH_HISTORY] - c[PH_START],
+        c[PH_MATRIX] - c[PH_HISTORY], c[PH_NEIGHBOURS] - c[PH_MATRIX],
+        c[PH_END] - c[PH_NEIGHBOURS]);
 }
 
 static int knn_train(void *ctx, char *err)
@@ -818,11 +844,12 @@ static int knn_train(void *ctx, char *err)
     struct sp_csr iu = {0};
     struct trainer t = {.k = k, .m = &m, .now = k->host->now(k->host)};
     int rc = ECRM_FAIL;
-    double t0 = mono(), t1, t2, t3;
+    struct phases ph;
 
+    phase(&ph, PH_START);
     if (read_history(k, &t, err))
         goto out;
-    t1 = mono();
+    phase(&ph, PH_HISTORY);
     if (net_reserve(&t, m.items.n ? (uint32_t)m.items.n - 1 : 0) ||
         renumber_items(&m, t.t, t.nt, t.sold) ||
         sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
@@ -833,10 +860,10 @@ static int knn_train(void *ctx, char *err)
     params.last_sold = t.sold;
     if (sp_csr_transpose(&m.ui, &iu))
         goto oom;
-    t2 = mono();
+    phase(&ph, PH_MATRIX);
     if (sp_knn_build(&m.ui, &iu, &params, &m.knn))
         goto oom;
-    t3 = mono();
+    phase(&ph, PH_NEIGHBOURS);
     if (build_popularity(&m))
         goto oom;
     /* Symmetric similarities score a candidate through its own N best
@@ -861,13 +888,8 @@ static int knn_train(void *ctx, char *err)
     memset(&m, 0, sizeof(m));
     k->now = t.now;
     k->trained = 1;
-    k->host->log(k->host, ECRM_LOG_INFO,
-                 "%zu customers, %zu items, %zu weights, %zu neighbours in "
-                 "%.3f s (history %.3f, matrix %.3f, neighbours %.3f, "
-                 "popularity and catalogue %.3f)",
-                 k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
-                 k->m.knn.ptr[k->m.knn.nitems], mono() - t0, t1 - t0, t2 - t1,
-                 t3 - t2, mono() - t3);
+    phase(&ph, PH_END);
+    log_model(k, &ph);
     rc = ECRM_OK;
     goto out;
 oom:
