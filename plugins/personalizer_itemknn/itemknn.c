@@ -35,6 +35,7 @@
 
 #include "../common/utf8.h"
 #include "idmap.h"
+#include "lines.h"
 #include "scratch.h"
 #include "sparse.h"
 
@@ -239,34 +240,31 @@ out:
  * Train
  */
 
-/* One purchase line of the customer being read. */
+/* One purchase line of a customer, read for what they own. */
 struct pline {
     int64_t item_id;
     double quantity;
     int64_t time;
 };
 
+static int pline_cmp(const void *a, const void *b)
+{
+    const struct pline *x = a, *y = b;
+    if (x->item_id != y->item_id)
+        return x->item_id < y->item_id ? -1 : 1;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
 /* State of one train() pass. */
 struct trainer {
     const struct itemknn *k;
     struct model *m;
     int64_t now;
-    struct sp_triplet *t; /* observations, duplicates merged later */
+    struct knn_lines lines; /* the purchases of the window, as read */
+    struct sp_triplet *t;   /* event observations, merged later */
     size_t nt, tcap;
-    int64_t cur_customer;
-    int have_customer;
-    /* The current customer's lines netted per item index: dense arrays
-     * over the items seen so far, valid where stamp == customer_seq, and
-     * the list of the indexes touched. No sort per customer. */
-    double *net;
-    int64_t *last;
-    uint32_t *stamp;
-    size_t ncap;
-    uint32_t customer_seq;
-    uint32_t *touched;
-    size_t ntouched, tcap2;
-    int oom, unordered;
-    int64_t *sold; /* per item index: the latest purchase kept (ncap) */
+    int64_t *sold; /* per item index: the latest purchase kept */
+    int oom;
 };
 
 /* W halved every half_life_days between T and now. */
@@ -276,6 +274,13 @@ static double decayed(const struct trainer *t, double w, int64_t time)
     if (hl <= 0 || time >= t->now)
         return w;
     return w * exp2(-(double)(t->now - time) / (hl * 86400.0));
+}
+
+/* The weight of a purchase kept, last bought at TIME (lines_weight_fn). */
+static double purchase_weight(const void *arg, int64_t time)
+{
+    const struct trainer *t = arg;
+    return decayed(t, t->k->conf->w_purchase, time);
 }
 
 /* One observation of customer U (model row) on item index I. */
@@ -298,230 +303,17 @@ static int push_triplet(struct trainer *t, uint32_t u, uint32_t i, double w,
     return 0;
 }
 
-static int pline_cmp(const void *a, const void *b)
-{
-    const struct pline *x = a, *y = b;
-    if (x->item_id != y->item_id)
-        return x->item_id < y->item_id ? -1 : 1;
-    return (x->time > y->time) - (x->time < y->time);
-}
-
-/* Every item the current customer kept becomes one purchase observation
- * dated by its latest positive line. */
-static int flush_customer(struct trainer *t)
-{
-    double w = t->k->conf->w_purchase;
-    uint32_t u = 0;
-    int have_row = 0; /* a row only for customers who kept something */
-    for (size_t n = 0; n < t->ntouched; n++) {
-        uint32_t i = t->touched[n];
-        if (t->net[i] <= 0)
-            continue;
-        if (!have_row && idmap_put(&t->m->users, t->cur_customer, &u))
-            return -1;
-        have_row = 1;
-        /* a zero weight still marks the item as bought, for exclusion */
-        if (push_triplet(t, u, i, decayed(t, w, t->last[i]), 1))
-            return -1;
-        if (t->last[i] > t->sold[i])
-            t->sold[i] = t->last[i];
-    }
-    t->ntouched = 0;
-    t->customer_seq++;
-    return 0;
-}
-
-/* Grow the per-item netting arrays to cover index I. */
-static int net_reserve(struct trainer *t, uint32_t i)
-{
-    if (i < t->ncap)
-        return 0;
-    size_t cap = t->ncap ? t->ncap : 1024;
-    while (cap <= i)
-        cap *= 2;
-    double *net = realloc(t->net, cap * sizeof(*net));
-    if (net)
-        t->net = net;
-    int64_t *last = realloc(t->last, cap * sizeof(*last));
-    if (last)
-        t->last = last;
-    uint32_t *stamp = realloc(t->stamp, cap * sizeof(*stamp));
-    if (stamp)
-        t->stamp = stamp;
-    int64_t *sold = realloc(t->sold, cap * sizeof(*sold));
-    if (sold)
-        t->sold = sold;
-    if (!net || !last || !stamp || !sold)
-        return -1;
-    memset(t->sold + t->ncap, 0, (cap - t->ncap) * sizeof(*sold));
-    /* UINT32_MAX is never a customer sequence number in practice */
-    for (size_t j = t->ncap; j < cap; j++)
-        t->stamp[j] = UINT32_MAX;
-    t->ncap = cap;
-    return 0;
-}
-
-/* Net one line of the current customer into the per-item arrays. */
-static int add_line(struct trainer *t, uint32_t i, double quantity,
-                    int64_t time)
-{
-    if (net_reserve(t, i))
-        return -1;
-    if (t->stamp[i] != t->customer_seq) {
-        if (t->ntouched == t->tcap2) {
-            size_t cap = t->tcap2 ? t->tcap2 * 2 : 64;
-            uint32_t *v = realloc(t->touched, cap * sizeof(*v));
-            if (!v)
-                return -1;
-            t->touched = v;
-            t->tcap2 = cap;
-        }
-        t->touched[t->ntouched++] = i;
-        t->stamp[i] = t->customer_seq;
-        t->net[i] = 0;
-        t->last[i] = 0;
-    }
-    t->net[i] += quantity;
-    if (quantity > 0 && time > t->last[i])
-        t->last[i] = time;
-    return 0;
-}
-
-/* Make CUSTOMER_ID the current customer, flushing the previous one. */
-static int start_customer(struct trainer *t, int64_t customer_id)
-{
-    if (t->have_customer && flush_customer(t))
-        return -1;
-    t->cur_customer = customer_id;
-    t->have_customer = 1;
-    return 0;
-}
-
-/* iter_purchases callback: lines arrive grouped by customer (the host's
- * contract), so one customer's lines are netted at a time. */
-static int purchase_cb(void *arg, const struct ecrm_purchase *p)
+/* scan_purchases / iter_purchases callback: every line is kept as read;
+ * their order does not matter (lines.h). */
+static int line_cb(void *arg, const struct ecrm_purchase *p)
 {
     struct trainer *t = arg;
-    uint32_t i;
-    if (!t->have_customer || p->customer_id != t->cur_customer) {
-        if (t->have_customer && p->customer_id < t->cur_customer) {
-            t->unordered = 1;
-            return 1;
-        }
-        if (start_customer(t, p->customer_id))
-            goto oom;
+    if (lines_add(&t->lines, &t->m->items, p->customer_id, p->item_id,
+                  p->quantity, p->time)) {
+        t->oom = 1;
+        return 1;
     }
-    if (idmap_put(&t->m->items, p->item_id, &i) ||
-        add_line(t, i, p->quantity, p->time))
-        goto oom;
     return 0;
-oom:
-    t->oom = 1;
-    return 1;
-}
-
-/* ------------------------------------------------------------------------
- * Reading in the store's order (scan_purchases, ABI 1.3): the lines are
- * kept compactly (24 bytes each), grouped by customer with a counting sort
- * over the customer ids (store ids are dense: rowids), then netted
- * exactly as the ordered stream would be. Much cheaper for the store than
- * an ordered read, which walks the order index once per order.
- */
-struct rawline {
-    int64_t time;
-    int64_t customer;
-    uint32_t item; /* item index */
-    float quantity;
-};
-
-struct scan {
-    struct trainer *t;
-    struct rawline *v;
-    size_t n, cap;
-    int64_t lo, hi; /* customer ids seen */
-};
-
-static int scan_cb(void *arg, const struct ecrm_purchase *p)
-{
-    struct scan *sc = arg;
-    struct rawline *r;
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 65536;
-        struct rawline *v = realloc(sc->v, cap * sizeof(*v));
-        if (!v)
-            goto oom;
-        sc->v = v;
-        sc->cap = cap;
-    }
-    r = &sc->v[sc->n];
-    if (idmap_put(&sc->t->m->items, p->item_id, &r->item))
-        goto oom;
-    r->time = p->time;
-    r->customer = p->customer_id;
-    r->quantity = (float)p->quantity;
-    if (!sc->n || p->customer_id < sc->lo)
-        sc->lo = p->customer_id;
-    if (!sc->n || p->customer_id > sc->hi)
-        sc->hi = p->customer_id;
-    sc->n++;
-    return 0;
-oom:
-    sc->t->oom = 1;
-    return 1;
-}
-
-/* Line indexes by customer (qsort_r: the lines are the context). */
-static int order_cmp(const void *a, const void *b, void *lines)
-{
-    const struct rawline *v = lines;
-    int64_t x = v[*(const uint32_t *)a].customer;
-    int64_t y = v[*(const uint32_t *)b].customer;
-    return (x > y) - (x < y);
-}
-
-/* The lines of SC by customer into ORDER: a counting sort when the ids
- * are dense enough (always, for rowids), else a comparison sort. */
-static int by_customer(const struct scan *sc, uint32_t *order)
-{
-    uint64_t range = (uint64_t)(sc->hi - sc->lo) + 1;
-    if (range > 4 * (uint64_t)sc->n + 1024) {
-        for (size_t l = 0; l < sc->n; l++)
-            order[l] = (uint32_t)l;
-        qsort_r(order, sc->n, sizeof(*order), order_cmp, sc->v);
-        return 0;
-    }
-    size_t *start = calloc((size_t)range + 1, sizeof(*start));
-    if (!start)
-        return -1;
-    for (size_t l = 0; l < sc->n; l++)
-        start[sc->v[l].customer - sc->lo + 1]++;
-    for (size_t c = 0; c < range; c++)
-        start[c + 1] += start[c];
-    for (size_t l = 0; l < sc->n; l++)
-        order[start[sc->v[l].customer - sc->lo]++] = (uint32_t)l;
-    free(start);
-    return 0;
-}
-
-/* Net the scanned lines customer by customer. Returns 0 or -1 (OOM). */
-static int net_scanned(struct trainer *t, struct scan *sc)
-{
-    uint32_t *order = malloc((sc->n ? sc->n : 1) * sizeof(*order));
-    int rc = -1;
-    if (!order || (sc->n && by_customer(sc, order)))
-        goto out;
-    for (size_t l = 0; l < sc->n; l++) {
-        const struct rawline *r = &sc->v[order[l]];
-        if ((!t->have_customer || r->customer != t->cur_customer) &&
-            start_customer(t, r->customer))
-            goto out;
-        if (add_line(t, r->item, r->quantity, r->time))
-            goto out;
-    }
-    rc = 0;
-out:
-    free(order);
-    return rc;
 }
 
 /* Weight of an event type; 0 for types that say nothing about taste
@@ -704,51 +496,6 @@ oom:
     return -1;
 }
 
-/* Read the window's history into T's triplets. */
-static int read_history(struct itemknn *k, struct trainer *t, char *err)
-{
-    const struct ecrm_host *h = k->host;
-    int64_t since = 0;
-    if (k->conf->window_days > 0) {
-        since = t->now - k->conf->window_days * 86400;
-        if (since <= 0)
-            since = 1; /* 0 would mean "unbounded" to the host */
-    }
-    int r;
-    if (ECRM_HAS_MEMBER(h, struct ecrm_host, scan_purchases) &&
-        h->scan_purchases) {
-        struct scan sc = {.t = t};
-        r = h->scan_purchases(h, since, t->now, scan_cb, &sc);
-        if (r == ECRM_OK && !t->oom && net_scanned(t, &sc))
-            t->oom = 1;
-        free(sc.v);
-    } else {
-        r = h->iter_purchases(h, since, t->now, purchase_cb, t);
-    }
-    if (r == ECRM_OK && !t->oom && t->have_customer && flush_customer(t))
-        t->oom = 1;
-    if (!t->oom && !t->unordered && r == ECRM_OK &&
-        ECRM_HAS_MEMBER(h, struct ecrm_host, iter_interactions) &&
-        h->iter_interactions &&
-        (k->conf->w_cart > 0 || k->conf->w_view > 0 ||
-         k->conf->w_wishlist > 0 || k->conf->w_purchase > 0))
-        r = h->iter_interactions(h, since, t->now, interaction_cb, t);
-    if (t->oom) {
-        snprintf(err, ECRM_ERRMAX, "out of memory while training");
-        return -1;
-    }
-    if (t->unordered) {
-        snprintf(err, ECRM_ERRMAX,
-                 "purchases are not ordered by customer (host bug)");
-        return -1;
-    }
-    if (r != ECRM_OK) {
-        snprintf(err, ECRM_ERRMAX, "reading the history failed (%d)", r);
-        return -1;
-    }
-    return 0;
-}
-
 static int id_cmp(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -757,17 +504,16 @@ static int id_cmp(const void *a, const void *b)
 
 /* Number the items in the order of their store ids, so that the model
  * (which breaks its last ties by item index) does not depend on the
- * order the store handed the lines out in. Remaps the columns of the NT
- * triplets T and the per-item SOLD (may be NULL). Returns 0 or -1. */
-static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
-                          int64_t *sold)
+ * order the store handed the lines out in. *TO (M's items entries, the
+ * caller's to free) maps the old indexes to the new. Returns 0 or -1. */
+static int renumber_items(struct model *m, uint32_t **to)
 {
     size_t n = m->items.n;
     int64_t *sorted = malloc((n ? n : 1) * sizeof(*sorted));
-    uint32_t *to = malloc((n ? n : 1) * sizeof(*to));
     struct idmap fresh = {0};
     int rc = -1;
-    if (!sorted || !to)
+    *to = malloc((n ? n : 1) * sizeof(**to));
+    if (!sorted || !*to)
         goto out;
     if (n)
         memcpy(sorted, m->items.ids, n * sizeof(*sorted));
@@ -778,12 +524,73 @@ static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
         if (idmap_put(&fresh, sorted[i], &neu) ||
             !idmap_get(&m->items, sorted[i], &old))
             goto out;
-        to[old] = neu;
+        (*to)[old] = neu;
     }
-    for (size_t e = 0; e < nt; e++)
-        t[e].col = to[t[e].col];
+    idmap_free(&m->items);
+    m->items = fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    rc = 0;
+out:
+    if (rc) {
+        free(*to);
+        *to = NULL;
+    }
+    idmap_free(&fresh);
+    free(sorted);
+    return rc;
+}
+
+/* The purchases of the window into T's lines, netted into M's matrix (the
+ * items numbered by store id). Returns the host's answer, or -1 when out
+ * of memory. */
+static int read_purchases(struct itemknn *k, struct trainer *t, int64_t since)
+{
+    const struct ecrm_host *h = k->host;
+    struct model *m = t->m;
+    uint32_t *to = NULL;
+    int r;
+    if (ECRM_HAS_MEMBER(h, struct ecrm_host, scan_purchases) &&
+        h->scan_purchases)
+        r = h->scan_purchases(h, since, t->now, line_cb, t);
+    else
+        r = h->iter_purchases(h, since, t->now, line_cb, t);
+    if (r != ECRM_OK || t->oom)
+        return t->oom ? -1 : r;
+    if (renumber_items(m, &to) ||
+        !(t->sold = calloc(m->items.n ? m->items.n : 1, sizeof(*t->sold))) ||
+        lines_net(&t->lines, to, m->items.n, &m->users, purchase_weight, t,
+                  &m->ui, t->sold))
+        r = -1;
+    free(to);
+    lines_free(&t->lines);
+    return r;
+}
+
+/* Merge the event observations of T into M's matrix: the purchases are
+ * made observations again, the items numbered anew (events may bring new
+ * ones). Returns 0 or -1 (out of memory). */
+static int merge_events(struct trainer *t)
+{
+    struct model *m = t->m;
+    size_t ni = m->items.n, old = m->ui.ncols;
+    uint32_t *to = NULL;
+    struct sp_csr ui;
+    int64_t *sold = realloc(t->sold, (ni ? ni : 1) * sizeof(*sold));
+    if (!sold)
+        return -1;
+    t->sold = sold;
+    if (ni > old)
+        memset(sold + old, 0, (ni - old) * sizeof(*sold));
+    for (size_t u = 0; u < m->ui.nrows; u++)
+        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++)
+            if (push_triplet(t, (uint32_t)u, m->ui.idx[e], m->ui.val[e], 1))
+                return -1;
+    if (renumber_items(m, &to))
+        return -1;
+    for (size_t e = 0; e < t->nt; e++)
+        t->t[e].col = to[t->t[e].col];
     /* SOLD follows the new numbering: permute it in place by cycles */
-    for (size_t i = 0; sold && i < n; i++)
+    for (size_t i = 0; i < ni; i++)
         while (to[i] != i) {
             uint32_t j = to[i];
             int64_t x = sold[i];
@@ -792,15 +599,43 @@ static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
             to[i] = to[j];
             to[j] = j;
         }
-    idmap_free(&m->items);
-    m->items = fresh;
-    memset(&fresh, 0, sizeof(fresh));
-    rc = 0;
-out:
-    idmap_free(&fresh);
-    free(sorted);
     free(to);
-    return rc;
+    if (sp_csr_from_triplets(t->t, t->nt, m->users.n, ni, &ui))
+        return -1;
+    sp_csr_free(&m->ui);
+    m->ui = ui;
+    return 0;
+}
+
+/* Read the window's history into M's matrix. Returns 0, or -1 with ERR
+ * set. */
+static int read_history(struct itemknn *k, struct trainer *t, char *err)
+{
+    const struct ecrm_host *h = k->host;
+    int64_t since = 0;
+    if (k->conf->window_days > 0) {
+        since = t->now - k->conf->window_days * 86400;
+        if (since <= 0)
+            since = 1; /* 0 would mean "unbounded" to the host */
+    }
+    int r = read_purchases(k, t, since);
+    if (r == ECRM_OK &&
+        ECRM_HAS_MEMBER(h, struct ecrm_host, iter_interactions) &&
+        h->iter_interactions &&
+        (k->conf->w_cart > 0 || k->conf->w_view > 0 ||
+         k->conf->w_wishlist > 0 || k->conf->w_purchase > 0))
+        r = h->iter_interactions(h, since, t->now, interaction_cb, t);
+    if (r == ECRM_OK && !t->oom && t->nt && merge_events(t))
+        r = -1;
+    if (t->oom || r == -1) {
+        snprintf(err, ECRM_ERRMAX, "out of memory while training");
+        return -1;
+    }
+    if (r != ECRM_OK) {
+        snprintf(err, ECRM_ERRMAX, "reading the history failed (%d)", r);
+        return -1;
+    }
+    return 0;
 }
 
 /* When train()'s phases ended, on the wall clock and in CPU time (of the
@@ -850,10 +685,6 @@ static int knn_train(void *ctx, char *err)
     if (read_history(k, &t, err))
         goto out;
     phase(&ph, PH_HISTORY);
-    if (net_reserve(&t, m.items.n ? (uint32_t)m.items.n - 1 : 0) ||
-        renumber_items(&m, t.t, t.nt, t.sold) ||
-        sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
-        goto oom;
     free(t.t);
     t.t = NULL;
     struct sp_params params = k->params;
@@ -895,12 +726,9 @@ static int knn_train(void *ctx, char *err)
 oom:
     snprintf(err, ECRM_ERRMAX, "out of memory while training");
 out:
+    lines_free(&t.lines);
     free(t.t);
-    free(t.net);
-    free(t.last);
-    free(t.stamp);
     free(t.sold);
-    free(t.touched);
     sp_csr_free(&iu);
     model_free(&m);
     return rc;

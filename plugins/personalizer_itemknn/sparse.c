@@ -16,10 +16,8 @@ void sp_csr_free(struct sp_csr *a)
     memset(a, 0, sizeof(*a));
 }
 
-/* Allocate A's arrays for NROWS rows and NNZ entries (bought when
- * WITH_BOUGHT). Returns 0 or -1 (A zeroed). */
-static int csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
-                     int with_bought)
+int sp_csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
+                 int with_bought)
 {
     memset(a, 0, sizeof(*a));
     a->nrows = nrows;
@@ -44,7 +42,7 @@ int sp_csr_from_triplets(const struct sp_triplet *t, size_t n, size_t nrows,
     int rc = -1;
 
     memset(a, 0, sizeof(*a));
-    if (!bycol || !colptr || csr_alloc(a, nrows, ncols, n, 1))
+    if (!bycol || !colptr || sp_csr_alloc(a, nrows, ncols, n, 1))
         goto out;
     /* Two stable counting sorts, by column then by row, leave every row
      * sorted by column without a comparison sort. */
@@ -101,7 +99,7 @@ out:
 int sp_csr_transpose(const struct sp_csr *a, struct sp_csr *at)
 {
     size_t nnz = a->ptr[a->nrows];
-    if (csr_alloc(at, a->ncols, a->nrows, nnz, 0))
+    if (sp_csr_alloc(at, a->ncols, a->nrows, nnz, 0))
         return -1;
     for (size_t i = 0; i < nnz; i++)
         at->ptr[a->idx[i] + 1]++;

@@ -34,6 +34,12 @@ struct sp_csr {
     uint8_t *bought; /* per entry, or NULL (the transpose has none) */
 };
 
+/* Allocate A's arrays for NROWS rows (ptr zeroed) and room for NNZ
+ * entries (with bought flags when WITH_BOUGHT). Returns 0, or -1 when out
+ * of memory (A zeroed). */
+int sp_csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
+                 int with_bought);
+
 /* Build A (NROWS x NCOLS) from N triplets T (T is only read). Duplicate
  * (row, col) pairs merge: the strongest weight wins and bought is or-ed.
  * Counting sort twice (by column then by row), so it is O(n + rows +
