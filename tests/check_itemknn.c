@@ -15,6 +15,7 @@
  * conditional: i->j = co / (n_i * n_j^alpha)
  */
 #include "../plugins/personalizer_itemknn/idmap.h"
+#include "../plugins/personalizer_itemknn/sparse.h"
 #include "mock_host.h"
 
 #include <check.h>
@@ -478,6 +479,134 @@ START_TEST(test_similar)
 }
 END_TEST
 
+/* The neighbour build itself (sparse.c), away from the plugin, whose
+ * threads follow the load average: the lists must not depend on the
+ * number of threads, with uniform weights (counts only) or not, and with
+ * uniform weights they must be those of a brute-force Jaccard. A
+ * pseudo-random matrix of 400 customers and 300 items, about 12 items
+ * each. */
+#define RM_CUST 400
+#define RM_ITEMS 300
+#define RM_KEEP 7
+
+static void random_matrix(struct sp_csr *ui, struct sp_csr *iu, int uniform)
+{
+    static struct sp_triplet t[RM_CUST * 12];
+    size_t nt = 0;
+    uint32_t x = 12345;
+    for (uint32_t c = 0; c < RM_CUST; c++)
+        for (int k = 0; k < 12; k++) {
+            x = x * 1103515245u + 12345u;
+            uint32_t i = (x >> 8) % RM_ITEMS;
+            float w = uniform ? 1.0f : 0.5f + (float)((x >> 4) % 7);
+            t[nt++] = (struct sp_triplet){c, i, w, 1};
+        }
+    ck_assert_int_eq(sp_csr_from_triplets(t, nt, RM_CUST, RM_ITEMS, ui), 0);
+    ck_assert_int_eq(sp_csr_transpose(ui, iu), 0);
+}
+
+static void knn_equal(const struct sp_knn *a, const struct sp_knn *b)
+{
+    ck_assert_uint_eq(a->nitems, b->nitems);
+    for (size_t i = 0; i <= a->nitems; i++)
+        ck_assert_uint_eq(a->ptr[i], b->ptr[i]);
+    for (size_t e = 0; e < a->ptr[a->nitems]; e++) {
+        ck_assert_uint_eq(a->idx[e], b->idx[e]);
+        ck_assert(a->sim[e] == b->sim[e]);
+        ck_assert_uint_eq(a->cnt[e], b->cnt[e]);
+    }
+}
+
+/* One neighbour found by brute force. */
+struct bf {
+    float sim;
+    uint32_t cnt, j;
+};
+
+/* Better as sparse.c ranks them (no sale dates here): similarity, then
+ * customers in common, then the higher index. */
+static int bf_better(const struct bf *a, const struct bf *b)
+{
+    if (a->sim != b->sim)
+        return a->sim > b->sim;
+    if (a->cnt != b->cnt)
+        return a->cnt > b->cnt;
+    return a->j > b->j;
+}
+
+/* Item I's best RM_KEEP by Jaccard on the 0/1 matrix IU, brute force:
+ * every other item's customers in common counted by merging the two
+ * sorted columns, kept in order by insertion. Returns how many. */
+static size_t jaccard_row(const struct sp_csr *iu, uint32_t i, struct bf *best)
+{
+    size_t nb = 0;
+    for (uint32_t j = 0; j < RM_ITEMS; j++) {
+        size_t a = iu->ptr[i], b = iu->ptr[j];
+        uint32_t c = 0;
+        while (j != i && a < iu->ptr[i + 1] && b < iu->ptr[j + 1]) {
+            if (iu->idx[a] < iu->idx[b]) {
+                a++;
+            } else if (iu->idx[a] > iu->idx[b]) {
+                b++;
+            } else {
+                c++;
+                a++;
+                b++;
+            }
+        }
+        if (!c)
+            continue;
+        double ni = (double)(iu->ptr[i + 1] - iu->ptr[i]);
+        double nj = (double)(iu->ptr[j + 1] - iu->ptr[j]);
+        struct bf x = {(float)((double)c / (ni + nj - (double)c)), c, j};
+        size_t at = nb;
+        while (at > 0 && bf_better(&x, &best[at - 1]))
+            at--;
+        if (at >= RM_KEEP)
+            continue;
+        if (nb < RM_KEEP)
+            nb++;
+        memmove(best + at + 1, best + at, (nb - 1 - at) * sizeof(*best));
+        best[at] = x;
+    }
+    return nb;
+}
+
+START_TEST(test_build_threads)
+{
+    for (int uniform = 0; uniform < 2; uniform++) {
+        struct sp_csr ui, iu;
+        struct sp_knn one, k;
+        struct sp_params p = {.sim = SP_JACCARD,
+                              .neighbours = RM_KEEP,
+                              .min_support = 1,
+                              .threads = 1};
+        random_matrix(&ui, &iu, uniform);
+        ck_assert_int_eq(sp_knn_build(&ui, &iu, &p, &one), 0);
+        ck_assert_uint_gt(one.ptr[one.nitems], RM_ITEMS);
+        for (size_t threads = 2; threads <= 7; threads += 5) {
+            p.threads = threads;
+            ck_assert_int_eq(sp_knn_build(&ui, &iu, &p, &k), 0);
+            knn_equal(&one, &k);
+            sp_knn_free(&k);
+        }
+        for (uint32_t i = 0; uniform && i < RM_ITEMS; i++) {
+            struct bf best[RM_KEEP];
+            size_t nb = jaccard_row(&iu, i, best);
+            ck_assert_uint_eq(one.ptr[i + 1] - one.ptr[i], nb);
+            for (size_t r = 0; r < nb; r++) {
+                ck_assert_uint_eq(one.idx[one.ptr[i] + r], best[r].j);
+                ck_assert(one.sim[one.ptr[i] + r] == best[r].sim);
+                ck_assert_uint_eq(one.cnt[one.ptr[i] + r], best[r].cnt);
+            }
+        }
+        sp_knn_free(&one);
+        sp_csr_free(&ui);
+        sp_csr_free(&iu);
+    }
+}
+END_TEST
+
 /* The id map: dense rowids go to the direct array, others to the hash,
  * and an id mapped before the array reached it is still found. */
 START_TEST(test_idmap)
@@ -529,6 +658,7 @@ static Suite *itemknn_suite(void)
     tcase_add_test(tc, test_bad_options_and_misuse);
     tcase_add_test(tc, test_larger);
     tcase_add_test(tc, test_scratch_reuse);
+    tcase_add_test(tc, test_build_threads);
     tcase_add_test(tc, test_similar);
     tcase_add_test(tc, test_idmap);
     suite_add_tcase(s, tc);

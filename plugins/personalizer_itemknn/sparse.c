@@ -166,12 +166,6 @@ static int better(const struct cand *a, const struct cand *b)
     return a->j > b->j;
 }
 
-static int cand_cmp(const void *x, const void *y)
-{
-    const struct cand *a = x, *b = y;
-    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
 /* Restore the heap property below slot AT of the N-slot heap V whose
  * root is its worst member. */
 static void sift_down(struct cand *v, size_t n, size_t at)
@@ -217,6 +211,19 @@ static void best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
     } else if (better(&c, &b->v[0])) {
         b->v[0] = c;
         sift_down(b->v, b->n, 0);
+    }
+}
+
+/* Sort B's candidates best first, in place: the worst is popped to the
+ * end, then the next worst before it, and so on (no comparison through a
+ * function pointer, as qsort() would make). */
+static void best_sort(struct best *b)
+{
+    for (size_t n = b->n; n > 1; n--) {
+        struct cand worst = b->v[0];
+        b->v[0] = b->v[n - 1];
+        sift_down(b->v, n - 1, 0);
+        b->v[n - 1] = worst;
     }
 }
 
@@ -300,13 +307,6 @@ static double pair_sim(const struct sp_params *p, const struct norms *nm,
     }
 }
 
-/* The dense accumulator of one row: dot product and support side by
- * side, so the inner loop touches one cache line per column. */
-struct acc {
-    float dot;
-    uint32_t cnt;
-};
-
 /* What the workers share: the inputs, the items cut into parts of about
  * equal work, and the next part to take. A worker that is held up (a busy
  * machine) takes fewer parts instead of keeping the others waiting at the
@@ -328,42 +328,39 @@ struct part {
     int rc;          /* 0 once built */
 };
 
-/* A worker's scratch: the dense accumulator of one row, the columns it
- * touched, and the best candidates. */
+/* A worker's scratch: the dense accumulator of one row (its counts of
+ * common customers, and dot products unless the weights are uniform),
+ * the columns it touched, and the best candidates. */
 struct scratch {
-    struct acc *acc;
+    uint32_t *cnt;
+    float *dot;
     uint32_t *touched;
     struct best b;
 };
 
-/* Row I of R^T R into ACC, through each customer of I to their items;
- * the columns touched, each once, into TOUCHED. Returns their number.
- * With uniform weights only the counts are kept: the dot product is the
- * count times the weight squared. */
-static size_t accumulate(const struct job *jb, size_t i, struct acc *acc,
-                         uint32_t *touched)
+/* Row I of R^T R into SC's accumulator, through each customer of I to
+ * their items; the columns touched, each once, into SC->touched. Returns
+ * their number. With uniform weights only the counts are kept: the dot
+ * product is the count times the weight squared. */
+static size_t accumulate(const struct job *jb, size_t i, struct scratch *sc)
 {
     const struct sp_csr *ui = jb->ui, *iu = jb->iu;
+    uint32_t *cnt = sc->cnt, *touched = sc->touched;
     size_t nt = 0;
     for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
         size_t row = iu->idx[e];
         const uint32_t *idx = ui->idx + ui->ptr[row];
         size_t len = ui->ptr[row + 1] - ui->ptr[row];
-        if (jb->uniform > 0) {
-            for (size_t f = 0; f < len; f++) {
-                /* no branch: the slot is written, kept when first */
-                touched[nt] = idx[f];
-                nt += acc[idx[f]].cnt++ == 0;
-            }
-        } else {
+        /* no branch: the slot is written, kept when the column is new */
+        for (size_t f = 0; f < len; f++) {
+            touched[nt] = idx[f];
+            nt += cnt[idx[f]]++ == 0;
+        }
+        if (!(jb->uniform > 0)) {
             const float *val = ui->val + ui->ptr[row];
             float wi = iu->val[e];
-            for (size_t f = 0; f < len; f++) {
-                struct acc *a = &acc[idx[f]];
-                touched[nt] = idx[f];
-                nt += a->cnt++ == 0;
-                a->dot += wi * val[f];
-            }
+            for (size_t f = 0; f < len; f++)
+                sc->dot[idx[f]] += wi * val[f];
         }
     }
     return nt;
@@ -375,23 +372,22 @@ static void select_row(const struct job *jb, size_t i, struct scratch *sc)
 {
     const struct sp_params *p = jb->p;
     double w2 = jb->uniform * jb->uniform;
-    size_t nt = accumulate(jb, i, sc->acc, sc->touched);
+    size_t nt = accumulate(jb, i, sc);
     sc->b.n = 0;
     for (size_t t = 0; t < nt; t++) {
         uint32_t j = sc->touched[t];
-        struct acc *a = &sc->acc[j];
-        uint32_t cnt = a->cnt;
-        double dot = w2 > 0 ? (double)cnt * w2 : a->dot;
-        a->dot = 0;
-        a->cnt = 0;
+        uint32_t cnt = sc->cnt[j];
+        double dot = w2 > 0 ? (double)cnt * w2 : sc->dot[j];
+        sc->cnt[j] = 0;
+        if (!(w2 > 0))
+            sc->dot[j] = 0;
         if (j == i || cnt < p->min_support)
             continue;
         double s = pair_sim(p, jb->nm, i, j, dot);
         if (s > 0)
             best_offer(&sc->b, (float)s, j, cnt);
     }
-    if (sc->b.n > 1) /* qsort(NULL, 0, ...) is undefined */
-        qsort(sc->b.v, sc->b.n, sizeof(*sc->b.v), cand_cmp);
+    best_sort(&sc->b);
 }
 
 /* Build part W with scratch SC. Returns 0 or -1 (out of memory). */
@@ -421,18 +417,20 @@ static void *work(void *arg)
     struct job *jb = arg;
     size_t n1 = jb->iu->nrows ? jb->iu->nrows : 1;
     struct scratch sc = {
-        calloc(n1, sizeof(*sc.acc)),
+        calloc(n1, sizeof(*sc.cnt)),
+        jb->uniform > 0 ? NULL : calloc(n1, sizeof(*sc.dot)),
         /* one spare slot: accumulate() writes before it counts */
         malloc((n1 + 1) * sizeof(*sc.touched)),
         {malloc(jb->p->neighbours * sizeof(*sc.b.v)), 0, jb->p->neighbours,
          jb->p->last_sold},
     };
-    while (sc.acc && sc.touched && sc.b.v) {
+    while (sc.cnt && (sc.dot || jb->uniform > 0) && sc.touched && sc.b.v) {
         size_t c = atomic_fetch_add(&jb->next, 1);
         if (c >= jb->nparts || build_part(jb, &sc, &jb->parts[c]))
             break;
     }
-    free(sc.acc);
+    free(sc.cnt);
+    free(sc.dot);
     free(sc.touched);
     free(sc.b.v);
     return NULL;
