@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------
  * Options
@@ -94,7 +95,8 @@ static const struct ecrm_option knn_options[] = {
         "personalizer instance asked for customers without history; when "
         "there is none, the model's own popularity ranking"),
     OPT("threads", ECRM_OPT_INT, "2", threads,
-        "threads that compute the neighbours (1-64); the model does not "
+        "most threads that compute the neighbours (1-64), fewer when the "
+        "load average leaves fewer processors idle; the model does not "
         "depend on it"),
     {0},
 };
@@ -638,6 +640,21 @@ static int read_history(struct itemknn *k, struct trainer *t, char *err)
     return 0;
 }
 
+/* The threads to build the neighbours with: at most WANT, and no more
+ * than the processors the load average leaves idle (at least one). On a
+ * machine kept busy by other work a second thread only waits for a
+ * processor and costs its start-up and cache; the model is the same. */
+static size_t idle_threads(size_t want)
+{
+    double load;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (want <= 1 || cpus < 1 || getloadavg(&load, 1) != 1)
+        return want;
+    double idle = (double)cpus - load;
+    size_t n = idle >= 1 ? (size_t)idle : 1;
+    return n < want ? n : want;
+}
+
 /* When train()'s phases ended, on the wall clock and in CPU time (of the
  * process: the neighbour threads count), for the log. */
 enum { PH_START, PH_HISTORY, PH_MATRIX, PH_NEIGHBOURS, PH_END, PH_N };
@@ -654,22 +671,24 @@ static void phase(struct phases *p, int at)
     p->cpu[at] = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Log what K's model holds and what training it took (PH). */
-static void log_model(const struct itemknn *k, const struct phases *ph)
+/* Log what K's model holds and what training it took (PH, THREADS). */
+static void log_model(const struct itemknn *k, const struct phases *ph,
+                      size_t threads)
 {
     const double *w = ph->wall, *c = ph->cpu;
     k->host->log(
         k->host, ECRM_LOG_INFO,
         "%zu customers, %zu items, %zu weights, %zu neighbours in %.3f s "
-        "(history %.3f, matrix %.3f, neighbours %.3f, popularity and "
-        "catalogue %.3f), %.3f s of CPU (%.3f, %.3f, %.3f, %.3f)",
+        "(history %.3f, matrix %.3f, neighbours %.3f with %zu thread%s, "
+        "popularity and catalogue %.3f), %.3f s of CPU (%.3f, %.3f, %.3f, "
+        "%.3f)",
         k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
         k->m.knn.ptr[k->m.knn.nitems], w[PH_END] - w[PH_START],
         w[PH_HISTORY] - w[PH_START], w[PH_MATRIX] - w[PH_HISTORY],
-        w[PH_NEIGHBOURS] - w[PH_MATRIX], w[PH_END] - w[PH_NEIGHBOURS],
-        c[PH_END] - c[PH_START], c[PH_HISTORY] - c[PH_START],
-        c[PH_MATRIX] - c[PH_HISTORY], c[PH_NEIGHBOURS] - c[PH_MATRIX],
-        c[PH_END] - c[PH_NEIGHBOURS]);
+        w[PH_NEIGHBOURS] - w[PH_MATRIX], threads, threads == 1 ? "" : "s",
+        w[PH_END] - w[PH_NEIGHBOURS], c[PH_END] - c[PH_START],
+        c[PH_HISTORY] - c[PH_START], c[PH_MATRIX] - c[PH_HISTORY],
+        c[PH_NEIGHBOURS] - c[PH_MATRIX], c[PH_END] - c[PH_NEIGHBOURS]);
 }
 
 static int knn_train(void *ctx, char *err)
@@ -689,6 +708,7 @@ static int knn_train(void *ctx, char *err)
     t.t = NULL;
     struct sp_params params = k->params;
     params.last_sold = t.sold;
+    params.threads = idle_threads(params.threads);
     if (sp_csr_transpose(&m.ui, &iu))
         goto oom;
     phase(&ph, PH_MATRIX);
@@ -720,7 +740,7 @@ static int knn_train(void *ctx, char *err)
     k->now = t.now;
     k->trained = 1;
     phase(&ph, PH_END);
-    log_model(k, &ph);
+    log_model(k, &ph, params.threads);
     rc = ECRM_OK;
     goto out;
 oom:
