@@ -195,11 +195,13 @@ struct best {
     const int64_t *last_sold; /* read only for candidates compared */
 };
 
-static void best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
+/* Offer a candidate to B. Returns 1 when B is full and its worst (the
+ * root) may have changed, else 0. */
+static int best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
 {
     struct cand c = {cand_key(sim, cnt), j, 0};
     if (b->n == b->keep && c.key < b->v[0].key)
-        return;
+        return 0;
     c.last = b->last_sold ? b->last_sold[j] : 0;
     if (b->n < b->keep) {
         size_t at = b->n++;
@@ -208,10 +210,13 @@ static void best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
             at = (at - 1) / 2;
         }
         b->v[at] = c;
-    } else if (better(&c, &b->v[0])) {
-        b->v[0] = c;
-        sift_down(b->v, b->n, 0);
+        return b->n == b->keep;
     }
+    if (!better(&c, &b->v[0]))
+        return 0;
+    b->v[0] = c;
+    sift_down(b->v, b->n, 0);
+    return 1;
 }
 
 /* Sort B's candidates best first, in place: the worst is popped to the
@@ -227,7 +232,12 @@ static void best_sort(struct best *b)
     }
 }
 
-/* Append C[0..n) to K's arrays, growing them; 0 or -1. */
+/* Entries a part makes room for before it starts (3 arrays of 4 bytes
+ * each): 64Mi, 768 MiB of address space at most. */
+#define PART_ROOM_MAX ((size_t)64 << 20)
+
+/* Append C[0..n) to K's arrays at AT, growing them to at least AT + N
+ * entries (*CAP); 0 or -1. */
 static int knn_append(struct sp_knn *k, size_t *cap, const struct cand *c,
                       size_t n, size_t at)
 {
@@ -338,6 +348,25 @@ struct scratch {
     struct best b;
 };
 
+/* Count the columns IDX[0..len) of one customer into CNT, appending
+ * those new to the row to TOUCHED[NT..]; returns the new NT. The hot loop
+ * of the build: no branch (the slot is written, kept when the column is
+ * new), and restrict tells the compiler nothing here aliases. */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* a function of its own: its registers to itself */
+#endif
+static size_t
+count_columns(const uint32_t *restrict idx, size_t len, uint32_t *restrict cnt,
+              uint32_t *restrict touched, size_t nt)
+{
+    for (size_t f = 0; f < len; f++) {
+        uint32_t j = idx[f];
+        touched[nt] = j;
+        nt += cnt[j]++ == 0;
+    }
+    return nt;
+}
+
 /* Row I of R^T R into SC's accumulator, through each customer of I to
  * their items; the columns touched, each once, into SC->touched. Returns
  * their number. With uniform weights only the counts are kept: the dot
@@ -345,17 +374,12 @@ struct scratch {
 static size_t accumulate(const struct job *jb, size_t i, struct scratch *sc)
 {
     const struct sp_csr *ui = jb->ui, *iu = jb->iu;
-    uint32_t *cnt = sc->cnt, *touched = sc->touched;
     size_t nt = 0;
     for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
         size_t row = iu->idx[e];
         const uint32_t *idx = ui->idx + ui->ptr[row];
         size_t len = ui->ptr[row + 1] - ui->ptr[row];
-        /* no branch: the slot is written, kept when the column is new */
-        for (size_t f = 0; f < len; f++) {
-            touched[nt] = idx[f];
-            nt += cnt[idx[f]]++ == 0;
-        }
+        nt = count_columns(idx, len, sc->cnt, sc->touched, nt);
         if (!(jb->uniform > 0)) {
             const float *val = ui->val + ui->ptr[row];
             float wi = iu->val[e];
@@ -366,12 +390,33 @@ static size_t accumulate(const struct job *jb, size_t i, struct scratch *sc)
     return nt;
 }
 
+/* With uniform weights W2 (the weight squared), the count of common
+ * customers below which a neighbour of item I cannot reach similarity
+ * THETA: Jaccard's dot / (sq_i + sq_j - dot) is at most dot / sq_i, and
+ * the cosine's dot / sqrt(sq_i * sq_j) at most sqrt(dot / sq_i), as sq_j
+ * >= dot. Lowered by a millionth so that rounding never rejects one that
+ * would have entered. 0 (nothing rejected) for the conditional
+ * probability, and without uniform weights. */
+static double count_floor(const struct job *jb, size_t i, float theta)
+{
+    double t = (double)theta * (1 - 1e-6), w2 = jb->uniform * jb->uniform;
+    const double *a = jb->nm->a;
+    if (!(w2 > 0))
+        return 0;
+    if (jb->p->sim == SP_JACCARD)
+        return t * a[i] / w2;
+    if (jb->p->sim == SP_COSINE && a[i] > 0)
+        return (t / a[i]) * (t / a[i]) / w2;
+    return 0;
+}
+
 /* The best N neighbours of item I into SC->b (sorted, best first); the
- * accumulator is left zeroed. */
+ * accumulator is left zeroed. Once N are kept, a candidate whose count
+ * is below what the worst kept needs is passed over uncomputed. */
 static void select_row(const struct job *jb, size_t i, struct scratch *sc)
 {
     const struct sp_params *p = jb->p;
-    double w2 = jb->uniform * jb->uniform;
+    double w2 = jb->uniform * jb->uniform, floor = 0;
     size_t nt = accumulate(jb, i, sc);
     sc->b.n = 0;
     for (size_t t = 0; t < nt; t++) {
@@ -381,11 +426,11 @@ static void select_row(const struct job *jb, size_t i, struct scratch *sc)
         sc->cnt[j] = 0;
         if (!(w2 > 0))
             sc->dot[j] = 0;
-        if (j == i || cnt < p->min_support)
+        if (j == i || cnt < p->min_support || (double)cnt < floor)
             continue;
         double s = pair_sim(p, jb->nm, i, j, dot);
-        if (s > 0)
-            best_offer(&sc->b, (float)s, j, cnt);
+        if (s > 0 && best_offer(&sc->b, (float)s, j, cnt))
+            floor = count_floor(jb, i, key_sim(sc->b.v[0].key));
     }
     best_sort(&sc->b);
 }
@@ -394,10 +439,17 @@ static void select_row(const struct job *jb, size_t i, struct scratch *sc)
 static int build_part(const struct job *jb, struct scratch *sc, struct part *w)
 {
     struct sp_knn *k = &w->k;
-    size_t cap = 0, nnz = 0;
+    size_t nnz = 0, cap = 0, row = jb->p->neighbours;
     k->nitems = w->hi - w->lo;
     k->ptr = calloc(k->nitems + 1, sizeof(*k->ptr));
     if (!k->ptr)
+        return -1;
+    /* room for full rows up front, unless that is huge: growing would
+     * copy the lists, and room never written costs no memory */
+    if (jb->iu->nrows && row > jb->iu->nrows - 1)
+        row = jb->iu->nrows - 1;
+    if (row && k->nitems <= PART_ROOM_MAX / row &&
+        knn_append(k, &cap, NULL, 0, k->nitems * row))
         return -1;
     for (size_t i = w->lo; i < w->hi; i++) {
         select_row(jb, i, sc);
@@ -473,10 +525,16 @@ static void balance(const struct sp_csr *ui, const struct sp_csr *iu, size_t n,
     }
 }
 
-/* Concatenate the N parts into K. Returns 0 or -1 (out of memory). */
-static int join(const struct part *w, size_t n, size_t nitems, struct sp_knn *k)
+/* Concatenate the N parts into K (taking the only one's arrays when N is
+ * 1). Returns 0 or -1 (out of memory). */
+static int join(struct part *w, size_t n, size_t nitems, struct sp_knn *k)
 {
     size_t nnz = 0, at = 0;
+    if (n == 1) { /* the one part is the whole: no copy */
+        *k = w[0].k;
+        memset(&w[0].k, 0, sizeof(w[0].k));
+        return 0;
+    }
     for (size_t t = 0; t < n; t++)
         nnz += w[t].k.ptr[w[t].k.nitems];
     k->nitems = nitems;
