@@ -3,13 +3,29 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define CHUNK_BITS 16
-#define CHUNK_LINES ((size_t)1 << CHUNK_BITS)
+/* A chunk is one 2 MiB page where transparent huge pages are on: one
+ * page fault instead of 512 for every 87,381 lines. */
+#define CHUNK_BYTES ((size_t)2 << 20)
+#define CHUNK_LINES (CHUNK_BYTES / sizeof(struct knn_rawline))
 
 static struct knn_rawline *line_at(const struct knn_lines *ls, size_t l)
 {
-    return &ls->chunk[l >> CHUNK_BITS][l & (CHUNK_LINES - 1)];
+    return &ls->chunk[l / CHUNK_LINES][l % CHUNK_LINES];
+}
+
+/* A new chunk, aligned on its size, huge pages asked for (a hint, which
+ * kernels without them ignore). NULL when out of memory. */
+static struct knn_rawline *chunk_new(void)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, CHUNK_BYTES, CHUNK_BYTES))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, CHUNK_BYTES, MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 int lines_add(struct knn_lines *ls, struct idmap *items, int64_t customer_id,
@@ -23,7 +39,7 @@ int lines_add(struct knn_lines *ls, struct idmap *items, int64_t customer_id,
         if (!v)
             return -1;
         ls->chunk = v;
-        if (!(v[ls->nchunks] = malloc(CHUNK_LINES * sizeof(**v))))
+        if (!(v[ls->nchunks] = chunk_new()))
             return -1;
         ls->nchunks++;
     }
