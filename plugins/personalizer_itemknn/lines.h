@@ -2,7 +2,7 @@
  * Purchase lines as the host hands them out, netted into the rows of the
  * customer x item matrix (sparse.h) of the itemknn model.
  *
- * The lines are kept as read (24 bytes each, in chunks of 64Ki lines, so
+ * The lines are kept as read (24 bytes each, in chunks of 2 MiB, so
  * growing never copies them), in whatever order the host chose. Netting
  * puts them in order of customer (ascending store id) and item (index)
  * with two stable counting sorts, then sums each (customer, item) run:
