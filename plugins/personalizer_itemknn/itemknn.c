@@ -641,16 +641,17 @@ static int read_history(struct itemknn *k, struct trainer *t, char *err)
 }
 
 /* The threads to build the neighbours with: at most WANT, and no more
- * than the processors the load average leaves idle (at least one). On a
- * machine kept busy by other work a second thread only waits for a
- * processor and costs its start-up and cache; the model is the same. */
+ * than the processors the load average leaves idle, rounded to the
+ * nearest (at least one). On a machine kept busy by other work a second
+ * thread only waits for a processor and costs its start-up and cache;
+ * the model is the same. */
 static size_t idle_threads(size_t want)
 {
     double load;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (want <= 1 || cpus < 1 || getloadavg(&load, 1) != 1)
         return want;
-    double idle = (double)cpus - load;
+    double idle = (double)cpus - load + 0.5;
     size_t n = idle >= 1 ? (size_t)idle : 1;
     return n < want ? n : want;
 }
