@@ -2,10 +2,11 @@
  * personalizer "itemknn": item-to-item collaborative filtering ("customers
  * who bought this also bought"), built from orders and behaviour events.
  *
- * train() streams the purchases of the window (iter_purchases, one
- * customer at a time, netting returns: an item whose net quantity is not
- * positive was not bought) and the item events (iter_interactions: carts,
- * views, wishlists), turning each (customer, item) into one weight: the
+ * train() reads the purchases of the window (scan_purchases, in the
+ * store's order, or iter_purchases from an older host) and nets them per
+ * customer and item (lines.c: an item whose net quantity is not positive
+ * was not bought), then the item events (iter_interactions: carts, views,
+ * wishlists), turning each (customer, item) into one weight: the
  * strongest of w_purchase, w_cart, w_view, w_wishlist that applies, each
  * optionally halved every half_life_days. The weights form a sparse
  * customer x item matrix R (sparse.h) from which the N most similar items
@@ -22,7 +23,9 @@
  * ranks by score then popularity then id, and tops the list up with the
  * most popular items. A customer with no history in the model is handed
  * to the personalizer named by `fallback`, or gets the popularity ranking
- * when there is none.
+ * when there is none. A call scores into working memory kept between
+ * calls (scratch.c), and only the items it returns are explained ("bought
+ * together with X"), from the lists kept by candidate too (rev).
  *
  * similar() answers "customers who bought this also bought" (`ecrm
  * recommend --item SKU`, the export's per-item lists) from the model's
