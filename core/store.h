@@ -157,7 +157,10 @@ int ecrm_store_record_merge(struct ecrm_store *s, int64_t kept, int64_t merged,
 int ecrm_store_iter_purchases(struct ecrm_store *s, int64_t since,
                               int64_t until, ecrm_purchase_cb cb, void *arg);
 /* The lines of ecrm_store_iter_purchases() in storage order (see
- * scan_purchases in <ecrm/plugin.h>). */
+ * scan_purchases in <ecrm/plugin.h>), read through a memory map: the
+ * orders once into memory, then the lines alone (store_scan.c). Returns
+ * ECRM_OK, ECRM_FAIL (store error or out of memory) or CB's non-zero
+ * answer, which stops the scan. */
 int ecrm_store_scan_purchases(struct ecrm_store *s, int64_t since,
                               int64_t until, ecrm_purchase_cb cb, void *arg);
 int ecrm_store_iter_customer_purchases(struct ecrm_store *s,

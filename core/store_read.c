@@ -45,19 +45,14 @@ static int run_purchases(sqlite3_stmt *st, ecrm_purchase_cb cb, void *arg)
 
 /* The sign is normalised on insert; the CASE keeps returns negative even
  * for rows written by something else (an import, an older ecrm). */
-#define PURCHASE_SELECT                                                        \
+#define PURCHASE_COLUMNS                                                       \
     "SELECT o.customer_id, l.item_id,"                                         \
     " CASE WHEN o.is_return AND l.quantity > 0 THEN -l.quantity"               \
     "  ELSE l.quantity END AS q,"                                              \
     " coalesce(CASE WHEN o.is_return AND l.quantity > 0 THEN -l.amount"        \
     "  ELSE l.amount END, 0),"                                                 \
-    " o.time"
-#define PURCHASE_COLUMNS                                                       \
-    PURCHASE_SELECT " FROM orders o JOIN order_lines l ON l.order_id = o.id"
-/* The same, read line by line (CROSS JOIN fixes the loop order). */
-#define PURCHASE_COLUMNS_LINES_FIRST                                           \
-    PURCHASE_SELECT                                                            \
-    " FROM order_lines l CROSS JOIN orders o ON o.id = l.order_id"
+    " o.time"                                                                  \
+    " FROM orders o JOIN order_lines l ON l.order_id = o.id"
 
 /* Run the purchase query SQL with ?1 and ?2 bound to A and B. */
 static int purchases(struct ecrm_store *s, const char *sql, int64_t a,
@@ -83,19 +78,6 @@ int ecrm_store_iter_purchases(struct ecrm_store *s, int64_t since,
                      " AND (?1 = 0 OR o.time >= ?1) AND (?2 = 0 OR o.time < ?2)"
                      " ORDER BY o.customer_id, o.time, o.id, l.line_no",
                      since, until, cb, arg);
-}
-
-int ecrm_store_scan_purchases(struct ecrm_store *s, int64_t since,
-                              int64_t until, ecrm_purchase_cb cb, void *arg)
-{
-    /* Lines in storage order, each joined to its order by primary key
-     * (consecutive lines share their order): no sort, no index walk. */
-    return purchases(
-        s,
-        PURCHASE_COLUMNS_LINES_FIRST
-        " WHERE o.customer_id IS NOT NULL"
-        " AND (?1 = 0 OR o.time >= ?1) AND (?2 = 0 OR o.time < ?2)",
-        since, until, cb, arg);
 }
 
 int ecrm_store_iter_customer_purchases(struct ecrm_store *s,

@@ -15,11 +15,13 @@
  * conditional: i->j = co / (n_i * n_j^alpha)
  */
 #include "../plugins/personalizer_itemknn/idmap.h"
+#include "../plugins/personalizer_itemknn/sparse.h"
 #include "mock_fixture.h"
 #include "run_suite.h"
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +374,70 @@ START_TEST(test_larger)
 }
 END_TEST
 
+/* recommend()'s working memory is kept between calls (scratch.c): what
+ * one customer owns must not hide items from the next, concurrent calls
+ * each need their own, and a model trained again on more items must not
+ * be served with memory sized for the old one. */
+#define SCRATCH_CUSTOMERS 5
+#define SCRATCH_ROUNDS 200
+
+struct reco_list {
+    size_t n;
+    struct ecrm_reco v[16];
+};
+
+static struct reco_list want[SCRATCH_CUSTOMERS + 1];
+
+static void *recommend_all(void *arg)
+{
+    int *bad = arg;
+    char e[ECRM_ERRMAX];
+    struct reco_list got;
+    for (int r = 0; r < SCRATCH_ROUNDS; r++)
+        for (int64_t c = 1; c <= SCRATCH_CUSTOMERS; c++) {
+            if (mock_recommend(m, c, 10, got.v, &got.n, e) != ECRM_OK ||
+                got.n != want[c].n)
+                (*bad)++;
+            for (size_t i = 0; i < got.n && i < want[c].n; i++)
+                if (got.v[i].item_id != want[c].v[i].item_id ||
+                    got.v[i].score != want[c].v[i].score ||
+                    strcmp(got.v[i].reason, want[c].v[i].reason))
+                    (*bad)++;
+        }
+    return NULL;
+}
+
+START_TEST(test_scratch_reuse)
+{
+    pthread_t tid[3];
+    int bad[3] = {0};
+    load_train("fallback: \"\"\n");
+    /* 3 owns B and C; A (owned by 2 and 4, asked before) is still its */
+    for (int64_t c = 1; c <= SCRATCH_CUSTOMERS; c++) {
+        reco(c, 10);
+        want[c].n = n;
+        memcpy(want[c].v, out, sizeof(want[c].v));
+    }
+    reco(3, 10);
+    expect((int64_t[]){A, D, -1});
+    for (int t = 0; t < 3; t++)
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, recommend_all, &bad[t]),
+                         0);
+    for (int t = 0; t < 3; t++) {
+        pthread_join(tid[t], NULL);
+        ck_assert_int_eq(bad[t], 0);
+    }
+    /* trained again with two more items: 5 (owns D) now gets E and F,
+     * bought with D by customer 6 */
+    buy(6, D);
+    buy(6, 5);
+    buy(6, 6);
+    ck_assert_msg(mock_train(m, err) == ECRM_OK, "train: %s", err);
+    reco(5, 2);
+    expect((int64_t[]){5, 6, -1});
+}
+END_TEST
+
 /* "Customers who bought this also bought": A's list holds the items
  * that count A among their nearest (B 2/3, C and D 1/sqrt6, C first by
  * popularity then id); B's holds C 2/sqrt6 and A 2/3. */
@@ -398,6 +464,134 @@ START_TEST(test_similar)
     ck_assert_int_eq(mock_similar(m, D, 5, out, &n, err), ECRM_OK);
     expect((int64_t[]){A, -1});
     ck_assert_double_eq_tol(out[0].score, 0.5, TOL);
+}
+END_TEST
+
+/* The neighbour build itself (sparse.c), away from the plugin, whose
+ * threads follow the load average: the lists must not depend on the
+ * number of threads, with uniform weights (counts only) or not, and with
+ * uniform weights they must be those of a brute-force Jaccard. A
+ * pseudo-random matrix of 400 customers and 300 items, about 12 items
+ * each. */
+#define RM_CUST 400
+#define RM_ITEMS 300
+#define RM_KEEP 7
+
+static void random_matrix(struct sp_csr *ui, struct sp_csr *iu, int uniform)
+{
+    static struct sp_triplet t[RM_CUST * 12];
+    size_t nt = 0;
+    uint32_t x = 12345;
+    for (uint32_t c = 0; c < RM_CUST; c++)
+        for (int k = 0; k < 12; k++) {
+            x = x * 1103515245u + 12345u;
+            uint32_t i = (x >> 8) % RM_ITEMS;
+            float w = uniform ? 1.0f : 0.5f + (float)((x >> 4) % 7);
+            t[nt++] = (struct sp_triplet){c, i, w, 1};
+        }
+    ck_assert_int_eq(sp_csr_from_triplets(t, nt, RM_CUST, RM_ITEMS, ui), 0);
+    ck_assert_int_eq(sp_csr_transpose(ui, iu), 0);
+}
+
+static void knn_equal(const struct sp_knn *a, const struct sp_knn *b)
+{
+    ck_assert_uint_eq(a->nitems, b->nitems);
+    for (size_t i = 0; i <= a->nitems; i++)
+        ck_assert_uint_eq(a->ptr[i], b->ptr[i]);
+    for (size_t e = 0; e < a->ptr[a->nitems]; e++) {
+        ck_assert_uint_eq(a->idx[e], b->idx[e]);
+        ck_assert(a->sim[e] == b->sim[e]);
+        ck_assert_uint_eq(a->cnt[e], b->cnt[e]);
+    }
+}
+
+/* One neighbour found by brute force. */
+struct bf {
+    float sim;
+    uint32_t cnt, j;
+};
+
+/* Better as sparse.c ranks them (no sale dates here): similarity, then
+ * customers in common, then the higher index. */
+static int bf_better(const struct bf *a, const struct bf *b)
+{
+    if (a->sim != b->sim)
+        return a->sim > b->sim;
+    if (a->cnt != b->cnt)
+        return a->cnt > b->cnt;
+    return a->j > b->j;
+}
+
+/* Item I's best RM_KEEP by Jaccard on the 0/1 matrix IU, brute force:
+ * every other item's customers in common counted by merging the two
+ * sorted columns, kept in order by insertion. Returns how many. */
+static size_t jaccard_row(const struct sp_csr *iu, uint32_t i, struct bf *best)
+{
+    size_t nb = 0;
+    for (uint32_t j = 0; j < RM_ITEMS; j++) {
+        size_t a = iu->ptr[i], b = iu->ptr[j];
+        uint32_t c = 0;
+        while (j != i && a < iu->ptr[i + 1] && b < iu->ptr[j + 1]) {
+            if (iu->idx[a] < iu->idx[b]) {
+                a++;
+            } else if (iu->idx[a] > iu->idx[b]) {
+                b++;
+            } else {
+                c++;
+                a++;
+                b++;
+            }
+        }
+        if (!c)
+            continue;
+        double ni = (double)(iu->ptr[i + 1] - iu->ptr[i]);
+        double nj = (double)(iu->ptr[j + 1] - iu->ptr[j]);
+        struct bf x = {(float)((double)c / (ni + nj - (double)c)), c, j};
+        size_t at = nb;
+        while (at > 0 && bf_better(&x, &best[at - 1]))
+            at--;
+        if (at >= RM_KEEP)
+            continue;
+        if (nb < RM_KEEP)
+            nb++;
+        memmove(best + at + 1, best + at, (nb - 1 - at) * sizeof(*best));
+        best[at] = x;
+    }
+    return nb;
+}
+
+START_TEST(test_build_threads)
+{
+    for (int uniform = 0; uniform < 2; uniform++) {
+        struct sp_csr ui, iu;
+        struct sp_knn one, k;
+        struct sp_params p = {.sim = SP_JACCARD,
+                              .neighbours = RM_KEEP,
+                              .min_support = 1,
+                              .threads = 1};
+        random_matrix(&ui, &iu, uniform);
+        ck_assert_int_eq(sp_knn_build(&ui, &iu, &p, &one), 0);
+        ck_assert_uint_gt(one.ptr[one.nitems], RM_ITEMS);
+        for (size_t threads = 2; threads <= 7; threads += 5) {
+            p.threads = threads;
+            ck_assert_int_eq(sp_knn_build(&ui, &iu, &p, &k), 0);
+            knn_equal(&one, &k);
+            sp_knn_free(&k);
+        }
+        for (uint32_t i = 0; uniform && i < RM_ITEMS; i++) {
+            struct bf best[RM_KEEP];
+            size_t nb = jaccard_row(&iu, i, best);
+            ck_assert_uint_eq(one.ptr[i + 1] - one.ptr[i], nb);
+            for (size_t r = 0; r < nb; r++) {
+                ck_assert_uint_eq(one.idx[one.ptr[i] + r], best[r].j);
+                ck_assert(one.sim[one.ptr[i] + r] == best[r].sim);
+                ck_assert_uint_eq(one.cnt[one.ptr[i] + r], best[r].cnt);
+            }
+        }
+        sp_knn_free(&one);
+        sp_csr_free(&ui);
+        sp_csr_free(&iu);
+    }
 }
 END_TEST
 
@@ -451,6 +645,8 @@ static Suite *itemknn_suite(void)
     tcase_add_test(tc, test_ties_deterministic);
     tcase_add_test(tc, test_bad_options_and_misuse);
     tcase_add_test(tc, test_larger);
+    tcase_add_test(tc, test_scratch_reuse);
+    tcase_add_test(tc, test_build_threads);
     tcase_add_test(tc, test_similar);
     tcase_add_test(tc, test_idmap);
     suite_add_tcase(s, tc);

@@ -422,6 +422,85 @@ START_TEST(test_iter_purchases)
 }
 END_TEST
 
+/* Purchases in a fixed order, for comparing two readers' sets. */
+static int purchase_cmp(const void *x, const void *y)
+{
+    const struct ecrm_purchase *a = x, *b = y;
+    if (a->customer_id != b->customer_id)
+        return a->customer_id < b->customer_id ? -1 : 1;
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    if (a->item_id != b->item_id)
+        return a->item_id < b->item_id ? -1 : 1;
+    return (a->quantity > b->quantity) - (a->quantity < b->quantity);
+}
+
+/* scan_purchases reads the orders apart from their lines (store_scan.c):
+ * it must hand out what iter_purchases does, whatever the storage order
+ * of the lines, and leave the connection's mmap_size as it found it. */
+START_TEST(test_scan_purchases)
+{
+    struct fx f;
+    struct seen s = {0}, it = {0};
+    fx_open(&f);
+    cust(&f, "b");
+    cust(&f, "a");
+    line(&f, "O1", 1, "a", "S1", 2, 3.0, 300, 0, 1);
+    line(&f, "O2", 1, "b", "S2", 1, 5.0, 200, 0, 1);
+    line(&f, "O3", 1, "a", "S2", 1, 5.0, 100, 0, 1);
+    line(&f, "R1", 1, "a", "S1", 1, 3.0, 400, 1, 1);
+    line(&f, "R2", 1, "b", "S2", -1, 5.0, 500, 1, 1);
+    line(&f, "O4", 1, NULL, "S1", 9, 3.0, 250, 0, 1); /* anonymous */
+    /* a late line of an early order: its order is behind the cursor */
+    line(&f, "O1", 2, "a", "S3", 4, 1.0, 300, 0, 1);
+    line(&f, "O3", 2, "a", "S1", 1, 3.0, 100, 0, 1);
+    /* a return written by something else: positive, no amount */
+    ck_assert_int_eq(q_int(&f, "UPDATE order_lines SET quantity = 2,"
+                               " amount = NULL WHERE order_id = (SELECT id"
+                               " FROM orders WHERE order_no = 'R1')"
+                               " RETURNING quantity"),
+                     2);
+    int64_t mmap_before = q_int(&f, "PRAGMA mmap_size");
+
+    ck_assert_int_eq(ecrm_store_scan_purchases(f.s, 0, 0, collect, &s),
+                     ECRM_OK);
+    ck_assert_int_eq(ecrm_store_iter_purchases(f.s, 0, 0, collect, &it),
+                     ECRM_OK);
+    ck_assert_uint_eq(s.n, 7);
+    ck_assert_uint_eq(it.n, 7);
+    qsort(s.p, s.n, sizeof(*s.p), purchase_cmp);
+    qsort(it.p, it.n, sizeof(*it.p), purchase_cmp);
+    for (size_t i = 0; i < s.n; i++) {
+        ck_assert_uint_eq(s.p[i].size, sizeof(struct ecrm_purchase));
+        ck_assert_int_eq(s.p[i].customer_id, it.p[i].customer_id);
+        ck_assert_int_eq(s.p[i].item_id, it.p[i].item_id);
+        ck_assert_int_eq(s.p[i].time, it.p[i].time);
+        ck_assert(s.p[i].quantity == it.p[i].quantity);
+        ck_assert(s.p[i].amount == it.p[i].amount);
+        if (s.p[i].time == 400) /* the return: negative, amount 0 */
+            ck_assert(s.p[i].quantity == -2 && s.p[i].amount == 0);
+    }
+    ck_assert_int_eq(q_int(&f, "PRAGMA mmap_size"), mmap_before);
+
+    /* Time window [200, 400): O1's two lines and O2's. */
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(ecrm_store_scan_purchases(f.s, 200, 400, collect, &s),
+                     ECRM_OK);
+    ck_assert_uint_eq(s.n, 3);
+    for (size_t i = 0; i < s.n; i++)
+        ck_assert(s.p[i].time >= 200 && s.p[i].time < 400);
+
+    /* The callback's non-zero value stops and is returned. */
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(ecrm_store_scan_purchases(f.s, 0, 0, stop_at_two, &s), 42);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_int_eq(ecrm_store_scan_purchases(f.s, 0, 0, NULL, NULL),
+                     ECRM_FAIL);
+    ck_assert_int_eq(q_int(&f, "PRAGMA mmap_size"), mmap_before);
+    fx_close(&f);
+}
+END_TEST
+
 static int count_items(void *arg, int64_t id, const char *sku,
                        const char *category)
 {
@@ -1122,6 +1201,7 @@ static Suite *store_suite(void)
 
     tc = tcase_create("read");
     tcase_add_test(tc, test_iter_purchases);
+    tcase_add_test(tc, test_scan_purchases);
     tcase_add_test(tc, test_consent_latest_wins);
     tcase_add_test(tc, test_save_recos);
     suite_add_tcase(s, tc);

@@ -2,10 +2,11 @@
  * personalizer "itemknn": item-to-item collaborative filtering ("customers
  * who bought this also bought"), built from orders and behaviour events.
  *
- * train() streams the purchases of the window (iter_purchases, one
- * customer at a time, netting returns: an item whose net quantity is not
- * positive was not bought) and the item events (iter_interactions: carts,
- * views, wishlists), turning each (customer, item) into one weight: the
+ * train() reads the purchases of the window (scan_purchases, in the
+ * store's order, or iter_purchases from an older host) and nets them per
+ * customer and item (lines.c: an item whose net quantity is not positive
+ * was not bought), then the item events (iter_interactions: carts, views,
+ * wishlists), turning each (customer, item) into one weight: the
  * strongest of w_purchase, w_cart, w_view, w_wishlist that applies, each
  * optionally halved every half_life_days. The weights form a sparse
  * customer x item matrix R (sparse.h) from which the N most similar items
@@ -22,7 +23,9 @@
  * ranks by score then popularity then id, and tops the list up with the
  * most popular items. A customer with no history in the model is handed
  * to the personalizer named by `fallback`, or gets the popularity ranking
- * when there is none.
+ * when there is none. A call scores into working memory kept between
+ * calls (scratch.c), and only the items it returns are explained ("bought
+ * together with X"), from the lists kept by candidate too (rev).
  *
  * similar() answers "customers who bought this also bought" (`ecrm
  * recommend --item SKU`, the export's per-item lists) from the model's
@@ -35,6 +38,8 @@
 
 #include "../common/utf8.h"
 #include "idmap.h"
+#include "lines.h"
+#include "scratch.h"
 #include "sparse.h"
 
 #include <inttypes.h>
@@ -42,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------
  * Options
@@ -91,7 +98,8 @@ static const struct ecrm_option knn_options[] = {
         "personalizer instance asked for customers without history; when "
         "there is none, the model's own popularity ranking"),
     OPT("threads", ECRM_OPT_INT, "2", threads,
-        "threads that compute the neighbours (1-64); the model does not "
+        "most threads that compute the neighbours (1-64), fewer when the "
+        "load average leaves fewer processors idle; the model does not "
         "depend on it"),
     {0},
 };
@@ -102,7 +110,8 @@ static const struct ecrm_option knn_options[] = {
 struct model {
     struct idmap users, items; /* store id <-> dense index */
     struct sp_csr ui;          /* customer x item weights, bought flags */
-    struct sp_knn knn;         /* best neighbours of every item */
+    struct sp_knn knn;         /* by the customer's item: what it scores */
+    struct sp_knn rev;         /* by candidate: the items that score it */
     uint32_t *buyers;          /* per item: customers who kept it */
     uint32_t *rank;            /* items with buyers, most bought first */
     size_t nrank;
@@ -121,6 +130,8 @@ struct itemknn {
     int trained;
     int64_t now; /* the clock the model was trained at */
     struct model m;
+    struct knn_pool pool; /* recommend()'s working memory */
+    int have_pool;
 };
 
 static void model_free(struct model *m)
@@ -129,6 +140,7 @@ static void model_free(struct model *m)
     idmap_free(&m->items);
     sp_csr_free(&m->ui);
     sp_knn_free(&m->knn);
+    sp_knn_free(&m->rev);
     free(m->buyers);
     free(m->rank);
     free(m->repurchasable);
@@ -167,6 +179,11 @@ static int knn_init(const struct ecrm_host *host, void *config, void **ctx,
     }
     k->host = host;
     k->conf = c;
+    if (knn_pool_init(&k->pool)) {
+        snprintf(err, ECRM_ERRMAX, "cannot make a mutex");
+        goto out;
+    }
+    k->have_pool = 1;
     if (!c->similarity || !strcmp(c->similarity, "cosine")) {
         k->params.sim = SP_COSINE;
     } else if (!strcmp(c->similarity, "jaccard")) {
@@ -228,34 +245,31 @@ out:
  * Train
  */
 
-/* One purchase line of the customer being read. */
+/* One purchase line of a customer, read for what they own. */
 struct pline {
     int64_t item_id;
     double quantity;
     int64_t time;
 };
 
+static int pline_cmp(const void *a, const void *b)
+{
+    const struct pline *x = a, *y = b;
+    if (x->item_id != y->item_id)
+        return x->item_id < y->item_id ? -1 : 1;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
 /* State of one train() pass. */
 struct trainer {
     const struct itemknn *k;
     struct model *m;
     int64_t now;
-    struct sp_triplet *t; /* observations, duplicates merged later */
+    struct knn_lines lines; /* the purchases of the window, as read */
+    struct sp_triplet *t;   /* event observations, merged later */
     size_t nt, tcap;
-    int64_t cur_customer;
-    int have_customer;
-    /* The current customer's lines netted per item index: dense arrays
-     * over the items seen so far, valid where stamp == customer_seq, and
-     * the list of the indexes touched. No sort per customer. */
-    double *net;
-    int64_t *last;
-    uint32_t *stamp;
-    size_t ncap;
-    uint32_t customer_seq;
-    uint32_t *touched;
-    size_t ntouched, tcap2;
-    int oom, unordered;
-    int64_t *sold; /* per item index: the latest purchase kept (ncap) */
+    int64_t *sold; /* per item index: the latest purchase kept */
+    int oom;
 };
 
 /* W halved every half_life_days between T and now. */
@@ -265,6 +279,13 @@ static double decayed(const struct trainer *t, double w, int64_t time)
     if (hl <= 0 || time >= t->now)
         return w;
     return w * exp2(-(double)(t->now - time) / (hl * 86400.0));
+}
+
+/* The weight of a purchase kept, last bought at TIME (lines_weight_fn). */
+static double purchase_weight(const void *arg, int64_t time)
+{
+    const struct trainer *t = arg;
+    return decayed(t, t->k->conf->w_purchase, time);
 }
 
 /* One observation of customer U (model row) on item index I. */
@@ -287,230 +308,17 @@ static int push_triplet(struct trainer *t, uint32_t u, uint32_t i, double w,
     return 0;
 }
 
-static int pline_cmp(const void *a, const void *b)
-{
-    const struct pline *x = a, *y = b;
-    if (x->item_id != y->item_id)
-        return x->item_id < y->item_id ? -1 : 1;
-    return (x->time > y->time) - (x->time < y->time);
-}
-
-/* Every item the current customer kept becomes one purchase observation
- * dated by its latest positive line. */
-static int flush_customer(struct trainer *t)
-{
-    double w = t->k->conf->w_purchase;
-    uint32_t u = 0;
-    int have_row = 0; /* a row only for customers who kept something */
-    for (size_t n = 0; n < t->ntouched; n++) {
-        uint32_t i = t->touched[n];
-        if (t->net[i] <= 0)
-            continue;
-        if (!have_row && idmap_put(&t->m->users, t->cur_customer, &u))
-            return -1;
-        have_row = 1;
-        /* a zero weight still marks the item as bought, for exclusion */
-        if (push_triplet(t, u, i, decayed(t, w, t->last[i]), 1))
-            return -1;
-        if (t->last[i] > t->sold[i])
-            t->sold[i] = t->last[i];
-    }
-    t->ntouched = 0;
-    t->customer_seq++;
-    return 0;
-}
-
-/* Grow the per-item netting arrays to cover index I. */
-static int net_reserve(struct trainer *t, uint32_t i)
-{
-    if (i < t->ncap)
-        return 0;
-    size_t cap = t->ncap ? t->ncap : 1024;
-    while (cap <= i)
-        cap *= 2;
-    double *net = realloc(t->net, cap * sizeof(*net));
-    if (net)
-        t->net = net;
-    int64_t *last = realloc(t->last, cap * sizeof(*last));
-    if (last)
-        t->last = last;
-    uint32_t *stamp = realloc(t->stamp, cap * sizeof(*stamp));
-    if (stamp)
-        t->stamp = stamp;
-    int64_t *sold = realloc(t->sold, cap * sizeof(*sold));
-    if (sold)
-        t->sold = sold;
-    if (!net || !last || !stamp || !sold)
-        return -1;
-    memset(t->sold + t->ncap, 0, (cap - t->ncap) * sizeof(*sold));
-    /* UINT32_MAX is never a customer sequence number in practice */
-    for (size_t j = t->ncap; j < cap; j++)
-        t->stamp[j] = UINT32_MAX;
-    t->ncap = cap;
-    return 0;
-}
-
-/* Net one line of the current customer into the per-item arrays. */
-static int add_line(struct trainer *t, uint32_t i, double quantity,
-                    int64_t time)
-{
-    if (net_reserve(t, i))
-        return -1;
-    if (t->stamp[i] != t->customer_seq) {
-        if (t->ntouched == t->tcap2) {
-            size_t cap = t->tcap2 ? t->tcap2 * 2 : 64;
-            uint32_t *v = realloc(t->touched, cap * sizeof(*v));
-            if (!v)
-                return -1;
-            t->touched = v;
-            t->tcap2 = cap;
-        }
-        t->touched[t->ntouched++] = i;
-        t->stamp[i] = t->customer_seq;
-        t->net[i] = 0;
-        t->last[i] = 0;
-    }
-    t->net[i] += quantity;
-    if (quantity > 0 && time > t->last[i])
-        t->last[i] = time;
-    return 0;
-}
-
-/* Make CUSTOMER_ID the current customer, flushing the previous one. */
-static int start_customer(struct trainer *t, int64_t customer_id)
-{
-    if (t->have_customer && flush_customer(t))
-        return -1;
-    t->cur_customer = customer_id;
-    t->have_customer = 1;
-    return 0;
-}
-
-/* iter_purchases callback: lines arrive grouped by customer (the host's
- * contract), so one customer's lines are netted at a time. */
-static int purchase_cb(void *arg, const struct ecrm_purchase *p)
+/* scan_purchases / iter_purchases callback: every line is kept as read;
+ * their order does not matter (lines.h). */
+static int line_cb(void *arg, const struct ecrm_purchase *p)
 {
     struct trainer *t = arg;
-    uint32_t i;
-    if (!t->have_customer || p->customer_id != t->cur_customer) {
-        if (t->have_customer && p->customer_id < t->cur_customer) {
-            t->unordered = 1;
-            return 1;
-        }
-        if (start_customer(t, p->customer_id))
-            goto oom;
+    if (lines_add(&t->lines, &t->m->items, p->customer_id, p->item_id,
+                  p->quantity, p->time)) {
+        t->oom = 1;
+        return 1;
     }
-    if (idmap_put(&t->m->items, p->item_id, &i) ||
-        add_line(t, i, p->quantity, p->time))
-        goto oom;
     return 0;
-oom:
-    t->oom = 1;
-    return 1;
-}
-
-/* ------------------------------------------------------------------------
- * Reading in the store's order (scan_purchases, ABI 1.3): the lines are
- * kept compactly (24 bytes each), grouped by customer with a counting sort
- * over the customer ids (store ids are dense: rowids), then netted
- * exactly as the ordered stream would be. Much cheaper for the store than
- * an ordered read, which walks the order index once per order.
- */
-struct rawline {
-    int64_t time;
-    int64_t customer;
-    uint32_t item; /* item index */
-    float quantity;
-};
-
-struct scan {
-    struct trainer *t;
-    struct rawline *v;
-    size_t n, cap;
-    int64_t lo, hi; /* customer ids seen */
-};
-
-static int scan_cb(void *arg, const struct ecrm_purchase *p)
-{
-    struct scan *sc = arg;
-    struct rawline *r;
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 65536;
-        struct rawline *v = realloc(sc->v, cap * sizeof(*v));
-        if (!v)
-            goto oom;
-        sc->v = v;
-        sc->cap = cap;
-    }
-    r = &sc->v[sc->n];
-    if (idmap_put(&sc->t->m->items, p->item_id, &r->item))
-        goto oom;
-    r->time = p->time;
-    r->customer = p->customer_id;
-    r->quantity = (float)p->quantity;
-    if (!sc->n || p->customer_id < sc->lo)
-        sc->lo = p->customer_id;
-    if (!sc->n || p->customer_id > sc->hi)
-        sc->hi = p->customer_id;
-    sc->n++;
-    return 0;
-oom:
-    sc->t->oom = 1;
-    return 1;
-}
-
-/* Line indexes by customer (qsort_r: the lines are the context). */
-static int order_cmp(const void *a, const void *b, void *lines)
-{
-    const struct rawline *v = lines;
-    int64_t x = v[*(const uint32_t *)a].customer;
-    int64_t y = v[*(const uint32_t *)b].customer;
-    return (x > y) - (x < y);
-}
-
-/* The lines of SC by customer into ORDER: a counting sort when the ids
- * are dense enough (always, for rowids), else a comparison sort. */
-static int by_customer(const struct scan *sc, uint32_t *order)
-{
-    uint64_t range = (uint64_t)(sc->hi - sc->lo) + 1;
-    if (range > 4 * (uint64_t)sc->n + 1024) {
-        for (size_t l = 0; l < sc->n; l++)
-            order[l] = (uint32_t)l;
-        qsort_r(order, sc->n, sizeof(*order), order_cmp, sc->v);
-        return 0;
-    }
-    size_t *start = calloc((size_t)range + 1, sizeof(*start));
-    if (!start)
-        return -1;
-    for (size_t l = 0; l < sc->n; l++)
-        start[sc->v[l].customer - sc->lo + 1]++;
-    for (size_t c = 0; c < range; c++)
-        start[c + 1] += start[c];
-    for (size_t l = 0; l < sc->n; l++)
-        order[start[sc->v[l].customer - sc->lo]++] = (uint32_t)l;
-    free(start);
-    return 0;
-}
-
-/* Net the scanned lines customer by customer. Returns 0 or -1 (OOM). */
-static int net_scanned(struct trainer *t, struct scan *sc)
-{
-    uint32_t *order = malloc((sc->n ? sc->n : 1) * sizeof(*order));
-    int rc = -1;
-    if (!order || (sc->n && by_customer(sc, order)))
-        goto out;
-    for (size_t l = 0; l < sc->n; l++) {
-        const struct rawline *r = &sc->v[order[l]];
-        if ((!t->have_customer || r->customer != t->cur_customer) &&
-            start_customer(t, r->customer))
-            goto out;
-        if (add_line(t, r->item, r->quantity, r->time))
-            goto out;
-    }
-    rc = 0;
-out:
-    free(order);
-    return rc;
 }
 
 /* Weight of an event type; 0 for types that say nothing about taste
@@ -693,51 +501,6 @@ oom:
     return -1;
 }
 
-/* Read the window's history into T's triplets. */
-static int read_history(struct itemknn *k, struct trainer *t, char *err)
-{
-    const struct ecrm_host *h = k->host;
-    int64_t since = 0;
-    if (k->conf->window_days > 0) {
-        since = t->now - k->conf->window_days * 86400;
-        if (since <= 0)
-            since = 1; /* 0 would mean "unbounded" to the host */
-    }
-    int r;
-    if (ECRM_HAS_MEMBER(h, struct ecrm_host, scan_purchases) &&
-        h->scan_purchases) {
-        struct scan sc = {.t = t};
-        r = h->scan_purchases(h, since, t->now, scan_cb, &sc);
-        if (r == ECRM_OK && !t->oom && net_scanned(t, &sc))
-            t->oom = 1;
-        free(sc.v);
-    } else {
-        r = h->iter_purchases(h, since, t->now, purchase_cb, t);
-    }
-    if (r == ECRM_OK && !t->oom && t->have_customer && flush_customer(t))
-        t->oom = 1;
-    if (!t->oom && !t->unordered && r == ECRM_OK &&
-        ECRM_HAS_MEMBER(h, struct ecrm_host, iter_interactions) &&
-        h->iter_interactions &&
-        (k->conf->w_cart > 0 || k->conf->w_view > 0 ||
-         k->conf->w_wishlist > 0 || k->conf->w_purchase > 0))
-        r = h->iter_interactions(h, since, t->now, interaction_cb, t);
-    if (t->oom) {
-        snprintf(err, ECRM_ERRMAX, "out of memory while training");
-        return -1;
-    }
-    if (t->unordered) {
-        snprintf(err, ECRM_ERRMAX,
-                 "purchases are not ordered by customer (host bug)");
-        return -1;
-    }
-    if (r != ECRM_OK) {
-        snprintf(err, ECRM_ERRMAX, "reading the history failed (%d)", r);
-        return -1;
-    }
-    return 0;
-}
-
 static int id_cmp(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -746,17 +509,16 @@ static int id_cmp(const void *a, const void *b)
 
 /* Number the items in the order of their store ids, so that the model
  * (which breaks its last ties by item index) does not depend on the
- * order the store handed the lines out in. Remaps the columns of the NT
- * triplets T and the per-item SOLD (may be NULL). Returns 0 or -1. */
-static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
-                          int64_t *sold)
+ * order the store handed the lines out in. *TO (M's items entries, the
+ * caller's to free) maps the old indexes to the new. Returns 0 or -1. */
+static int renumber_items(struct model *m, uint32_t **to)
 {
     size_t n = m->items.n;
     int64_t *sorted = malloc((n ? n : 1) * sizeof(*sorted));
-    uint32_t *to = malloc((n ? n : 1) * sizeof(*to));
     struct idmap fresh = {0};
     int rc = -1;
-    if (!sorted || !to)
+    *to = malloc((n ? n : 1) * sizeof(**to));
+    if (!sorted || !*to)
         goto out;
     if (n)
         memcpy(sorted, m->items.ids, n * sizeof(*sorted));
@@ -767,12 +529,73 @@ static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
         if (idmap_put(&fresh, sorted[i], &neu) ||
             !idmap_get(&m->items, sorted[i], &old))
             goto out;
-        to[old] = neu;
+        (*to)[old] = neu;
     }
-    for (size_t e = 0; e < nt; e++)
-        t[e].col = to[t[e].col];
+    idmap_free(&m->items);
+    m->items = fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    rc = 0;
+out:
+    if (rc) {
+        free(*to);
+        *to = NULL;
+    }
+    idmap_free(&fresh);
+    free(sorted);
+    return rc;
+}
+
+/* The purchases of the window into T's lines, netted into M's matrix (the
+ * items numbered by store id). Returns the host's answer, or -1 when out
+ * of memory. */
+static int read_purchases(struct itemknn *k, struct trainer *t, int64_t since)
+{
+    const struct ecrm_host *h = k->host;
+    struct model *m = t->m;
+    uint32_t *to = NULL;
+    int r;
+    if (ECRM_HAS_MEMBER(h, struct ecrm_host, scan_purchases) &&
+        h->scan_purchases)
+        r = h->scan_purchases(h, since, t->now, line_cb, t);
+    else
+        r = h->iter_purchases(h, since, t->now, line_cb, t);
+    if (r != ECRM_OK || t->oom)
+        return t->oom ? -1 : r;
+    if (renumber_items(m, &to) ||
+        !(t->sold = calloc(m->items.n ? m->items.n : 1, sizeof(*t->sold))) ||
+        lines_net(&t->lines, to, m->items.n, &m->users, purchase_weight, t,
+                  &m->ui, t->sold))
+        r = -1;
+    free(to);
+    lines_free(&t->lines);
+    return r;
+}
+
+/* Merge the event observations of T into M's matrix: the purchases are
+ * made observations again, the items numbered anew (events may bring new
+ * ones). Returns 0 or -1 (out of memory). */
+static int merge_events(struct trainer *t)
+{
+    struct model *m = t->m;
+    size_t ni = m->items.n, old = m->ui.ncols;
+    uint32_t *to = NULL;
+    struct sp_csr ui;
+    int64_t *sold = realloc(t->sold, (ni ? ni : 1) * sizeof(*sold));
+    if (!sold)
+        return -1;
+    t->sold = sold;
+    if (ni > old)
+        memset(sold + old, 0, (ni - old) * sizeof(*sold));
+    for (size_t u = 0; u < m->ui.nrows; u++)
+        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++)
+            if (push_triplet(t, (uint32_t)u, m->ui.idx[e], m->ui.val[e], 1))
+                return -1;
+    if (renumber_items(m, &to))
+        return -1;
+    for (size_t e = 0; e < t->nt; e++)
+        t->t[e].col = to[t->t[e].col];
     /* SOLD follows the new numbering: permute it in place by cycles */
-    for (size_t i = 0; sold && i < n; i++)
+    for (size_t i = 0; i < ni; i++)
         while (to[i] != i) {
             uint32_t j = to[i];
             int64_t x = sold[i];
@@ -781,15 +604,95 @@ static int renumber_items(struct model *m, struct sp_triplet *t, size_t nt,
             to[i] = to[j];
             to[j] = j;
         }
-    idmap_free(&m->items);
-    m->items = fresh;
-    memset(&fresh, 0, sizeof(fresh));
-    rc = 0;
-out:
-    idmap_free(&fresh);
-    free(sorted);
     free(to);
-    return rc;
+    if (sp_csr_from_triplets(t->t, t->nt, m->users.n, ni, &ui))
+        return -1;
+    sp_csr_free(&m->ui);
+    m->ui = ui;
+    return 0;
+}
+
+/* Read the window's history into M's matrix. Returns 0, or -1 with ERR
+ * set. */
+static int read_history(struct itemknn *k, struct trainer *t, char *err)
+{
+    const struct ecrm_host *h = k->host;
+    int64_t since = 0;
+    if (k->conf->window_days > 0) {
+        since = t->now - k->conf->window_days * 86400;
+        if (since <= 0)
+            since = 1; /* 0 would mean "unbounded" to the host */
+    }
+    int r = read_purchases(k, t, since);
+    if (r == ECRM_OK &&
+        ECRM_HAS_MEMBER(h, struct ecrm_host, iter_interactions) &&
+        h->iter_interactions &&
+        (k->conf->w_cart > 0 || k->conf->w_view > 0 ||
+         k->conf->w_wishlist > 0 || k->conf->w_purchase > 0))
+        r = h->iter_interactions(h, since, t->now, interaction_cb, t);
+    if (r == ECRM_OK && !t->oom && t->nt && merge_events(t))
+        r = -1;
+    if (t->oom || r == -1) {
+        snprintf(err, ECRM_ERRMAX, "out of memory while training");
+        return -1;
+    }
+    if (r != ECRM_OK) {
+        snprintf(err, ECRM_ERRMAX, "reading the history failed (%d)", r);
+        return -1;
+    }
+    return 0;
+}
+
+/* The threads to build the neighbours with: at most WANT, and no more
+ * than the processors the load average leaves idle, rounded to the
+ * nearest (at least one). On a machine kept busy by other work a second
+ * thread only waits for a processor and costs its start-up and cache;
+ * the model is the same. */
+static size_t idle_threads(size_t want)
+{
+    double load;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (want <= 1 || cpus < 1 || getloadavg(&load, 1) != 1)
+        return want;
+    double idle = (double)cpus - load + 0.5;
+    size_t n = idle >= 1 ? (size_t)idle : 1;
+    return n < want ? n : want;
+}
+
+/* When train()'s phases ended, on the wall clock and in CPU time (of the
+ * process: the neighbour threads count), for the log. */
+enum { PH_START, PH_HISTORY, PH_MATRIX, PH_NEIGHBOURS, PH_END, PH_N };
+struct phases {
+    double wall[PH_N], cpu[PH_N];
+};
+
+static void phase(struct phases *p, int at)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    p->wall[at] = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    p->cpu[at] = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Log what K's model holds and what training it took (PH, THREADS). */
+static void log_model(const struct itemknn *k, const struct phases *ph,
+                      size_t threads)
+{
+    const double *w = ph->wall, *c = ph->cpu;
+    k->host->log(
+        k->host, ECRM_LOG_INFO,
+        "%zu customers, %zu items, %zu weights, %zu neighbours in %.3f s "
+        "(history %.3f, matrix %.3f, neighbours %.3f with %zu thread%s, "
+        "popularity and catalogue %.3f), %.3f s of CPU (%.3f, %.3f, %.3f, "
+        "%.3f)",
+        k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
+        k->m.knn.ptr[k->m.knn.nitems], w[PH_END] - w[PH_START],
+        w[PH_HISTORY] - w[PH_START], w[PH_MATRIX] - w[PH_HISTORY],
+        w[PH_NEIGHBOURS] - w[PH_MATRIX], threads, threads == 1 ? "" : "s",
+        w[PH_END] - w[PH_NEIGHBOURS], c[PH_END] - c[PH_START],
+        c[PH_HISTORY] - c[PH_START], c[PH_MATRIX] - c[PH_HISTORY],
+        c[PH_NEIGHBOURS] - c[PH_MATRIX], c[PH_END] - c[PH_NEIGHBOURS]);
 }
 
 static int knn_train(void *ctx, char *err)
@@ -799,20 +702,23 @@ static int knn_train(void *ctx, char *err)
     struct sp_csr iu = {0};
     struct trainer t = {.k = k, .m = &m, .now = k->host->now(k->host)};
     int rc = ECRM_FAIL;
+    struct phases ph;
 
+    phase(&ph, PH_START);
     if (read_history(k, &t, err))
         goto out;
-    if (net_reserve(&t, m.items.n ? (uint32_t)m.items.n - 1 : 0) ||
-        renumber_items(&m, t.t, t.nt, t.sold) ||
-        sp_csr_from_triplets(t.t, t.nt, m.users.n, m.items.n, &m.ui))
-        goto oom;
+    phase(&ph, PH_HISTORY);
     free(t.t);
     t.t = NULL;
     struct sp_params params = k->params;
     params.last_sold = t.sold;
-    if (sp_csr_transpose(&m.ui, &iu) ||
-        sp_knn_build(&m.ui, &iu, &params, &m.knn))
+    params.threads = idle_threads(params.threads);
+    if (sp_csr_transpose(&m.ui, &iu))
         goto oom;
+    phase(&ph, PH_MATRIX);
+    if (sp_knn_build(&m.ui, &iu, &params, &m.knn))
+        goto oom;
+    phase(&ph, PH_NEIGHBOURS);
     if (build_popularity(&m))
         goto oom;
     /* Symmetric similarities score a candidate through its own N best
@@ -820,13 +726,15 @@ static int knn_train(void *ctx, char *err)
      * weak similarities from every basket. The conditional one is
      * directed, from the customer's item to the candidate, and keeps the
      * N best candidates of each item (Deshpande & Karypis 2004). Either
-     * way the lists are stored by the customer's item for scoring. */
+     * way the lists are stored by the customer's item for scoring (knn),
+     * and by candidate too (rev), to explain a recommended item without
+     * tracking every candidate's best contributor while scoring. */
+    if (sp_knn_transpose(&m.knn, &m.rev))
+        goto oom;
     if (k->params.sim != SP_CONDITIONAL) {
-        struct sp_knn by_item;
-        if (sp_knn_transpose(&m.knn, &by_item))
-            goto oom;
-        sp_knn_free(&m.knn);
-        m.knn = by_item;
+        struct sp_knn own = m.knn;
+        m.knn = m.rev;
+        m.rev = own;
     }
     if (read_catalog(k, &m, err))
         goto out;
@@ -835,21 +743,16 @@ static int knn_train(void *ctx, char *err)
     memset(&m, 0, sizeof(m));
     k->now = t.now;
     k->trained = 1;
-    k->host->log(k->host, ECRM_LOG_INFO,
-                 "%zu customers, %zu items, %zu weights, %zu neighbours",
-                 k->m.users.n, k->m.items.n, k->m.ui.ptr[k->m.ui.nrows],
-                 k->m.knn.ptr[k->m.knn.nitems]);
+    phase(&ph, PH_END);
+    log_model(k, &ph, params.threads);
     rc = ECRM_OK;
     goto out;
 oom:
     snprintf(err, ECRM_ERRMAX, "out of memory while training");
 out:
+    lines_free(&t.lines);
     free(t.t);
-    free(t.net);
-    free(t.last);
-    free(t.stamp);
     free(t.sold);
-    free(t.touched);
     sp_csr_free(&iu);
     model_free(&m);
     return rc;
@@ -858,72 +761,6 @@ out:
 /* ------------------------------------------------------------------------
  * Recommend
  */
-
-/* One candidate item of one customer. */
-struct slot {
-    uint32_t key;      /* item index + 1; 0 = empty */
-    uint32_t best_i;   /* the customer's item contributing most */
-    uint32_t best_cnt; /* customers having both */
-    uint32_t owned;    /* the customer owns it: not a candidate */
-    double score;
-    double best; /* that item's contribution */
-};
-
-/* Candidates of one call: open addressing on the item index, plus the
- * list of used slots so that reading them back costs what was written,
- * not the table's size. */
-struct scores {
-    struct slot *v;
-    size_t cap;
-    uint32_t *used;
-    size_t nused;
-};
-
-/* The slot of ITEM, created when new unless FIND_ONLY (NULL then). */
-static struct slot *slot_get(struct scores *s, uint32_t item, int find_only)
-{
-    size_t j = (item * 2654435761u) & (s->cap - 1);
-    while (s->v[j].key && s->v[j].key != item + 1)
-        j = (j + 1) & (s->cap - 1);
-    if (!s->v[j].key) {
-        if (find_only)
-            return NULL;
-        s->v[j].key = item + 1;
-        s->used[s->nused++] = (uint32_t)j;
-    }
-    return &s->v[j];
-}
-
-/* What the customer owns: sorted item indexes. */
-struct owned {
-    uint32_t *v;
-    size_t n, cap;
-};
-
-static int owned_push(struct owned *o, uint32_t i)
-{
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 64;
-        uint32_t *v = realloc(o->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        o->v = v;
-        o->cap = cap;
-    }
-    o->v[o->n++] = i;
-    return 0;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int owns(const struct owned *o, uint32_t i)
-{
-    return o->n && bsearch(&i, o->v, o->n, sizeof(*o->v), u32_cmp) != NULL;
-}
 
 /* Lines of one customer read from the store, netted per item. */
 struct history {
@@ -952,17 +789,20 @@ static int history_cb(void *arg, const struct ecrm_purchase *p)
     return 0;
 }
 
-/* Fill O with the items customer U (model row, or none: U = UINT32_MAX)
- * owns, minus the repurchasable ones. The model row holds every purchase
+/* Flag in SC the items customer U (model row, or none: U = UINT32_MAX)
+ * owns, but the repurchasable ones. The model row holds every purchase
  * when the window is the whole history; otherwise the store is asked. */
 static int collect_owned(const struct itemknn *k, int64_t customer_id,
-                         uint32_t u, struct owned *o, char *err)
+                         uint32_t u, struct knn_scratch *sc, char *err)
 {
     const struct model *m = &k->m;
     if (u != UINT32_MAX)
-        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++)
-            if (m->ui.bought[e] && owned_push(o, m->ui.idx[e]))
+        for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
+            uint32_t i = m->ui.idx[e];
+            if (m->ui.bought[e] && !(m->repurchasable && m->repurchasable[i]) &&
+                knn_own(sc, i))
                 goto oom;
+        }
     if (k->conf->window_days > 0) {
         struct history hi = {0};
         int r = k->host->iter_customer_purchases(k->host, customer_id, k->now,
@@ -983,7 +823,7 @@ static int collect_owned(const struct itemknn *k, int64_t customer_id,
                 qty += hi.v[e].quantity;
             uint32_t i;
             if (qty > 0 && idmap_get(&m->items, hi.v[s].item_id, &i) &&
-                owned_push(o, i)) {
+                !(m->repurchasable && m->repurchasable[i]) && knn_own(sc, i)) {
                 free(hi.v);
                 goto oom;
             }
@@ -991,15 +831,6 @@ static int collect_owned(const struct itemknn *k, int64_t customer_id,
         }
         free(hi.v);
     }
-    if (m->repurchasable) {
-        size_t w = 0;
-        for (size_t n = 0; n < o->n; n++)
-            if (!m->repurchasable[o->v[n]])
-                o->v[w++] = o->v[n];
-        o->n = w;
-    }
-    if (o->n)
-        qsort(o->v, o->n, sizeof(*o->v), u32_cmp);
     return 0;
 oom:
     snprintf(err, ECRM_ERRMAX, "out of memory");
@@ -1076,20 +907,21 @@ static void heap_offer(struct pick *heap, size_t *n, size_t k,
 static void knn_reason(const struct itemknn *k, const struct pick *p, char *out)
 {
     char title[112];
+    const char *t = title;
     const struct model *m = &k->m;
     int64_t id = m->items.ids[p->best_i];
-    if (m->title_at && m->title_at[p->best_i])
-        snprintf(title, sizeof(title), "%s",
-                 m->titles + m->title_at[p->best_i] - 1);
-    else if (m->title_at ||
-             k->host->item_title(k->host, id, title, sizeof(title)) !=
-                 ECRM_OK ||
-             !title[0])
-        snprintf(title, sizeof(title), "item %" PRId64, id);
-    utf8_trim(title);
+    if (m->title_at && m->title_at[p->best_i]) {
+        t = m->titles + m->title_at[p->best_i] - 1; /* cut by keep_title() */
+    } else {
+        if (m->title_at ||
+            k->host->item_title(k->host, id, title, sizeof(title)) != ECRM_OK ||
+            !title[0])
+            snprintf(title, sizeof(title), "item %" PRId64, id);
+        utf8_trim(title);
+    }
     snprintf(out, ECRM_REASON_MAX,
-             "bought together with %s (%" PRIu32 " customer%s)", title,
-             p->best_cnt, p->best_cnt == 1 ? "" : "s");
+             "bought together with %s (%" PRIu32 " customer%s)", t, p->best_cnt,
+             p->best_cnt == 1 ? "" : "s");
 }
 
 static void popular_reason(uint32_t buyers, char *out)
@@ -1098,46 +930,48 @@ static void popular_reason(uint32_t buyers, char *out)
              buyers, buyers == 1 ? "" : "s");
 }
 
-/* Score the neighbours of customer U's items into S (sized here). */
-static int score_neighbours(const struct model *m, uint32_t u, struct scores *s)
+/* Score the neighbours of customer U's items into SC, noting the
+ * customer's weights there for explain(). */
+static void score_neighbours(const struct model *m, uint32_t u,
+                             struct knn_scratch *sc)
 {
-    size_t bound = 0;
-    for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
-        uint32_t i = m->ui.idx[e];
-        bound += m->knn.ptr[i + 1] - m->knn.ptr[i];
-    }
-    if (bound > m->items.n)
-        bound = m->items.n;
-    s->cap = 16;
-    while (s->cap < bound * 2)
-        s->cap *= 2;
-    s->v = calloc(s->cap, sizeof(*s->v));
-    s->used = malloc((bound ? bound : 1) * sizeof(*s->used));
-    if (!s->v || !s->used)
-        return -1;
     for (size_t e = m->ui.ptr[u]; e < m->ui.ptr[u + 1]; e++) {
         uint32_t i = m->ui.idx[e];
         double wi = m->ui.val[e];
-        for (size_t n = m->knn.ptr[i]; n < m->knn.ptr[i + 1]; n++) {
-            struct slot *sl = slot_get(s, m->knn.idx[n], 0);
-            double c = wi * m->knn.sim[n];
-            sl->score += c;
-            /* the strongest contributor explains the item; on a tie the
-             * lower store id, whatever the order of the customer's row */
-            if (c > sl->best ||
-                (c == sl->best && m->items.ids[i] < m->items.ids[sl->best_i])) {
-                sl->best = c;
-                sl->best_i = i;
-                sl->best_cnt = m->knn.cnt[n];
-            }
+        sc->wgen[i] = sc->cur;
+        sc->weight[i] = wi;
+        for (size_t n = m->knn.ptr[i]; n < m->knn.ptr[i + 1]; n++)
+            knn_add(sc, m->knn.idx[n], wi * m->knn.sim[n]);
+    }
+}
+
+/* What explains pick P: of the items that score it (its list in rev),
+ * the one of the customer's (their weights in SC) contributing most, on a
+ * tie the lower store id; into p->best_i and p->best_cnt. Asked only of
+ * the few items recommended, not of every candidate scored. */
+static void explain(const struct model *m, const struct knn_scratch *sc,
+                    struct pick *p)
+{
+    double best = 0;
+    p->best_i = 0;
+    p->best_cnt = 0;
+    for (size_t n = m->rev.ptr[p->item]; n < m->rev.ptr[p->item + 1]; n++) {
+        uint32_t i = m->rev.idx[n];
+        if (sc->wgen[i] != sc->cur)
+            continue;
+        double c = sc->weight[i] * m->rev.sim[n];
+        if (c > best ||
+            (c == best && m->items.ids[i] < m->items.ids[p->best_i])) {
+            best = c;
+            p->best_i = i;
+            p->best_cnt = m->rev.cnt[n];
         }
     }
-    return 0;
 }
 
 /* Top OUT up to K items with the popularity ranking, skipping what the
- * customer owns and what is already in OUT[0..*n). */
-static void fill_popular(const struct itemknn *k, const struct owned *o,
+ * customer owns (flagged in SC) and what is already in OUT[0..*n). */
+static void fill_popular(const struct itemknn *k, const struct knn_scratch *sc,
                          size_t kmax, struct ecrm_reco *out, size_t *n)
 {
     const struct model *m = &k->m;
@@ -1146,7 +980,7 @@ static void fill_popular(const struct itemknn *k, const struct owned *o,
         uint32_t i = m->rank[r];
         int64_t id = m->items.ids[i];
         int dup = 0;
-        if (owns(o, i))
+        if (sc->owned[i])
             continue;
         for (size_t j = 0; j < first && !dup; j++)
             dup = out[j].item_id == id;
@@ -1162,12 +996,11 @@ static void fill_popular(const struct itemknn *k, const struct owned *o,
 
 /* A customer the model does not know: the fallback personalizer, else the
  * popularity ranking. */
-static int cold_start(const struct itemknn *k, int64_t customer_id, size_t kmax,
+static int cold_start(struct itemknn *k, int64_t customer_id, size_t kmax,
                       struct ecrm_reco *out, size_t *n, char *err)
 {
     const struct ecrm_host *h = k->host;
     const char *name = k->conf->fallback;
-    struct owned o = {0};
     if (name && *name) {
         struct ecrm_instance *in = h->find_personalizer(h, name);
         if (in) {
@@ -1181,14 +1014,17 @@ static int cold_start(const struct itemknn *k, int64_t customer_id, size_t kmax,
             *n = 0;
         }
     }
-    /* unknown to the model, but may own items bought before the window */
-    if (collect_owned(k, customer_id, UINT32_MAX, &o, err)) {
-        free(o.v);
+    struct knn_scratch *sc = knn_pool_get(&k->pool, k->m.items.n);
+    if (!sc) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
         return ECRM_FAIL;
     }
-    fill_popular(k, &o, kmax, out, n);
-    free(o.v);
-    return ECRM_OK;
+    /* unknown to the model, but may own items bought before the window */
+    int rc = collect_owned(k, customer_id, UINT32_MAX, sc, err);
+    if (rc == 0)
+        fill_popular(k, sc, kmax, out, n);
+    knn_pool_put(&k->pool, sc);
+    return rc ? ECRM_FAIL : ECRM_OK;
 }
 
 static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
@@ -1196,9 +1032,8 @@ static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
 {
     struct itemknn *k = ctx;
     const struct model *m = &k->m;
-    struct owned o = {0};
-    struct scores s = {0};
-    struct pick *heap = NULL;
+    struct knn_scratch *sc = NULL;
+    struct pick *heap;
     size_t nh = 0;
     uint32_t u;
     int rc = ECRM_FAIL;
@@ -1212,42 +1047,39 @@ static int knn_recommend(void *ctx, int64_t customer_id, size_t kmax,
         return ECRM_OK;
     if (!idmap_get(&m->users, customer_id, &u))
         return cold_start(k, customer_id, kmax, out, n, err);
-    if (collect_owned(k, customer_id, u, &o, err))
-        goto out;
-    heap = malloc(kmax * sizeof(*heap));
-    if (!heap || score_neighbours(m, u, &s)) {
+    sc = knn_pool_get(&k->pool, m->items.n);
+    heap = sc ? knn_heap(sc, kmax * sizeof(*heap)) : NULL;
+    if (!heap) {
         snprintf(err, ECRM_ERRMAX, "out of memory");
         goto out;
     }
-    for (size_t j = 0; j < o.n; j++) {
-        struct slot *sl = slot_get(&s, o.v[j], 1);
-        if (sl)
-            sl->owned = 1;
-    }
-    for (size_t j = 0; j < s.nused; j++) {
-        const struct slot *sl = &s.v[s.used[j]];
-        if (sl->owned)
+    if (collect_owned(k, customer_id, u, sc, err))
+        goto out;
+    score_neighbours(m, u, sc);
+    for (size_t j = 0; j < sc->nused; j++) {
+        uint32_t i = sc->used[j];
+        /* grid() moves a score by 2^-21 at most: one this far below the
+         * worst kept cannot enter, and is not rounded to find out */
+        if (sc->owned[i] ||
+            (nh == kmax && sc->score[i] + 0x1p-21 < heap[0].score))
             continue;
-        uint32_t i = sl->key - 1;
-        struct pick p = {grid(sl->score), m->items.ids[i], i,
-                         sl->best_i,      sl->best_cnt,    m->buyers[i]};
+        struct pick p = {grid(sc->score[i]), m->items.ids[i], i, 0, 0,
+                         m->buyers[i]};
         heap_offer(heap, &nh, kmax, &p);
     }
     if (nh)
         qsort(heap, nh, sizeof(*heap), pick_cmp);
     for (size_t r = 0; r < nh; r++) {
+        explain(m, sc, &heap[r]);
         out[r].item_id = heap[r].id;
         out[r].score = heap[r].score;
         knn_reason(k, &heap[r], out[r].reason);
     }
     *n = nh;
-    fill_popular(k, &o, kmax, out, n);
+    fill_popular(k, sc, kmax, out, n);
     rc = ECRM_OK;
 out:
-    free(o.v);
-    free(s.v);
-    free(s.used);
-    free(heap);
+    knn_pool_put(&k->pool, sc);
     return rc;
 }
 
@@ -1301,6 +1133,8 @@ static void knn_destroy(void *ctx)
     if (!k)
         return;
     model_free(&k->m);
+    if (k->have_pool)
+        knn_pool_destroy(&k->pool);
     free(k);
 }
 

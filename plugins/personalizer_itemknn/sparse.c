@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +16,8 @@ void sp_csr_free(struct sp_csr *a)
     memset(a, 0, sizeof(*a));
 }
 
-/* Allocate A's arrays for NROWS rows and NNZ entries (bought when
- * WITH_BOUGHT). Returns 0 or -1 (A zeroed). */
-static int csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
-                     int with_bought)
+int sp_csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
+                 int with_bought)
 {
     memset(a, 0, sizeof(*a));
     a->nrows = nrows;
@@ -43,7 +42,7 @@ int sp_csr_from_triplets(const struct sp_triplet *t, size_t n, size_t nrows,
     int rc = -1;
 
     memset(a, 0, sizeof(*a));
-    if (!bycol || !colptr || csr_alloc(a, nrows, ncols, n, 1))
+    if (!bycol || !colptr || sp_csr_alloc(a, nrows, ncols, n, 1))
         goto out;
     /* Two stable counting sorts, by column then by row, leave every row
      * sorted by column without a comparison sort. */
@@ -100,7 +99,7 @@ out:
 int sp_csr_transpose(const struct sp_csr *a, struct sp_csr *at)
 {
     size_t nnz = a->ptr[a->nrows];
-    if (csr_alloc(at, a->ncols, a->nrows, nnz, 0))
+    if (sp_csr_alloc(at, a->ncols, a->nrows, nnz, 0))
         return -1;
     for (size_t i = 0; i < nnz; i++)
         at->ptr[a->idx[i] + 1]++;
@@ -131,69 +130,114 @@ void sp_knn_free(struct sp_knn *k)
     memset(k, 0, sizeof(*k));
 }
 
-/* One candidate neighbour while a row is selected. */
+/* One candidate neighbour while a row is selected. Its similarity (> 0,
+ * so its bits order like the number) and its count of common customers
+ * are one key: most comparisons are one of integers. */
 struct cand {
-    float sim;
+    uint64_t key; /* float bits of the similarity << 32 | count */
     uint32_t j;
-    uint32_t cnt;
     int64_t last; /* when j was last sold (0: unknown) */
 };
 
+static uint64_t cand_key(float sim, uint32_t cnt)
+{
+    uint32_t bits;
+    memcpy(&bits, &sim, sizeof(bits));
+    return (uint64_t)bits << 32 | cnt;
+}
+
+static float key_sim(uint64_t key)
+{
+    uint32_t bits = (uint32_t)(key >> 32);
+    float sim;
+    memcpy(&sim, &bits, sizeof(sim));
+    return sim;
+}
+
 /* Better first: higher similarity, then more customers in common (more
  * evidence for the same figure), then the item sold more recently, then
- * lower index (deterministic). */
+ * higher index (deterministic). */
 static int better(const struct cand *a, const struct cand *b)
 {
-    if (a->sim != b->sim)
-        return a->sim > b->sim;
-    if (a->cnt != b->cnt)
-        return a->cnt > b->cnt;
+    if (a->key != b->key)
+        return a->key > b->key;
     if (a->last != b->last)
         return a->last > b->last;
     return a->j > b->j;
 }
 
-static int cand_cmp(const void *x, const void *y)
-{
-    const struct cand *a = x, *b = y;
-    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
-/* Restore the heap property below slot AT of the KEEP-slot heap V whose
+/* Restore the heap property below slot AT of the N-slot heap V whose
  * root is its worst member. */
-static void sift_down(struct cand *v, size_t keep, size_t at)
+static void sift_down(struct cand *v, size_t n, size_t at)
 {
+    struct cand x = v[at];
     for (;;) {
-        size_t l = 2 * at + 1, r = l + 1, worst = at;
-        if (l < keep && better(&v[worst], &v[l]))
-            worst = l;
-        if (r < keep && better(&v[worst], &v[r]))
+        size_t l = 2 * at + 1, r = l + 1, worst = l;
+        if (l >= n)
+            break;
+        if (r < n && better(&v[l], &v[r]))
             worst = r;
-        if (worst == at)
-            return;
-        struct cand tmp = v[at];
+        if (!better(&x, &v[worst]))
+            break;
         v[at] = v[worst];
-        v[worst] = tmp;
         at = worst;
     }
+    v[at] = x;
 }
 
-/* Move the KEEP best of V[0..n) to the front, in any order. A heap of the
- * KEEP best so far, worst at the root: O(n log KEEP), and unlike a
- * quickselect never quadratic on equal similarities. */
-static void select_best(struct cand *v, size_t n, size_t keep)
+/* The best KEEP candidates of a row, offered one by one: a heap with the
+ * worst kept at the root, so a candidate that cannot enter costs one
+ * comparison of similarities; O(n log KEEP), and unlike a quickselect
+ * never quadratic on equal similarities. */
+struct best {
+    struct cand *v;
+    size_t n, keep;
+    const int64_t *last_sold; /* read only for candidates compared */
+};
+
+/* Offer a candidate to B. Returns 1 when B is full and its worst (the
+ * root) may have changed, else 0. */
+static int best_offer(struct best *b, float sim, uint32_t j, uint32_t cnt)
 {
-    for (size_t i = keep / 2; i-- > 0;)
-        sift_down(v, keep, i);
-    for (size_t i = keep; i < n; i++) {
-        if (better(&v[i], &v[0])) {
-            v[0] = v[i];
-            sift_down(v, keep, 0);
+    struct cand c = {cand_key(sim, cnt), j, 0};
+    if (b->n == b->keep && c.key < b->v[0].key)
+        return 0;
+    c.last = b->last_sold ? b->last_sold[j] : 0;
+    if (b->n < b->keep) {
+        size_t at = b->n++;
+        while (at && better(&b->v[(at - 1) / 2], &c)) {
+            b->v[at] = b->v[(at - 1) / 2];
+            at = (at - 1) / 2;
         }
+        b->v[at] = c;
+        return b->n == b->keep;
+    }
+    if (!better(&c, &b->v[0]))
+        return 0;
+    b->v[0] = c;
+    sift_down(b->v, b->n, 0);
+    return 1;
+}
+
+/* Sort B's candidates best first, in place: the worst is popped to the
+ * end, then the next worst before it, and so on (no comparison through a
+ * function pointer, as qsort() would make). */
+static void best_sort(struct best *b)
+{
+    for (size_t n = b->n; n > 1; n--) {
+        struct cand worst = b->v[0];
+        b->v[0] = b->v[n - 1];
+        sift_down(b->v, n - 1, 0);
+        b->v[n - 1] = worst;
     }
 }
 
-/* Append C[0..n) to K's arrays, growing them; 0 or -1. */
+/* Entries a part makes room for before it starts (3 arrays of 4 bytes
+ * each): 64Mi, 768 MiB of address space at most. */
+#define PART_ROOM_MAX ((size_t)64 << 20)
+
+/* Append C[0..n) to K's arrays at AT, growing them to at least AT + N
+ * entries (*CAP); 0 or -1. */
 static int knn_append(struct sp_knn *k, size_t *cap, const struct cand *c,
                       size_t n, size_t at)
 {
@@ -216,8 +260,8 @@ static int knn_append(struct sp_knn *k, size_t *cap, const struct cand *c,
     }
     for (size_t i = 0; i < n; i++) {
         k->idx[at + i] = c[i].j;
-        k->sim[at + i] = c[i].sim;
-        k->cnt[at + i] = c[i].cnt;
+        k->sim[at + i] = key_sim(c[i].key);
+        k->cnt[at + i] = (uint32_t)c[i].key;
     }
     return 0;
 }
@@ -273,114 +317,224 @@ static double pair_sim(const struct sp_params *p, const struct norms *nm,
     }
 }
 
-/* The dense accumulator of one row: dot product and support side by
- * side, so the inner loop touches one cache line per column. */
-struct acc {
-    float dot;
-    uint32_t cnt;
-};
-
-/* The rows [LO, HI) of the neighbour lists: one worker's share. */
-struct part {
+/* What the workers share: the inputs, the items cut into parts of about
+ * equal work, and the next part to take. A worker that is held up (a busy
+ * machine) takes fewer parts instead of keeping the others waiting at the
+ * end, and the parts are joined in item order whoever built them. */
+struct job {
     const struct sp_csr *ui, *iu;
     const struct sp_params *p;
     const struct norms *nm;
-    size_t lo, hi;
-    struct sp_knn k; /* nitems = hi - lo, its own arrays */
-    int rc;
+    double uniform; /* every weight is this one (> 0), or 0 */
+    struct part *parts;
+    size_t nparts;
+    atomic_size_t next;
 };
 
-/* Build the neighbour lists of items [w->lo, w->hi) into w->k: row i of
- * R^T R through each customer of i to their items, the best N kept. */
-static void *build_part(void *arg)
-{
-    struct part *w = arg;
-    const struct sp_csr *ui = w->ui, *iu = w->iu;
-    const struct sp_params *p = w->p;
-    size_t nitems = iu->nrows, cap = 0, nnz = 0;
-    size_t n1 = nitems ? nitems : 1;
-    struct acc *acc = calloc(n1, sizeof(*acc));
-    uint32_t *touched = malloc(n1 * sizeof(*touched));
-    struct cand *cands = malloc(n1 * sizeof(*cands));
-    struct sp_knn *k = &w->k;
+/* Rows [lo, hi) of the neighbour lists. */
+struct part {
+    size_t lo, hi;
+    struct sp_knn k; /* nitems = hi - lo, its own arrays */
+    int rc;          /* 0 once built */
+};
 
-    w->rc = -1;
+/* A worker's scratch: the dense accumulator of one row (its counts of
+ * common customers, and dot products unless the weights are uniform),
+ * the columns it touched, and the best candidates. */
+struct scratch {
+    uint32_t *cnt;
+    float *dot;
+    uint32_t *touched;
+    struct best b;
+};
+
+/* Count the columns IDX[0..len) of one customer into CNT, appending
+ * those new to the row to TOUCHED[NT..]; returns the new NT. The hot loop
+ * of the build: no branch (the slot is written, kept when the column is
+ * new), and restrict tells the compiler nothing here aliases. */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* a function of its own: its registers to itself */
+#endif
+static size_t
+count_columns(const uint32_t *restrict idx, size_t len, uint32_t *restrict cnt,
+              uint32_t *restrict touched, size_t nt)
+{
+    for (size_t f = 0; f < len; f++) {
+        uint32_t j = idx[f];
+        touched[nt] = j;
+        nt += cnt[j]++ == 0;
+    }
+    return nt;
+}
+
+/* Row I of R^T R into SC's accumulator, through each customer of I to
+ * their items; the columns touched, each once, into SC->touched. Returns
+ * their number. With uniform weights only the counts are kept: the dot
+ * product is the count times the weight squared. */
+static size_t accumulate(const struct job *jb, size_t i, struct scratch *sc)
+{
+    const struct sp_csr *ui = jb->ui, *iu = jb->iu;
+    size_t nt = 0;
+    for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
+        size_t row = iu->idx[e];
+        const uint32_t *idx = ui->idx + ui->ptr[row];
+        size_t len = ui->ptr[row + 1] - ui->ptr[row];
+        nt = count_columns(idx, len, sc->cnt, sc->touched, nt);
+        if (!(jb->uniform > 0)) {
+            const float *val = ui->val + ui->ptr[row];
+            float wi = iu->val[e];
+            for (size_t f = 0; f < len; f++)
+                sc->dot[idx[f]] += wi * val[f];
+        }
+    }
+    return nt;
+}
+
+/* With uniform weights W2 (the weight squared), the count of common
+ * customers below which a neighbour of item I cannot reach similarity
+ * THETA: Jaccard's dot / (sq_i + sq_j - dot) is at most dot / sq_i, and
+ * the cosine's dot / sqrt(sq_i * sq_j) at most sqrt(dot / sq_i), as sq_j
+ * >= dot. Lowered by a millionth so that rounding never rejects one that
+ * would have entered. 0 (nothing rejected) for the conditional
+ * probability, and without uniform weights. */
+static double count_floor(const struct job *jb, size_t i, float theta)
+{
+    double t = (double)theta * (1 - 1e-6), w2 = jb->uniform * jb->uniform;
+    const double *a = jb->nm->a;
+    if (!(w2 > 0))
+        return 0;
+    if (jb->p->sim == SP_JACCARD)
+        return t * a[i] / w2;
+    if (jb->p->sim == SP_COSINE && a[i] > 0)
+        return (t / a[i]) * (t / a[i]) / w2;
+    return 0;
+}
+
+/* The best N neighbours of item I into SC->b (sorted, best first); the
+ * accumulator is left zeroed. Once N are kept, a candidate whose count
+ * is below what the worst kept needs is passed over uncomputed. */
+static void select_row(const struct job *jb, size_t i, struct scratch *sc)
+{
+    const struct sp_params *p = jb->p;
+    double w2 = jb->uniform * jb->uniform, floor = 0;
+    size_t nt = accumulate(jb, i, sc);
+    sc->b.n = 0;
+    for (size_t t = 0; t < nt; t++) {
+        uint32_t j = sc->touched[t];
+        uint32_t cnt = sc->cnt[j];
+        double dot = w2 > 0 ? (double)cnt * w2 : sc->dot[j];
+        sc->cnt[j] = 0;
+        if (!(w2 > 0))
+            sc->dot[j] = 0;
+        if (j == i || cnt < p->min_support || (double)cnt < floor)
+            continue;
+        double s = pair_sim(p, jb->nm, i, j, dot);
+        if (s > 0 && best_offer(&sc->b, (float)s, j, cnt))
+            floor = count_floor(jb, i, key_sim(sc->b.v[0].key));
+    }
+    best_sort(&sc->b);
+}
+
+/* Build part W with scratch SC. Returns 0 or -1 (out of memory). */
+static int build_part(const struct job *jb, struct scratch *sc, struct part *w)
+{
+    struct sp_knn *k = &w->k;
+    size_t nnz = 0, cap = 0, row = jb->p->neighbours;
     k->nitems = w->hi - w->lo;
     k->ptr = calloc(k->nitems + 1, sizeof(*k->ptr));
-    if (!acc || !touched || !cands || !k->ptr)
-        goto out;
+    if (!k->ptr)
+        return -1;
+    /* room for full rows up front, unless that is huge: growing would
+     * copy the lists, and room never written costs no memory */
+    if (jb->iu->nrows && row > jb->iu->nrows - 1)
+        row = jb->iu->nrows - 1;
+    if (row && k->nitems <= PART_ROOM_MAX / row &&
+        knn_append(k, &cap, NULL, 0, k->nitems * row))
+        return -1;
     for (size_t i = w->lo; i < w->hi; i++) {
-        size_t nt = 0, nc = 0;
-        for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++) {
-            const uint32_t *idx = ui->idx + ui->ptr[iu->idx[e]];
-            const float *val = ui->val + ui->ptr[iu->idx[e]];
-            size_t len = ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]];
-            float wi = iu->val[e];
-            for (size_t f = 0; f < len; f++) {
-                struct acc *a = &acc[idx[f]];
-                if (!a->cnt++)
-                    touched[nt++] = idx[f];
-                a->dot += wi * val[f];
-            }
-        }
-        for (size_t t = 0; t < nt; t++) {
-            uint32_t j = touched[t];
-            if (j != i && acc[j].cnt >= p->min_support) {
-                double s = pair_sim(p, w->nm, i, j, acc[j].dot);
-                if (s > 0) {
-                    cands[nc].sim = (float)s;
-                    cands[nc].j = j;
-                    cands[nc].cnt = acc[j].cnt;
-                    cands[nc].last = p->last_sold ? p->last_sold[j] : 0;
-                    nc++;
-                }
-            }
-            acc[j].dot = 0;
-            acc[j].cnt = 0;
-        }
-        if (nc > p->neighbours) {
-            select_best(cands, nc, p->neighbours);
-            nc = p->neighbours;
-        }
-        if (nc > 1) /* qsort(NULL, 0, ...) is undefined */
-            qsort(cands, nc, sizeof(*cands), cand_cmp);
-        if (knn_append(k, &cap, cands, nc, nnz))
-            goto out;
-        nnz += nc;
+        select_row(jb, i, sc);
+        if (knn_append(k, &cap, sc->b.v, sc->b.n, nnz))
+            return -1;
+        nnz += sc->b.n;
         k->ptr[i - w->lo + 1] = nnz;
     }
     w->rc = 0;
-out:
-    free(acc);
-    free(touched);
-    free(cands);
+    return 0;
+}
+
+/* A worker: takes parts until none is left (or memory runs out: the
+ * parts it leaves unbuilt keep rc -1). */
+static void *work(void *arg)
+{
+    struct job *jb = arg;
+    size_t n1 = jb->iu->nrows ? jb->iu->nrows : 1;
+    struct scratch sc = {
+        calloc(n1, sizeof(*sc.cnt)),
+        jb->uniform > 0 ? NULL : calloc(n1, sizeof(*sc.dot)),
+        /* one spare slot: accumulate() writes before it counts */
+        malloc((n1 + 1) * sizeof(*sc.touched)),
+        {malloc(jb->p->neighbours * sizeof(*sc.b.v)), 0, jb->p->neighbours,
+         jb->p->last_sold},
+    };
+    while (sc.cnt && (sc.dot || jb->uniform > 0) && sc.touched && sc.b.v) {
+        size_t c = atomic_fetch_add(&jb->next, 1);
+        if (c >= jb->nparts || build_part(jb, &sc, &jb->parts[c]))
+            break;
+    }
+    free(sc.cnt);
+    free(sc.dot);
+    free(sc.touched);
+    free(sc.b.v);
     return NULL;
 }
 
-/* Where to cut the items into N shares of about equal work (the updates
- * of row i are the degrees of its customers): CUT[0..n]. */
+/* The weight every entry of A has, when they all have the same one and it
+ * is positive; else 0. */
+static double uniform_weight(const struct sp_csr *a)
+{
+    size_t nnz = a->ptr[a->nrows];
+    if (!nnz || !(a->val[0] > 0))
+        return 0;
+    for (size_t e = 1; e < nnz; e++)
+        if (a->val[e] != a->val[0])
+            return 0;
+    return a->val[0];
+}
+
+/* Cut the items into the N parts W of about equal work (the updates of
+ * row i are the degrees of its customers). */
 static void balance(const struct sp_csr *ui, const struct sp_csr *iu, size_t n,
-                    size_t *cut)
+                    struct part *w)
 {
     double total = 0, acc = 0;
-    size_t s = 1;
+    size_t s = 1, lo = 0;
     for (size_t e = 0; e < iu->ptr[iu->nrows]; e++)
         total += (double)(ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]]);
-    cut[0] = 0;
     for (size_t i = 0; i < iu->nrows && s < n; i++) {
         for (size_t e = iu->ptr[i]; e < iu->ptr[i + 1]; e++)
             acc += (double)(ui->ptr[iu->idx[e] + 1] - ui->ptr[iu->idx[e]]);
-        if (acc >= total * (double)s / (double)n)
-            cut[s++] = i + 1;
+        if (acc >= total * (double)s / (double)n) {
+            w[s - 1] = (struct part){.lo = lo, .hi = i + 1, .rc = -1};
+            lo = i + 1;
+            s++;
+        }
     }
-    while (s <= n)
-        cut[s++] = iu->nrows;
+    for (; s <= n; s++) {
+        w[s - 1] = (struct part){.lo = lo, .hi = iu->nrows, .rc = -1};
+        lo = iu->nrows;
+    }
 }
 
-/* Concatenate the N parts into K. Returns 0 or -1 (out of memory). */
-static int join(const struct part *w, size_t n, size_t nitems, struct sp_knn *k)
+/* Concatenate the N parts into K (taking the only one's arrays when N is
+ * 1). Returns 0 or -1 (out of memory). */
+static int join(struct part *w, size_t n, size_t nitems, struct sp_knn *k)
 {
     size_t nnz = 0, at = 0;
+    if (n == 1) { /* the one part is the whole: no copy */
+        *k = w[0].k;
+        memset(&w[0].k, 0, sizeof(w[0].k));
+        return 0;
+    }
     for (size_t t = 0; t < n; t++)
         nnz += w[t].k.ptr[w[t].k.nitems];
     k->nitems = nitems;
@@ -405,45 +559,47 @@ static int join(const struct part *w, size_t n, size_t nitems, struct sp_knn *k)
     return 0;
 }
 
+/* Parts per thread: enough that a held-up thread's share is small. */
+#define PARTS_PER_THREAD 16
+
 int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
                  const struct sp_params *p, struct sp_knn *k)
 {
     size_t n = p->threads ? p->threads : 1;
-    struct part *w = calloc(n, sizeof(*w));
-    size_t *cut = malloc((n + 1) * sizeof(*cut));
+    size_t np = n > 1 ? n * PARTS_PER_THREAD : 1;
+    struct job jb = {.ui = ui, .iu = iu, .p = p, .nparts = np};
     pthread_t *tid = calloc(n, sizeof(*tid));
     unsigned char *started = calloc(n, 1);
     struct norms nm = {0};
     int rc = -1;
 
     memset(k, 0, sizeof(*k));
-    if (!w || !cut || !tid || !started || norms_init(iu, p, &nm))
+    jb.parts = calloc(np, sizeof(*jb.parts));
+    jb.nm = &nm;
+    jb.uniform = uniform_weight(iu);
+    atomic_init(&jb.next, 0);
+    if (!jb.parts || !tid || !started || norms_init(iu, p, &nm))
         goto out;
-    balance(ui, iu, n, cut);
-    for (size_t t = 0; t < n; t++) {
-        w[t] = (struct part){ui, iu, p, &nm, cut[t], cut[t + 1], {0}, -1};
-        /* the last share runs here, and so does one whose thread cannot
-         * start: fewer threads, the same result */
-        if (t + 1 < n && pthread_create(&tid[t], NULL, build_part, &w[t]) == 0)
-            started[t] = 1;
-        else
-            build_part(&w[t]);
-    }
-    for (size_t t = 0; t < n; t++)
+    balance(ui, iu, np, jb.parts);
+    /* this thread works too; a thread that cannot start only means fewer
+     * hands, the same result */
+    for (size_t t = 1; t < n; t++)
+        started[t] = pthread_create(&tid[t], NULL, work, &jb) == 0;
+    work(&jb);
+    for (size_t t = 1; t < n; t++)
         if (started[t])
             pthread_join(tid[t], NULL);
     rc = 0;
-    for (size_t t = 0; t < n; t++)
-        rc |= w[t].rc;
+    for (size_t t = 0; t < np; t++)
+        rc |= jb.parts[t].rc;
     if (rc == 0)
-        rc = join(w, n, iu->nrows, k);
+        rc = join(jb.parts, np, iu->nrows, k);
 out:
     if (rc)
         sp_knn_free(k);
-    for (size_t t = 0; w && t < n; t++)
-        sp_knn_free(&w[t].k);
-    free(w);
-    free(cut);
+    for (size_t t = 0; jb.parts && t < np; t++)
+        sp_knn_free(&jb.parts[t].k);
+    free(jb.parts);
     free(tid);
     free(started);
     free(nm.a);

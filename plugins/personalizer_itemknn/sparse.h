@@ -34,6 +34,12 @@ struct sp_csr {
     uint8_t *bought; /* per entry, or NULL (the transpose has none) */
 };
 
+/* Allocate A's arrays for NROWS rows (ptr zeroed) and room for NNZ
+ * entries (with bought flags when WITH_BOUGHT). Returns 0, or -1 when out
+ * of memory (A zeroed). */
+int sp_csr_alloc(struct sp_csr *a, size_t nrows, size_t ncols, size_t nnz,
+                 int with_bought);
+
 /* Build A (NROWS x NCOLS) from N triplets T (T is only read). Duplicate
  * (row, col) pairs merge: the strongest weight wins and bought is or-ed.
  * Counting sort twice (by column then by row), so it is O(n + rows +
@@ -69,7 +75,7 @@ struct sp_params {
 
 /* The neighbour lists: item i's best neighbours are [ptr[i], ptr[i + 1]),
  * best first (similarity descending, then customers in common, then the
- * more recently sold, then item index ascending). */
+ * more recently sold, then the higher item index). */
 struct sp_knn {
     size_t nitems;
     size_t *ptr;   /* nitems + 1 */
@@ -78,11 +84,14 @@ struct sp_knn {
     uint32_t *cnt; /* customers who have both */
 };
 
-/* Build K from UI (customers x items) and IU (its transpose) with P, the
- * items cut into P->threads shares of about equal work, each built by a
- * thread into lists of its own, joined in item order: the result does not
- * depend on the number of threads. Returns 0, -1 when out of memory (K is
- * then zeroed). Free K with sp_knn_free(). */
+/* Build K from UI (customers x items) and IU (its transpose) with P. With
+ * P->threads > 1 the items are cut into 16 parts per thread of about equal
+ * work, which the threads (the caller's among them) take one at a time
+ * into lists of their own, joined in item order: a thread held up on a
+ * busy machine takes fewer parts, and the result does not depend on the
+ * number of threads. When every weight of UI is the same, only the counts
+ * of common customers are accumulated. Returns 0, -1 when out of memory
+ * (K is then zeroed). Free K with sp_knn_free(). */
 int sp_knn_build(const struct sp_csr *ui, const struct sp_csr *iu,
                  const struct sp_params *p, struct sp_knn *k);
 
