@@ -198,8 +198,6 @@ int ecrm_rowbuf_add(struct ecrm_store *s, struct ecrm_rowbuf **bp,
 int ecrm_store_flush(struct ecrm_store *s, char *err)
 {
     int rc = ecrm_rowbuf_flush(s, s->sessions_buf, err);
-    if (ecrm_store_visitors_flush(s, rc == ECRM_OK ? err : NULL) != ECRM_OK)
-        rc = ECRM_FAIL;
     if (ecrm_rowbuf_flush(s, s->events_buf, rc == ECRM_OK ? err : NULL) !=
         ECRM_OK)
         rc = ECRM_FAIL;
@@ -210,17 +208,11 @@ void ecrm_store_bufs_discard(struct ecrm_store *s)
 {
     ecrm_rowbuf_discard(s->sessions_buf);
     ecrm_rowbuf_discard(s->events_buf);
-    ecrm_rowbuf_discard(s->visitors_buf);
-    s->nvpend = 0;
 }
 
 void ecrm_store_bufs_free(struct ecrm_store *s)
 {
     ecrm_rowbuf_free(s->sessions_buf);
     ecrm_rowbuf_free(s->events_buf);
-    ecrm_rowbuf_free(s->visitors_buf);
-    free(s->vpend);
-    s->sessions_buf = s->events_buf = s->visitors_buf = NULL;
-    s->vpend = NULL;
-    s->nvpend = s->capvpend = 0;
+    s->sessions_buf = s->events_buf = NULL;
 }
