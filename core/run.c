@@ -155,6 +155,23 @@ static void ingest_one(struct ecrm_run_ctx *run, struct ecrm_instance *in)
                  (unsigned long long)s->filtered);
 }
 
+/* Index the visits the sources stored by visitor, once for the whole
+ * stage (see ecrm_store_visitors_sync). Nothing is lost when it fails: the
+ * next reader of the index adds them. */
+static void index_visits(struct ecrm_run_ctx *run)
+{
+    char err[ECRM_ERRMAX] = "";
+    if (run->dry_run)
+        return; /* (the dry run's transaction is rolled back) */
+    if (ecrm_store_begin(run->store, err) != ECRM_OK ||
+        ecrm_store_visitors_sync(run->store, err) != ECRM_OK ||
+        ecrm_store_commit(run->store, err) != ECRM_OK) {
+        ecrm_store_rollback(run->store);
+        ecrm_log(ECRM_LOG_ERROR, NULL, "[ingest] indexing visits: %s", err);
+        ecrm_run_fail(run, ECRM_EX_SOFTWARE);
+    }
+}
+
 static int stage_ingest(struct ecrm_run_ctx *run)
 {
     for (size_t i = 0; i < run->p->ninst; i++) {
@@ -162,6 +179,7 @@ static int stage_ingest(struct ecrm_run_ctx *run)
         if (in->kind == ECRM_KIND_SOURCE && in->enabled)
             ingest_one(run, in);
     }
+    index_visits(run);
     ecrm_progress_done();
     return ECRM_OK;
 }

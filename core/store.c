@@ -260,8 +260,10 @@ void ecrm_store_close(struct ecrm_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
     ecrm_store_caches_free(s);
-    /* buffered events exist only inside a transaction, rolled back above */
+    /* buffered events exist only inside a transaction, rolled back above;
+     * pending visitor pairs are rebuilt by the next handle */
     ecrm_store_bufs_free(s);
+    ecrm_store_visitors_free(s);
     free(s);
 }
 
@@ -312,6 +314,7 @@ int ecrm_store_commit(struct ecrm_store *s, char *err)
         return ECRM_FAIL;
     }
     s->in_tx = 0;
+    ecrm_store_visitors_tx_end(s, 1);
     ecrm_killpoint();
     return ECRM_OK;
 }
@@ -324,6 +327,7 @@ void ecrm_store_rollback(struct ecrm_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
     s->tx_failed = 0;
+    ecrm_store_visitors_tx_end(s, 0);
     ecrm_store_caches_clear(s);
     ecrm_store_bufs_discard(s);
 }

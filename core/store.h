@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 10
+#define ECRM_STORE_SCHEMA_VERSION 11
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -103,6 +103,12 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
                            const struct ecrm_session_rec *r, char *err);
 int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
                             struct ecrm_session_state *out);
+/* Bring the index of visits by visitor (session_visitors) up to date
+ * with the visits stored: the store does so before it reads the index,
+ * and a run at the end of its ingest stage, so that the pages of the index
+ * are written once per run rather than with every commit. Inside or
+ * outside a transaction. ECRM_OK or ECRM_FAIL with ERR (may be NULL). */
+int ecrm_store_visitors_sync(struct ecrm_store *s, char *err);
 /* A new visit's id into *ID (see session_new in <ecrm/plugin.h>): greater
  * than every stored one and every one handed out before by this handle.
  * ECRM_OK or ECRM_FAIL with ERR. */

@@ -325,8 +325,10 @@ static int attach_visitor(struct ecrm_store *s, const char *vkey,
          " AND visitor_key = ?2 AND customer_id IS NULL",
          "attaching a visitor's sessions"},
     };
-    /* the visitor's buffered anonymous rows must be in the tables */
-    if (ecrm_store_flush(s, err) != ECRM_OK)
+    /* the visitor's buffered anonymous rows must be in the tables, and
+     * its visits in session_visitors */
+    if (ecrm_store_flush(s, err) != ECRM_OK ||
+        ecrm_store_visitors_sync(s, err) != ECRM_OK)
         return ECRM_FAIL;
     for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
         sqlite3_stmt *st = ecrm_store_stmt(s, q[i].id, q[i].sql, err);

@@ -73,12 +73,15 @@ enum ecrm_stmt_id {
     ECRM_ST_EVENT_ADD_ANON, /* one buffered anonymous event */
     ECRM_ST_EVENTS_ATTACH_SID,
     ECRM_ST_SESSION_MAXID,
-    ECRM_ST_SESSION_ADD_MULTI, /* ECRM_ROWBUF_ROWS anonymous sessions */
-    ECRM_ST_SESSION_ADD_ANON,  /* one buffered anonymous session */
-    ECRM_ST_SESSION_ADD_NEW,   /* a new visit with a customer */
-    ECRM_ST_SESSION_MERGE_ID,  /* a later part of a visit */
-    ECRM_ST_VISITORS_ADD_MULTI,
+    ECRM_ST_SESSION_ADD_MULTI,  /* ECRM_ROWBUF_ROWS anonymous sessions */
+    ECRM_ST_SESSION_ADD_ANON,   /* one buffered anonymous session */
+    ECRM_ST_SESSION_ADD_NEW,    /* a new visit with a customer */
+    ECRM_ST_SESSION_MERGE_ID,   /* a later part of a visit */
+    ECRM_ST_VISITORS_ADD_MULTI, /* store_visitors.c */
     ECRM_ST_VISITORS_ADD,
+    ECRM_ST_VISITORS_MARK,
+    ECRM_ST_VISITORS_MARK_SET,
+    ECRM_ST_VISITORS_REBUILD,
     ECRM_ST_ITEM_TAGS,
     ECRM_ST_ITEM_BY_SKU,
     ECRM_ST_COUNT
@@ -121,14 +124,18 @@ struct ecrm_store {
      * written by ecrm_store_flush before commit and before any statement
      * that reads or updates anonymous rows; dropped by rollback. */
     struct ecrm_rowbuf *events_buf, *sessions_buf;
-    /* The (visitor_hash, session id) pairs of the sessions stored since
-     * the last flush, inserted into session_visitors in key order by
-     * ecrm_store_visitors_flush (store_web.c), through visitors_buf. */
+    /* The index of visits by visitor (store_visitors.c): the (visitor
+     * hash, session id) pairs of the new visits stored by this handle
+     * and not yet in session_visitors (the first npairs_committed of them
+     * in committed transactions); the mark below which every visit is in
+     * it, and whether the open transaction checked it. */
     struct ecrm_vpair {
         int64_t hash, id;
-    } * vpend;
-    size_t nvpend, capvpend;
+    } * pairs;
+    size_t npairs, npairs_committed, cappairs;
     struct ecrm_rowbuf *visitors_buf;
+    int64_t visitors_upto;
+    int visitors_checked;
     /* Session ids (store_web.c): the next one to hand out, the largest
      * one stored (or buffered), and whether both were checked against
      * the table in the open transaction. */
@@ -207,14 +214,21 @@ int ecrm_rowbuf_flush(struct ecrm_store *s, struct ecrm_rowbuf *b, char *err);
 void ecrm_rowbuf_discard(struct ecrm_rowbuf *b);
 void ecrm_rowbuf_free(struct ecrm_rowbuf *b);
 
-/* Insert every buffered row of S (sessions, their visitors, then
- * events). ECRM_OK or ECRM_FAIL with ERR; the buffers are empty either
- * way. */
+/* Insert every buffered row of S (sessions, then events). ECRM_OK or
+ * ECRM_FAIL with ERR; the buffers are empty either way. */
 int ecrm_store_flush(struct ecrm_store *s, char *err);
-/* Insert the pending (visitor, session) pairs into session_visitors, in
- * key order (store_web.c). ECRM_OK or ECRM_FAIL with ERR (may be NULL);
- * nothing is pending afterwards either way. */
-int ecrm_store_visitors_flush(struct ecrm_store *s, char *err);
+/* The index of visits by visitor (store_visitors.c): new visit ID of
+ * the visitor whose ecrm_store_visitor_hash is HASH, to be indexed by the
+ * next ecrm_store_visitors_sync; a later part of visit ID that names that
+ * visitor, indexed at once. ECRM_OK or ECRM_FAIL with ERR. */
+int ecrm_store_visitor_new(struct ecrm_store *s, int64_t hash, int64_t id,
+                           char *err);
+int ecrm_store_visitor_part(struct ecrm_store *s, int64_t hash, int64_t id,
+                            char *err);
+/* The end of a transaction for the index: COMMITTED or rolled back. */
+void ecrm_store_visitors_tx_end(struct ecrm_store *s, int committed);
+/* Free the pending pairs (close). */
+void ecrm_store_visitors_free(struct ecrm_store *s);
 /* Drop the buffered rows (rollback), or free the buffers (close). */
 void ecrm_store_bufs_discard(struct ecrm_store *s);
 void ecrm_store_bufs_free(struct ecrm_store *s);

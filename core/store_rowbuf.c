@@ -23,6 +23,10 @@ struct ecrm_rowbuf {
     } v[ECRM_ROWBUF_ROWS][ECRM_ROWBUF_MAXCOLS];
     char *text;
     size_t len, cap;
+    /* The parameters of the many-row statement that the last flush bound
+     * to NULL: they keep it (bindings outlive sqlite3_reset), so a NULL
+     * again, as optional columns mostly are, needs no call. */
+    unsigned char null_bound[ECRM_ROWBUF_ROWS][ECRM_ROWBUF_MAXCOLS];
 };
 
 void ecrm_rowbuf_discard(struct ecrm_rowbuf *b)
@@ -62,11 +66,15 @@ static int copy_text(struct ecrm_rowbuf *b, const char *v, size_t *off,
 }
 
 /* Bind row I of B at parameters BASE + 1 .. BASE + ncols: every one, as
- * the statement's earlier bindings are not cleared. */
+ * the statement's earlier bindings are not cleared, but those that NULLS
+ * (null_bound of the statement's row) says are NULL already. */
 static void bind_row(sqlite3_stmt *st, int base, const struct ecrm_rowbuf *b,
-                     int i)
+                     int i, unsigned char *nulls)
 {
     for (int k = 0; k < b->spec->ncols; k++) {
+        int null = b->v[i][k].kind == ECRM_VAL_NULL;
+        if (nulls && null && nulls[k])
+            continue;
         switch (b->v[i][k].kind) {
         case ECRM_VAL_INT:
             sqlite3_bind_int64(st, base + k + 1, b->v[i][k].i);
@@ -78,6 +86,8 @@ static void bind_row(sqlite3_stmt *st, int base, const struct ecrm_rowbuf *b,
         default:
             sqlite3_bind_null(st, base + k + 1);
         }
+        if (nulls)
+            nulls[k] = (unsigned char)null;
     }
 }
 
@@ -155,8 +165,10 @@ int ecrm_rowbuf_flush(struct ecrm_store *s, struct ecrm_rowbuf *b, char *err)
             rc = ECRM_FAIL;
             break;
         }
+        /* (the one-row statement is shared with ecrm_rowbuf_exec) */
         for (int k = 0; k < rows; k++)
-            bind_row(st, k * b->spec->ncols, b, i + k);
+            bind_row(st, k * b->spec->ncols, b, i + k,
+                     rows > 1 ? b->null_bound[k] : NULL);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = ecrm_store_sqlfail(s, err, b->spec->what);
         sqlite3_reset(st);
@@ -198,8 +210,6 @@ int ecrm_rowbuf_add(struct ecrm_store *s, struct ecrm_rowbuf **bp,
 int ecrm_store_flush(struct ecrm_store *s, char *err)
 {
     int rc = ecrm_rowbuf_flush(s, s->sessions_buf, err);
-    if (ecrm_store_visitors_flush(s, rc == ECRM_OK ? err : NULL) != ECRM_OK)
-        rc = ECRM_FAIL;
     if (ecrm_rowbuf_flush(s, s->events_buf, rc == ECRM_OK ? err : NULL) !=
         ECRM_OK)
         rc = ECRM_FAIL;
@@ -210,17 +220,11 @@ void ecrm_store_bufs_discard(struct ecrm_store *s)
 {
     ecrm_rowbuf_discard(s->sessions_buf);
     ecrm_rowbuf_discard(s->events_buf);
-    ecrm_rowbuf_discard(s->visitors_buf);
-    s->nvpend = 0;
 }
 
 void ecrm_store_bufs_free(struct ecrm_store *s)
 {
     ecrm_rowbuf_free(s->sessions_buf);
     ecrm_rowbuf_free(s->events_buf);
-    ecrm_rowbuf_free(s->visitors_buf);
-    free(s->vpend);
-    s->sessions_buf = s->events_buf = s->visitors_buf = NULL;
-    s->vpend = NULL;
-    s->nvpend = s->capvpend = 0;
+    s->sessions_buf = s->events_buf = NULL;
 }

@@ -32,6 +32,8 @@
  *   9  sessions named by integer id (events.session_id), text keys
  *      optional; a visitor's sessions in session_visitors (issue #3)
  *  10  personalization (issue 5): item tags for the rules personalizer
+ *  11  web-log speed (issue #3): session_visitors is brought up to date
+ *      once per run, up to a mark in store_meta
  */
 #include "store_internal.h"
 
@@ -361,6 +363,11 @@ static const char *const migrations[] = {
     /* 10 (issue 5, personalization) */
     /* Free labels of an item, comma-separated, matched by rules. */
     "ALTER TABLE items ADD COLUMN tags TEXT;",
+    /* 11 (issue #3: web-log ingestion speed) */
+    /* session_visitors was written with every session: it holds every
+     * visit stored so far (store_web.c keeps the mark up to date). */
+    "INSERT INTO store_meta(key, value)"
+    " SELECT 'session_visitors_upto', coalesce(max(id), 0) FROM sessions;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

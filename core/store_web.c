@@ -104,86 +104,6 @@ static const struct ecrm_rowbuf_spec by_key = {
     .ncols = 18,
     .what = "storing a session"};
 
-/* ---- a visitor's sessions ----------------------------------------------
- * session_visitors maps a visitor (hash) to its sessions. Its keys are
- * random: written with every session they would cost a seek to a random
- * page each (and the cache misses that go with it, a quarter of the time
- * of a web log at 1M lines). The pairs are gathered instead and written
- * at the commit, or before a lookup, sorted: neighbours share pages. */
-
-#define VPEND_MAX                                                              \
-    (1u << 16) /* pairs held at most (2 MiB with the sort's room) */
-
-static const struct ecrm_rowbuf_spec visitor_pairs = {
-    .multi = ECRM_ST_VISITORS_ADD_MULTI,
-    .single = ECRM_ST_VISITORS_ADD,
-    .head = "INSERT OR IGNORE INTO session_visitors(visitor_hash, session_id)"
-            " VALUES ",
-    .row = "(?,?)",
-    .tail = "",
-    .ncols = 2,
-    .what = "storing visitors"};
-
-/* Order the N pending pairs by the top 12 bits of their hash (a counting
- * sort, using the spare half of the array): that is all the order the
- * B-tree needs, as keys that close share leaf pages, and it costs a pass
- * instead of qsort's n log n comparisons. */
-static void order_pairs(struct ecrm_vpair *v, size_t n)
-{
-    enum { SHIFT = 52 };
-    if (n < 2)
-        return; /* (and v may be NULL) */
-    size_t count[1 << (64 - SHIFT)] = {0};
-    struct ecrm_vpair *out = v + n; /* capvpend >= 2 * n */
-    for (size_t i = 0; i < n; i++)
-        count[(uint64_t)v[i].hash >> SHIFT]++;
-    for (size_t b = 0, at = 0; b < sizeof count / sizeof *count; b++) {
-        size_t c = count[b];
-        count[b] = at;
-        at += c;
-    }
-    for (size_t i = 0; i < n; i++)
-        out[count[(uint64_t)v[i].hash >> SHIFT]++] = v[i];
-    memcpy(v, out, n * sizeof *v);
-}
-
-int ecrm_store_visitors_flush(struct ecrm_store *s, char *err)
-{
-    int rc = ECRM_OK;
-    order_pairs(s->vpend, s->nvpend);
-    for (size_t i = 0; i < s->nvpend && rc == ECRM_OK; i++) {
-        const struct ecrm_val v[] = {ecrm_val_int(s->vpend[i].hash),
-                                     ecrm_val_int(s->vpend[i].id)};
-        rc = ecrm_rowbuf_add(s, &s->visitors_buf, &visitor_pairs, v, err);
-    }
-    if (rc == ECRM_OK)
-        rc = ecrm_rowbuf_flush(s, s->visitors_buf, err);
-    else
-        s->tx_failed = 1; /* the pairs not added are lost */
-    s->nvpend = 0;
-    return rc;
-}
-
-/* Remember that session ID is VISITOR_KEY's. */
-static int visitor_pair(struct ecrm_store *s, const char *visitor_key,
-                        int64_t id, char *err)
-{
-    /* room for twice the pairs: order_pairs sorts through the rest */
-    if (2 * (s->nvpend + 1) > s->capvpend) {
-        size_t nc = s->capvpend ? s->capvpend * 2 : 8192;
-        struct ecrm_vpair *np = realloc(s->vpend, nc * sizeof *np);
-        if (!np)
-            return ecrm_store_errf(err, "out of memory");
-        s->vpend = np;
-        s->capvpend = nc;
-    }
-    s->vpend[s->nvpend++] =
-        (struct ecrm_vpair){ecrm_store_visitor_hash(visitor_key), id};
-    if (s->nvpend >= VPEND_MAX || !s->in_tx)
-        return ecrm_store_visitors_flush(s, err);
-    return ECRM_OK;
-}
-
 /* Every id comes from s->next_session, so an id handed out and not yet
  * stored is never taken by another row, and an id above s->max_session
  * names no stored visit. Both are checked against the table once per
@@ -267,13 +187,18 @@ int ecrm_store_add_session(struct ecrm_store *s, const char *source,
         ecrm_val_opt(r->utm_campaign),
         ecrm_val_opt(spec == &by_key ? r->session : NULL),
         ecrm_val_id(cid)};
+    /* a new visit is indexed by visitor later (store_visitors.c); a
+     * later part may name the visitor of one that is indexed already */
+    if (spec == &new_one && vk &&
+        ecrm_store_visitor_new(s, v[3].i, id, err) != ECRM_OK)
+        return ECRM_FAIL;
     if (spec == &new_one && !cid && s->in_tx)
-        rc = ecrm_rowbuf_add(s, &s->sessions_buf, &new_anon, v, err);
+        return ecrm_rowbuf_add(s, &s->sessions_buf, &new_anon, v, err);
     /* the parts of a visit merge in the order they came */
-    else if ((rc = ecrm_rowbuf_flush(s, s->sessions_buf, err)) == ECRM_OK)
+    if ((rc = ecrm_rowbuf_flush(s, s->sessions_buf, err)) == ECRM_OK)
         rc = ecrm_rowbuf_exec(s, spec, v, err);
-    if (rc == ECRM_OK && vk)
-        rc = visitor_pair(s, r->visitor_key, id, err);
+    if (rc == ECRM_OK && vk && spec != &new_one)
+        rc = ecrm_store_visitor_part(s, v[3].i, id, err);
     return rc;
 }
 
@@ -286,7 +211,8 @@ int ecrm_store_session_last(struct ecrm_store *s, const char *visitor_key,
         !ecrm_store_is_set(visitor_key))
         return ECRM_FAIL;
     /* the visits stored so far include the buffered ones */
-    if (ecrm_store_flush(s, NULL) != ECRM_OK)
+    if (ecrm_store_flush(s, NULL) != ECRM_OK ||
+        ecrm_store_visitors_sync(s, NULL) != ECRM_OK)
         return ECRM_FAIL;
     /* session_visitors finds the visitor's few sessions */
     st = ecrm_store_stmt(s, ECRM_ST_SESSION_LAST,

@@ -1,8 +1,8 @@
 /*
  * Store tests of the web side: session parts merged by key or id,
  * session_last, visit numbering, visitor identities attaching anonymous
- * events and sessions to a customer, buffered inserts, and the move from
- * text session keys (schema 6).
+ * events and sessions to a customer, the index of visits by visitor,
+ * buffered inserts, and the move from text session keys (schema 6).
  */
 #include "store.h"
 #include "store_customer.h"
@@ -402,6 +402,10 @@ START_TEST(test_attach_by_session_id)
                            " WHERE customer_id IS NOT NULL"),
                      3);
     ck_assert_int_eq(q_int("SELECT count(*) FROM customer_merges"), 1);
+    /* a and b were indexed by visitor when the login looked for them; c
+     * is by the next sync */
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 2);
+    ck_assert_msg(ecrm_store_visitors_sync(s, err) == ECRM_OK, "%s", err);
     /* forgetting the customer leaves nothing that ties the visits to
      * the visitor */
     ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 3);
@@ -412,6 +416,90 @@ START_TEST(test_attach_by_session_id)
                            " WHERE visitor_key IS NOT NULL"
                            " OR visitor_hash IS NOT NULL"),
                      0);
+}
+END_TEST
+
+static void add_visit(int64_t id, const char *vkey, int64_t t)
+{
+    struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    r.id = id;
+    r.visitor_key = vkey;
+    r.start = r.end = t;
+    r.pages = 1;
+    ck_assert_msg(ecrm_store_add_session(s, "web", &r, err) == ECRM_OK, "%s",
+                  err);
+}
+
+/* session_visitors is written once per sync, not with every visit: up
+ * to a mark that commits with it. Visits committed without a sync (a run
+ * that stopped half-way) are indexed by the next reader of the index,
+ * through another handle too; a part that names the visitor of an indexed
+ * visit is indexed at once. */
+START_TEST(test_visitors_sync)
+{
+    struct ecrm_session_state st = {.size = sizeof st};
+    int64_t id[4];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(ecrm_store_session_new(s, &id[i], err), ECRM_OK);
+    add_visit(id[0], "va", 100);
+    add_visit(id[1], "vb", 200);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 0);
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_OK);
+    ecrm_store_close(s);
+    /* another handle: the lookup indexes them first */
+    ck_assert_int_eq(ecrm_store_open(path, &s, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_last(s, "vb", &st), ECRM_OK);
+    ck_assert_int_eq(st.id, id[1]);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 2);
+    ck_assert_int_eq(q_int("SELECT value FROM store_meta"
+                           " WHERE key = 'session_visitors_upto'"),
+                     id[1]);
+    /* in a transaction: new visits, found once synced */
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    for (int i = 2; i < 4; i++)
+        ck_assert_int_eq(ecrm_store_session_new(s, &id[i], err), ECRM_OK);
+    add_visit(id[2], "va", 300);
+    /* its pair waits in memory across the commit */
+    ck_assert_int_eq(ecrm_store_commit(s, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 2);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_session_last(s, "va", &st), ECRM_OK);
+    ck_assert_int_eq(st.id, id[2]);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 3);
+    add_visit(id[3], "va", 400);
+    ck_assert_int_eq(ecrm_store_session_last(s, "va", &st), ECRM_OK);
+    ck_assert_int_eq(st.id, id[3]);
+    /* a later part of an indexed visit that was stored without a visitor
+     * names it: indexed at once */
+    struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
+    int64_t anon;
+    ck_assert_int_eq(ecrm_store_session_new(s, &anon, err), ECRM_OK);
+    r.id = anon;
+    r.start = r.end = 500;
+    r.pages = 1;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_visitors_sync(s, err), ECRM_OK);
+    r.visitor_key = "vc";
+    r.start = r.end = 600;
+    ck_assert_int_eq(ecrm_store_add_session(s, "web", &r, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 5);
+    ck_assert_int_eq(ecrm_store_session_last(s, "vc", &st), ECRM_OK);
+    ck_assert_int_eq(st.id, anon);
+    ck_assert_int_eq(st.pages, 2);
+    /* rolled back: the mark goes back with the pairs written in the
+     * transaction, those of the visit committed before it too; the next
+     * sync finds that visit above the mark */
+    ecrm_store_rollback(s);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 2);
+    ck_assert_int_eq(q_int("SELECT value FROM store_meta"
+                           " WHERE key = 'session_visitors_upto'"),
+                     id[1]);
+    ck_assert_int_eq(ecrm_store_begin(s, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_visitors_sync(s, err), ECRM_OK);
+    ck_assert_int_eq(q_int("SELECT count(*) FROM session_visitors"), 3);
+    ck_assert_int_eq(q_int("SELECT value FROM store_meta"
+                           " WHERE key = 'session_visitors_upto'"),
+                     id[2]);
 }
 END_TEST
 
@@ -544,6 +632,7 @@ int main(void)
     tcase_add_test(t, test_event_batches);
     tcase_add_test(t, test_session_ids);
     tcase_add_test(t, test_attach_by_session_id);
+    tcase_add_test(t, test_visitors_sync);
     tcase_add_test(t, test_buffered_failure_refuses_commit);
     tcase_add_test(t, test_migration_from_text_keys);
     suite_add_tcase(su, t);

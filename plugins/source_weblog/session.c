@@ -43,6 +43,28 @@ static int grow(struct wl_sessions *t)
     return 0;
 }
 
+/* Append P/N and a NUL to S's text; its offset into *OFF. 0 or -1. */
+static int add_text(struct wl_session *s, const char *p, size_t n,
+                    uint32_t *off)
+{
+    if (s->text.n + n + 1 > UINT32_MAX)
+        return -1;
+    *off = (uint32_t)s->text.n;
+    /* each text with its NUL: the buffer keeps one after the last */
+    return wl_buf_add(&s->text, p, n) ? -1 : (s->text.n++, 0);
+}
+
+int wl_session_set_origin(struct wl_session *s, enum wl_origin k, const char *p,
+                          size_t n)
+{
+    return add_text(s, p, n, &s->origin[k]);
+}
+
+const char *wl_session_origin_text(const struct wl_session *s, enum wl_origin k)
+{
+    return s->origin[k] == UINT32_MAX ? NULL : s->text.p + s->origin[k];
+}
+
 int wl_session_hold(struct wl_session *s, const struct wl_event *e)
 {
     if (s->nheld == s->capheld) {
@@ -54,24 +76,28 @@ int wl_session_hold(struct wl_session *s, const struct wl_event *e)
         s->capheld = nc;
     }
     struct wl_held *h = &s->held[s->nheld];
-    size_t mark = s->held_text.n;
+    size_t mark = s->text.n;
     h->time = e->time;
     h->type = e->type;
     h->identity_kind = e->identity_kind;
     for (int k = 0; k < WL_EV_NTEXT; k++) {
         const char *t = e->text[k];
         h->off[k] = UINT32_MAX;
-        if (!t)
-            continue;
-        /* each text with its NUL: the buffer keeps one after the last */
-        h->off[k] = (uint32_t)s->held_text.n;
-        if (wl_buf_add(&s->held_text, t, strlen(t) + 1)) {
-            s->held_text.n = mark;
+        if (t &&
+            add_text(s, t, e->len[k] ? e->len[k] : strlen(t), &h->off[k])) {
+            s->text.n = mark;
             return -1;
         }
     }
     s->nheld++;
-    return s->nheld == WL_HOLD_EVENTS || s->held_text.n >= WL_HOLD_TEXT;
+    return s->nheld == WL_HOLD_EVENTS || s->text.n >= WL_HOLD_TEXT;
+}
+
+const char *wl_session_held_text(const struct wl_session *s, size_t i,
+                                 enum wl_event_text k)
+{
+    uint32_t off = s->held[i].off[k];
+    return off == UINT32_MAX ? NULL : s->text.p + off;
 }
 
 void wl_session_held(const struct wl_session *s, size_t i, struct wl_event *e)
@@ -81,14 +107,16 @@ void wl_session_held(const struct wl_session *s, size_t i, struct wl_event *e)
     e->type = h->type;
     e->identity_kind = h->identity_kind;
     for (int k = 0; k < WL_EV_NTEXT; k++)
-        e->text[k] =
-            h->off[k] == UINT32_MAX ? NULL : s->held_text.p + h->off[k];
+        e->text[k] = wl_session_held_text(s, i, (enum wl_event_text)k);
 }
 
 void wl_session_drop(struct wl_session *s)
 {
     s->nheld = 0;
-    s->held_text.n = 0;
+    s->text.n = 0;
+    s->origin_pending = 0;
+    for (int k = 0; k < WL_OR_N; k++)
+        s->origin[k] = UINT32_MAX;
 }
 
 static void reset(struct wl_session *s, uint64_t visitor)
@@ -96,18 +124,9 @@ static void reset(struct wl_session *s, uint64_t visitor)
     s->visitor = visitor;
     s->visitor_hex[0] = '\0';
     s->id = 0;
-    s->start = s->end = s->pstart = s->pend = s->ppages = 0;
-    s->origin_pending = 0;
+    s->start = s->end = 0;
+    s->external_id.n = 0;
     wl_session_drop(s);
-    struct wl_buf *bufs[] = {&s->landing,     &s->exit_page,  &s->path,
-                             &s->external_id, &s->referrer,   &s->ref_host,
-                             &s->terms,       &s->utm_source, &s->utm_medium,
-                             &s->utm_campaign};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        bufs[i]->n = 0;
-        if (bufs[i]->p)
-            bufs[i]->p[0] = '\0';
-    }
 }
 
 /* Put S last in the list of open sessions (oldest activity first). */
@@ -244,12 +263,8 @@ void wl_sessions_clear(struct wl_sessions *t)
 
 static void free_session(struct wl_session *s)
 {
-    struct wl_buf *bufs[] = {&s->landing,      &s->exit_page,  &s->path,
-                             &s->external_id,  &s->referrer,   &s->ref_host,
-                             &s->terms,        &s->utm_source, &s->utm_medium,
-                             &s->utm_campaign, &s->held_text};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-        wl_buf_free(bufs[i]);
+    wl_buf_free(&s->external_id);
+    wl_buf_free(&s->text);
     free(s->held);
     free(s);
 }

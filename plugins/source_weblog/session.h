@@ -35,35 +35,50 @@ enum wl_event_text {
 };
 
 /* An event of a visit. TYPE and IDENTITY_KIND point to strings that live
- * as long as the plugin instance; TEXT[k] may be NULL. */
+ * as long as the plugin instance; TEXT[k] may be NULL, and LEN[k] is its
+ * length (when held: wl_session_hold measures the texts whose LEN is 0). */
 struct wl_event {
     int64_t time;
     const char *type, *identity_kind;
     const char *text[WL_EV_NTEXT];
+    size_t len[WL_EV_NTEXT];
 };
 
+/* Where a visit came from, kept until its first part is emitted. */
+enum wl_origin {
+    WL_OR_REFERRER,
+    WL_OR_REF_HOST,
+    WL_OR_TERMS,
+    WL_OR_UTM_SOURCE,
+    WL_OR_UTM_MEDIUM,
+    WL_OR_UTM_CAMPAIGN,
+    WL_OR_N
+};
+
+/* The state of an open visit. Its texts (origin and held events) live in
+ * one buffer, TEXT, so a visit costs no allocation once its state is
+ * reused; the pages of the part not emitted yet are its held events
+ * (every request is a page), which give the part's landing page, exit
+ * page, path and times. */
 struct wl_session {
     uint64_t visitor;
     struct wl_session *prev, *next; /* open sessions, by last activity */
     char visitor_hex[17];
+    int origin_pending;
     int64_t id;         /* the visit's id in the store (session_new) */
     int64_t start, end; /* the whole visit as known so far */
-    /* the part not emitted yet */
-    int64_t pstart, pend, ppages;
-    struct wl_buf landing, exit_page, path, external_id;
-    /* where the visit came from: emitted with its first part only */
-    int origin_pending;
-    struct wl_buf referrer, ref_host, terms, utm_source, utm_medium,
-        utm_campaign;
+    struct wl_buf external_id;
+    /* offsets into text (UINT32_MAX: none); valid while origin_pending */
+    uint32_t origin[WL_OR_N];
     /* events not emitted yet: their times, types and kinds, and offsets
-     * of their texts into held_text (UINT32_MAX: NULL) */
+     * of their texts into text (UINT32_MAX: NULL) */
     struct wl_held {
         int64_t time;
         const char *type, *identity_kind;
         uint32_t off[WL_EV_NTEXT];
     } * held;
     size_t nheld, capheld;
-    struct wl_buf held_text;
+    struct wl_buf text;
 };
 
 struct wl_sessions {
@@ -100,15 +115,29 @@ int wl_sessions_sweep(struct wl_sessions *t, int64_t cutoff,
 int wl_sessions_each(struct wl_sessions *t,
                      int (*fn)(void *arg, struct wl_session *s), void *arg);
 
+/* Keep a copy of P/N as origin text K of S (see wl_session_origin_text).
+ * Returns 0 or -1 (out of memory). */
+int wl_session_set_origin(struct wl_session *s, enum wl_origin k, const char *p,
+                          size_t n);
+
+/* Origin text K of S, or NULL. */
+const char *wl_session_origin_text(const struct wl_session *s,
+                                   enum wl_origin k);
+
 /* Keep a copy of event E in S. Returns 1 when S is then full (its events
  * must be emitted before the next is held), 0, or -1 (out of memory). */
 int wl_session_hold(struct wl_session *s, const struct wl_event *e);
 
+/* Text K of held event I of S, or NULL (valid until the next hold or
+ * drop). */
+const char *wl_session_held_text(const struct wl_session *s, size_t i,
+                                 enum wl_event_text k);
+
 /* Event I of those S holds into E (pointers into S, valid until the next
- * hold or drop). */
+ * hold or drop; LEN is not filled in). */
 void wl_session_held(const struct wl_session *s, size_t i, struct wl_event *e);
 
-/* Forget the events S holds. */
+/* Forget the events S holds and its origin (emitted with them). */
 void wl_session_drop(struct wl_session *s);
 
 /* Close every session (keeping them for reuse). */

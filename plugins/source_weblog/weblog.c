@@ -208,8 +208,36 @@ static int emit_events(struct weblog *w, struct wl_session *s, char *err)
             return ECRM_FAIL;
         }
     }
-    wl_session_drop(s);
     return ECRM_OK;
+}
+
+/* The pages of the part of S not emitted yet (its held events) into R:
+ * first and last page, their path (in w->tmp when there are several;
+ * pages past WL_PATH_MAX bytes are counted, not listed) and times. */
+static int part_pages(struct weblog *w, const struct wl_session *s,
+                      struct ecrm_session_rec *r)
+{
+    r->landing = wl_session_held_text(s, 0, WL_EV_URL);
+    r->exit_page = wl_session_held_text(s, s->nheld - 1, WL_EV_URL);
+    r->pages = (int64_t)s->nheld;
+    r->start = r->end = s->held[0].time;
+    r->path = r->landing;
+    if (s->nheld > 1)
+        w->tmp.n = 0;
+    for (size_t i = 0; i < s->nheld; i++) {
+        int64_t t = s->held[i].time;
+        r->start = t < r->start ? t : r->start;
+        r->end = t > r->end ? t : r->end;
+        const char *url = wl_session_held_text(s, i, WL_EV_URL);
+        size_t n = strlen(url);
+        if (s->nheld > 1 && w->tmp.n + n + 1 <= WL_PATH_MAX &&
+            ((w->tmp.n && wl_buf_add(&w->tmp, "\n", 1)) ||
+             wl_buf_add(&w->tmp, url, n)))
+            return -1;
+    }
+    if (s->nheld > 1)
+        r->path = w->tmp.p;
+    return 0;
 }
 
 /* Emit what S gathered since its last emit: its events, then a part of
@@ -220,7 +248,7 @@ static int emit_visit(struct weblog *w, struct wl_session *s, char *err)
 {
     const struct ecrm_host *h = w->h;
     struct ecrm_session_rec r = ECRM_REC_INIT(struct ecrm_session_rec);
-    if (!s->nheld && !s->ppages)
+    if (!s->nheld)
         return ECRM_OK;
     if (!s->id && !(s->id = h->session_new(h))) {
         snprintf(err, ECRM_ERRMAX, "numbering a visit failed");
@@ -228,30 +256,24 @@ static int emit_visit(struct weblog *w, struct wl_session *s, char *err)
     }
     if (emit_events(w, s, err) != ECRM_OK)
         return ECRM_FAIL;
-    if (!s->ppages)
-        return ECRM_OK;
+    if (part_pages(w, s, &r)) {
+        snprintf(err, ECRM_ERRMAX, "out of memory");
+        return ECRM_FAIL;
+    }
     r.id = s->id;
     r.external_id = opt(&s->external_id);
     r.visitor_key = s->visitor_hex;
-    r.start = s->pstart;
-    r.end = s->pend;
-    r.landing = opt(&s->landing);
-    r.exit_page = opt(&s->exit_page);
-    r.pages = s->ppages;
-    r.path = opt(&s->path);
     if (s->origin_pending) {
-        r.referrer = opt(&s->referrer);
-        r.referrer_host = opt(&s->ref_host);
-        r.search_terms = opt(&s->terms);
-        r.utm_source = opt(&s->utm_source);
-        r.utm_medium = opt(&s->utm_medium);
-        r.utm_campaign = opt(&s->utm_campaign);
+        r.referrer = wl_session_origin_text(s, WL_OR_REFERRER);
+        r.referrer_host = wl_session_origin_text(s, WL_OR_REF_HOST);
+        r.search_terms = wl_session_origin_text(s, WL_OR_TERMS);
+        r.utm_source = wl_session_origin_text(s, WL_OR_UTM_SOURCE);
+        r.utm_medium = wl_session_origin_text(s, WL_OR_UTM_MEDIUM);
+        r.utm_campaign = wl_session_origin_text(s, WL_OR_UTM_CAMPAIGN);
     }
     if (h->emit_session(h, &r, err) != ECRM_OK)
         return ECRM_FAIL;
-    s->origin_pending = 0;
-    s->ppages = 0;
-    s->landing.n = s->path.n = 0;
+    wl_session_drop(s);
     return ECRM_OK;
 }
 
@@ -285,12 +307,6 @@ static void hex16(char *out, uint64_t v)
     for (int i = 15; i >= 0; i--, v >>= 4)
         out[i] = digits[v & 15];
     out[16] = '\0';
-}
-
-static int set_buf(struct wl_buf *b, const char *s)
-{
-    b->n = 0;
-    return s && *s ? wl_buf_add(b, s, strlen(s)) : wl_buf_add(b, "", 0);
 }
 
 /* The visit VISITOR's request at T belongs to: the open one, a stored one
@@ -330,29 +346,6 @@ static struct wl_session *visit_for(struct weblog *w, uint64_t visitor,
     s->start = s->end = t; /* numbered when first emitted */
     *is_new = 1;
     return s;
-}
-
-/* Add the page URL at T to S. Returns 0 or -1 (out of memory). */
-static int visit_add(struct wl_session *s, const char *url, int64_t t)
-{
-    if (!s->ppages) {
-        s->pstart = s->pend = t;
-        if (set_buf(&s->landing, url))
-            return -1;
-    }
-    if (t > s->end)
-        s->end = t;
-    if (t > s->pend)
-        s->pend = t;
-    if (t < s->pstart)
-        s->pstart = t;
-    s->ppages++;
-    size_t n = strlen(url);
-    if (s->path.n + n + 1 <= WL_PATH_MAX &&
-        ((s->path.n && wl_buf_add(&s->path, "\n", 1)) ||
-         wl_buf_add(&s->path, url, n)))
-        return -1;
-    return set_buf(&s->exit_page, url);
 }
 
 /* ---- one line ---------------------------------------------------------- */
@@ -398,34 +391,38 @@ static const char *utm_json(struct weblog *w)
     return wl_buf_add(&w->data, "}", 1) ? NULL : w->data.p;
 }
 
+/* Keep P/N (when not empty) as origin text K of S. 0 or -1. */
+static int set_origin(struct wl_session *s, enum wl_origin k, const char *p,
+                      size_t n)
+{
+    return n ? wl_session_set_origin(s, k, p, n) : 0;
+}
+
 /* Record where the new visit S came from. */
 static int visit_origin(struct weblog *w, struct wl_session *s,
                         struct wl_slice ref, int has_ref, int has_utm)
 {
     char clean[WL_UTM_MAX * 3];
     s->origin_pending = 1;
-    w->tmp.n = 0;
-    if (has_ref &&
-        (wl_buf_add_utf8(&w->tmp, ref.p, ref.n) ||
-         set_buf(&s->referrer, w->tmp.p) || set_buf(&s->ref_host, w->ref.host)))
-        return -1;
-    if (w->ref.terms[0]) {
-        wl_utf8_copy(clean, sizeof clean, w->ref.terms, strlen(w->ref.terms));
-        if (set_buf(&s->terms, clean))
+    if (has_ref) {
+        w->tmp.n = 0;
+        if (wl_buf_add_utf8(&w->tmp, ref.p, ref.n) ||
+            set_origin(s, WL_OR_REFERRER, w->tmp.p, w->tmp.n) ||
+            set_origin(s, WL_OR_REF_HOST, w->ref.host, strlen(w->ref.host)))
             return -1;
     }
+    if (w->ref.terms[0] &&
+        set_origin(s, WL_OR_TERMS, clean,
+                   wl_utf8_copy(clean, sizeof clean, w->ref.terms,
+                                strlen(w->ref.terms))))
+        return -1;
     if (has_utm) {
-        struct {
-            struct wl_buf *b;
-            const char *v;
-        } u[] = {{&s->utm_source, w->utm.source},
-                 {&s->utm_medium, w->utm.medium},
-                 {&s->utm_campaign, w->utm.campaign}};
-        for (int i = 0; i < 3; i++) {
-            wl_utf8_copy(clean, sizeof clean, u[i].v, strlen(u[i].v));
-            if (set_buf(u[i].b, clean))
+        const char *u[] = {w->utm.source, w->utm.medium, w->utm.campaign};
+        for (int i = 0; i < 3; i++)
+            if (set_origin(
+                    s, (enum wl_origin)(WL_OR_UTM_SOURCE + i), clean,
+                    wl_utf8_copy(clean, sizeof clean, u[i], strlen(u[i]))))
                 return -1;
-        }
     }
     return 0;
 }
@@ -484,6 +481,14 @@ static int parse_line(struct weblog *w, const struct wl_line *l,
     return 1;
 }
 
+/* Text K of E: P/N. */
+static void set_text(struct wl_event *e, enum wl_event_text k, const char *p,
+                     size_t n)
+{
+    e->text[k] = p;
+    e->len[k] = n;
+}
+
 /* Who made request R: the first identity found and, with
  * login_is_customer, the customer; into E (texts in w's scratch). */
 static void who(struct weblog *w, const struct request *r, struct wl_event *e)
@@ -492,21 +497,20 @@ static void who(struct weblog *w, const struct request *r, struct wl_event *e)
     const struct wl_idspec *id =
         wl_ids_find(&w->ids, &w->fmt, &r->p, r->query, &idv);
     if (id) {
+        size_t n;
         if (id->src == WL_ID_QUERY) {
-            size_t n =
-                wl_url_decode(idv.p, idv.n, 1, w->identraw, sizeof w->identraw);
-            wl_utf8_copy(w->ident, sizeof w->ident, w->identraw, n);
+            n = wl_url_decode(idv.p, idv.n, 1, w->identraw, sizeof w->identraw);
+            n = wl_utf8_copy(w->ident, sizeof w->ident, w->identraw, n);
         } else {
-            wl_utf8_copy(w->ident, sizeof w->ident, idv.p, idv.n);
+            n = wl_utf8_copy(w->ident, sizeof w->ident, idv.p, idv.n);
         }
         e->identity_kind = id->kind;
-        e->text[WL_EV_IDENTITY] = w->ident;
+        set_text(e, WL_EV_IDENTITY, w->ident, n);
     }
-    if (w->c->login_is_customer && present(r->p.f[WL_F_USER])) {
-        wl_utf8_copy(w->user, sizeof w->user, r->p.f[WL_F_USER].p,
-                     r->p.f[WL_F_USER].n);
-        e->text[WL_EV_EXTERNAL_ID] = w->user;
-    }
+    if (w->c->login_is_customer && present(r->p.f[WL_F_USER]))
+        set_text(e, WL_EV_EXTERNAL_ID, w->user,
+                 wl_utf8_copy(w->user, sizeof w->user, r->p.f[WL_F_USER].p,
+                              r->p.f[WL_F_USER].n));
 }
 
 /* What request R did: its URL, the event type of the first URL pattern
@@ -514,8 +518,8 @@ static void who(struct weblog *w, const struct request *r, struct wl_event *e)
 static void what(struct weblog *w, const struct request *r, struct wl_event *e)
 {
     struct wl_urlmatch um;
-    wl_utf8_copy(w->url, sizeof w->url, r->uri.p, r->uri.n);
-    e->text[WL_EV_URL] = w->url;
+    set_text(e, WL_EV_URL, w->url,
+             wl_utf8_copy(w->url, sizeof w->url, r->uri.p, r->uri.n));
     e->type = "page";
     w->terms[0] = '\0';
     if (!wl_urlmap_match(&w->urls, r->path, r->query, &um))
@@ -524,15 +528,15 @@ static void what(struct weblog *w, const struct request *r, struct wl_event *e)
     if (um.sku.n) {
         size_t n =
             wl_url_decode(um.sku.p, um.sku.n, 0, w->skuraw, sizeof w->skuraw);
-        wl_utf8_copy(w->sku, sizeof w->sku, w->skuraw, n);
-        e->text[WL_EV_SKU] = w->sku;
+        set_text(e, WL_EV_SKU, w->sku,
+                 wl_utf8_copy(w->sku, sizeof w->sku, w->skuraw, n));
     }
     if (um.query.n) {
         char raw[WL_TERMS_MAX];
         size_t n = wl_url_decode(um.query.p, um.query.n, 1, raw, sizeof raw);
-        wl_utf8_copy(w->terms, sizeof w->terms, raw, n);
-        if (w->terms[0])
-            e->text[WL_EV_TERMS] = w->terms;
+        n = wl_utf8_copy(w->terms, sizeof w->terms, raw, n);
+        if (n)
+            set_text(e, WL_EV_TERMS, w->terms, n);
     }
 }
 
@@ -560,14 +564,17 @@ static int on_line(void *arg, const struct wl_line *l, char *err)
         w->ref.host[0] = w->ref.terms[0] = '\0';
     int has_utm = wl_utm_parse(r.query, &w->utm);
     char refterms[WL_TERMS_MAX];
-    if (w->ref.terms[0] && !e.text[WL_EV_TERMS]) {
-        wl_utf8_copy(refterms, sizeof refterms, w->ref.terms,
-                     strlen(w->ref.terms));
-        e.text[WL_EV_TERMS] = refterms;
+    if (w->ref.terms[0] && !e.text[WL_EV_TERMS])
+        set_text(&e, WL_EV_TERMS, refterms,
+                 wl_utf8_copy(refterms, sizeof refterms, w->ref.terms,
+                              strlen(w->ref.terms)));
+    if (has_ref)
+        set_text(&e, WL_EV_REFERRER, w->ref.host, 0);
+    if (has_utm) {
+        if (!utm_json(w))
+            goto oom;
+        set_text(&e, WL_EV_DATA, w->data.p, w->data.n);
     }
-    e.text[WL_EV_REFERRER] = has_ref ? w->ref.host : NULL;
-    if (has_utm && !(e.text[WL_EV_DATA] = utm_json(w)))
-        goto oom;
 
     /* the visit, which keeps the event until it is emitted */
     e.time = r.p.time;
@@ -577,10 +584,11 @@ static int on_line(void *arg, const struct wl_line *l, char *err)
         return ECRM_FAIL;
     if (is_new && visit_origin(w, s, ref, has_ref, has_utm))
         goto oom;
-    if (visit_add(s, w->url, e.time))
-        goto oom;
+    if (e.time > s->end)
+        s->end = e.time;
     const char *ext = e.text[WL_EV_EXTERNAL_ID];
-    if (ext && !s->external_id.n && set_buf(&s->external_id, ext))
+    if (ext && !s->external_id.n &&
+        wl_buf_add(&s->external_id, ext, e.len[WL_EV_EXTERNAL_ID]))
         goto oom;
     int full = wl_session_hold(s, &e);
     if (full < 0)
