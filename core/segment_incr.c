@@ -168,7 +168,9 @@ static int derive_one(struct ecrm_refresh *r, size_t j)
             d->computed_at = r->o->now;
             return ecrm_refresh_write_derived(r, c->customer_id, d);
         }
-        /* never derived: from its whole history */
+        /* never derived: from its whole history, which may give it
+         * RFM figures */
+        r->figures_changed = 1;
     }
     if (lines_of(r, c->customer_id) != ECRM_OK)
         return ECRM_FAIL;
@@ -182,6 +184,11 @@ int ecrm_refresh_derive_changed(struct ecrm_refresh *r)
 {
     r->derived = xcalloc(r->nids, sizeof *r->derived);
     r->derived_ok = xcalloc(r->nids, 1);
+    /* Figures come from the orders alone, and a customer whose orders
+     * changed (new, moved, forgotten, merged, deleted) is logged so. */
+    for (size_t j = 0; j < r->nids; j++)
+        if (r->ids[j].what & ECRM_FACTS_LINES)
+            r->figures_changed = 1;
     if (load_changed_lines(r) != ECRM_OK)
         return ECRM_FAIL;
     for (size_t j = 0; j < r->nids; j++)
@@ -274,11 +281,29 @@ static int rfm_matters(const struct ecrm_refresh *r)
     return 0;
 }
 
+/* Room in X for N figures. */
+static void figures_reserve(struct figures *x, size_t n)
+{
+    x->cap = n;
+    x->cid = xcalloc(n, sizeof *x->cid);
+    for (int d = 0; d < 3; d++)
+        x->dim[d] = xcalloc(n, sizeof *x->dim[d]);
+}
+
 int ecrm_refresh_rfm(struct ecrm_refresh *r)
 {
     struct figures x = {0};
     struct ecrm_rfm *old = &r->old_rfm;
     int have_old = ecrm_store_rfm_get(r->s, old) == ECRM_OK;
+    if (have_old && !r->derive_all && !r->figures_changed) {
+        /* Nobody's figures changed: neither did the cuts, nor a score. */
+        r->rfm = *old;
+        return ECRM_OK;
+    }
+    /* About as many customers with orders as last time, and perhaps the
+     * changed ones: growing the arrays would copy them again and again. */
+    if (have_old && old->n > 0)
+        figures_reserve(&x, (size_t)old->n + r->nids + 1);
     int rc = ecrm_store_rfm_figures(r->s, figure_cb, &x, r->err);
     if (rc == ECRM_OK) {
         cuts(r, &x);

@@ -39,6 +39,8 @@ struct ecrm_refresh {
     size_t nmoved;
     int first;               /* no watermark yet: everything is new */
     int derive_all;          /* first or --full */
+    int figures_changed;     /* some RFM figure may differ from the last
+                                refresh's (else so do the cuts) */
     size_t n;                /* segments */
     unsigned char *full;     /* per segment: evaluate for every customer */
     unsigned char *all;      /* per segment: 1 */
@@ -65,8 +67,9 @@ int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid);
 
 /* segment_incr.c: derived attributes of the changed customers (their
- * lines read at once, in file order); everyone's RFM figures, the new
- * cuts and, unless everyone is evaluated, the customers whose scores they
+ * lines read at once, in file order); the RFM cuts (from everyone's
+ * figures when some figure changed; else those of the last refresh) and,
+ * unless everyone is evaluated, the customers whose scores the new cuts
  * move; the incremental evaluation of changed and moved customers. */
 int ecrm_refresh_derive_changed(struct ecrm_refresh *r);
 int ecrm_refresh_rfm(struct ecrm_refresh *r);
