@@ -151,14 +151,18 @@ static int derive_one(struct ecrm_refresh *r, size_t j)
                                ECRM_FACTS_PROFILE, r->err) != ECRM_OK ||
          !r->f.customer_id))
         return r->err[0] ? ECRM_FAIL : ECRM_OK;
-    if (ecrm_store_last_visit(r->cur, c->customer_id, &last_visit, r->err) !=
-        ECRM_OK)
+    /* The stored attributes (their page is the one written next): the
+     * last visit stands while no event changed. */
+    if (ecrm_store_facts_load(r->cur, &r->f, c->customer_id, ECRM_FACTS_DERIVED,
+                              r->err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (r->f.d.known && !(c->what & ECRM_FACTS_EVENTS))
+        last_visit = r->f.d.last_visit;
+    else if (ecrm_store_last_visit(r->cur, c->customer_id, &last_visit,
+                                   r->err) != ECRM_OK)
         return ECRM_FAIL;
     if (!(c->what & ECRM_FACTS_LINES)) {
         /* only events: the last visit moves, if anything */
-        if (ecrm_store_facts_load(r->cur, &r->f, c->customer_id,
-                                  ECRM_FACTS_DERIVED, r->err) != ECRM_OK)
-            return ECRM_FAIL;
         if (r->f.d.known) {
             *d = r->f.d;
             r->derived_ok[j] = 1;
