@@ -395,6 +395,8 @@ static int evaluate_changed(struct ecrm_refresh *r, int64_t cid, size_t j,
             return ECRM_FAIL;
         if (!r->f.customer_id)
             return ecrm_refresh_retire(r, cid);
+        if (r->f.shell) /* forgetting it deleted its memberships */
+            r->members_lost = 1;
     }
     r->f.customer_id = cid;
     if (what && r->derived_ok[j]) {

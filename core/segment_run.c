@@ -71,6 +71,7 @@ static void plan_full(struct ecrm_refresh *r)
         const struct ecrm_segment *g = r->set->segs[i];
         struct ecrm_seg_state st;
         int known = ecrm_store_seg_state_get(r->s, g->name, &st) == ECRM_OK;
+        r->old_members[i] = known ? st.members : -1;
         r->full[i] =
             r->derive_all || !known || strcmp(st.fingerprint, g->text) != 0 ||
             /* left out of the last refresh: it missed its changes */
@@ -156,6 +157,7 @@ int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
 
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid)
 {
+    r->members_lost = 1; /* what forgetting or merging deleted is unknown */
     ecrm_facts_reset(&r->gone);
     if (ecrm_store_facts_load(r->cur, &r->gone, cid, ECRM_FACTS_MEMBERS,
                               r->err) != ECRM_OK)
@@ -297,6 +299,8 @@ static int walk(struct ecrm_refresh *r, const int64_t *ids, size_t nids)
         if (j < nids && ids[j] == cid) {
             changed = 1;
             j++;
+            if (r->f.shell) /* forgetting it deleted its memberships */
+                r->members_lost = 1;
         }
         const double *pre;
         int known = from_history(r, &pre);
@@ -344,6 +348,12 @@ static int finish(struct ecrm_refresh *r)
                                     .refresh = r->wm.refresh};
         st.evaluated = r->full[i] ? (int64_t)r->stats->customers
                                   : (int64_t)r->stats->evaluated;
+        /* Known from the last count unless every customer was evaluated
+         * (a count costs no more then) or memberships may have gone with a
+         * forgotten or merged customer: counted again. */
+        st.members = r->full[i] || r->members_lost || r->old_members[i] < 0
+                         ? -1
+                         : r->old_members[i] + st.entered - st.left;
         ecrm_strlcpy(st.fingerprint, g->text, sizeof st.fingerprint);
         if (ecrm_store_seg_state_put(r->s, g->name, g->text, &st, r->err))
             return ECRM_FAIL;
@@ -386,6 +396,7 @@ static int setup(struct ecrm_refresh *r)
     memset(r->all, 1, n);
     r->flipped = xcalloc(n, 1);
     r->memo = xcalloc(n, 1);
+    r->old_members = xcalloc(n, sizeof *r->old_members);
     r->entered = xcalloc(n, sizeof *r->entered);
     r->left = xcalloc(n, sizeof *r->left);
     plan_full(r);
@@ -445,6 +456,7 @@ static void refresh_free(struct ecrm_refresh *r)
     free(r->flipped);
     free(r->memo);
     free(r->old_memo);
+    free(r->old_members);
     free(r->entered);
     free(r->left);
     free(r->pre);

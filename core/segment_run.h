@@ -48,6 +48,9 @@ struct ecrm_refresh {
     unsigned char *rfm_dims; /* per segment: scores its own text reads */
     unsigned char *flipped;  /* per segment: membership just changed */
     int64_t *entered, *left;
+    int64_t *old_members; /* per segment: at the last refresh, -1: unknown */
+    int members_lost;     /* a changed customer is gone or an empty shell:
+                             memberships may have been deleted with it */
     signed char *memo, *old_memo;
     const struct ecrm_seg_expr **pre; /* every event aggregate of the set */
     size_t npre;

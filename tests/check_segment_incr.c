@@ -281,6 +281,13 @@ static void refresh_and_compare(struct world *w, const struct ecrm_segset *set,
     fx_refresh(&w->f, set, NOW, 0, inc);
     ck_assert_uint_eq(inc->full_segments, 0);
     ck_assert_uint_eq(inc->customers, 0); /* read one by one */
+    /* the members each segment's state tells, counted or not */
+    char *wrong = rows(&w->f, "SELECT name FROM segments s WHERE members <>"
+                              " (SELECT count(*) FROM segment_members m"
+                              "  WHERE m.segment = s.name"
+                              "  AND m.left_at IS NULL)");
+    ck_assert_msg(!*wrong, "round %d: wrong member counts of %s", round, wrong);
+    free(wrong);
     state_get(&w->f, &a);
     fx_refresh(&w->f, set, NOW, 1, &full);
     state_get(&w->f, &b);
