@@ -54,7 +54,7 @@ static int item_cb(void *arg, int64_t id, const char *sku, const char *cat)
     return 0;
 }
 
-static void *xcalloc(size_t n, size_t size)
+void *ecrm_seg_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
     if (!p)
@@ -260,7 +260,7 @@ static int retire_orphans(struct ecrm_refresh *r)
  * and those whose scores moved, sorted, unique; *N their number. */
 static int64_t *walk_ids(const struct ecrm_refresh *r, size_t *n)
 {
-    int64_t *v = xcalloc(r->nids + r->nmoved, sizeof *v);
+    int64_t *v = ecrm_seg_calloc(r->nids + r->nmoved, sizeof *v);
     size_t j = 0, m = 0, k = 0;
     while (j < r->nids || m < r->nmoved) {
         int64_t a = j < r->nids ? r->ids[j].customer_id : INT64_MAX;
@@ -391,14 +391,14 @@ static int setup(struct ecrm_refresh *r)
         r->ids = NULL;
         r->nids = 0;
     }
-    r->full = xcalloc(n, 1);
-    r->all = xcalloc(n, 1);
+    r->full = ecrm_seg_calloc(n, 1);
+    r->all = ecrm_seg_calloc(n, 1);
     memset(r->all, 1, n);
-    r->flipped = xcalloc(n, 1);
-    r->memo = xcalloc(n, 1);
-    r->old_members = xcalloc(n, sizeof *r->old_members);
-    r->entered = xcalloc(n, sizeof *r->entered);
-    r->left = xcalloc(n, sizeof *r->left);
+    r->flipped = ecrm_seg_calloc(n, 1);
+    r->memo = ecrm_seg_calloc(n, 1);
+    r->old_members = ecrm_seg_calloc(n, sizeof *r->old_members);
+    r->entered = ecrm_seg_calloc(n, sizeof *r->entered);
+    r->left = ecrm_seg_calloc(n, sizeof *r->left);
     plan_full(r);
     return ECRM_OK;
 }

@@ -57,6 +57,8 @@ struct ecrm_refresh {
     char *err;
 };
 
+/* calloc() that aborts when memory runs out (N may be 0). */
+void *ecrm_seg_calloc(size_t n, size_t size);
 /* An evaluation context for R->f at R's clock with the new RFM cuts. */
 struct ecrm_seg_ctx ecrm_refresh_ctx(struct ecrm_refresh *r);
 /* Store customer CID's derived attributes D (counted in the stats). */
@@ -70,12 +72,14 @@ int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid);
 
 /* segment_incr.c: derived attributes of the changed customers (their
- * lines read at once, in file order); the RFM cuts (from everyone's
- * figures when some figure changed; else those of the last refresh) and,
- * unless everyone is evaluated, the customers whose scores the new cuts
- * move; the incremental evaluation of changed and moved customers. */
+ * lines read at once, in file order); the incremental evaluation of
+ * changed and moved customers. */
 int ecrm_refresh_derive_changed(struct ecrm_refresh *r);
-int ecrm_refresh_rfm(struct ecrm_refresh *r);
 int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r);
+
+/* segment_rfm.c: the RFM cuts (from everyone's figures when some figure
+ * changed; else those of the last refresh) and, unless everyone is
+ * evaluated, the customers whose scores the new cuts move. */
+int ecrm_refresh_rfm(struct ecrm_refresh *r);
 
 #endif /* ECRM_CORE_SEGMENT_RUN_H */
