@@ -267,8 +267,8 @@ static int evaluate_changed(struct ecrm_refresh *r, int64_t cid, size_t j,
             return ECRM_FAIL;
         if (!r->f.customer_id)
             return ecrm_refresh_retire(r, cid);
-        if (r->f.shell) /* forgetting it deleted its memberships */
-            r->members_lost = 1;
+        if (r->f.shell && ecrm_refresh_shell(r, cid) != ECRM_OK)
+            return ECRM_FAIL;
     }
     r->f.customer_id = cid;
     if (what && r->derived_ok[j]) {

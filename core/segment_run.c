@@ -155,6 +155,13 @@ int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
                                 r->o->now, r->o->run_id, r->err);
 }
 
+int ecrm_refresh_shell(struct ecrm_refresh *r, int64_t cid)
+{
+    struct ecrm_derived d = {.known = 1, .computed_at = r->o->now};
+    r->members_lost = 1;
+    return ecrm_refresh_write_derived(r, cid, &d);
+}
+
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid)
 {
     r->members_lost = 1; /* what forgetting or merging deleted is unknown */
@@ -299,8 +306,8 @@ static int walk(struct ecrm_refresh *r, const int64_t *ids, size_t nids)
         if (j < nids && ids[j] == cid) {
             changed = 1;
             j++;
-            if (r->f.shell) /* forgetting it deleted its memberships */
-                r->members_lost = 1;
+            if (r->f.shell && ecrm_refresh_shell(r, cid) != ECRM_OK)
+                return ECRM_FAIL;
         }
         const double *pre;
         int known = from_history(r, &pre);

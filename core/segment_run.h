@@ -68,6 +68,10 @@ int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
  * differs from WAS, its stored membership. */
 int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
                         int member, int was);
+/* Changed customer CID is an empty shell now (forgotten, or merged into
+ * another): its memberships and derived attributes went with its data. A
+ * full refresh derives its empty history; so does this call. */
+int ecrm_refresh_shell(struct ecrm_refresh *r, int64_t cid);
 /* A changed customer that no longer exists leaves every segment. */
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid);
 
