@@ -166,7 +166,7 @@ static int derive_one(struct ecrm_refresh *r, size_t j)
         }
         /* never derived: from its whole history, which may give it
          * RFM figures */
-        r->figures_changed = 1;
+        r->figures_changed++;
     }
     if (lines_of(r, c->customer_id) != ECRM_OK)
         return ECRM_FAIL;
@@ -184,7 +184,7 @@ int ecrm_refresh_derive_changed(struct ecrm_refresh *r)
      * changed (new, moved, forgotten, merged, deleted) is logged so. */
     for (size_t j = 0; j < r->nids; j++)
         if (r->ids[j].what & ECRM_FACTS_LINES)
-            r->figures_changed = 1;
+            r->figures_changed++;
     if (load_changed_lines(r) != ECRM_OK)
         return ECRM_FAIL;
     for (size_t j = 0; j < r->nids; j++)

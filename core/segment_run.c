@@ -517,12 +517,14 @@ int ecrm_segment_stage(struct ecrm_run_ctx *run)
         return ECRM_OK;
     }
     ecrm_log(ECRM_LOG_INFO, NULL,
-             "segment: %llu changed customers, %llu moved by new RFM cuts; "
+             "segment: %llu changed customers, %llu moved by new RFM cuts "
+             "(from %llu figures); "
              "derived attributes of %llu; %llu evaluated (%s; %zu segments "
              "in full); %llu entered, %llu left; seconds: read %.2f, derive "
              "%.2f, RFM %.2f, evaluate %.2f, state %.2f",
              (unsigned long long)st.changed, (unsigned long long)st.rfm_moved,
-             (unsigned long long)st.derived, (unsigned long long)st.evaluated,
+             (unsigned long long)st.rfm_kept, (unsigned long long)st.derived,
+             (unsigned long long)st.evaluated,
              st.customers ? "every customer read in bulk"
                           : "changed customers read one by one",
              st.full_segments, (unsigned long long)st.entered,

@@ -39,8 +39,9 @@ struct ecrm_refresh {
     size_t nmoved;
     int first;               /* no watermark yet: everything is new */
     int derive_all;          /* first or --full */
-    int figures_changed;     /* some RFM figure may differ from the last
-                                refresh's (else so do the cuts) */
+    size_t figures_changed;  /* customers whose RFM figures may differ
+                                from the last refresh's (0: so do the
+                                cuts) */
     size_t n;                /* segments */
     unsigned char *full;     /* per segment: evaluate for every customer */
     unsigned char *all;      /* per segment: 1 */
