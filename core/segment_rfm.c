@@ -189,45 +189,19 @@ static double key(const struct side *s, int d, const struct near_fig *e)
     return s->below ? -e->fig[d] : e->fig[d];
 }
 
-static void swap(struct near_fig *a, struct near_fig *b)
+/* The key of the K-th nearest (0-based) figure of side S (dimension D),
+ * selected among copies of the keys in SCRATCH. */
+static double side_kth(const struct side *s, int d, size_t k, double *scratch)
 {
-    struct near_fig t = *a;
-    *a = *b;
-    *b = t;
+    for (size_t i = 0; i < s->n; i++)
+        scratch[i] = key(s, d, &s->v[i]);
+    return ecrm_kth_smallest(scratch, s->n, k);
 }
 
-/* Reorder S so that its K nearest figures come first (Hoare's selection,
- * as select_kth() of profile.c). */
-static void side_select(struct side *s, int d, size_t k)
-{
-    size_t lo = 0, hi = s->n - 1;
-    while (lo < hi) {
-        double pivot = key(s, d, &s->v[lo + (hi - lo) / 2]);
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (key(s, d, &s->v[i]) < pivot)
-                i++;
-            while (key(s, d, &s->v[j]) > pivot)
-                j--;
-            if (i <= j) {
-                swap(&s->v[i++], &s->v[j]);
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return;
-    }
-}
-
-/* Offer figure E to side S (dimension D) keeping the CAP nearest. */
+/* Offer figure E to side S (dimension D) keeping the CAP nearest; SCRATCH
+ * has room for the buffer's keys. */
 static void side_offer(struct side *s, int d, size_t cap,
-                       const struct near_fig *e)
+                       const struct near_fig *e, double *scratch)
 {
     size_t room = cap + cap / 2 + 1;
     if (s->dropped && key(s, d, e) >= s->bound)
@@ -235,10 +209,22 @@ static void side_offer(struct side *s, int d, size_t cap,
     if (!s->v)
         s->v = ecrm_seg_calloc(room, sizeof *s->v);
     if (s->n == room) {
-        side_select(s, d, cap - 1);
-        s->n = cap;
+        /* cut back to the CAP nearest: those nearer than the CAP-th, and
+         * as many as it takes of those as near */
+        double t = side_kth(s, d, cap - 1, scratch);
+        size_t nearer = 0, m = 0;
+        for (size_t i = 0; i < s->n; i++)
+            nearer += key(s, d, &s->v[i]) < t;
+        for (size_t i = 0, ties = cap - nearer; i < s->n; i++) {
+            double k = key(s, d, &s->v[i]);
+            if (k > t || (k == t && ties == 0))
+                continue;
+            ties -= k == t;
+            s->v[m++] = s->v[i];
+        }
+        s->n = m;
         s->dropped = 1;
-        s->bound = key(s, d, &s->v[cap - 1]); /* the farthest kept */
+        s->bound = t;
         if (key(s, d, e) >= s->bound)
             return;
     }
@@ -255,6 +241,7 @@ struct near {
     size_t neq[3][4];
     struct near_fig *cand; /* customers whose scores may have moved */
     size_t ncand, candcap;
+    double *scratch; /* room for the keys of a side */
 };
 
 static int near_cb(void *arg, int64_t cid, const double fig[3])
@@ -267,9 +254,9 @@ static int near_cb(void *arg, int64_t cid, const double fig[3])
             double c = x->old->cut[d][k];
             if (fig[d] < c) {
                 x->below[d][k]++;
-                side_offer(&x->lo[d][k], d, x->cap, &e);
+                side_offer(&x->lo[d][k], d, x->cap, &e, x->scratch);
             } else if (fig[d] > c) {
-                side_offer(&x->hi[d][k], d, x->cap, &e);
+                side_offer(&x->hi[d][k], d, x->cap, &e, x->scratch);
             } else {
                 x->equal[d][k]++;
                 if (x->neq[d][k] < x->cap) {
@@ -318,11 +305,10 @@ static int near_cut(struct ecrm_refresh *r, struct near *x, int d, int k)
     if (nth > s->n || (s->dropped && nth > x->cap) ||
         (!up && x->neq[d][k] < (size_t)at))
         return -1;
-    side_select(s, d, nth - 1);
-    double near = key(s, d, &s->v[nth - 1]);
+    double near = side_kth(s, d, nth - 1, x->scratch);
     if (up && s->dropped && near >= s->bound)
         return -1;
-    r->rfm.cut[d][k] = s->v[nth - 1].fig[d];
+    r->rfm.cut[d][k] = s->below ? -near : near;
     for (size_t i = 0; i < s->n; i++)
         if (up ? key(s, d, &s->v[i]) <= near : key(s, d, &s->v[i]) < near)
             candidates(x, &s->v[i], 1);
@@ -362,6 +348,7 @@ static void near_free(struct near *x)
             free(x->eq[d][k]);
         }
     free(x->cand);
+    free(x->scratch);
 }
 
 /* The cuts from the figures near the old ones, and the moved customers
@@ -369,7 +356,10 @@ static void near_free(struct near *x)
  * cannot tell (R unchanged). */
 static int near_cuts(struct ecrm_refresh *r, size_t cap, int moved)
 {
-    struct near x = {.old = &r->old_rfm, .cap = cap};
+    struct near x = {.old = &r->old_rfm,
+                     .cap = cap,
+                     .scratch =
+                         ecrm_seg_calloc(cap + cap / 2 + 1, sizeof *x.scratch)};
     int rc = ECRM_OK;
     for (int d = 0; d < 3; d++)
         for (int k = 0; k < 4; k++)
