@@ -26,12 +26,13 @@
 
 #include "segment_run.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Figures near the cuts are kept while they would take at most this share
  * of the memory of every figure: 24 buffers (below and above 12 cuts) of
- * 1.5 (2F + 1) figures of 32 bytes, 12 lists of 2F + 1 (at them), against
+ * 2 (2F + 1) figures of 32 bytes, 12 lists of 2F + 1 (at them), against
  * 40 bytes a customer. */
 #define NEAR_SHARE 2
 
@@ -177,9 +178,11 @@ struct near_fig {
 struct side {
     struct near_fig *v;
     size_t n;
-    int below;   /* the figures below the cut (else above) */
-    int dropped; /* some figure of this side is not kept */
-    double bound;
+    int below;    /* the figures below the cut (else above) */
+    int dropped;  /* some figure of this side is not kept */
+    double bound; /* the distance of the farthest kept when cut back */
+    double far;   /* ... as a figure (nearer ones are kept): an infinity
+                     while none was dropped */
 };
 
 /* Figure E's distance from the cut on side S (dimension D), as a key that
@@ -198,14 +201,13 @@ static double side_kth(const struct side *s, int d, size_t k, double *scratch)
     return ecrm_kth_smallest(scratch, s->n, k);
 }
 
-/* Offer figure E to side S (dimension D) keeping the CAP nearest; SCRATCH
- * has room for the buffer's keys. */
-static void side_offer(struct side *s, int d, size_t cap,
-                       const struct near_fig *e, double *scratch)
+/* Add the figure of customer CID, FIG, to side S (dimension D), nearer
+ * than S->far: cut back to the CAP nearest when full. SCRATCH has room for
+ * the buffer's keys. */
+static void side_add(struct side *s, int d, size_t cap, int64_t cid,
+                     const double fig[3], double *scratch)
 {
-    size_t room = cap + cap / 2 + 1;
-    if (s->dropped && key(s, d, e) >= s->bound)
-        return;
+    size_t room = 2 * cap;
     if (!s->v)
         s->v = ecrm_seg_calloc(room, sizeof *s->v);
     if (s->n == room) {
@@ -225,10 +227,13 @@ static void side_offer(struct side *s, int d, size_t cap,
         s->n = m;
         s->dropped = 1;
         s->bound = t;
-        if (key(s, d, e) >= s->bound)
+        s->far = s->below ? -t : t;
+        if (s->below ? fig[d] <= s->far : fig[d] >= s->far)
             return;
     }
-    s->v[s->n++] = *e;
+    struct near_fig *e = &s->v[s->n++];
+    e->cid = cid;
+    memcpy(e->fig, fig, sizeof e->fig);
 }
 
 struct near {
@@ -247,25 +252,28 @@ struct near {
 static int near_cb(void *arg, int64_t cid, const double fig[3])
 {
     struct near *x = arg;
-    struct near_fig e = {.cid = cid, .fig = {fig[0], fig[1], fig[2]}};
     x->n++;
-    for (int d = 0; d < 3; d++)
+    for (int d = 0; d < 3; d++) {
+        const double *cut = x->old->cut[d], v = fig[d];
         for (int k = 0; k < 4; k++) {
-            double c = x->old->cut[d][k];
-            if (fig[d] < c) {
+            struct side *lo = &x->lo[d][k], *hi = &x->hi[d][k];
+            if (v < cut[k]) {
                 x->below[d][k]++;
-                side_offer(&x->lo[d][k], d, x->cap, &e, x->scratch);
-            } else if (fig[d] > c) {
-                side_offer(&x->hi[d][k], d, x->cap, &e, x->scratch);
-            } else {
-                x->equal[d][k]++;
-                if (x->neq[d][k] < x->cap) {
-                    if (!x->eq[d][k])
-                        x->eq[d][k] = ecrm_seg_calloc(x->cap, sizeof e);
-                    x->eq[d][k][x->neq[d][k]++] = e;
-                }
+                if (v > lo->far)
+                    side_add(lo, d, x->cap, cid, fig, x->scratch);
+            } else if (v > cut[k]) {
+                if (v < hi->far)
+                    side_add(hi, d, x->cap, cid, fig, x->scratch);
+            } else if (x->equal[d][k]++ < (int64_t)x->cap) {
+                if (!x->eq[d][k])
+                    x->eq[d][k] =
+                        ecrm_seg_calloc(x->cap, sizeof(struct near_fig));
+                struct near_fig *e = &x->eq[d][k][x->neq[d][k]++];
+                e->cid = cid;
+                memcpy(e->fig, fig, sizeof e->fig);
             }
         }
+    }
     return 0;
 }
 
@@ -358,12 +366,14 @@ static int near_cuts(struct ecrm_refresh *r, size_t cap, int moved)
 {
     struct near x = {.old = &r->old_rfm,
                      .cap = cap,
-                     .scratch =
-                         ecrm_seg_calloc(cap + cap / 2 + 1, sizeof *x.scratch)};
+                     .scratch = ecrm_seg_calloc(2 * cap, sizeof *x.scratch)};
     int rc = ECRM_OK;
     for (int d = 0; d < 3; d++)
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 4; k++) {
             x.lo[d][k].below = 1;
+            x.lo[d][k].far = -INFINITY;
+            x.hi[d][k].far = INFINITY;
+        }
     if (ecrm_store_rfm_figures(r->s, near_cb, &x, r->err) != ECRM_OK) {
         near_free(&x);
         return ECRM_FAIL;
@@ -413,7 +423,7 @@ int ecrm_refresh_rfm(struct ecrm_refresh *r)
     }
     size_t cap = 2 * r->figures_changed + 1;
     if (have_old && old->n > 0 && !r->derive_all &&
-        48 * cap * sizeof(struct near_fig) * NEAR_SHARE <=
+        60 * cap * sizeof(struct near_fig) * NEAR_SHARE <=
             (size_t)old->n * 5 * sizeof(double))
         rc = near_cuts(r, cap, moved);
     if (rc == 1)
