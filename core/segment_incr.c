@@ -117,16 +117,24 @@ static int load_changed_lines(struct ecrm_refresh *r)
     return rc;
 }
 
+/* Customer CID's lines into R->f when R->changed has them: returns 1, else
+ * 0. */
+static int changed_lines(struct ecrm_refresh *r, int64_t cid)
+{
+    size_t i =
+        r->changed.off ? ecrm_history_find(&r->changed, cid) : (size_t)-1;
+    if (i == (size_t)-1)
+        return 0;
+    ecrm_history_lines(&r->changed, i, &r->f);
+    return 1;
+}
+
 /* Customer CID's lines into R->f: from R->changed when read there, else
  * with a query. */
 static int lines_of(struct ecrm_refresh *r, int64_t cid)
 {
-    size_t i =
-        r->changed.off ? ecrm_history_find(&r->changed, cid) : (size_t)-1;
-    if (i != (size_t)-1) {
-        ecrm_history_lines(&r->changed, i, &r->f);
+    if (changed_lines(r, cid))
         return ECRM_OK;
-    }
     return ecrm_store_facts_load(r->cur, &r->f, cid, ECRM_FACTS_LINES, r->err);
 }
 
@@ -274,6 +282,9 @@ static int evaluate_changed(struct ecrm_refresh *r, int64_t cid, size_t j,
     if (what && r->derived_ok[j]) {
         r->f.d = r->derived[j];
         r->f.loaded |= ECRM_FACTS_DERIVED;
+        /* lines read for the derivation are at hand: an expression may
+         * test them first (segment_eval.c, evaluation order) */
+        changed_lines(r, cid);
     } else if (m != (size_t)-1) {
         /* the figures just read: RFM scores need no more */
         r->f.d.known = 1;
