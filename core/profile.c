@@ -369,6 +369,12 @@ void ecrm_rfm_compute(double *recency, double *frequency, double *monetary,
     }
 }
 
+double ecrm_kth_smallest(double *v, size_t n, size_t k)
+{
+    select_kth(v, 0, n - 1, k);
+    return v[k];
+}
+
 int ecrm_rfm_score(const struct ecrm_rfm *r, int dim, double v)
 {
     if (!r || r->n <= 0 || dim < 0 || dim > 2)

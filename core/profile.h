@@ -163,6 +163,9 @@ double ecrm_profile_spent(const struct ecrm_facts *f, int64_t since,
  * (the arrays are reordered in place). */
 void ecrm_rfm_compute(double *recency, double *frequency, double *monetary,
                       size_t n, struct ecrm_rfm *out);
+/* The K-th smallest (0-based, K < N) of the N values at V, which are
+ * reordered (selection: linear on average). */
+double ecrm_kth_smallest(double *v, size_t n, size_t k);
 /* The 1-5 score of figure V in dimension DIM, 0 when R has no customers. */
 int ecrm_rfm_score(const struct ecrm_rfm *r, int dim, double v);
 /* The RFM figures of D: recency = last_order, frequency = orders_count,

@@ -327,6 +327,9 @@ struct ecrm_seg_stats {
     uint64_t changed;          /* changed customers (0 when all derived) */
     uint64_t profiles_changed; /* of them, from the change log */
     uint64_t rfm_moved;        /* customers whose scores new cuts moved */
+    uint64_t rfm_kept;         /* figures the RFM cuts were selected from:
+                                  all, near the old cuts, or none (0: the
+                                  cuts of the last refresh stand) */
     uint64_t derived;          /* customer_derived rows rewritten */
     uint64_t customers;        /* customers walked by a bulk pass (0: only
                                   changed customers were read) */

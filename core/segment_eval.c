@@ -251,6 +251,45 @@ static int line_matches(const struct ecrm_seg_ctx *c,
                           : strcmp(e->filter, v) == 0;
 }
 
+/* orders / bought over the lines from FROM as the derived attributes D
+ * tell without the lines, which cost several reads more when not at hand:
+ * none for a customer without orders or whose last order is older than
+ * FROM (whatever the filter); all of them for orders() over all time when
+ * the last is not after the clock. Returns 1 with *OUT, or 0 when only the
+ * lines tell. spent() counts returns, which the figures do not date. */
+static int orders_by_figures(const struct ecrm_derived *d,
+                             const struct ecrm_seg_expr *e, int64_t from,
+                             int64_t now, struct val *out)
+{
+    if (e->agg == ECRM_AGG_SPENT || !d->known)
+        return 0;
+    if (d->orders_count == 0 || (from && d->last_order < from)) {
+        *out = e->agg == ECRM_AGG_ORDERS ? num(0) : boolean(0);
+        return 1;
+    }
+    if (e->agg == ECRM_AGG_ORDERS && !e->filter && !from &&
+        d->last_order <= now) {
+        *out = num((double)d->orders_count);
+        return 1;
+    }
+    return 0;
+}
+
+/* orders_by_figures() for C->f when its lines are not at hand (its
+ * derived attributes are read for it if need be). */
+static int orders_by_derived(struct ecrm_seg_ctx *c,
+                             const struct ecrm_seg_expr *e, int64_t from,
+                             struct val *out)
+{
+    const struct ecrm_facts *f = c->f;
+    if (e->agg == ECRM_AGG_SPENT || (f->loaded & ECRM_FACTS_LINES))
+        return 0;
+    if (!(f->loaded & (ECRM_FACTS_DERIVED | ECRM_FACTS_FIGURES)) &&
+        !have(c, ECRM_FACTS_DERIVED))
+        return 0;
+    return orders_by_figures(&f->d, e, from, c->now, out);
+}
+
 /* spent / orders / bought over the lines in the window; lines of one order
  * are adjacent (see profile.h), so counting order-id changes counts
  * orders. Times after NOW are ignored: a window ends at the clock. */
@@ -260,6 +299,9 @@ static struct val order_agg(struct ecrm_seg_ctx *c,
     const struct ecrm_facts *f = c->f;
     int64_t from = since(c, e);
     double spent = 0;
+    struct val known;
+    if (orders_by_derived(c, e, from, &known))
+        return known;
     if (!have(c, ECRM_FACTS_LINES))
         return null_val;
     int64_t n = 0, last = 0;
@@ -430,6 +472,98 @@ static struct val arith(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e)
     return num(sub ? x - y : x + y);
 }
 
+/* ---- evaluation order ----------------------------------------------------
+ * When facts are read on demand (ecrm_seg_ctx.load), `a and b` and `a or
+ * b` evaluate first the side that reads less: the value is the same either
+ * way (evaluation has no effects but reading), and a side that settles the
+ * result spares the reads of the other. */
+
+/* The parts of C->f that evaluating E may still read. */
+static unsigned unread(const struct ecrm_seg_ctx *c,
+                       const struct ecrm_seg_expr *e)
+{
+    const struct ecrm_facts *f = c->f;
+    struct val v;
+    unsigned p = 0;
+    if (!e)
+        return 0;
+    switch (e->kind) {
+    case ECRM_SX_FIELD:
+        if (e->field <= ECRM_F_AGE)
+            p = ECRM_FACTS_PROFILE;
+        else if (!figure(e->field) || !(f->loaded & ECRM_FACTS_FIGURES))
+            p = ECRM_FACTS_DERIVED;
+        if (e->field == ECRM_F_VALUE)
+            p |= ECRM_FACTS_LINES;
+        break;
+    case ECRM_SX_ATTR:
+    case ECRM_SX_NAME:
+        p = ECRM_FACTS_ATTRS;
+        break;
+    case ECRM_SX_SEGREF:
+        if (e->seg < c->set->n && c->memo[e->seg] < 0)
+            p = unread(c, c->set->segs[e->seg]->expr);
+        break;
+    case ECRM_SX_AGG:
+        if (e->agg > ECRM_AGG_BOUGHT) {
+            p = ECRM_FACTS_EVENTS;
+            for (size_t k = 0; k < c->npre; k++)
+                if (c->pre[k] == e)
+                    p = 0; /* counted in advance */
+        } else if (f->loaded & (ECRM_FACTS_DERIVED | ECRM_FACTS_FIGURES)) {
+            if (!orders_by_figures(&f->d, e, since(c, e), c->now, &v))
+                p = ECRM_FACTS_LINES;
+        } else {
+            /* but for spent(), windows and orders() over all time mostly
+             * need only the derived attributes */
+            p = ECRM_FACTS_DERIVED;
+            if (e->agg == ECRM_AGG_SPENT ||
+                (!e->window && (e->agg != ECRM_AGG_ORDERS || e->filter)))
+                p |= ECRM_FACTS_LINES;
+        }
+        break;
+    default:
+        break;
+    }
+    p |= unread(c, e->a) | unread(c, e->b) | unread(c, e->c);
+    for (size_t i = 0; i < e->nlist; i++)
+        p |= unread(c, e->list[i]);
+    return p & ~f->loaded;
+}
+
+/* About how many pages reading PARTS of one customer's facts takes. */
+static unsigned cost_of(unsigned parts)
+{
+    static const struct {
+        unsigned part, pages;
+    } cost[] = {{ECRM_FACTS_PROFILE, 1},
+                {ECRM_FACTS_DERIVED, 1},
+                {ECRM_FACTS_ATTRS, 2},
+                {ECRM_FACTS_EVENTS, 3},
+                {ECRM_FACTS_LINES, 6}};
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof cost / sizeof cost[0]; i++)
+        if (parts & cost[i].part)
+            n += cost[i].pages;
+    return n;
+}
+
+/* `a and b`, `a or b`: when reading on demand, the right side first if it
+ * reads less than half as much as the left (the order written may put the
+ * side more likely to settle the result first: kept for near costs). */
+static struct val logical(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e)
+{
+    const struct ecrm_seg_expr *x = e->a, *y = e->b;
+    if (c->load && 2 * cost_of(unread(c, y)) < cost_of(unread(c, x))) {
+        x = e->b;
+        y = e->a;
+    }
+    int t = truthy(eval(c, x));
+    if (t == (e->kind == ECRM_SX_OR))
+        return boolean(t);
+    return boolean(truthy(eval(c, y)));
+}
+
 static struct val eval(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e)
 {
     struct val v;
@@ -461,9 +595,8 @@ static struct val eval(struct ecrm_seg_ctx *c, const struct ecrm_seg_expr *e)
     case ECRM_SX_AGG:
         return e->agg <= ECRM_AGG_BOUGHT ? order_agg(c, e) : event_agg(c, e);
     case ECRM_SX_AND:
-        return boolean(truthy(eval(c, e->a)) && truthy(eval(c, e->b)));
     case ECRM_SX_OR:
-        return boolean(truthy(eval(c, e->a)) || truthy(eval(c, e->b)));
+        return logical(c, e);
     case ECRM_SX_NOT:
         return boolean(!truthy(eval(c, e->a)));
     case ECRM_SX_CMP:

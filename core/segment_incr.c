@@ -1,6 +1,6 @@
 /*
- * The incremental part of a refresh: what changed customers need, and the
- * RFM cuts.
+ * The incremental part of a refresh: what changed customers need (the RFM
+ * cuts are segment_rfm.c's).
  *
  * A changed customer comes with what changed (store.h, ecrm_seg_change):
  * its profile, attributes, orders, events, or everything (new, merged or
@@ -31,14 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---- what a segment depends on ------------------------------------------- */
 
@@ -114,7 +106,7 @@ static void events_from(const struct ecrm_refresh *r,
 /* Load the lines of the customers whose orders changed into R->changed. */
 static int load_changed_lines(struct ecrm_refresh *r)
 {
-    int64_t *ids = xcalloc(r->nids, sizeof *ids);
+    int64_t *ids = ecrm_seg_calloc(r->nids, sizeof *ids);
     size_t n = 0;
     for (size_t j = 0; j < r->nids; j++)
         if (r->ids[j].what & ECRM_FACTS_LINES)
@@ -125,16 +117,24 @@ static int load_changed_lines(struct ecrm_refresh *r)
     return rc;
 }
 
+/* Customer CID's lines into R->f when R->changed has them: returns 1, else
+ * 0. */
+static int changed_lines(struct ecrm_refresh *r, int64_t cid)
+{
+    size_t i =
+        r->changed.off ? ecrm_history_find(&r->changed, cid) : (size_t)-1;
+    if (i == (size_t)-1)
+        return 0;
+    ecrm_history_lines(&r->changed, i, &r->f);
+    return 1;
+}
+
 /* Customer CID's lines into R->f: from R->changed when read there, else
  * with a query. */
 static int lines_of(struct ecrm_refresh *r, int64_t cid)
 {
-    size_t i =
-        r->changed.off ? ecrm_history_find(&r->changed, cid) : (size_t)-1;
-    if (i != (size_t)-1) {
-        ecrm_history_lines(&r->changed, i, &r->f);
+    if (changed_lines(r, cid))
         return ECRM_OK;
-    }
     return ecrm_store_facts_load(r->cur, &r->f, cid, ECRM_FACTS_LINES, r->err);
 }
 
@@ -151,14 +151,18 @@ static int derive_one(struct ecrm_refresh *r, size_t j)
                                ECRM_FACTS_PROFILE, r->err) != ECRM_OK ||
          !r->f.customer_id))
         return r->err[0] ? ECRM_FAIL : ECRM_OK;
-    if (ecrm_store_last_visit(r->cur, c->customer_id, &last_visit, r->err) !=
-        ECRM_OK)
+    /* The stored attributes (their page is the one written next): the
+     * last visit stands while no event changed. */
+    if (ecrm_store_facts_load(r->cur, &r->f, c->customer_id, ECRM_FACTS_DERIVED,
+                              r->err) != ECRM_OK)
+        return ECRM_FAIL;
+    if (r->f.d.known && !(c->what & ECRM_FACTS_EVENTS))
+        last_visit = r->f.d.last_visit;
+    else if (ecrm_store_last_visit(r->cur, c->customer_id, &last_visit,
+                                   r->err) != ECRM_OK)
         return ECRM_FAIL;
     if (!(c->what & ECRM_FACTS_LINES)) {
         /* only events: the last visit moves, if anything */
-        if (ecrm_store_facts_load(r->cur, &r->f, c->customer_id,
-                                  ECRM_FACTS_DERIVED, r->err) != ECRM_OK)
-            return ECRM_FAIL;
         if (r->f.d.known) {
             *d = r->f.d;
             r->derived_ok[j] = 1;
@@ -168,7 +172,9 @@ static int derive_one(struct ecrm_refresh *r, size_t j)
             d->computed_at = r->o->now;
             return ecrm_refresh_write_derived(r, c->customer_id, d);
         }
-        /* never derived: from its whole history */
+        /* never derived: from its whole history, which may give it
+         * RFM figures */
+        r->figures_changed++;
     }
     if (lines_of(r, c->customer_id) != ECRM_OK)
         return ECRM_FAIL;
@@ -180,8 +186,13 @@ static int derive_one(struct ecrm_refresh *r, size_t j)
 
 int ecrm_refresh_derive_changed(struct ecrm_refresh *r)
 {
-    r->derived = xcalloc(r->nids, sizeof *r->derived);
-    r->derived_ok = xcalloc(r->nids, 1);
+    r->derived = ecrm_seg_calloc(r->nids, sizeof *r->derived);
+    r->derived_ok = ecrm_seg_calloc(r->nids, 1);
+    /* Figures come from the orders alone, and a customer whose orders
+     * changed (new, moved, forgotten, merged, deleted) is logged so. */
+    for (size_t j = 0; j < r->nids; j++)
+        if (r->ids[j].what & ECRM_FACTS_LINES)
+            r->figures_changed++;
     if (load_changed_lines(r) != ECRM_OK)
         return ECRM_FAIL;
     for (size_t j = 0; j < r->nids; j++)
@@ -189,108 +200,6 @@ int ecrm_refresh_derive_changed(struct ecrm_refresh *r)
             derive_one(r, j) != ECRM_OK)
             return ECRM_FAIL;
     return ECRM_OK;
-}
-
-/* ---- RFM ----------------------------------------------------------------- */
-
-struct figures {
-    int64_t *cid;
-    double *dim[3];
-    size_t n, cap;
-};
-
-static int figure_cb(void *arg, int64_t cid, const double fig[3])
-{
-    struct figures *x = arg;
-    if (x->n == x->cap) {
-        x->cap = x->cap ? x->cap * 2 : 4096;
-        x->cid = realloc(x->cid, x->cap * sizeof *x->cid);
-        if (!x->cid)
-            abort();
-        for (int d = 0; d < 3; d++) {
-            x->dim[d] = realloc(x->dim[d], x->cap * sizeof *x->dim[d]);
-            if (!x->dim[d])
-                abort();
-        }
-    }
-    x->cid[x->n] = cid;
-    for (int d = 0; d < 3; d++)
-        x->dim[d][x->n] = fig[d];
-    x->n++;
-    return 0;
-}
-
-/* The new cuts of R from X. The selection reorders its arrays, and X's
- * order is needed afterwards: it works on a copy, one dimension at a
- * time (a third of the memory). */
-static void cuts(struct ecrm_refresh *r, const struct figures *x)
-{
-    double *scratch = xcalloc(x->n, sizeof *scratch);
-    for (int d = 0; d < 3; d++) {
-        struct ecrm_rfm one;
-        if (x->n)
-            memcpy(scratch, x->dim[d], x->n * sizeof *scratch);
-        ecrm_rfm_compute(scratch, scratch, scratch, x->n, &one);
-        memcpy(r->rfm.cut[d], one.cut[d], sizeof one.cut[d]);
-        r->rfm.n = one.n;
-    }
-    free(scratch);
-}
-
-/* The customers of X whose score in some dimension differs between the
- * cuts OLD and the new ones (OLD unknown: every customer with a score). */
-static void moved_scores(struct ecrm_refresh *r, const struct figures *x,
-                         const struct ecrm_rfm *old, int have_old)
-{
-    size_t n = 0;
-    /* figures come in customer id order: so do the moved customers */
-    r->moved = xcalloc(x->n, sizeof *r->moved);
-    r->moved_dims = xcalloc(x->n, 1);
-    r->moved_fig = xcalloc(x->n, sizeof *r->moved_fig);
-    for (size_t i = 0; i < x->n; i++) {
-        unsigned dims = have_old ? 0 : 7;
-        for (int d = 0; d < 3 && have_old; d++)
-            if (ecrm_rfm_score(old, d, x->dim[d][i]) !=
-                ecrm_rfm_score(&r->rfm, d, x->dim[d][i]))
-                dims |= 1u << d;
-        if (!dims)
-            continue;
-        r->moved[n] = x->cid[i];
-        for (int d = 0; d < 3; d++)
-            r->moved_fig[n][d] = x->dim[d][i];
-        r->moved_dims[n++] = (unsigned char)dims;
-    }
-    r->nmoved = n;
-    r->stats->rfm_moved = n;
-}
-
-/* Whether customers with moved scores must be looked at: some segment
- * uses them and is not evaluated for everyone anyway. */
-static int rfm_matters(const struct ecrm_refresh *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if ((r->set->segs[i]->needs & ECRM_SEG_RFM) && !r->full[i])
-            return 1;
-    return 0;
-}
-
-int ecrm_refresh_rfm(struct ecrm_refresh *r)
-{
-    struct figures x = {0};
-    struct ecrm_rfm *old = &r->old_rfm;
-    int have_old = ecrm_store_rfm_get(r->s, old) == ECRM_OK;
-    int rc = ecrm_store_rfm_figures(r->s, figure_cb, &x, r->err);
-    if (rc == ECRM_OK) {
-        cuts(r, &x);
-        rc = ecrm_store_rfm_put(r->s, &r->rfm, r->err);
-    }
-    if (rc == ECRM_OK && !r->derive_all && rfm_matters(r) &&
-        (!have_old || memcmp(old, &r->rfm, sizeof *old) != 0))
-        moved_scores(r, &x, old, have_old);
-    free(x.cid);
-    for (int d = 0; d < 3; d++)
-        free(x.dim[d]);
-    return rc == ECRM_OK ? ECRM_OK : ECRM_FAIL;
 }
 
 /* ---- evaluation ---------------------------------------------------------- */
@@ -366,11 +275,16 @@ static int evaluate_changed(struct ecrm_refresh *r, int64_t cid, size_t j,
             return ECRM_FAIL;
         if (!r->f.customer_id)
             return ecrm_refresh_retire(r, cid);
+        if (r->f.shell && ecrm_refresh_shell(r, cid) != ECRM_OK)
+            return ECRM_FAIL;
     }
     r->f.customer_id = cid;
     if (what && r->derived_ok[j]) {
         r->f.d = r->derived[j];
         r->f.loaded |= ECRM_FACTS_DERIVED;
+        /* lines read for the derivation are at hand: an expression may
+         * test them first (segment_eval.c, evaluation order) */
+        changed_lines(r, cid);
     } else if (m != (size_t)-1) {
         /* the figures just read: RFM scores need no more */
         r->f.d.known = 1;
@@ -386,9 +300,9 @@ int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r)
 {
     int64_t from = INT64_MAX;
     size_t j = 0, m = 0, seen = 0;
-    r->old_memo = xcalloc(r->n, 1);
-    r->depends = xcalloc(r->n, sizeof *r->depends);
-    r->rfm_dims = xcalloc(r->n, 1);
+    r->old_memo = ecrm_seg_calloc(r->n, 1);
+    r->depends = ecrm_seg_calloc(r->n, sizeof *r->depends);
+    r->rfm_dims = ecrm_seg_calloc(r->n, 1);
     for (size_t i = 0; i < r->n; i++) {
         r->depends[i] = depends_of(r->set->segs[i]->expr);
         r->rfm_dims[i] = (unsigned char)rfm_dims_of(r->set->segs[i]->expr);

@@ -54,7 +54,7 @@ static int item_cb(void *arg, int64_t id, const char *sku, const char *cat)
     return 0;
 }
 
-static void *xcalloc(size_t n, size_t size)
+void *ecrm_seg_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
     if (!p)
@@ -71,6 +71,7 @@ static void plan_full(struct ecrm_refresh *r)
         const struct ecrm_segment *g = r->set->segs[i];
         struct ecrm_seg_state st;
         int known = ecrm_store_seg_state_get(r->s, g->name, &st) == ECRM_OK;
+        r->old_members[i] = known ? st.members : -1;
         r->full[i] =
             r->derive_all || !known || strcmp(st.fingerprint, g->text) != 0 ||
             /* left out of the last refresh: it missed its changes */
@@ -154,8 +155,16 @@ int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
                                 r->o->now, r->o->run_id, r->err);
 }
 
+int ecrm_refresh_shell(struct ecrm_refresh *r, int64_t cid)
+{
+    struct ecrm_derived d = {.known = 1, .computed_at = r->o->now};
+    r->members_lost = 1;
+    return ecrm_refresh_write_derived(r, cid, &d);
+}
+
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid)
 {
+    r->members_lost = 1; /* what forgetting or merging deleted is unknown */
     ecrm_facts_reset(&r->gone);
     if (ecrm_store_facts_load(r->cur, &r->gone, cid, ECRM_FACTS_MEMBERS,
                               r->err) != ECRM_OK)
@@ -258,7 +267,7 @@ static int retire_orphans(struct ecrm_refresh *r)
  * and those whose scores moved, sorted, unique; *N their number. */
 static int64_t *walk_ids(const struct ecrm_refresh *r, size_t *n)
 {
-    int64_t *v = xcalloc(r->nids + r->nmoved, sizeof *v);
+    int64_t *v = ecrm_seg_calloc(r->nids + r->nmoved, sizeof *v);
     size_t j = 0, m = 0, k = 0;
     while (j < r->nids || m < r->nmoved) {
         int64_t a = j < r->nids ? r->ids[j].customer_id : INT64_MAX;
@@ -297,6 +306,8 @@ static int walk(struct ecrm_refresh *r, const int64_t *ids, size_t nids)
         if (j < nids && ids[j] == cid) {
             changed = 1;
             j++;
+            if (r->f.shell && ecrm_refresh_shell(r, cid) != ECRM_OK)
+                return ECRM_FAIL;
         }
         const double *pre;
         int known = from_history(r, &pre);
@@ -344,6 +355,12 @@ static int finish(struct ecrm_refresh *r)
                                     .refresh = r->wm.refresh};
         st.evaluated = r->full[i] ? (int64_t)r->stats->customers
                                   : (int64_t)r->stats->evaluated;
+        /* Known from the last count unless every customer was evaluated
+         * (a count costs no more then) or memberships may have gone with a
+         * forgotten or merged customer: counted again. */
+        st.members = r->full[i] || r->members_lost || r->old_members[i] < 0
+                         ? -1
+                         : r->old_members[i] + st.entered - st.left;
         ecrm_strlcpy(st.fingerprint, g->text, sizeof st.fingerprint);
         if (ecrm_store_seg_state_put(r->s, g->name, g->text, &st, r->err))
             return ECRM_FAIL;
@@ -381,13 +398,14 @@ static int setup(struct ecrm_refresh *r)
         r->ids = NULL;
         r->nids = 0;
     }
-    r->full = xcalloc(n, 1);
-    r->all = xcalloc(n, 1);
+    r->full = ecrm_seg_calloc(n, 1);
+    r->all = ecrm_seg_calloc(n, 1);
     memset(r->all, 1, n);
-    r->flipped = xcalloc(n, 1);
-    r->memo = xcalloc(n, 1);
-    r->entered = xcalloc(n, sizeof *r->entered);
-    r->left = xcalloc(n, sizeof *r->left);
+    r->flipped = ecrm_seg_calloc(n, 1);
+    r->memo = ecrm_seg_calloc(n, 1);
+    r->old_members = ecrm_seg_calloc(n, sizeof *r->old_members);
+    r->entered = ecrm_seg_calloc(n, sizeof *r->entered);
+    r->left = ecrm_seg_calloc(n, sizeof *r->left);
     plan_full(r);
     return ECRM_OK;
 }
@@ -445,6 +463,7 @@ static void refresh_free(struct ecrm_refresh *r)
     free(r->flipped);
     free(r->memo);
     free(r->old_memo);
+    free(r->old_members);
     free(r->entered);
     free(r->left);
     free(r->pre);
@@ -498,12 +517,14 @@ int ecrm_segment_stage(struct ecrm_run_ctx *run)
         return ECRM_OK;
     }
     ecrm_log(ECRM_LOG_INFO, NULL,
-             "segment: %llu changed customers, %llu moved by new RFM cuts; "
+             "segment: %llu changed customers, %llu moved by new RFM cuts "
+             "(from %llu figures); "
              "derived attributes of %llu; %llu evaluated (%s; %zu segments "
              "in full); %llu entered, %llu left; seconds: read %.2f, derive "
              "%.2f, RFM %.2f, evaluate %.2f, state %.2f",
              (unsigned long long)st.changed, (unsigned long long)st.rfm_moved,
-             (unsigned long long)st.derived, (unsigned long long)st.evaluated,
+             (unsigned long long)st.rfm_kept, (unsigned long long)st.derived,
+             (unsigned long long)st.evaluated,
              st.customers ? "every customer read in bulk"
                           : "changed customers read one by one",
              st.full_segments, (unsigned long long)st.entered,

@@ -39,6 +39,9 @@ struct ecrm_refresh {
     size_t nmoved;
     int first;               /* no watermark yet: everything is new */
     int derive_all;          /* first or --full */
+    size_t figures_changed;  /* customers whose RFM figures may differ
+                                from the last refresh's (0: so do the
+                                cuts) */
     size_t n;                /* segments */
     unsigned char *full;     /* per segment: evaluate for every customer */
     unsigned char *all;      /* per segment: 1 */
@@ -46,12 +49,17 @@ struct ecrm_refresh {
     unsigned char *rfm_dims; /* per segment: scores its own text reads */
     unsigned char *flipped;  /* per segment: membership just changed */
     int64_t *entered, *left;
+    int64_t *old_members; /* per segment: at the last refresh, -1: unknown */
+    int members_lost;     /* a changed customer is gone or an empty shell:
+                             memberships may have been deleted with it */
     signed char *memo, *old_memo;
     const struct ecrm_seg_expr **pre; /* every event aggregate of the set */
     size_t npre;
     char *err;
 };
 
+/* calloc() that aborts when memory runs out (N may be 0). */
+void *ecrm_seg_calloc(size_t n, size_t size);
 /* An evaluation context for R->f at R's clock with the new RFM cuts. */
 struct ecrm_seg_ctx ecrm_refresh_ctx(struct ecrm_refresh *r);
 /* Store customer CID's derived attributes D (counted in the stats). */
@@ -61,15 +69,22 @@ int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
  * differs from WAS, its stored membership. */
 int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
                         int member, int was);
+/* Changed customer CID is an empty shell now (forgotten, or merged into
+ * another): its memberships and derived attributes went with its data. A
+ * full refresh derives its empty history; so does this call. */
+int ecrm_refresh_shell(struct ecrm_refresh *r, int64_t cid);
 /* A changed customer that no longer exists leaves every segment. */
 int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid);
 
 /* segment_incr.c: derived attributes of the changed customers (their
- * lines read at once, in file order); everyone's RFM figures, the new
- * cuts and, unless everyone is evaluated, the customers whose scores they
- * move; the incremental evaluation of changed and moved customers. */
+ * lines read at once, in file order); the incremental evaluation of
+ * changed and moved customers. */
 int ecrm_refresh_derive_changed(struct ecrm_refresh *r);
-int ecrm_refresh_rfm(struct ecrm_refresh *r);
 int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r);
+
+/* segment_rfm.c: the RFM cuts (from everyone's figures when some figure
+ * changed; else those of the last refresh) and, unless everyone is
+ * evaluated, the customers whose scores the new cuts move. */
+int ecrm_refresh_rfm(struct ecrm_refresh *r);
 
 #endif /* ECRM_CORE_SEGMENT_RUN_H */

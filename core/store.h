@@ -601,7 +601,8 @@ struct ecrm_seg_state {
 /* ECRM_OK with OUT filled, ECRM_FAIL (OUT zeroed) when never evaluated. */
 int ecrm_store_seg_state_get(struct ecrm_store *s, const char *segment,
                              struct ecrm_seg_state *out);
-/* Record IN (members is counted from the membership table). */
+/* Record IN; its members when not negative, else counted from the
+ * membership table. */
 int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
                              const char *expression,
                              const struct ecrm_seg_state *in, char *err);

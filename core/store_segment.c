@@ -772,14 +772,16 @@ int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
                              const char *expression,
                              const struct ecrm_seg_state *in, char *err)
 {
-    /* members is counted here, from the index on current members, so it
-     * can never disagree with the membership table. */
+    int64_t members = in->members;
+    /* Counted from the index on current members unless the caller knows
+     * the count (walking the index costs a read per hundred members). */
+    if (members < 0 && ecrm_store_seg_count(s, segment, &members) != ECRM_OK)
+        return ecrm_store_sqlfail(s, err, "counting a segment's members");
     sqlite3_stmt *st = prepare(
         s,
         "INSERT INTO segments(name, expression, fingerprint, evaluated_at,"
         " run_id, members, entered, left_n, evaluated, full, refresh)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, (SELECT count(*) FROM segment_members"
-        "  WHERE segment = ?1 AND left_at IS NULL), ?6, ?7, ?8, ?9, ?10)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, ?8, ?9, ?10)"
         " ON CONFLICT (name) DO UPDATE SET expression = excluded.expression,"
         " fingerprint = excluded.fingerprint,"
         " evaluated_at = excluded.evaluated_at, run_id = excluded.run_id,"
@@ -799,6 +801,7 @@ int ecrm_store_seg_state_put(struct ecrm_store *s, const char *segment,
     sqlite3_bind_int64(st, 7, in->left);
     sqlite3_bind_int64(st, 8, in->evaluated);
     sqlite3_bind_int(st, 9, in->full);
+    sqlite3_bind_int64(st, 11, members);
     sqlite3_bind_int64(st, 10, in->refresh);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = ecrm_store_sqlfail(s, err, "recording a segment");
