@@ -99,8 +99,10 @@ void ecrm_run_channel_done(struct ecrm_run_ctx *run, const char *channel,
 
 void ecrm_run_fail(struct ecrm_run_ctx *run, int code)
 {
-    /* Keep the first, most specific, failure. */
-    if (run->exit_code == ECRM_EX_OK)
+    /* Keep the first, most specific, failure; "try again later" (75) gives
+     * way to a failure that retrying will not cure. */
+    if (run->exit_code == ECRM_EX_OK ||
+        (run->exit_code == ECRM_EX_TEMPFAIL && code != ECRM_EX_OK))
         run->exit_code = code;
 }
 
