@@ -357,6 +357,7 @@ campaigns:
     channel: mail
     subject: "{{ customer.first_name }}: {{ campaign.variant }}"
     template: templates/welcome.txt
+    items: 4
     recurrence: daily
     control_percent: 20
     goal_days: 7
@@ -403,6 +404,18 @@ for f in os.listdir(sys.argv[1]):
 print(n)
 PY
 )" = "$(grep -c '|a$' "$T/assign1")"
+check "every mail offers the campaign's 4 items, each once" "$PYTHON" - "$D/mail/new" <<'PY'
+import email, os, re, sys
+d = sys.argv[1]
+for f in os.listdir(d):
+    m = email.message_from_binary_file(open(os.path.join(d, f), "rb"))
+    body = m.get_body(("plain",)) if hasattr(m, "get_body") else None
+    text = (m.get_payload(decode=True) if not m.is_multipart() else
+            m.get_payload(0).get_payload(decode=True)).decode("utf-8")
+    skus = re.findall(r"^  \d+\. .* \((\S+)\): ", text, re.M)
+    if len(skus) != 4 or len(set(skus)) != 4:
+        sys.exit("%s: %r" % (f, skus))
+PY
 # new weights later: stored assignments never change
 sed -i 's/a: {weight: 1,/a: {weight: 9,/' "$D/p.yaml"
 "$ECRM" run "$D/p.yaml" --now 2025-06-03T12:00:00Z --json > "$T/ab2.json"
