@@ -4,9 +4,9 @@
 # backoff and full jitter, the retry limit then failed with the gateway's
 # answer, a permanent failure, "unknown" after a crash (never resent unless
 # the campaign says on_unknown: resend, then with the same idempotency
-# key), opt-out replies (STOP, СТОП) read by the sms_replies source
-# suppressing what waits in the outbox, and 20 runs started at once: one
-# works, the others exit 75, every message goes exactly once.
+# key), and opt-out replies (STOP, СТОП) read by the sms_replies source
+# suppressing what waits in the outbox. (Twenty runs at once:
+# e2e_overlap.sh.)
 . "${top_srcdir:?}/tests/lib.sh"
 
 start_sms_gateway
@@ -187,49 +187,4 @@ check "the others were delivered" test "$(( $(requests) - before ))" = 2
 check "--json: no_consent at delivery" test "$(json_get "$T/s1.json" 'j["messages"]["suppressed_by_reason"]["no_consent"]')" = 2
 "$ECRM" run "$D/p.yaml" --stage ingest --now 2025-06-02T13:00:00Z --json > "$T/s2.json"
 check "replies are read once (checkpoint)" test "$(json_get "$T/s2.json" 'j["sources"]["replies"]["read"]')" = 0
-# ---------------------------------------------------------------------------
-# 5. Twenty `ecrm run` started at once on the same pipeline (held at a
-#    barrier, then released together): one works, the others exit 75 at
-#    once; every message reaches the gateway exactly once. Then twenty more.
-rm -f "$D/p.db"* "$D/replies.jsonl"
-touch "$D/replies.jsonl"
-{
-    echo "customer_id,phone,first_name,sms_marketing,registered_at"
-    i=10
-    while [ $i -lt 50 ]; do
-        echo "m$i,+4477009001$i,M$i,yes,2025-01-01T00:00:00Z"
-        i=$((i + 1))
-    done
-} > "$D/customers.csv"
-pipeline /slow keep # 40 messages at 50 ms: the working run takes 2 s or more
-before=$(requests)
-# wave N: 20 runs released together; their exit codes in $T/rc.N.*
-wave() {
-    rm -f "$T/go"
-    i=0 pids=
-    while [ $i -lt 20 ]; do
-        (while [ ! -e "$T/go" ]; do sleep 0.01; done
-         "$ECRM" run "$D/p.yaml" --now "$2" > /dev/null 2>&1
-         echo $? > "$T/rc.$1.$i") &
-        pids="$pids $!"
-        i=$((i + 1))
-    done
-    sleep 0.5
-    touch "$T/go"
-    wait $pids # not the gateway
-}
-wave 1 2025-06-02T12:00:00Z
-codes=$(cat "$T"/rc.1.* | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
-check "20 at once: one run works, 19 exit 75" test "$codes" = "0x1 75x19 "
-check "20 at once: 40 messages sent" test "$(q 'select count(*) from outbox where state = 2')" = 40
-check "20 at once: the gateway got each message exactly once" "$PYTHON" - "$G/requests.jsonl" "$before" <<'PY'
-import collections, json, sys
-lines = open(sys.argv[1]).readlines()[int(sys.argv[2]):]
-keys = collections.Counter(json.loads(l)["headers"].get("Idempotency-Key") for l in lines)
-to = collections.Counter(json.loads(l)["body"] for l in lines)
-sys.exit(0 if len(lines) == 40 and len(keys) == 40 and len(to) == 40 else 1)
-PY
-wave 2 2025-06-02T12:30:00Z
-check "20 more: each exits 0 or 75" test -z "$(cat "$T"/rc.2.* | grep -v '^0$' | grep -v '^75$')"
-check "20 more: nothing sent again" test "$(( $(requests) - before ))" = 40
 finish

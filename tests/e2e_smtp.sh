@@ -9,10 +9,14 @@
 # connection cut mid-DATA and a server that is down -> retry; the messages
 # that fail once then go: nothing lost, nothing sent twice.
 . "${top_srcdir:?}/tests/lib.sh"
+. "$top_srcdir/tests/servers.sh"
 
 SECRET=e2e-smtp-unsubscribe-secret-0123456789
 export ECRM_TEST_UNSUB=$SECRET SMTP_TEST_SECRET=$SECRET
-start_smtp_server
+# smtp SERVER_RUN: start the SMTP server, keeping what it receives in
+# $T/smtpN; sets SMTP, SMTP_PORT and SMTP_PID
+smtp() { SMTP=$T/smtp$1; start_server smtp_server.py "$SMTP"; SMTP_PID=$! SMTP_PORT=$PORT; }
+smtp 1
 
 D=$T/p
 mkdir -p "$D"
@@ -148,7 +152,7 @@ check "the always-busy waits again" test "$(st promo busy)" = "3:2"
 check "a failed message is not tried again" test "$(st promo gone)" = "4:1"
 
 # --- the server is down: messages wait, none is lost
-stop_smtp_server
+kill "$SMTP_PID"; wait "$SMTP_PID" 2>/dev/null
 cat >> "$D/customers.csv" <<'C'
 new,new@example.com,Nowy,yes,2025-06-02T14:00:00Z
 C
@@ -157,7 +161,7 @@ check "server down: the new message waits for a retry" test "$(st promo new)" = 
 check "server down: the error names the connection" test -n "$(err promo new | grep -i 'connect')"
 check "server down: not an internal error" test "$rc" != 70
 check "server down: a warning says it will retry" grep -q "Couldn't connect to server.*(attempt 1, will retry)" "$T/r3.err"
-start_smtp_server
+smtp 2
 pipeline "$SMTP_PORT"
 "$ECRM" run "$D/p.yaml" --stage deliver --now 2025-06-03T14:00:00Z 2>/dev/null
 check "server back: the waiting message is sent" test "$(st promo new)" = "2:2"

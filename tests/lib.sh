@@ -29,26 +29,11 @@ start_sms_gateway() {
     mkdir -p "$GW"
     "$PYTHON" "$top_srcdir/tests/sms_gateway.py" "$GW" &
     GW_PID=$!
-    trap 'kill ${GW_PID:-} ${SMTP_PID:-} 2>/dev/null; rm -rf "$T"' EXIT
+    trap 'kill $GW_PID 2>/dev/null; rm -rf "$T"' EXIT
     i=0
     while [ ! -s "$GW/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     GW_PORT=$(cat "$GW/port")
 }
-# start_smtp_server: tests/smtp_server.py (aiosmtpd) on loopback (see its
-# header for the addresses that fail and how), keeping every message and
-# its parsed summary in $SMTP; sets SMTP and SMTP_PORT; killed when the test
-# exits. Call it again after stop_smtp_server for a new server.
-start_smtp_server() {
-    SMTP=$T/smtp$(date +%s%N)
-    mkdir -p "$SMTP"
-    "$PYTHON" "$top_srcdir/tests/smtp_server.py" "$SMTP" &
-    SMTP_PID=$!
-    trap 'kill ${GW_PID:-} ${SMTP_PID:-} 2>/dev/null; rm -rf "$T"' EXIT
-    i=0
-    while [ ! -s "$SMTP/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    SMTP_PORT=$(cat "$SMTP/port")
-}
-stop_smtp_server() { kill "$SMTP_PID" 2>/dev/null; wait "$SMTP_PID" 2>/dev/null; SMTP_PID=; }
 # how many requests the gateway received
 requests() { if [ -f "$GW/requests.jsonl" ]; then wc -l < "$GW/requests.jsonl"; else echo 0; fi; }
 finish() {

@@ -15,7 +15,6 @@ The request path chooses the answer:
   /noid     200 "accepted" (no JSON)
   /429 /500 /503 /400 /401   that status, a JSON error body
   /hang     answers only after 10 seconds
-  /slow     as /ok, after 50 ms
   /echo401  401 with a body quoting the request's Authorization header, as
             careless gateways do ("invalid key ...")
 """
@@ -52,9 +51,6 @@ class Gateway(BaseHTTPRequestHandler):
         path = self.path
         if path == "/hang":
             time.sleep(10)
-            path = "/ok"
-        elif path == "/slow":
-            time.sleep(0.05)
             path = "/ok"
         if path == "/ok":
             self.answer(200, {"id": "gw-%04d" % n, "status": "queued"})
