@@ -104,12 +104,10 @@ static inline void fx_refresh(struct fx *f, const struct ecrm_segset *set,
                   "%s", f->err);
 }
 
+/* The id of existing customer ID. */
 static inline int64_t fx_cid(struct fx *f, const char *id)
 {
-    int64_t cid = 0;
-    ck_assert_msg(ecrm_store_customer_id(f->s, id, 0, &cid, f->err) == ECRM_OK,
-                  "%s", f->err);
-    return cid;
+    return fx_customer_id(f, id, 0);
 }
 
 #endif /* ECRM_TESTS_SEGMENT_FIXTURE_H */

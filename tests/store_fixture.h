@@ -74,13 +74,21 @@ static inline int64_t q_int(struct fx *f, const char *sql)
     return v;
 }
 
+/* The id of the customer with external id EXT: created when new with
+ * CREATE, else the test fails when there is none. */
+static inline int64_t fx_customer_id(struct fx *f, const char *ext, int create)
+{
+    int64_t id = 0;
+    ck_assert_msg(ecrm_store_customer_id(f->s, ext, create, &id, f->err) ==
+                      ECRM_OK,
+                  "%s", f->err);
+    return id;
+}
+
 /* The id of the customer with external id EXT, created when new. */
 static inline int64_t cust(struct fx *f, const char *ext)
 {
-    int64_t id = 0;
-    ck_assert_msg(ecrm_store_customer_id(f->s, ext, 1, &id, f->err) == ECRM_OK,
-                  "%s", f->err);
-    return id;
+    return fx_customer_id(f, ext, 1);
 }
 
 #endif /* ECRM_TESTS_STORE_FIXTURE_H */
