@@ -112,9 +112,8 @@ void ecrm_loader_free(struct ecrm_loader *l)
 {
     if (!l)
         return;
+    /* Accepted modules are resident (see load_file): nothing to close. */
     for (size_t i = 0; i < l->nmods; i++) {
-        if (l->mods[i]->handle)
-            lt_dlclose(l->mods[i]->handle);
         free(l->mods[i]->mod.name);
         free(l->mods[i]->mod.path);
         free(l->mods[i]);
@@ -125,7 +124,8 @@ void ecrm_loader_free(struct ecrm_loader *l)
     free(l->dirs);
     free(l->path);
     free(l);
-    lt_dlexit();
+    /* No lt_dlexit(): it would drop libltdl's list of the resident
+     * handles, the one place that still refers to them. */
 }
 
 const char *ecrm_loader_path(const struct ecrm_loader *l)
@@ -308,6 +308,15 @@ static int load_file(struct ecrm_loader *l, enum ecrm_kind kind,
     char why[ECRM_ERRMAX];
     if (ecrm_plugin_check(p, kind, name, why) != ECRM_OK) {
         snprintf(err, ECRM_ERRMAX, "%s: %s", file, why);
+        lt_dlclose(h);
+        return ECRM_FAIL;
+    }
+    /* An accepted plugin stays mapped until the process exits: the
+     * libraries it pulls in (libcurl, GnuTLS and their thread-local state)
+     * are not made to be unloaded, and a module gone from under a
+     * sanitizer's or a debugger's symbolizer makes its reports useless. */
+    if (lt_dlmakeresident(h)) {
+        snprintf(err, ECRM_ERRMAX, "libltdl: %s", lt_dlerror());
         lt_dlclose(h);
         return ECRM_FAIL;
     }
