@@ -348,7 +348,8 @@ check "send hour when Warsaw falls back: 10:00 CET = 09:00 UTC" test "$(dst dst_
 D=$T/ab
 mkdir -p "$D"
 "$ECRM" sample --out "$D/sample" --customers 1200 --items 30 --orders 1500 --email-consent 1
-sed -e '/^campaigns:/,$d' "$top_srcdir/etc/demo.yaml" > "$D/p.yaml"
+demo_pipeline "$T/welcome.yaml"
+sed -e '/^campaigns:/,$d' "$T/welcome.yaml" > "$D/p.yaml"
 cp -r "$top_srcdir/etc/templates" "$D/"
 cat >> "$D/p.yaml" <<'Y'
 campaigns:
@@ -412,7 +413,7 @@ for f in os.listdir(d):
     body = m.get_body(("plain",)) if hasattr(m, "get_body") else None
     text = (m.get_payload(decode=True) if not m.is_multipart() else
             m.get_payload(0).get_payload(decode=True)).decode("utf-8")
-    skus = re.findall(r"^  \d+\. .* \((\S+)\): ", text, re.M)
+    skus = re.findall(r"^  \d+\. .* \[(\S+)\]$", text, re.M)  # templates/welcome.txt
     if len(skus) != 4 or len(set(skus)) != 4:
         sys.exit("%s: %r" % (f, skus))
 PY

@@ -38,9 +38,9 @@ done
 check "every bundled plugin was checked" test "$n" -ge 10
 
 # --- check: a valid pipeline, then every kind of mistake
-mkdir -p "$T/p/templates"
+mkdir -p "$T/p"
 cp "$top_srcdir/etc/demo.yaml" "$T/p/"
-cp "$top_srcdir/etc/templates/welcome.txt" "$T/p/templates/"
+cp -r "$top_srcdir/etc/templates" "$T/p/"
 "$ECRM" check "$T/p/demo.yaml" > "$T/c.out" 2>&1; rc=$?
 check "valid pipeline: exit 0" test "$rc" = 0
 check "valid pipeline: silent off a TTY" test ! -s "$T/c.out"

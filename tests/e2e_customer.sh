@@ -5,7 +5,7 @@
 
 D=$T/demo
 mkdir -p "$D"
-cp "$top_srcdir/etc/demo.yaml" "$D/"
+demo_pipeline "$D/demo.yaml"
 cp -r "$top_srcdir/etc/templates" "$D/"
 "$ECRM" sample --out "$D/sample" --customers 40 --items 30 --orders 200
 # a segment, so that show and forget meet memberships and derived figures

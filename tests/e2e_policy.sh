@@ -9,9 +9,10 @@ cp -r "$top_srcdir/etc/templates" "$D/"
 "$ECRM" sample --out "$D/sample" --customers 50 --items 30 --orders 300
 n=$("$PYTHON" -c 'import csv,sys
 print(sum(1 for r in csv.DictReader(open(sys.argv[1], encoding="utf-8")) if r["email_marketing"]=="yes" and r["email"]))' "$D/sample/customers.csv")
-# the demo pipeline with a second campaign and a contact policy
+# the demo pipeline's welcome with a second campaign and a contact policy
+demo_pipeline "$T/welcome.yaml"
 sed -e 's/^campaigns:$/contact_policy:\n  max_per_day: 1\n  quiet_hours: "21:00-08:00"\n  default_timezone: UTC\ncampaigns:/' \
-    "$top_srcdir/etc/demo.yaml" > "$D/demo.yaml"
+    "$T/welcome.yaml" > "$D/demo.yaml"
 cat >> "$D/demo.yaml" <<'Y'
   second:
     personalizer: bestsellers

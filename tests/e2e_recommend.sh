@@ -8,7 +8,7 @@
 
 D=$T/shop
 mkdir -p "$D/out"
-cp "$top_srcdir/etc/demo.yaml" "$D/"
+demo_pipeline "$D/demo.yaml"
 cp -r "$top_srcdir/etc/templates" "$D/"
 "$ECRM" sample --out "$D/sample" --customers 300 --items 120 --orders 1500
 NOW=2026-01-15T00:00:00Z

@@ -11,15 +11,11 @@ mkdir -p "$D"
 cp -r "$top_srcdir/etc/templates" "$D/"
 "$ECRM" sample --out "$D/sample" --customers 60 --items 40 --orders 300 \
     --events 900 --email-consent 1
+# the demo's sources: customers, orders and sample/events.csv
 sed -n '/^store:/,/^personalizers:/p' "$top_srcdir/etc/demo.yaml" |
     sed '$d' > "$D/shop.yaml"
+check "the demo reads the sample's events" grep -q "path: sample/events.csv" "$D/shop.yaml"
 cat >> "$D/shop.yaml" <<'EOF'
-  web:
-    plugin: events
-    path: sample/events.csv
-    columns: {customer: customer_id, time: occurred_at, type: type,
-              url: url, sku: sku}
-
 personalizers:
   bestsellers: {plugin: popular, window_days: 0}
 

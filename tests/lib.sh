@@ -36,6 +36,26 @@ start_sms_gateway() {
 }
 # how many requests the gateway received
 requests() { if [ -f "$GW/requests.jsonl" ]; then wc -l < "$GW/requests.jsonl"; else echo 0; fi; }
+# demo_pipeline FILE: etc/demo.yaml's store, sources, personalizers and
+# channels, without its segments, contact policy and campaigns, and one
+# campaign of its own: "welcome" mails every consenting customer the 3 best
+# sellers, once, with templates/welcome.txt (for the tests that build on
+# one mail per consenting customer; the demo's own campaigns are
+# e2e_demo.sh's)
+demo_pipeline() {
+    sed -e '/^segments:/,$d' "$top_srcdir/etc/demo.yaml" > "$1"
+    cat >> "$1" <<'Y'
+campaigns:
+  welcome:
+    segment: all
+    personalizer: bestsellers
+    items: 3
+    channel: mail
+    subject: "{{ customer.first_name }}, our best sellers for you"
+    template: templates/welcome.txt
+    recurrence: once
+Y
+}
 finish() {
     echo "$(basename "$0"): $pass passed, $fail failed"
     [ "$fail" -eq 0 ]

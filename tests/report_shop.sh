@@ -31,8 +31,9 @@ with open(sys.argv[1], "w") as f:
     f.write('10.0.0.99 - - [%s] "GET /search?q=%%3Cscript%%3Ex%%3C%%2Fscript%%3E HTTP/1.1" 200 512 '
             '"https://www.google.com/search?q=%%3Cscript%%3Ealert(1)%%3C%%2Fscript%%3E" "Mozilla/5.0"\n' % ts)
 PY
+    demo_pipeline "$D/welcome.yaml"
     sed -e 's/^personalizers:$/  web:\n    plugin: weblog\n    path: access.log\n    login_is_customer: true\n\npersonalizers:/' \
-        "$top_srcdir/etc/demo.yaml" > "$D/shop.yaml"
+        "$D/welcome.yaml" > "$D/shop.yaml"
     cat >> "$D/shop.yaml" <<'Y'
     goal_days: 30
     budget_messages: 1000
