@@ -459,6 +459,9 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
     /* The dry-run listing is for people; --json readers get the summary. */
     run.out = o->json ? NULL : stdout;
     run.now = o->now ? o->now : (int64_t)time(NULL);
+    /* The run ends on its own clock: --now plus the time it took, so that a
+     * run at a given time is recorded as started and finished then. */
+    double t0 = ecrm_mono();
     int rc = ecrm_store_open(p->store_path, &run.store, err);
     if (rc != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s%s", err,
@@ -489,8 +492,9 @@ static int run_locked(const struct ecrm_run_opts *o, struct ecrm_pipeline *p)
     if (!run.dry_run && ecrm_store_in_tx(run.store))
         ecrm_store_rollback(run.store); /* a stage left one open: abandon */
     if (ecrm_store_run_end(run.store, run.run_id,
-                           run.exit_code ? "failed" : "ok", (int64_t)time(NULL),
-                           js.p, err) != ECRM_OK) {
+                           run.exit_code ? "failed" : "ok",
+                           run.now + (int64_t)(ecrm_mono() - t0 + 0.5), js.p,
+                           err) != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "store: %s", err);
         ecrm_run_fail(&run, ECRM_EX_UNAVAILABLE);
         store_refused(&run);

@@ -47,6 +47,8 @@ check "dry run leaves no rows" test "$(q 'select (select count(*) from outbox) +
 "$ECRM" run "$P" --now "$NOW" --json > "$T/run1.json" 2> "$T/err1"; rc=$?
 check "first run exits 0" test "$rc" = 0
 check "first run warns of nothing" test ! -s "$T/err1"
+# --now is the run's clock: it starts then and ends then plus what it took
+check "the run is recorded at --now, start and end" test "$(q "select count(*) from runs where started = strftime('%s', '$NOW') and finished between started and started + 60")" = 1
 check "first run plans what the dry run planned" \
     test "$(json_get "$T/run1.json" 'j["messages"]["planned"]')" = "$dry_planned"
 check "every source read everything, bad or good" json_get "$T/run1.json" \
