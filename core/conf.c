@@ -50,18 +50,6 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-static void *xrealloc(void *p, size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        abort();
-    p = realloc(p, n && size ? n * size : 1);
-    if (!p) {
-        fputs("ecrm: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 /* Frees a subtree but never the shared file name. */
 static void free_node(struct ecrm_node *n)
 {
@@ -190,7 +178,7 @@ static void attach(struct loader *L, struct ecrm_node *n)
     struct frame *f = &L->stack[L->depth - 1];
     struct ecrm_node *p = f->node;
     if (p->type == ECRM_NODE_SEQ) {
-        p->items = xrealloc(p->items, p->n + 1, sizeof(*p->items));
+        p->items = ecrm_xrealloc(p->items, p->n + 1, sizeof(*p->items));
         p->items[p->n++] = n;
         return;
     }
@@ -200,7 +188,7 @@ static void attach(struct loader *L, struct ecrm_node *n)
             free_node(n);
             return;
         }
-        p->pairs = xrealloc(p->pairs, p->n + 1, sizeof(*p->pairs));
+        p->pairs = ecrm_xrealloc(p->pairs, p->n + 1, sizeof(*p->pairs));
         p->pairs[p->n].key = f->key;
         p->pairs[p->n].value = n;
         p->n++;

@@ -19,18 +19,6 @@
 /* Longest value quoted back in an error message. */
 #define SHOW_MAX 40
 
-static void *xrealloc(void *p, size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        abort();
-    p = realloc(p, n && size ? n * size : 1);
-    if (!p) {
-        fputs("ecrm: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 /* ---------------------------------------------------------------------------
  * Scalar conversions, shared by YAML values and defaults.
  */
@@ -94,7 +82,7 @@ static void list_free(struct ecrm_strlist *l)
 
 static void list_push(struct ecrm_strlist *l, char *s)
 {
-    l->v = xrealloc(l->v, l->n + 1, sizeof(*l->v));
+    l->v = ecrm_xrealloc(l->v, l->n + 1, sizeof(*l->v));
     l->v[l->n++] = s;
 }
 
@@ -269,8 +257,8 @@ static int bind_map(const struct ecrm_option *o, const char *what,
         wrong_type(d, o, n, what, 0);
         return 1;
     }
-    m.keys = xrealloc(NULL, n->n, sizeof(*m.keys));
-    m.values = xrealloc(NULL, n->n, sizeof(*m.values));
+    m.keys = ecrm_xrealloc(NULL, n->n, sizeof(*m.keys));
+    m.values = ecrm_xrealloc(NULL, n->n, sizeof(*m.values));
     for (size_t i = 0; i < n->n; i++) {
         const struct ecrm_node *v = n->pairs[i].value;
         if (v->type != ECRM_NODE_SCALAR) {
@@ -359,9 +347,9 @@ static int bind_records(const struct ecrm_option *o, const struct ecrm_node *n,
         return 1;
     }
     struct ecrm_records r = {0, NULL, NULL, t};
-    r.v = xrealloc(NULL, n->n, t->size);
+    r.v = ecrm_xrealloc(NULL, n->n, t->size);
     memset(r.v, 0, n->n * t->size);
-    r.pos = xrealloc(NULL, n->n, sizeof(*r.pos));
+    r.pos = ecrm_xrealloc(NULL, n->n, sizeof(*r.pos));
     for (size_t i = 0; i < n->n; i++) {
         const struct ecrm_node *it = n->items[i];
         struct ecrm_bind_ctx sub = ctx ? *ctx : (struct ecrm_bind_ctx){0};

@@ -39,21 +39,9 @@ struct ecrm_tpl {
 /* ---------------------------------------------------------------------------
  * Memory helpers and the tree.
  */
-static void *xrealloc(void *p, size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        abort();
-    p = realloc(p, n && size ? n * size : 1);
-    if (!p) {
-        fputs("ecrm: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 static char *xmemdup(const char *s, size_t len)
 {
-    char *p = xrealloc(NULL, len + 1, 1);
+    char *p = ecrm_xrealloc(NULL, len + 1, 1);
     if (len)
         memcpy(p, s, len);
     p[len] = '\0';
@@ -85,7 +73,7 @@ static void seq_push(struct tseq *q, struct tnode *n)
 {
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 8;
-        q->v = xrealloc(q->v, q->cap, sizeof(*q->v));
+        q->v = ecrm_xrealloc(q->v, q->cap, sizeof(*q->v));
     }
     q->v[q->n++] = n;
 }
@@ -150,7 +138,7 @@ static void add_text(struct cstate *c, size_t from, size_t to)
 {
     if (to <= from)
         return;
-    struct tnode *n = xrealloc(NULL, 1, sizeof(*n));
+    struct tnode *n = ecrm_xrealloc(NULL, 1, sizeof(*n));
     memset(n, 0, sizeof(*n));
     n->kind = T_TEXT;
     n->s = xmemdup(c->s + from, to - from);
@@ -190,7 +178,7 @@ static int is_space(char ch)
 static struct tnode *new_tag_node(struct cstate *c, enum tkind k, size_t off,
                                   const char *name, size_t len)
 {
-    struct tnode *n = xrealloc(NULL, 1, sizeof(*n));
+    struct tnode *n = ecrm_xrealloc(NULL, 1, sizeof(*n));
     memset(n, 0, sizeof(*n));
     n->kind = k;
     locate(c, off, &n->line, &n->col);
@@ -381,7 +369,7 @@ int ecrm_tpl_compilen(const char *name, const char *text, size_t len,
 {
     struct cstate c;
     memset(&c, 0, sizeof(c));
-    c.t = xrealloc(NULL, 1, sizeof(*c.t));
+    c.t = ecrm_xrealloc(NULL, 1, sizeof(*c.t));
     memset(c.t, 0, sizeof(*c.t));
     c.t->name = ecrm_strdup(name ? name : "<template>");
     c.name = c.t->name;
@@ -463,7 +451,7 @@ static void vals_set(struct tvals *vs, const char *name, const char *v,
     if (!t) {
         if (vs->n == vs->cap) {
             vs->cap = vs->cap ? vs->cap * 2 : 8;
-            vs->v = xrealloc(vs->v, vs->cap, sizeof(*vs->v));
+            vs->v = ecrm_xrealloc(vs->v, vs->cap, sizeof(*vs->v));
         }
         t = &vs->v[vs->n++];
         t->name = ecrm_strdup(name);
@@ -495,7 +483,7 @@ static struct tlist *list_find(const struct ecrm_tpl_ctx *ctx, const char *name)
 
 struct ecrm_tpl_ctx *ecrm_tpl_ctx_new(void)
 {
-    struct ecrm_tpl_ctx *ctx = xrealloc(NULL, 1, sizeof(*ctx));
+    struct ecrm_tpl_ctx *ctx = ecrm_xrealloc(NULL, 1, sizeof(*ctx));
     memset(ctx, 0, sizeof(*ctx));
     return ctx;
 }
@@ -549,7 +537,8 @@ static struct tlist *list_get(struct ecrm_tpl_ctx *ctx, const char *name)
         return l;
     if (ctx->nlists == ctx->caplists) {
         ctx->caplists = ctx->caplists ? ctx->caplists * 2 : 4;
-        ctx->lists = xrealloc(ctx->lists, ctx->caplists, sizeof(*ctx->lists));
+        ctx->lists =
+            ecrm_xrealloc(ctx->lists, ctx->caplists, sizeof(*ctx->lists));
     }
     l = &ctx->lists[ctx->nlists++];
     memset(l, 0, sizeof(*l));
@@ -570,9 +559,9 @@ struct ecrm_tpl_rec *ecrm_tpl_ctx_list_add(struct ecrm_tpl_ctx *ctx,
         return NULL;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 8;
-        l->recs = xrealloc(l->recs, l->cap, sizeof(*l->recs));
+        l->recs = ecrm_xrealloc(l->recs, l->cap, sizeof(*l->recs));
     }
-    struct ecrm_tpl_rec *r = xrealloc(NULL, 1, sizeof(*r));
+    struct ecrm_tpl_rec *r = ecrm_xrealloc(NULL, 1, sizeof(*r));
     memset(r, 0, sizeof(*r));
     l->recs[l->n++] = r;
     return r;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,18 @@ size_t ecrm_strlcpy(char *dst, const char *src, size_t len)
         dst[c] = '\0';
     }
     return n;
+}
+
+void *ecrm_xrealloc(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        abort();
+    p = realloc(p, n && size ? n * size : 1);
+    if (!p) {
+        fputs("ecrm: out of memory\n", stderr);
+        abort();
+    }
+    return p;
 }
 
 char *ecrm_strdup(const char *s)

@@ -17,6 +17,11 @@ char *ecrm_format_time(int64_t t, char *buf, size_t len);
 /* strlcpy: copy at most LEN-1 bytes and NUL-terminate; returns strlen(SRC). */
 size_t ecrm_strlcpy(char *dst, const char *src, size_t len);
 
+/* realloc(P, N * SIZE) that aborts on out-of-memory or when N * SIZE
+ * overflows; N or SIZE 0 gives a minimal allocation, never NULL. The
+ * caller owns the result (P is consumed as by realloc). */
+void *ecrm_xrealloc(void *p, size_t n, size_t size);
+
 /* strdup that aborts on out-of-memory; NULL gives NULL. */
 char *ecrm_strdup(const char *s);
 
