@@ -135,11 +135,8 @@ static int open_store(const struct opts *o, int lock, struct ecrm_store **s,
         return ECRM_EX_UNAVAILABLE;
     }
     if (lock) {
-        struct ecrm_buf lp = ECRM_BUF_INIT;
         long holder;
-        ecrm_buf_printf(&lp, "%s.lock", path);
-        int rc = ecrm_lock_acquire(lp.p, l, &holder, err);
-        ecrm_buf_free(&lp);
+        int rc = ecrm_lock_store(path, l, &holder, err);
         if (rc != ECRM_OK) {
             ecrm_log(ECRM_LOG_ERROR, NULL, "%s", err);
             free(path);

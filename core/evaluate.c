@@ -466,11 +466,8 @@ int ecrm_evaluate(const struct ecrm_eval_opts *o, struct ecrm_eval_report *r)
     }
     /* The lock keeps a run from changing the store under the evaluation
      * (the evaluation itself writes nothing). */
-    struct ecrm_buf lp = ECRM_BUF_INIT;
-    ecrm_buf_printf(&lp, "%s.lock", p->store_path);
     long holder;
-    int rc = ecrm_lock_acquire(lp.p, &lock, &holder, err);
-    ecrm_buf_free(&lp);
+    int rc = ecrm_lock_store(p->store_path, &lock, &holder, err);
     if (rc != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "%s", err);
         code = rc == ECRM_RETRY ? ECRM_EX_TEMPFAIL : ECRM_EX_CANTCREAT;

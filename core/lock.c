@@ -4,6 +4,7 @@
 #include <ecrm/plugin.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,4 +78,18 @@ void ecrm_lock_release(struct ecrm_lock *lock)
     }
     close(lock->fd);
     free(lock);
+}
+
+int ecrm_lock_store(const char *store_path, struct ecrm_lock **out,
+                    long *holder, char *err)
+{
+    char path[PATH_MAX];
+    *holder = 0;
+    if ((size_t)snprintf(path, sizeof path, "%s.lock", store_path) >=
+        sizeof path) {
+        snprintf(err, ECRM_ERRMAX, "store path too long for its lock file: %s",
+                 store_path);
+        return ECRM_FAIL;
+    }
+    return ecrm_lock_acquire(path, out, holder, err);
 }

@@ -14,6 +14,12 @@ struct ecrm_lock;
 int ecrm_lock_acquire(const char *path, struct ecrm_lock **out, long *holder,
                       char *err);
 
+/* Take the lock of the store at STORE_PATH: the file STORE_PATH.lock that
+ * runs, evaluations and the customer commands share. Returns as
+ * ecrm_lock_acquire() (ECRM_FAIL also for a path too long). */
+int ecrm_lock_store(const char *store_path, struct ecrm_lock **out,
+                    long *holder, char *err);
+
 /* Release and free; NULL is accepted. The file is left in place: removing
  * it would race with a process that has just opened it. */
 void ecrm_lock_release(struct ecrm_lock *lock);

@@ -534,11 +534,8 @@ int ecrm_run_pipeline(const struct ecrm_run_opts *o)
         code = ECRM_EX_DATAERR;
         goto out;
     }
-    struct ecrm_buf lp = ECRM_BUF_INIT;
-    ecrm_buf_printf(&lp, "%s.lock", p->store_path);
     long holder;
-    int rc = ecrm_lock_acquire(lp.p, &lock, &holder, err);
-    ecrm_buf_free(&lp);
+    int rc = ecrm_lock_store(p->store_path, &lock, &holder, err);
     if (rc != ECRM_OK) {
         ecrm_log(ECRM_LOG_ERROR, NULL, "%s%s", err,
                  rc == ECRM_RETRY ? "; not running twice" : "");

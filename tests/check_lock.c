@@ -101,6 +101,28 @@ START_TEST(unwritable_place_fails)
 }
 END_TEST
 
+/* The store's lock is the file next to it: a holder of STORE.lock keeps
+ * ecrm_lock_store(STORE) out, and a store path with no room for the
+ * suffix is refused, not truncated to another file's lock. */
+START_TEST(store_lock_is_the_file_beside_it)
+{
+    char store[256], err[ECRM_ERRMAX], longp[5000];
+    struct ecrm_lock *l, *l2 = NULL;
+    long holder = -1;
+    snprintf(store, sizeof store, "%s/ecrm.db", dir);
+    ck_assert_int_eq(ecrm_lock_acquire(path, &l, &holder, err), ECRM_OK);
+    ck_assert_int_eq(ecrm_lock_store(store, &l2, &holder, err), ECRM_RETRY);
+    ck_assert_int_eq(holder, (long)getpid());
+    ecrm_lock_release(l);
+    ck_assert_int_eq(ecrm_lock_store(store, &l2, &holder, err), ECRM_OK);
+    ecrm_lock_release(l2);
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    ck_assert_int_eq(ecrm_lock_store(longp, &l2, &holder, err), ECRM_FAIL);
+    ck_assert_msg(strstr(err, "too long"), "%s", err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lock");
@@ -109,6 +131,7 @@ int main(void)
     tcase_add_test(tc, second_holder_refused_with_pid);
     tcase_add_test(tc, dead_holder_leaves_no_stale_lock);
     tcase_add_test(tc, unwritable_place_fails);
+    tcase_add_test(tc, store_lock_is_the_file_beside_it);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
