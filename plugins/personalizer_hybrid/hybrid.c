@@ -218,7 +218,8 @@ static int filtered(const struct hybrid *p, int64_t customer_id,
 {
     if (!*p->conf->filter) {
         *n = nin < k ? nin : k;
-        memcpy(out, in, *n * sizeof(*out));
+        if (*n) /* IN may be NULL when empty */
+            memcpy(out, in, *n * sizeof(*out));
         return ECRM_OK;
     }
     struct ecrm_instance *f = peers_find(p->host, NULL, p->conf->filter, err);

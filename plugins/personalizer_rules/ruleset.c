@@ -62,7 +62,8 @@ int rs_rule_finish(const struct rs_set *s, struct rs_rule *r)
         free(tmp);
         return -1;
     }
-    memcpy(r->sorted, r->sel, r->nsel * sizeof(*r->sel));
+    if (r->nsel) /* a rule that selects nothing has no array: sel is NULL */
+        memcpy(r->sorted, r->sel, r->nsel * sizeof(*r->sel));
     for (size_t i = 0; i < r->nsel; i++) {
         tmp[i].buyers = s->items[r->sel[i]].buyers;
         tmp[i].idx = r->sel[i];
