@@ -19,16 +19,11 @@
 #define ECRM_PKGLIBDIR "/usr/local/lib/ecrm"
 #endif
 
-struct loaded {
-    struct ecrm_module mod;
-    lt_dlhandle handle;
-};
-
 struct ecrm_loader {
     char **dirs;
     size_t ndirs;
-    char *path;           /* dirs joined by ':' */
-    struct loaded **mods; /* each allocated alone: callers keep pointers */
+    char *path;                /* dirs joined by ':' */
+    struct ecrm_module **mods; /* each allocated alone: callers keep pointers */
     size_t nmods;
 };
 
@@ -114,8 +109,8 @@ void ecrm_loader_free(struct ecrm_loader *l)
         return;
     /* Accepted modules are resident (see load_file): nothing to close. */
     for (size_t i = 0; i < l->nmods; i++) {
-        free(l->mods[i]->mod.name);
-        free(l->mods[i]->mod.path);
+        free(l->mods[i]->name);
+        free(l->mods[i]->path);
         free(l->mods[i]);
     }
     free(l->mods);
@@ -320,18 +315,17 @@ static int load_file(struct ecrm_loader *l, enum ecrm_kind kind,
         lt_dlclose(h);
         return ECRM_FAIL;
     }
-    struct loaded **m = realloc(l->mods, (l->nmods + 1) * sizeof *m);
-    struct loaded *e = calloc(1, sizeof *e);
+    struct ecrm_module **m = realloc(l->mods, (l->nmods + 1) * sizeof *m);
+    struct ecrm_module *e = calloc(1, sizeof *e);
     if (!m || !e)
         abort();
     l->mods = m;
     l->mods[l->nmods++] = e;
-    e->handle = h;
-    e->mod.desc = p;
-    e->mod.kind = kind;
-    e->mod.name = ecrm_strdup(name);
-    e->mod.path = ecrm_strdup(file);
-    *out = &e->mod;
+    e->desc = p;
+    e->kind = kind;
+    e->name = ecrm_strdup(name);
+    e->path = ecrm_strdup(file);
+    *out = e;
     return ECRM_OK;
 }
 
@@ -351,9 +345,8 @@ int ecrm_loader_load(struct ecrm_loader *l, enum ecrm_kind kind,
                      char *err)
 {
     for (size_t i = 0; i < l->nmods; i++)
-        if (l->mods[i]->mod.kind == kind &&
-            strcmp(l->mods[i]->mod.name, name) == 0) {
-            *out = &l->mods[i]->mod;
+        if (l->mods[i]->kind == kind && strcmp(l->mods[i]->name, name) == 0) {
+            *out = l->mods[i];
             return ECRM_OK;
         }
     if (!valid_name(name)) {
