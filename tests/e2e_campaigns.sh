@@ -410,7 +410,6 @@ import email, os, re, sys
 d = sys.argv[1]
 for f in os.listdir(d):
     m = email.message_from_binary_file(open(os.path.join(d, f), "rb"))
-    body = m.get_body(("plain",)) if hasattr(m, "get_body") else None
     text = (m.get_payload(decode=True) if not m.is_multipart() else
             m.get_payload(0).get_payload(decode=True)).decode("utf-8")
     skus = re.findall(r"^  \d+\. .* \[(\S+)\]$", text, re.M)  # templates/welcome.txt
