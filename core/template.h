@@ -41,8 +41,16 @@
  * 25 times a 50-item list with a 100-node body; at 2^20 the fuzzer's
  * regression input (32 nested loops) took 7 s of CPU in the instrumented
  * build, beyond the fuzzers' hang timeout. */
+#ifndef ECRM_TPL_MAX_STEPS
 #define ECRM_TPL_MAX_STEPS (1 << 17)
+#endif
+/* Both can be lowered at build time (-D), as tests/fuzz/run.sh does: the
+ * fuzzer then reaches the limits in 1/16 and 1/64 of the work and keeps
+ * its pace (at 4 MiB an input that expands to the limit took tens of ms
+ * in the instrumented build, and the corpus fills with such inputs). */
+#ifndef ECRM_TPL_MAX_OUTPUT
 #define ECRM_TPL_MAX_OUTPUT (4 << 20)
+#endif
 
 enum ecrm_tpl_mode {
     ECRM_TPL_TEXT = 0, /* values are copied as they are */

@@ -31,6 +31,7 @@
 #include "../common/utf8.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,12 +106,32 @@ struct replies {
     const struct ecrm_host *h;
     const struct replies_conf *c;
     struct recsrc *src;
-    locale_t utf8; /* case folding; (locale_t)0: ASCII only */
+    locale_t utf8; /* case folding (utf8_locale()); 0: ASCII only */
     char **words;  /* folded opt-out words */
     size_t nwords;
 };
 
 /* ---- folding ------------------------------------------------------------ */
+
+static locale_t utf8_loc;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_load(void)
+{
+    /* A locale object of our own: setlocale() would change the whole
+     * process. */
+    utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* The C.UTF-8 LC_CTYPE locale, or (locale_t)0 when the system has none.
+ * Loaded once per process and shared by all instances (loading it costs
+ * more than reading a small reply file); kept until the process exits, as
+ * the plugin stays resident once loaded. */
+static locale_t utf8_locale(void)
+{
+    pthread_once(&utf8_once, utf8_load);
+    return utf8_loc;
+}
 
 static int is_space(const struct replies *r, long c)
 {
@@ -229,9 +250,7 @@ static int replies_init(const struct ecrm_host *h, void *conf, void **ctx,
     r->c = c;
     if (check_options(r, err) != ECRM_OK)
         return ECRM_FAIL;
-    /* A locale object of our own: setlocale() would change the whole
-     * process. */
-    r->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    r->utf8 = utf8_locale();
     if (!r->utf8)
         h->log(h, ECRM_LOG_WARN,
                "no C.UTF-8 locale: opt-out words match ignoring ASCII case "
@@ -318,8 +337,6 @@ static void replies_destroy(void *ctx)
     for (size_t i = 0; i < r->nwords; i++)
         free(r->words[i]);
     free(r->words);
-    if (r->utf8)
-        freelocale(r->utf8);
     free(r);
 }
 
