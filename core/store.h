@@ -18,7 +18,7 @@
 struct ecrm_store;
 
 /* Current schema version (PRAGMA user_version after migrations). */
-#define ECRM_STORE_SCHEMA_VERSION 11
+#define ECRM_STORE_SCHEMA_VERSION 12
 
 /* Open (creating with mode 0600 when missing) the database at PATH and
  * migrate it forward to ECRM_STORE_SCHEMA_VERSION. A database newer than
@@ -474,7 +474,7 @@ int ecrm_store_scan_lines_of(struct ecrm_store *s, const int64_t *order_ids,
                              char *err);
 
 /* ---- segments and derived attributes (store_segment.c) -------------------
- * Tables of schema version 5: customer_derived (one row per customer,
+ * Tables of schema version 5 (12: periods keyed by customer): customer_derived (one row per customer,
  * profile.h says what), segment_members (one row per membership period:
  * entered_at, left_at NULL while current), segments (the state of each
  * segment after the last run), segment_campaigns (when a `trigger:

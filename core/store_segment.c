@@ -652,10 +652,16 @@ int ecrm_store_seg_writer_open(struct ecrm_store *s,
     if (!w)
         return ecrm_store_errf(err, "out of memory");
     w->s = s;
+    /* A customer that left a segment and enters it again at the same
+     * clock (a second refresh at one --now) continues the period it
+     * left; one that is a member already stays as it was. */
     w->enter = prepare(s,
-                       "INSERT OR IGNORE INTO segment_members(segment,"
-                       " customer_id,"
-                       " entered_at, run_id) VALUES (?1, ?2, ?3, ?4)",
+                       "INSERT INTO segment_members(segment, customer_id,"
+                       " entered_at, run_id) VALUES (?1, ?2, ?3, ?4)"
+                       " ON CONFLICT (customer_id, segment, entered_at)"
+                       " DO UPDATE SET left_at = NULL, run_id = excluded.run_id"
+                       " WHERE left_at IS NOT NULL"
+                       " ON CONFLICT DO NOTHING",
                        err);
     w->leave = prepare(s,
                        "UPDATE segment_members SET left_at = ?3"

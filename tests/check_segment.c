@@ -622,6 +622,37 @@ START_TEST(test_incremental_membership)
 }
 END_TEST
 
+/* A customer that leaves a segment and enters it again at one clock (a
+ * second and third refresh at the same --now) has one period, current
+ * again, not a closed one and a lost entry. */
+START_TEST(test_reenter_same_clock)
+{
+    struct scene sc;
+    struct ecrm_seg_stats st;
+    scene_open(&sc, "segments:\n"
+                    "  rich: income > 44000\n");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    fx_attr(&sc.f, "M2", "income", "50000", "2025-12-30");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.entered, 1);
+    fx_attr(&sc.f, "M2", "income", "100", "2025-12-31");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.left, 1);
+    fx_attr(&sc.f, "M2", "income", "60000", "2026-01-01");
+    fx_refresh(&sc.f, sc.set, NOW, 0, &st);
+    ck_assert_uint_eq(st.entered, 1);
+    const char *q = "SELECT count(*) FROM segment_members m"
+                    " JOIN customers c ON c.id = m.customer_id"
+                    " WHERE c.external_id = 'M2' AND m.segment = 'rich'";
+    ck_assert_int_eq(q_int(&sc.f, q), 1);
+    char cur[256];
+    snprintf(cur, sizeof cur, "%s AND m.left_at IS NULL", q);
+    ck_assert_int_eq(q_int(&sc.f, cur), 1);
+    ck_assert(strstr(current(&sc.f, "rich"), "M2") != NULL);
+    scene_close(&sc);
+}
+END_TEST
+
 static int count_cb(void *arg, const struct ecrm_seg_member *m)
 {
     (void)m;
@@ -856,6 +887,7 @@ int main(void)
     tcase_add_test(te, test_evaluate_features);
     tcase_add_test(te, test_injection_is_data);
     tcase_add_test(te, test_incremental_membership);
+    tcase_add_test(te, test_reenter_same_clock);
     tcase_add_test(te, test_entered_since);
     tcase_add_test(te, test_expression_change_is_full);
     tcase_add_test(te, test_change_log);

@@ -136,6 +136,50 @@ START_TEST(test_migration_keeps_data)
 }
 END_TEST
 
+/* Version 12 keys membership periods by customer: the periods of a
+ * version 11 database survive, the later of two that started at one clock
+ * wins, and the index of current members still refuses a second one. */
+START_TEST(test_migration_members_by_customer)
+{
+    struct fx f;
+    sqlite3 *db;
+    fx_dir(&f);
+    ck_assert_int_eq(sqlite3_open(f.path, &db), SQLITE_OK);
+    ck_assert_msg(ecrm_store_migrate_to(db, 11, f.err) == ECRM_OK, "%s", f.err);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "INSERT INTO segment_members(segment, customer_id,"
+                     " entered_at, left_at, run_id) VALUES"
+                     " ('vip', 7, 100, 200, 1), ('vip', 7, 300, 300, 2),"
+                     " ('vip', 7, 300, NULL, 3), ('new', 7, 100, NULL, 1),"
+                     " ('vip', 8, 50, NULL, 1)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_msg(ecrm_store_open(f.path, &f.s, f.err) == ECRM_OK, "%s", f.err);
+    ck_assert_int_eq(ecrm_store_schema_version(f.s), ECRM_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM segment_members"), 4);
+    ck_assert_int_eq(q_int(&f, "SELECT run_id FROM segment_members WHERE"
+                               " customer_id = 7 AND segment = 'vip'"
+                               " AND left_at IS NULL"),
+                     3);
+    ck_assert_int_eq(q_int(&f, "SELECT left_at FROM segment_members WHERE"
+                               " customer_id = 7 AND entered_at = 100"
+                               " AND segment = 'vip'"),
+                     200);
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM sqlite_schema WHERE"
+                               " name = 'segment_members_customer'"),
+                     0);
+    ck_assert_int_ne(sqlite3_exec(f.s->db,
+                                  "INSERT INTO segment_members(segment,"
+                                  " customer_id, entered_at) VALUES"
+                                  " ('vip', 8, 60)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_newer_version_refused)
 {
     struct fx f;
@@ -1186,6 +1230,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_open_mode_wal_version);
     tcase_add_test(tc, test_existing_file_tightened);
     tcase_add_test(tc, test_migration_keeps_data);
+    tcase_add_test(tc, test_migration_members_by_customer);
     tcase_add_test(tc, test_newer_version_refused);
     tcase_add_test(tc, test_open_errors);
     suite_add_tcase(s, tc);
