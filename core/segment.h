@@ -330,6 +330,8 @@ struct ecrm_seg_stats {
     uint64_t rfm_kept;         /* figures the RFM cuts were selected from:
                                   all, near the old cuts, or none (0: the
                                   cuts of the last refresh stand) */
+    uint64_t rfm_read_ahead;   /* 1: the figures were read ahead, beside
+                                  the derivation (segment_figs.c) */
     uint64_t derived;          /* customer_derived rows rewritten */
     uint64_t customers;        /* customers walked by a bulk pass (0: only
                                   changed customers were read) */

@@ -6,7 +6,8 @@
  *
  * The cuts of the last refresh stand when no customer's orders changed.
  * Otherwise the cuts are order statistics of every customer's figures,
- * read from customer_derived in one scan, and kept in one of two ways:
+ * read from customer_derived in one scan (read ahead, beside the
+ * derivation: segment_figs.c), and kept in one of two ways:
  *   near the cuts  an incremental refresh in which the orders of F
  *                  customers changed: each of them takes at most one
  *                  figure away and adds one, and the number of customers
@@ -151,7 +152,7 @@ static int every_figure(struct ecrm_refresh *r, int have_old, int moved)
      * changed ones: growing the arrays would copy them again and again. */
     if (have_old && old->n > 0)
         figures_reserve(&x, (size_t)old->n + r->nids + 1);
-    int rc = ecrm_store_rfm_figures(r->s, figure_cb, &x, r->err);
+    int rc = ecrm_refresh_figures(r, figure_cb, &x);
     if (rc == ECRM_OK) {
         cuts(r, &x);
         r->stats->rfm_kept = x.n;
@@ -374,7 +375,7 @@ static int near_cuts(struct ecrm_refresh *r, size_t cap, int moved)
             x.lo[d][k].far = -INFINITY;
             x.hi[d][k].far = INFINITY;
         }
-    if (ecrm_store_rfm_figures(r->s, near_cb, &x, r->err) != ECRM_OK) {
+    if (ecrm_refresh_figures(r, near_cb, &x) != ECRM_OK) {
         near_free(&x);
         return ECRM_FAIL;
     }
@@ -418,6 +419,7 @@ int ecrm_refresh_rfm(struct ecrm_refresh *r)
     int moved = !r->derive_all && rfm_matters(r), rc = 1;
     if (have_old && !r->derive_all && !r->figures_changed) {
         /* Nobody's figures changed: neither did the cuts, nor a score. */
+        ecrm_refresh_rfm_free(r);
         r->rfm = *old;
         return ECRM_OK;
     }
@@ -428,6 +430,7 @@ int ecrm_refresh_rfm(struct ecrm_refresh *r)
         rc = near_cuts(r, cap, moved);
     if (rc == 1)
         rc = every_figure(r, have_old, moved);
+    ecrm_refresh_rfm_free(r);
     r->stats->rfm_moved = r->nmoved;
     if (rc == ECRM_OK)
         rc = ecrm_store_rfm_put(r->s, &r->rfm, r->err);

@@ -136,6 +136,7 @@ int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
 {
     if (ecrm_store_seg_write_derived(r->w, cid, d, r->err) != ECRM_OK)
         return ECRM_FAIL;
+    ecrm_refresh_rfm_patch(r, cid, d);
     r->stats->derived++;
     ecrm_progress_count("segment: derived attributes", "customers",
                         r->stats->derived, 0);
@@ -425,6 +426,8 @@ static int refresh(struct ecrm_refresh *r)
          ecrm_store_cache(r->s, INCREMENTAL_CACHE_KIB, r->err) != ECRM_OK) ||
         ecrm_store_facts_open(r->s, 0, &r->cur, r->err) != ECRM_OK)
         return ECRM_FAIL;
+    if (!bulk && !r->derive_all)
+        ecrm_refresh_rfm_prefetch(r);
     lap(&t, &st->read_s);
     if ((r->derive_all ? derive_all(r) : ecrm_refresh_derive_changed(r)) !=
         ECRM_OK)
@@ -443,6 +446,7 @@ static int refresh(struct ecrm_refresh *r)
 
 static void refresh_free(struct ecrm_refresh *r)
 {
+    ecrm_refresh_rfm_free(r);
     ecrm_store_facts_close(r->cur);
     ecrm_store_seg_writer_close(r->w);
     ecrm_history_free(&r->h);
@@ -479,14 +483,16 @@ int ecrm_segments_refresh(struct ecrm_store *s, const struct ecrm_segset *set,
                              .set = set ? set : &none,
                              .o = o,
                              .stats = stats ? stats : &dummy,
+                             .own_tx = !ecrm_store_in_tx(s),
                              .err = err};
-    int own_tx = !ecrm_store_in_tx(s), rc;
+    int own_tx = r.own_tx, rc;
     r.n = r.set->n;
     memset(r.stats, 0, sizeof *r.stats);
     err[0] = '\0';
     if (own_tx && ecrm_store_begin(s, err) != ECRM_OK)
         return ECRM_FAIL;
     rc = refresh(&r);
+    ecrm_refresh_rfm_free(&r); /* before the commit, as the reader wants */
     ecrm_store_facts_close(r.cur);
     r.cur = NULL;
     if (ecrm_store_cache(s, 0, rc == ECRM_OK ? err : NULL) != ECRM_OK)
@@ -518,12 +524,14 @@ int ecrm_segment_stage(struct ecrm_run_ctx *run)
     }
     ecrm_log(ECRM_LOG_INFO, NULL,
              "segment: %llu changed customers, %llu moved by new RFM cuts "
-             "(from %llu figures); "
+             "(from %llu figures%s); "
              "derived attributes of %llu; %llu evaluated (%s; %zu segments "
              "in full); %llu entered, %llu left; seconds: read %.2f, derive "
              "%.2f, RFM %.2f, evaluate %.2f, state %.2f",
              (unsigned long long)st.changed, (unsigned long long)st.rfm_moved,
-             (unsigned long long)st.rfm_kept, (unsigned long long)st.derived,
+             (unsigned long long)st.rfm_kept,
+             st.rfm_read_ahead ? ", read ahead" : "",
+             (unsigned long long)st.derived,
              (unsigned long long)st.evaluated,
              st.customers ? "every customer read in bulk"
                           : "changed customers read one by one",

@@ -55,6 +55,13 @@ struct ecrm_refresh {
     signed char *memo, *old_memo;
     const struct ecrm_seg_expr **pre; /* every event aggregate of the set */
     size_t npre;
+    int own_tx; /* the refresh began the store's transaction */
+    /* Every RFM figure as the refresh found them, being read ahead (NULL:
+     * not), and the figures of the customers derived since, which replace
+     * those read ahead (segment_rfm.c). */
+    struct ecrm_rfm_prefetch *pf;
+    struct ecrm_rfm_patch *patch;
+    size_t npatch, patchcap;
     char *err;
 };
 
@@ -86,5 +93,21 @@ int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r);
  * changed; else those of the last refresh) and, unless everyone is
  * evaluated, the customers whose scores the new cuts move. */
 int ecrm_refresh_rfm(struct ecrm_refresh *r);
+/* Start reading every RFM figure ahead, on the second core, while the
+ * changed customers are derived, when the refresh owns its transaction
+ * and their figures may change the cuts (else, or when it cannot start,
+ * ecrm_refresh_rfm reads them itself). */
+void ecrm_refresh_rfm_prefetch(struct ecrm_refresh *r);
+/* Customer CID's figures are now those of D: noted while figures are read
+ * ahead. */
+void ecrm_refresh_rfm_patch(struct ecrm_refresh *r, int64_t cid,
+                            const struct ecrm_derived *d);
+/* Every RFM figure as a scan of customer_derived would give it now (store.h,
+ * ecrm_store_rfm_figures): the figures read ahead with the ones derived
+ * since in their place, or from a scan when there are none. */
+int ecrm_refresh_figures(struct ecrm_refresh *r, ecrm_rfm_figure_cb cb,
+                         void *arg);
+/* Stop reading ahead and free what was read. */
+void ecrm_refresh_rfm_free(struct ecrm_refresh *r);
 
 #endif /* ECRM_CORE_SEGMENT_RUN_H */

@@ -566,11 +566,42 @@ void ecrm_store_seg_writer_close(struct ecrm_seg_writer *w);
 
 /* The RFM figures (recency = last_order, frequency = orders_count,
  * monetary = total_spent: FIG[0..2]) of every customer with orders, from
- * customer_derived, handed to CB (0 to go on). Returns ECRM_OK, ECRM_FAIL
- * with ERR, or CB's non-zero value. */
+ * customer_derived, handed to CB (0 to go on) in customer id order.
+ * Returns ECRM_OK, ECRM_FAIL with ERR, or CB's non-zero value. */
 typedef int (*ecrm_rfm_figure_cb)(void *arg, int64_t cid, const double fig[3]);
 int ecrm_store_rfm_figures(struct ecrm_store *s, ecrm_rfm_figure_cb cb,
                            void *arg, char *err);
+
+/* ---- RFM figures read ahead (store_prefetch.c) --------------------------- */
+
+/* Figures as ecrm_store_rfm_figures() gives them: customer CID[i] has
+ * FIG[i], i < N, in customer id order. */
+struct ecrm_rfm_figs {
+    int64_t *cid;
+    double (*fig)[3];
+    size_t n, cap;
+};
+struct ecrm_rfm_prefetch;
+
+/* Start reading every customer's RFM figures, as the last commit left
+ * them, on a second connection to S's database in a thread of its own.
+ * Only inside a transaction of S (its write lock keeps other writers out,
+ * so that the figures are those its transaction started from; S's own
+ * writes are not seen) that S does not commit before
+ * ecrm_store_rfm_prefetch_wait(). HINT: the number of figures expected
+ * (0: unknown). Returns ECRM_OK with *OUT (free it with
+ * ecrm_store_rfm_prefetch_free), or ECRM_FAIL with ERR and *OUT NULL (an
+ * in-memory store, no transaction, no thread): read the figures with
+ * ecrm_store_rfm_figures() then. */
+int ecrm_store_rfm_prefetch(struct ecrm_store *s, size_t hint,
+                            struct ecrm_rfm_prefetch **out, char *err);
+/* Wait until P has read every figure: *FIGS (owned by P, valid until it is
+ * freed) and ECRM_OK, or ECRM_FAIL with ERR (what the read failed on). */
+int ecrm_store_rfm_prefetch_wait(struct ecrm_rfm_prefetch *p,
+                                 const struct ecrm_rfm_figs **figs, char *err);
+/* Wait for P's thread if still running, close its connection and free it
+ * and its figures. P may be NULL. */
+void ecrm_store_rfm_prefetch_free(struct ecrm_rfm_prefetch *p);
 /* Store the RFM cuts R (store_meta 'segment.rfm'), for the next refresh
  * and for ecrm_store_derived_get(). */
 int ecrm_store_rfm_put(struct ecrm_store *s, const struct ecrm_rfm *r,
