@@ -259,6 +259,7 @@ void ecrm_store_close(struct ecrm_store *s)
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
+    ecrm_store_writeback_stop(s); /* after the checkpoint of the close */
     ecrm_store_caches_free(s);
     /* buffered events exist only inside a transaction, rolled back above;
      * pending visitor pairs are rebuilt by the next handle */

@@ -46,6 +46,17 @@ void ecrm_store_rollback(struct ecrm_store *s);
 /* Non-zero while a transaction is open. */
 int ecrm_store_in_tx(struct ecrm_store *s);
 
+/* Start writing S's dirty file pages back early, from a thread, until
+ * ecrm_store_writeback_stop() or ecrm_store_close() (which covers the
+ * checkpoint made when closing). For work that writes many pages: the
+ * fsyncs of the next checkpoint then wait for little (store_writeback.c).
+ * Durability is unchanged. A no-op when running already, for an in-memory
+ * store, or off Linux. Returns ECRM_OK, or ECRM_FAIL with ERR (no thread:
+ * nothing else changes). */
+int ecrm_store_writeback_start(struct ecrm_store *s, char *err);
+/* Stop what ecrm_store_writeback_start() started (if it did). */
+void ecrm_store_writeback_stop(struct ecrm_store *s);
+
 /* Size the page cache to KIB kibibytes; 0: the default, 64 MiB, which
  * keeps the indexes a bulk load touches in memory between commits. Work
  * that reads scattered pages about once each does better with a small

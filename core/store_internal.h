@@ -120,6 +120,8 @@ struct ecrm_store {
     /* (kind, value) -> customer of the visitor identities of events
      * (store_events.c); cleared with the caches above. */
     struct ecrm_identcache *idents;
+    /* Early writeback (store_writeback.c), NULL while off. */
+    struct ecrm_writeback *wb;
     /* Anonymous events and sessions not inserted yet (store_rowbuf.c):
      * written by ecrm_store_flush before commit and before any statement
      * that reads or updates anonymous rows; dropped by rollback. */

@@ -8,6 +8,7 @@
 #include "store_fixture.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,44 @@ START_TEST(test_migration_members_by_customer)
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     fx_close(&f);
+}
+END_TEST
+
+/* Early writeback runs in a thread of its own from start to stop or close
+ * (close covers the checkpoint it makes); a second start is a no-op; an
+ * in-memory store has no files to write back. */
+START_TEST(test_writeback_thread)
+{
+    struct fx f;
+    struct ecrm_store *mem = NULL;
+    fx_open_in(&f, "ecrm-wb");
+    ck_assert_ptr_null(f.s->wb);
+    ck_assert_int_eq(ecrm_store_writeback_start(f.s, f.err), ECRM_OK);
+    struct ecrm_writeback *wb = f.s->wb;
+#ifdef SYNC_FILE_RANGE_WRITE
+    ck_assert_ptr_nonnull(wb);
+#endif
+    ck_assert_int_eq(ecrm_store_writeback_start(f.s, f.err), ECRM_OK);
+    ck_assert_ptr_eq(f.s->wb, wb);
+    /* writes go on while it runs */
+    ck_assert_int_eq(ecrm_store_begin(f.s, f.err), ECRM_OK);
+    for (int i = 0; i < 2000; i++) {
+        char ext[32];
+        snprintf(ext, sizeof ext, "wb%d", i);
+        (void)fx_customer_id(&f, ext, 1);
+    }
+    ck_assert_int_eq(ecrm_store_commit(f.s, f.err), ECRM_OK);
+    ecrm_store_writeback_stop(f.s);
+    ck_assert_ptr_null(f.s->wb);
+    ecrm_store_writeback_stop(f.s); /* stopped: nothing to do */
+    ck_assert_int_eq(q_int(&f, "SELECT count(*) FROM customers"), 2000);
+    /* running when the store closes */
+    ck_assert_int_eq(ecrm_store_writeback_start(f.s, f.err), ECRM_OK);
+    fx_close(&f);
+    ck_assert_int_eq(ecrm_store_open(":memory:", &mem, f.err), ECRM_OK);
+    ck_assert_int_eq(ecrm_store_writeback_start(mem, f.err), ECRM_OK);
+    ck_assert_ptr_null(mem->wb);
+    ecrm_store_close(mem);
 }
 END_TEST
 
@@ -1231,6 +1270,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_existing_file_tightened);
     tcase_add_test(tc, test_migration_keeps_data);
     tcase_add_test(tc, test_migration_members_by_customer);
+    tcase_add_test(tc, test_writeback_thread);
     tcase_add_test(tc, test_newer_version_refused);
     tcase_add_test(tc, test_open_errors);
     suite_add_tcase(s, tc);
