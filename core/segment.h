@@ -320,6 +320,10 @@ struct ecrm_seg_opts {
     int full;       /* re-derive and re-evaluate every customer */
     int64_t now;    /* the run clock */
     int64_t run_id; /* recorded with new memberships (0 = none) */
+    /* An incremental refresh evaluates on two cores (segment_worker.c)
+     * when it has at least this many changed and moved customers (0: 2000;
+     * below that a thread costs more than it saves). */
+    size_t split_min;
 };
 
 /* What one refresh did (for logs, tests and the benchmark). */
@@ -336,6 +340,7 @@ struct ecrm_seg_stats {
     uint64_t customers;        /* customers walked by a bulk pass (0: only
                                   changed customers were read) */
     uint64_t evaluated;        /* customers for whom segments ran */
+    uint64_t evaluated_aside;  /* ... of them on the second core */
     uint64_t entered, left;    /* membership changes, all segments */
     size_t full_segments;      /* segments evaluated for everyone */
     /* seconds spent reading changes and the bulk history, deriving,

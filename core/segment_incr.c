@@ -296,10 +296,28 @@ static int evaluate_changed(struct ecrm_refresh *r, int64_t cid, size_t j,
     return evaluate_one(r, what, dims);
 }
 
+int ecrm_refresh_evaluate_range(struct ecrm_refresh *r, size_t j, size_t jend,
+                                size_t m, size_t mend)
+{
+    size_t seen = 0;
+    while (j < jend || m < mend) {
+        int64_t a = j < jend ? r->ids[j].customer_id : INT64_MAX;
+        int64_t b = m < mend ? r->moved[m] : INT64_MAX;
+        int64_t cid = a < b ? a : b;
+        if (evaluate_changed(r, cid, a == cid ? j : (size_t)-1,
+                             b == cid ? m : (size_t)-1) != ECRM_OK)
+            return ECRM_FAIL;
+        j += a == cid;
+        m += b == cid;
+        if ((++seen & 0x3fff) == 0 && !r->defer)
+            ecrm_progress("segment: %zu changed customers looked at", seen);
+    }
+    return ECRM_OK;
+}
+
 int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r)
 {
     int64_t from = INT64_MAX;
-    size_t j = 0, m = 0, seen = 0;
     r->old_memo = ecrm_seg_calloc(r->n, 1);
     r->depends = ecrm_seg_calloc(r->n, sizeof *r->depends);
     r->rfm_dims = ecrm_seg_calloc(r->n, 1);
@@ -309,18 +327,22 @@ int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r)
         events_from(r, r->set->segs[i]->expr, &from);
     }
     /* only the events the windows of the aggregates look at */
+    r->events_from = from;
     ecrm_store_facts_events_since(r->cur, from);
-    while (j < r->nids || m < r->nmoved) {
-        int64_t a = j < r->nids ? r->ids[j].customer_id : INT64_MAX;
-        int64_t b = m < r->nmoved ? r->moved[m] : INT64_MAX;
-        int64_t cid = a < b ? a : b;
-        if (evaluate_changed(r, cid, a == cid ? j : (size_t)-1,
-                             b == cid ? m : (size_t)-1) != ECRM_OK)
-            return ECRM_FAIL;
-        j += a == cid;
-        m += b == cid;
-        if ((++seen & 0x3fff) == 0)
-            ecrm_progress("segment: %zu changed customers looked at", seen);
-    }
-    return ECRM_OK;
+    /* The customers below the middle one on a second core (their writes
+     * held back), the others here. */
+    size_t js = r->nids / 2, ms = 0;
+    int64_t mid = js < r->nids ? r->ids[js].customer_id : INT64_MAX;
+    while (ms < r->nmoved && r->moved[ms] < mid)
+        ms++;
+    struct ecrm_seg_worker *w = NULL;
+    size_t split_min = r->o->split_min ? r->o->split_min : ECRM_SEG_WORKER_MIN;
+    if (r->nids + r->nmoved >= split_min)
+        w = ecrm_seg_worker_start(r, 0, js, 0, ms);
+    if (!w)
+        js = ms = 0; /* all here */
+    int rc = ecrm_refresh_evaluate_range(r, js, r->nids, ms, r->nmoved);
+    if (w && ecrm_seg_worker_finish(r, w, rc == ECRM_OK) != ECRM_OK)
+        rc = ECRM_FAIL;
+    return rc;
 }

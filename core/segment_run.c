@@ -152,6 +152,14 @@ int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
         r->entered[i]++;
     else
         r->left[i]++;
+    if (r->defer)
+        return ecrm_seg_defer_add(r, cid, i, member);
+    return ecrm_refresh_write_member(r, cid, i, member);
+}
+
+int ecrm_refresh_write_member(struct ecrm_refresh *r, int64_t cid, size_t i,
+                              int member)
+{
     return ecrm_store_seg_write(r->w, r->set->segs[i]->name, cid, member,
                                 r->o->now, r->o->run_id, r->err);
 }
@@ -160,6 +168,8 @@ int ecrm_refresh_shell(struct ecrm_refresh *r, int64_t cid)
 {
     struct ecrm_derived d = {.known = 1, .computed_at = r->o->now};
     r->members_lost = 1;
+    if (r->defer)
+        return ecrm_seg_defer_add(r, cid, ECRM_SEG_DEFER_SHELL, 0);
     return ecrm_refresh_write_derived(r, cid, &d);
 }
 

@@ -55,7 +55,11 @@ struct ecrm_refresh {
     signed char *memo, *old_memo;
     const struct ecrm_seg_expr **pre; /* every event aggregate of the set */
     size_t npre;
-    int own_tx; /* the refresh began the store's transaction */
+    int own_tx;          /* the refresh began the store's transaction */
+    int64_t events_from; /* the earliest event an aggregate looks at */
+    /* Writes held back for the main thread (a worker's copy of the
+     * refresh, segment_worker.c); NULL: written at once. */
+    struct ecrm_seg_defer *defer;
     /* Every RFM figure as the refresh found them, being read ahead (NULL:
      * not), and the figures of the customers derived since, which replace
      * those read ahead (segment_rfm.c). */
@@ -76,6 +80,15 @@ int ecrm_refresh_write_derived(struct ecrm_refresh *r, int64_t cid,
  * differs from WAS, its stored membership. */
 int ecrm_refresh_settle(struct ecrm_refresh *r, int64_t cid, size_t i,
                         int member, int was);
+/* Write that customer CID entered (MEMBER 1) or left segment I. */
+int ecrm_refresh_write_member(struct ecrm_refresh *r, int64_t cid, size_t i,
+                              int member);
+/* Hold back the write of ecrm_refresh_settle (segment I, MEMBER) or, with
+ * I ECRM_SEG_DEFER_SHELL, of ecrm_refresh_shell, for customer CID, in
+ * R->defer (segment_worker.c). */
+#define ECRM_SEG_DEFER_SHELL ((size_t)-1)
+int ecrm_seg_defer_add(struct ecrm_refresh *r, int64_t cid, size_t i,
+                       int member);
 /* Changed customer CID is an empty shell now (forgotten, or merged into
  * another): its memberships and derived attributes went with its data. A
  * full refresh derives its empty history; so does this call. */
@@ -88,6 +101,29 @@ int ecrm_refresh_retire(struct ecrm_refresh *r, int64_t cid);
  * changed and moved customers. */
 int ecrm_refresh_derive_changed(struct ecrm_refresh *r);
 int ecrm_refresh_evaluate_changed(struct ecrm_refresh *r);
+/* Evaluate changed customers J .. JEND - 1 and moved customers
+ * M .. MEND - 1 (in customer id order, merged). */
+int ecrm_refresh_evaluate_range(struct ecrm_refresh *r, size_t j, size_t jend,
+                                size_t m, size_t mend);
+
+/* segment_worker.c: the evaluation of part of the changed and moved
+ * customers in a thread of its own, with a second handle on the store
+ * (ecrm_store_open_reader), when the refresh owns its transaction and
+ * has at least ecrm_seg_opts.split_min of them (default
+ * ECRM_SEG_WORKER_MIN). */
+#define ECRM_SEG_WORKER_MIN 2000
+struct ecrm_seg_worker;
+/* Start evaluating changed customers J .. JEND - 1 and moved customers
+ * M .. MEND - 1 of R in a thread; NULL when it cannot (the caller
+ * evaluates them then). R's shared parts are only read meanwhile. */
+struct ecrm_seg_worker *ecrm_seg_worker_start(struct ecrm_refresh *r, size_t j,
+                                              size_t jend, size_t m,
+                                              size_t mend);
+/* Wait for W, then, when APPLY, make its held-back writes through R and
+ * add its counts to R's; free W. Returns ECRM_OK or ECRM_FAIL with
+ * R->err. */
+int ecrm_seg_worker_finish(struct ecrm_refresh *r, struct ecrm_seg_worker *w,
+                           int apply);
 
 /* segment_rfm.c: the RFM cuts (from everyone's figures when some figure
  * changed; else those of the last refresh) and, unless everyone is

@@ -250,6 +250,42 @@ out:
     return rc;
 }
 
+int ecrm_store_open_reader(struct ecrm_store *s, struct ecrm_store **out,
+                           char *err)
+{
+    const char *path = sqlite3_db_filename(s->db, "main");
+    struct ecrm_store *r;
+    *out = NULL;
+    if (!path || !*path)
+        return ecrm_store_errf(err, "an in-memory store has no second handle");
+    r = calloc(1, sizeof *r);
+    if (!r)
+        return ecrm_store_errf(err, "out of memory");
+    /* NOMUTEX: one thread at a time uses a handle, as with every other */
+    if (sqlite3_open_v2(path, &r->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        ecrm_store_errf(err, "%s: %s", path,
+                        r->db ? sqlite3_errmsg(r->db) : "out of memory");
+        ecrm_store_close(r);
+        return ECRM_FAIL;
+    }
+    if (exec(r, "PRAGMA query_only = 1", err) != ECRM_OK) {
+        ecrm_store_close(r);
+        return ECRM_FAIL;
+    }
+    sqlite3_extended_result_codes(r->db, 1);
+    sqlite3_busy_timeout(r->db, 5000);
+    if (ecrm_store_user_version(r->db) != ECRM_STORE_SCHEMA_VERSION) {
+        ecrm_store_errf(err, "%s: not a store of schema version %d", path,
+                        ECRM_STORE_SCHEMA_VERSION);
+        ecrm_store_close(r);
+        return ECRM_FAIL;
+    }
+    *out = r;
+    return ECRM_OK;
+}
+
 void ecrm_store_close(struct ecrm_store *s)
 {
     if (!s)

@@ -46,6 +46,16 @@ void ecrm_store_rollback(struct ecrm_store *s);
 /* Non-zero while a transaction is open. */
 int ecrm_store_in_tx(struct ecrm_store *s);
 
+/* A second handle on the database of S, for reading only (query_only),
+ * from another thread while S works: it sees the database as the last
+ * commit left it, not S's open transaction. Inside a transaction of S
+ * (whose write lock keeps other writers out) that is the database S's
+ * transaction started from, until S commits. Returns ECRM_OK with *OUT
+ * (close it with ecrm_store_close), or ECRM_FAIL with ERR and *OUT NULL
+ * (an in-memory store has no second handle). */
+int ecrm_store_open_reader(struct ecrm_store *s, struct ecrm_store **out,
+                           char *err);
+
 /* Start writing S's dirty file pages back early, from a thread, until
  * ecrm_store_writeback_stop() or ecrm_store_close() (which covers the
  * checkpoint made when closing). For work that writes many pages: the
@@ -485,12 +495,12 @@ int ecrm_store_scan_lines_of(struct ecrm_store *s, const int64_t *order_ids,
                              char *err);
 
 /* ---- segments and derived attributes (store_segment.c) -------------------
- * Tables of schema version 5 (12: periods keyed by customer): customer_derived (one row per customer,
- * profile.h says what), segment_members (one row per membership period:
- * entered_at, left_at NULL while current), segments (the state of each
- * segment after the last run), segment_campaigns (when a `trigger:
- * entered` campaign last planned). Watermarks and RFM cuts are kept in
- * store_meta. */
+ * Tables of schema version 5 (12: periods keyed by customer): customer_derived
+ * (one row per customer, profile.h says what), segment_members (one row per
+ * membership period: entered_at, left_at NULL while current), segments (the
+ * state of each segment after the last run), segment_campaigns (when a
+ * `trigger: entered` campaign last planned). Watermarks and RFM cuts are kept
+ * in store_meta. */
 struct ecrm_facts;
 struct ecrm_derived;
 struct ecrm_derived_view;

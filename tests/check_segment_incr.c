@@ -384,6 +384,7 @@ static int count_cb(void *arg, int64_t cid, const double fig[3])
 START_TEST(test_incremental_equals_full)
 {
     struct world w = {.seed = seeds[_i]};
+    fx_split_min = (size_t)_i; /* one thread, then two from the least */
     struct ecrm_node *root;
     struct ecrm_segset *set = load_set(&root);
     struct ecrm_seg_stats st;
@@ -430,6 +431,7 @@ END_TEST
 START_TEST(test_rfm_near_equals_full)
 {
     struct world w = {.seed = seeds[_i] + 1};
+    fx_split_min = 1; /* the evaluation on two cores */
     struct ecrm_node *root;
     struct ecrm_segset *set = load_set(&root);
     struct ecrm_seg_stats st;
@@ -448,6 +450,10 @@ START_TEST(test_rfm_near_equals_full)
          * derivation, and patched with the derived ones: the cuts and
          * moved customers still equal a full refresh's */
         ck_assert_uint_eq(st.rfm_read_ahead, 1);
+        /* and part of the customers were evaluated on the second core,
+         * its writes made by the main thread */
+        ck_assert_uint_gt(st.evaluated_aside, 0);
+        ck_assert_uint_lt(st.evaluated_aside, st.evaluated);
         if (st.rfm_kept > 0 && st.rfm_kept < (uint64_t)with_orders)
             near++;
     }

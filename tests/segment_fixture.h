@@ -95,11 +95,15 @@ static inline void fx_event(struct fx *f, const char *id, const char *type,
 }
 
 /* Refresh derived attributes and SET's membership at NOW. */
+/* ecrm_seg_opts.split_min of fx_refresh (0: the default). */
+static size_t fx_split_min;
+
 static inline void fx_refresh(struct fx *f, const struct ecrm_segset *set,
                               const char *now, int full,
                               struct ecrm_seg_stats *st)
 {
-    struct ecrm_seg_opts o = {.full = full, .now = T(now), .run_id = 0};
+    struct ecrm_seg_opts o = {
+        .full = full, .now = T(now), .run_id = 0, .split_min = fx_split_min};
     ck_assert_msg(ecrm_segments_refresh(f->s, set, &o, st, f->err) == ECRM_OK,
                   "%s", f->err);
 }
