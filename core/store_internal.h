@@ -338,10 +338,4 @@ void ecrm_store_report_bind(sqlite3_stmt *st, const struct ecrm_rq_args *a);
 int ecrm_store_report_fill(struct ecrm_store *s, sqlite3_stmt *st,
                            struct ecrm_table *t, char *err);
 
-/* Every customer's RFM figures (store.h, ecrm_store_rfm_figures), by
- * store_segment.c and store_prefetch.c. */
-#define ECRM_RFM_FIGURES_SQL                                                   \
-    "SELECT customer_id, last_order, orders_count, total_spent"                \
-    " FROM customer_derived WHERE orders_count > 0 ORDER BY customer_id"
-
 #endif /* ECRM_CORE_STORE_INTERNAL_H */

@@ -541,7 +541,11 @@ void ecrm_store_facts_close(struct ecrm_fact_cursor *c)
 int ecrm_store_rfm_figures(struct ecrm_store *s, ecrm_rfm_figure_cb cb,
                            void *arg, char *err)
 {
-    sqlite3_stmt *st = prepare(s, ECRM_RFM_FIGURES_SQL, err);
+    sqlite3_stmt *st = prepare(s,
+                               "SELECT customer_id, last_order, orders_count,"
+                               " total_spent FROM customer_derived"
+                               " WHERE orders_count > 0 ORDER BY customer_id",
+                               err);
     int r, rc = ECRM_OK;
     double fig[3];
     if (!st)
