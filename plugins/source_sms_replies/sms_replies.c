@@ -125,12 +125,21 @@ static void utf8_load(void)
 
 /* The C.UTF-8 LC_CTYPE locale, or (locale_t)0 when the system has none.
  * Loaded once per process and shared by all instances (loading it costs
- * more than reading a small reply file); kept until the process exits, as
- * the plugin stays resident once loaded. */
+ * more than reading a small reply file); kept while the plugin is loaded
+ * (ecrm keeps it until the process exits, a test host may unload it). */
 static locale_t utf8_locale(void)
 {
     pthread_once(&utf8_once, utf8_load);
     return utf8_loc;
+}
+
+/* When the plugin is unloaded (or the process exits): no instance is left
+ * to use the locale. */
+__attribute__((destructor)) static void utf8_unload(void)
+{
+    if (utf8_loc)
+        freelocale(utf8_loc);
+    utf8_loc = (locale_t)0;
 }
 
 static int is_space(const struct replies *r, long c)
