@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "segment_run.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,9 +48,7 @@ void ecrm_refresh_rfm_patch(struct ecrm_refresh *r, int64_t cid,
         return;
     if (r->npatch == r->patchcap) {
         r->patchcap = r->patchcap ? 2 * r->patchcap : 1024;
-        r->patch = realloc(r->patch, r->patchcap * sizeof *r->patch);
-        if (!r->patch)
-            abort();
+        r->patch = ecrm_xrealloc(r->patch, r->patchcap, sizeof *r->patch);
     }
     struct ecrm_rfm_patch *p = &r->patch[r->npatch];
     p->cid = cid;

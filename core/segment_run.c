@@ -456,7 +456,6 @@ static int refresh(struct ecrm_refresh *r)
 
 static void refresh_free(struct ecrm_refresh *r)
 {
-    ecrm_refresh_rfm_free(r);
     ecrm_store_facts_close(r->cur);
     ecrm_store_seg_writer_close(r->w);
     ecrm_history_free(&r->h);

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "segment_run.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -54,9 +55,7 @@ int ecrm_seg_defer_add(struct ecrm_refresh *r, int64_t cid, size_t i,
     struct ecrm_seg_defer *d = r->defer;
     if (d->n == d->cap) {
         d->cap = d->cap ? 2 * d->cap : 1024;
-        d->v = realloc(d->v, d->cap * sizeof *d->v);
-        if (!d->v)
-            abort();
+        d->v = ecrm_xrealloc(d->v, d->cap, sizeof *d->v);
     }
     d->v[d->n++] = (struct defer_item){.cid = cid, .seg = i, .member = member};
     return ECRM_OK;

@@ -12,13 +12,13 @@
  * it, and its write lock keeps every other writer out until it commits,
  * which it does after ecrm_store_rfm_prefetch_wait); the refresh then puts
  * the figures it has just rewritten in place of the ones read ahead
- * (segment_rfm.c). The scan thus runs on the second core, beside the
+ * (segment_figs.c). The scan thus runs on the second core, beside the
  * derivation, instead of after it.
  */
 #include "store_internal.h"
+#include "util.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,16 +36,9 @@ static int figs_add(void *arg, int64_t cid, const double fig[3])
 {
     struct ecrm_rfm_figs *f = arg;
     if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 4096;
-        int64_t *c = realloc(f->cid, cap * sizeof *c);
-        if (c)
-            f->cid = c;
-        double(*v)[3] = realloc(f->fig, cap * sizeof *v);
-        if (v)
-            f->fig = v;
-        if (!c || !v)
-            return ECRM_FAIL;
-        f->cap = cap;
+        f->cap = f->cap ? 2 * f->cap : 4096;
+        f->cid = ecrm_xrealloc(f->cid, f->cap, sizeof *f->cid);
+        f->fig = ecrm_xrealloc(f->fig, f->cap, sizeof *f->fig);
     }
     f->cid[f->n] = cid;
     memcpy(f->fig[f->n++], fig, sizeof f->fig[0]);
@@ -56,9 +49,6 @@ static void *prefetch_main(void *arg)
 {
     struct ecrm_rfm_prefetch *p = arg;
     p->rc = ecrm_store_rfm_figures(p->s, figs_add, &p->figs, p->err);
-    if (p->rc != ECRM_OK && !p->err[0])
-        snprintf(p->err, sizeof p->err,
-                 "reading RFM figures ahead: out of memory");
     return NULL;
 }
 
@@ -75,11 +65,10 @@ int ecrm_store_rfm_prefetch(struct ecrm_store *s, size_t hint,
         return ecrm_store_errf(err, "out of memory");
     p->rc = ECRM_FAIL;
     p->joined = 1;
-    p->figs.cap = hint;
-    if (hint && (!(p->figs.cid = malloc(hint * sizeof *p->figs.cid)) ||
-                 !(p->figs.fig = malloc(hint * sizeof *p->figs.fig)))) {
-        ecrm_store_rfm_prefetch_free(p);
-        return ecrm_store_errf(err, "out of memory");
+    if (hint) {
+        p->figs.cap = hint;
+        p->figs.cid = ecrm_xrealloc(NULL, hint, sizeof *p->figs.cid);
+        p->figs.fig = ecrm_xrealloc(NULL, hint, sizeof *p->figs.fig);
     }
     if (ecrm_store_open_reader(s, &p->s, err) != ECRM_OK) {
         ecrm_store_rfm_prefetch_free(p);
